@@ -1,0 +1,33 @@
+"""The `mindseye` command. Each subcommand is defined beside the code it drives."""
+
+import click
+
+from attacks.cli import attack
+from blender_assets.cli import assets
+from dataset.cli import dataset
+from eval.cli import eval_command
+from mindseye import __version__
+from mindseye.pipeline import pipeline
+from models.cli import train
+from render.cli import render
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mindseye")
+def main() -> None:
+    """Turn 3D models into adversarial-robustness experiments.
+
+    \b
+    mindseye assets build                     build the Monkey, Penguin and Aeroplane .blend files
+    mindseye assets add NAME FILE             register your own 3D model as a class
+    mindseye render DATA --preset demo        headless Blender -> HDF5 shards (train and test)
+    mindseye dataset info|verify|preview DATA inspect a dataset
+    mindseye train all DATA --out RUN         the direct baselines and the triple-staged network
+    mindseye attack RUN DATA                  adversarial effort per network and target
+    mindseye eval RUN DATA --out DIR          Table 1, Figs 4-6: report.md, metrics.json, PNGs
+    mindseye pipeline --preset demo --out DIR all of the above, resumable
+    """
+
+
+for command in (assets, render, dataset, train, attack, eval_command, pipeline):
+    main.add_command(command)

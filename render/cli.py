@@ -1,0 +1,8 @@
+"""`mindseye render` (placeholder; being written)."""
+
+import click
+
+
+@click.command()
+def render() -> None:
+    """Render a dataset."""
