@@ -1,8 +1,62 @@
-"""`mindseye render` (placeholder; being written)."""
+"""`mindseye render DATA`: headless Blender -> HDF5 shards (train and test splits)."""
+
+from pathlib import Path
 
 import click
 
+from render.settings import PRESETS
+
 
 @click.command()
-def render() -> None:
-    """Render a dataset."""
+@click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--preset", type=click.Choice(PRESETS), default="demo", show_default=True,
+              help="Dataset size: demo (minutes on a laptop), medium (~1 h pipeline), paper.")
+@click.option("--per-class", type=click.IntRange(min=1),
+              help="Train samples per class, the None class included. [preset]")
+@click.option("--test-per-class", type=click.IntRange(min=1),
+              help="Test samples per class, the None class included. [preset]")
+@click.option("--classes", metavar="NAME,...",
+              help="Comma-separated classes from blender_assets/classes.toml. [all]")
+@click.option("--backgrounds", metavar="SPEC",
+              help="builtin | folder:PATH | npy:PATH | hdf5:PATH. [builtin]")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
+              "background; same seed, same dataset. [0]")
+@click.option("--shard-size", type=click.IntRange(min=1), help="Samples per shard file. [preset]")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Local worker processes, one Blender each. [all cores]")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Render on a Dask cluster (e.g. tcp://host:8786) instead of local processes.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a dataset made with other settings in DATA.")
+def render(
+    data_dir: Path,
+    preset: str,
+    per_class: int | None,
+    test_per_class: int | None,
+    classes: str | None,
+    backgrounds: str | None,
+    seed: int | None,
+    shard_size: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    overwrite: bool,
+) -> None:
+    """Render the train and test splits of a dataset into DATA.
+
+    Each sample is a function of (seed, split, index) only: the result does not depend on the
+    number of workers, and a killed render resumes where it stopped when run again with the same
+    options. Re-running a finished render does nothing.
+    """
+    from render.driver import default_workers, render_dataset
+    from render.settings import render_settings
+
+    class_names = tuple(name.strip() for name in classes.split(",")) if classes else None
+    settings = render_settings(
+        preset, per_class=per_class, test_per_class=test_per_class, classes=class_names,
+        backgrounds=backgrounds, seed=seed, shard_size=shard_size,
+    )
+    manifest = render_dataset(
+        data_dir, settings, workers=workers or default_workers(), scheduler=scheduler,
+        overwrite=overwrite,
+    )
+    click.echo(f"{data_dir}: {manifest.summary()}")

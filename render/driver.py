@@ -1,0 +1,236 @@
+"""The parallel render driver: plans shards, farms them out, writes them, resumes after a kill.
+
+Workers (joblib's local processes, or a Dask cluster through joblib's dask backend) each keep one
+Blender child process alive across shards (`render.worker.shared_blender_process`) and return a
+finished shard's arrays; only this process writes files, so a cluster needs no shared output
+folder and a complete shard is never half-written.
+"""
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import joblib
+import numpy as np
+from tqdm import tqdm
+
+from blender_assets.registry import AssetClass, load_classes
+from dataset.backgrounds import BackgroundSource, open_background_source
+from dataset.composite import composite
+from dataset.manifest import Manifest, ShardRecord, read_manifest, write_manifest
+from dataset.shards import read_shard, sha256_of, write_shard
+from mindseye import __version__
+from mindseye.errors import UserError
+from render.engine import EngineSettings
+from render.sampling import SPLITS, ShardPlan, draw_rotation, label_of, plan_shards, sample_rng
+from render.settings import RenderSettings
+from render.worker import shared_blender_process
+
+NONE_CLASS = "none"
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs to make one shard, as plain picklable data."""
+
+    plan: ShardPlan
+    seed: int
+    blend_files: tuple[tuple[str, str], ...]  # (blend file, object name) per positive class
+    backgrounds: str
+    engine: EngineSettings
+
+
+_background_sources: dict[tuple[str, str], BackgroundSource] = {}
+
+
+def _background_source(spec: str, split: str) -> BackgroundSource:
+    """One source per worker process and split: folder sources index their files once."""
+    key = (spec, split)
+    if key not in _background_sources:
+        _background_sources[key] = open_background_source(spec, split)
+    return _background_sources[key]
+
+
+def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
+    """Render, composite and return one shard's arrays (runs in a worker process)."""
+    plan = job.plan
+    n_labels = len(job.blend_files) + 1
+    indices = range(plan.first_index, plan.first_index + plan.count)
+    rngs = [sample_rng(job.seed, plan.split, i) for i in indices]
+    labels = np.array([label_of(i, n_labels) for i in indices], dtype=np.int64)
+    rotations = np.stack([draw_rotation(rng) for rng in rngs])
+
+    objects = np.zeros((plan.count, 64, 64), np.uint8)
+    alphas = np.zeros((plan.count, 64, 64), np.uint8)
+    blender = shared_blender_process(job.engine)
+    for label, (blend_file, object_name) in enumerate(job.blend_files):
+        rows = np.flatnonzero(labels == label)
+        if rows.size:
+            objects[rows], alphas[rows] = blender.render(blend_file, object_name, rotations[rows])
+
+    source = _background_source(job.backgrounds, plan.split)
+    backgrounds = np.stack([source.crop(rng) for rng in rngs])
+    params = rotations.astype(np.float32)
+    params[labels == n_labels - 1] = np.nan
+    return plan, {
+        "image": composite(objects, alphas, backgrounds),
+        "label": labels,
+        "params": params,
+        "object": objects,
+        "alpha": alphas,
+    }
+
+
+def _dataset_config(
+    settings: RenderSettings, engine: EngineSettings, assets: dict[str, AssetClass]
+) -> dict:
+    """What makes two datasets the same: compared before resuming into an existing folder."""
+    return {
+        "render": {**asdict(settings), "classes": list(assets)},
+        "engine": asdict(engine),
+        "assets_sha256": {name: asset.sha256 for name, asset in assets.items()},
+        "backgrounds": {
+            split: _background_source(settings.backgrounds, split).describe() for split in SPLITS
+        },
+    }
+
+
+def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite: bool) -> Manifest:
+    """Create, resume into, or (with overwrite) clear the output folder; return its manifest."""
+    manifest_path = data_dir / "manifest.json"
+    if manifest_path.exists():
+        manifest = read_manifest(data_dir)
+        if manifest.config == config and not overwrite:
+            return manifest
+        if not overwrite:
+            differs = sorted(k for k in config if manifest.config.get(k) != config[k])
+            raise UserError(
+                f"{data_dir} holds a dataset made with other settings (differs in: "
+                f"{', '.join(differs)}); pass --overwrite to replace it or choose another folder"
+            )
+        for split in SPLITS:
+            shutil.rmtree(data_dir / split, ignore_errors=True)
+        manifest_path.unlink()
+    elif data_dir.exists() and any(data_dir.iterdir()) and not overwrite:
+        raise UserError(
+            f"{data_dir} is not empty and holds no manifest.json; choose an empty or new folder "
+            "(or pass --overwrite to render into it anyway)"
+        )
+    try:
+        for split in SPLITS:
+            (data_dir / split).mkdir(parents=True, exist_ok=True)
+        manifest = Manifest.new(classes=classes, config=config)
+        write_manifest(data_dir, manifest)
+    except OSError as error:
+        raise UserError(f"cannot write to output folder {data_dir}: {error.strerror}") from None
+    return manifest
+
+
+def _adopt_finished_shards(data_dir: Path, manifest: Manifest, plans: list[ShardPlan]) -> None:
+    """Record shards that were renamed into place just before a kill, drop stale partials."""
+    for plan in plans:
+        path = data_dir / plan.split / plan.file_name
+        for partial in path.parent.glob(path.name + ".partial*"):
+            partial.unlink()
+        if path.exists() and not manifest.has_shard(plan.split, plan.file_name):
+            arrays, _ = read_shard(path)
+            if len(arrays["label"]) == plan.count:
+                manifest.add_shard(plan.split, _record(plan, sha256_of(path)))
+            else:
+                path.unlink()
+
+
+def _record(plan: ShardPlan, sha256: str) -> ShardRecord:
+    return ShardRecord(
+        file=plan.file_name, first_index=plan.first_index, count=plan.count, sha256=sha256
+    )
+
+
+@contextlib.contextmanager
+def _parallel_backend(scheduler: str | None) -> Iterator[None]:
+    """Local processes by default; a Dask cluster when given its scheduler's address."""
+    if scheduler is None:
+        yield
+        return
+    from dask.distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as error:
+        raise UserError(f"cannot reach Dask scheduler --scheduler {scheduler}: {error}") from None
+    with client, joblib.parallel_config(backend="dask"):
+        yield
+
+
+def render_dataset(
+    data_dir: Path,
+    settings: RenderSettings,
+    engine: EngineSettings | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    assets_dir: Path | None = None,
+) -> Manifest:
+    """Render (or finish rendering) a dataset into data_dir; return its manifest."""
+    engine = engine or EngineSettings()
+    all_assets = load_classes(assets_dir)
+    names = settings.classes or tuple(all_assets)
+    unknown = [name for name in names if name not in all_assets]
+    if unknown:
+        raise UserError(
+            f"unknown class {unknown[0]!r} in --classes; known classes: {', '.join(all_assets)} "
+            "(add your own with `mindseye assets add NAME FILE`)"
+        )
+    assets = {name: all_assets[name] for name in names}
+    config = _dataset_config(settings, engine, assets)
+    manifest = _prepare_folder(data_dir, config, [*assets, NONE_CLASS], overwrite)
+
+    n_labels = len(assets) + 1
+    plans = [
+        plan
+        for split in SPLITS
+        for plan in plan_shards(split, settings.samples_in(split, n_labels), settings.shard_size)
+    ]
+    for split in SPLITS:
+        manifest.set_samples(split, settings.samples_in(split, n_labels))
+    _adopt_finished_shards(data_dir, manifest, plans)
+    write_manifest(data_dir, manifest)
+    todo = [plan for plan in plans if not manifest.has_shard(plan.split, plan.file_name)]
+    if not todo:
+        return manifest
+
+    blend_files = tuple((str(a.blend_file), a.object_name) for a in assets.values())
+    jobs = [ShardJob(plan, settings.seed, blend_files, settings.backgrounds, engine) for plan in todo]
+    attrs = {
+        "classes": [*assets, NONE_CLASS],
+        "seed": settings.seed,
+        "blender_version": version("bpy"),
+        "engine": asdict(engine),
+        "assets_sha256": config["assets_sha256"],
+        "code_version": __version__,
+    }
+    progress = tqdm(total=sum(p.count for p in todo), unit="sample", desc=f"render {data_dir}")
+    with _parallel_backend(scheduler):
+        parallel = joblib.Parallel(n_jobs=workers, return_as="generator_unordered")
+        for plan, arrays in parallel(joblib.delayed(render_shard)(job) for job in jobs):
+            shard_attrs = {
+                **attrs,
+                "split": plan.split,
+                "shard_index": plan.shard_index,
+                "first_index": plan.first_index,
+                "background_source": config["backgrounds"][plan.split],
+            }
+            sha256 = write_shard(data_dir / plan.split / plan.file_name, arrays, shard_attrs)
+            manifest.add_shard(plan.split, _record(plan, sha256))
+            write_manifest(data_dir, manifest)
+            progress.update(plan.count)
+    progress.close()
+    return manifest
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0))
