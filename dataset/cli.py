@@ -1,8 +1,217 @@
-"""`mindseye dataset`: inspect and maintain rendered datasets (placeholder; being written)."""
+"""`mindseye dataset info|verify|preview|recomposite DATA`: inspect and maintain a dataset."""
+
+import json
+import os
+from pathlib import Path
 
 import click
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from dataset.backgrounds import FolderSource, open_background_source
+from dataset.composite import composite
+from dataset.manifest import (
+    Manifest,
+    ShardRecord,
+    SplitRecord,
+    read_manifest,
+    verify,
+    write_manifest,
+)
+from dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
+from mindseye.errors import UserError
+
+PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
+PREVIEW_GAP = 4
+
+data_argument = click.argument(
+    "data_dir", metavar="DATA", type=click.Path(path_type=Path, file_okay=False))
 
 
 @click.group()
 def dataset() -> None:
     """Inspect, verify, preview and re-composite a rendered dataset."""
+
+
+@dataset.command()
+@data_argument
+def info(data_dir: Path) -> None:
+    """Classes, samples per split and class, the render config and the size on disk."""
+    manifest = read_manifest(data_dir)
+    click.echo(f"dataset {data_dir}")
+    click.echo(f"classes: {', '.join(manifest.classes)} (the last is the None class)")
+    for split_name, split in manifest.splits.items():
+        state = "complete" if split.finished_samples == split.samples else "unfinished"
+        click.echo(f"{split_name}: {split.finished_samples} of {split.samples} samples in "
+                   f"{len(split.shards)} shards ({state})")
+        labels = load_split(data_dir, split_name, fields=("label",))["label"]
+        counts = np.bincount(labels, minlength=len(manifest.classes))
+        for name, count in zip(manifest.classes, counts, strict=False):
+            click.echo(f"  {name:<12} {count}")
+    click.echo("config: " + json.dumps(manifest.config, indent=2, sort_keys=True))
+    size = sum(path.stat().st_size for path in Path(data_dir).rglob("*") if path.is_file())
+    click.echo(f"size on disk: {size / 1e6:.1f} MB")
+
+
+@dataset.command(name="verify")
+@data_argument
+def verify_command(data_dir: Path) -> None:
+    """Check every shard against the manifest and the format; print "ok" or the problems."""
+    problems = verify(data_dir)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise UserError(f"{data_dir}: {len(problems)} problem(s) found (listed above)")
+    click.echo("ok")
+
+
+@dataset.command()
+@data_argument
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the PNGs. [DATA/preview]")
+@click.option("--n", "per_class", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Samples shown per class.")
+def preview(data_dir: Path, out_dir: Path | None, per_class: int) -> None:
+    """One PNG per split and class: rows of composite image, object and alpha."""
+    manifest = read_manifest(data_dir)
+    out_dir = out_dir or Path(data_dir) / "preview"
+    _make_writable_folder(out_dir, "--out")
+    for split_name in manifest.splits:
+        chosen = _first_samples_per_class(data_dir, split_name, len(manifest.classes), per_class)
+        for label, name in enumerate(manifest.classes):
+            samples = chosen[label]
+            if not samples["image"]:
+                continue
+            rows = [np.stack(samples[field]) for field in ("image", "object", "alpha")]
+            path = out_dir / f"{split_name}-{name}.png"
+            _save_png(path, _grid(rows))
+            click.echo(path)
+
+
+@dataset.command()
+@data_argument
+@click.option("--backgrounds", "spec", required=True, metavar="SPEC",
+              help="builtin | folder:PATH | npy:PATH | hdf5:PATH")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write a new dataset here instead of replacing DATA's images. [DATA]")
+def recomposite(data_dir: Path, spec: str, out_dir: Path | None) -> None:
+    """Blend the stored renders over new backgrounds, without Blender.
+
+    Sample i gets the background crop the renderer would have drawn for it (the same random
+    stream of (seed, split, i)), so recompositing with the render's own backgrounds reproduces
+    the dataset exactly. Resumable: shards that already carry the new backgrounds are skipped.
+    """
+    from render.sampling import draw_rotation, sample_rng
+
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir)
+    out_dir = Path(out_dir or data_dir)
+    in_place = out_dir.resolve() == data_dir.resolve()
+    sources = {split: open_background_source(spec, split) for split in manifest.splits}
+    # as the render driver records it, so `mindseye render DATA --backgrounds SPEC` accepts it
+    backgrounds = {split: source.describe() for split, source in sources.items()}
+    out_manifest = _recomposite_manifest(manifest, backgrounds, out_dir, in_place)
+    total = sum(split.finished_samples for split in manifest.splits.values())
+    with tqdm(total=total, desc="recomposite", unit="sample") as progress:
+        for split_name, split in manifest.splits.items():
+            source = sources[split_name]
+            done = {shard.file for shard in out_manifest.splits[split_name].shards}
+            for shard in split.shards:
+                target = out_dir / shard.file
+                if (shard.file in done and target.is_file()
+                        and read_attrs(target).get("backgrounds") == source.describe()):
+                    progress.update(shard.count)
+                    continue
+                arrays, attrs = read_shard(data_dir / shard.file)
+                backgrounds = np.empty_like(arrays["image"])
+                for offset in range(len(backgrounds)):
+                    rng = sample_rng(attrs["seed"], split_name, attrs["first_index"] + offset)
+                    draw_rotation(rng)  # the rotation comes first in each sample's stream
+                    backgrounds[offset] = source.crop(rng)
+                    progress.update()
+                arrays["image"] = composite(arrays["object"], arrays["alpha"], backgrounds)
+                attrs["backgrounds"] = source.describe()
+                sha256 = write_shard(target, arrays, attrs)
+                out_manifest.add_shard(
+                    split_name, ShardRecord(shard.file, shard.first_index, shard.count, sha256))
+                write_manifest(out_dir, out_manifest)
+    for source in sources.values():
+        if isinstance(source, FolderSource) and source.unreadable:
+            names = ", ".join(str(path) for path in source.unreadable_files()[:3])
+            click.echo(f"skipped {len(source.unreadable)} unreadable images in {source.root} "
+                       f"(first: {names})", err=True)
+    click.echo(f"{out_dir}: {total} samples composited over {spec}")
+
+
+def _recomposite_manifest(
+    manifest: Manifest, backgrounds: dict[str, str], out_dir: Path, in_place: bool
+) -> Manifest:
+    """The manifest of the recomposited dataset, written before any shard, so a killed run
+    resumes: in place it is DATA's manifest with the new backgrounds in its config; elsewhere
+    it starts with no shards (or is the one a killed run left)."""
+    config = dict(manifest.config, backgrounds=backgrounds)
+    if out_dir.is_dir():
+        _make_writable_folder(out_dir, "--out" if not in_place else "DATA")
+    if in_place:
+        out_manifest = Manifest.from_json(manifest.to_json())
+        out_manifest.config = config
+    elif (out_dir / "manifest.json").is_file():
+        out_manifest = read_manifest(out_dir)
+        if out_manifest.classes != manifest.classes or out_manifest.config != config:
+            raise UserError(f"--out {out_dir} holds another dataset; choose an empty folder")
+    else:
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise UserError(f"--out {out_dir} is not empty and holds no dataset; choose an "
+                            "empty or new folder")
+        _make_writable_folder(out_dir, "--out")
+        splits = {name: SplitRecord(split.samples) for name, split in manifest.splits.items()}
+        out_manifest = Manifest(manifest.classes, config, splits)
+    write_manifest(out_dir, out_manifest)
+    return out_manifest
+
+
+def _first_samples_per_class(
+    data_dir: Path, split: str, n_labels: int, per_class: int
+) -> list[dict[str, list]]:
+    """The first `per_class` samples of each label, reading only as far as needed."""
+    chosen = [{"image": [], "object": [], "alpha": []} for _ in range(n_labels)]
+    fields = ("label", "image", "object", "alpha")
+    for chunk in iter_split(data_dir, split, chunk=256, fields=fields):
+        for position, label in enumerate(chunk["label"]):
+            if 0 <= label < n_labels and len(chosen[label]["image"]) < per_class:
+                for field in ("image", "object", "alpha"):
+                    chosen[label][field].append(chunk[field][position])
+        if all(len(samples["image"]) == per_class for samples in chosen):
+            break
+    return chosen
+
+
+def _grid(rows: list[np.ndarray]) -> np.ndarray:
+    """Rows of (n, 64, 64) tiles, upscaled PREVIEW_SCALE times, on a mid-grey canvas."""
+    tile = 64 * PREVIEW_SCALE
+    n_columns = max(len(row) for row in rows)
+    canvas = np.full((len(rows) * (tile + PREVIEW_GAP) + PREVIEW_GAP,
+                      n_columns * (tile + PREVIEW_GAP) + PREVIEW_GAP), 128, np.uint8)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            top = PREVIEW_GAP + r * (tile + PREVIEW_GAP)
+            left = PREVIEW_GAP + c * (tile + PREVIEW_GAP)
+            canvas[top:top + tile, left:left + tile] = np.kron(
+                image, np.ones((PREVIEW_SCALE, PREVIEW_SCALE), np.uint8))
+    return canvas
+
+
+def _save_png(path: Path, pixels: np.ndarray) -> None:
+    partial = path.with_name(path.name + ".partial")
+    Image.fromarray(pixels).save(partial, format="PNG")
+    os.replace(partial, path)
+
+
+def _make_writable_folder(folder: Path, option: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{option} {folder}: cannot create it ({error.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{option} {folder}: folder is not writable")

@@ -1,8 +1,34 @@
-"""`mindseye eval` (placeholder; being written)."""
+"""`mindseye eval RUN DATA --out DIR`: Table 1, Figs. 4-6 and more as report.md, metrics.json
+and PNG figures."""
+
+from pathlib import Path
 
 import click
 
+from attacks.cli import check_folders, parse_thresholds
+from attacks.experiments import AttackSettings, with_overrides
+from eval.report import write_report
+
 
 @click.command("eval")
-def eval_command() -> None:
-    """Write the report."""
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Report folder [default: RUN/report].")
+@click.option("--thresholds", default=",".join(map(str, AttackSettings.thresholds)),
+              show_default=True, help="Triple-staged thresholds for Table 1, each in (0, 1).")
+@click.option("--device", default=AttackSettings.device, show_default=True,
+              help="auto|cpu|cuda")
+def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds: str,
+                 device: str) -> None:
+    """Write the report on the networks of RUN and their attack records (RUN/attacks/).
+
+    Clean error rates are measured on the whole test split of DATA (and kept in DIR/clean.jsonl,
+    so a second run is quick); sections whose attacks have not been run are left out.
+    """
+    parsed = parse_thresholds(thresholds)
+    check_folders(run_dir, data_dir)
+    out_dir = out_dir or run_dir / "report"
+    settings = with_overrides(AttackSettings(), thresholds=parsed, device=device)
+    write_report(run_dir, data_dir, out_dir, settings)
+    click.echo(f"report: {out_dir / 'report.md'}", err=True)

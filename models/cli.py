@@ -1,8 +1,44 @@
-"""`mindseye train` (placeholder; being written)."""
+"""`mindseye train NETWORK DATA --out RUN`: train, resume or skip, then evaluate on test data."""
+
+from pathlib import Path
 
 import click
 
+from mindseye.errors import UserError
+from models.settings import NETWORKS, PRESETS
+
 
 @click.command()
-def train() -> None:
-    """Train the networks."""
+@click.argument("network", metavar="{" + ",".join((*NETWORKS, "all")) + "}")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run folder; each network goes to RUN/<network>/.")
+@click.option("--preset", default="demo", show_default=True,
+              help=f"Training schedules: {', '.join(PRESETS)}.")
+@click.option("--steps", type=int, help="Training steps (overrides the preset).")
+@click.option("--batch-size", type=int, help="Batch size (overrides the preset).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | None,
+          batch_size: int | None, seed: int, device: str) -> None:
+    """Train NETWORK (or `all` of them, in dependency order) on the dataset DATA.
+
+    A run that was interrupted resumes from its last checkpoint; a network already trained is
+    skipped. After training, the network is evaluated on the test split and the results are
+    printed and saved to RUN/<network>/eval.json (the comparator also evaluates the assembled
+    triple-staged network at thresholds 0.2, 0.45 and 0.7).
+    """
+    from models.jobs import check_data, describe, train_network
+    from models.runs import resolve_device
+    from models.settings import schedule_for
+
+    if network not in (*NETWORKS, "all"):
+        raise UserError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}, all")
+    # Check every option before the first (long) step, so a typo fails at once.
+    for name in NETWORKS if network == "all" else (network,):
+        schedule_for(preset, name, steps, batch_size)
+    resolve_device(device)
+    check_data(data)
+    for name in NETWORKS if network == "all" else (network,):
+        results = train_network(name, data, run_dir, preset, steps, batch_size, seed, device)
+        click.echo(describe(name, results))

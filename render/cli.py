@@ -59,4 +59,5 @@ def render(
         data_dir, settings, workers=workers or default_workers(), scheduler=scheduler,
         overwrite=overwrite,
     )
-    click.echo(f"{data_dir}: {manifest.summary()}")
+    counts = ", ".join(f"{name} {split.samples}" for name, split in manifest.splits.items())
+    click.echo(f"{data_dir}: {counts} samples of {', '.join(manifest.classes)}")

@@ -21,11 +21,11 @@ from tqdm import tqdm
 from blender_assets.registry import AssetClass, load_classes
 from dataset.backgrounds import BackgroundSource, open_background_source
 from dataset.composite import composite
-from dataset.manifest import Manifest, ShardRecord, read_manifest, write_manifest
-from dataset.shards import read_shard, sha256_of, write_shard
+from dataset.manifest import Manifest, ShardRecord, SplitRecord, read_manifest, write_manifest
+from dataset.shards import file_sha256, read_shard, write_shard
 from mindseye import __version__
 from mindseye.errors import UserError
-from render.engine import EngineSettings
+from render.blender import EngineSettings
 from render.sampling import SPLITS, ShardPlan, draw_rotation, label_of, plan_shards, sample_rng
 from render.settings import RenderSettings
 from render.worker import shared_blender_process
@@ -123,7 +123,8 @@ def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite:
     try:
         for split in SPLITS:
             (data_dir / split).mkdir(parents=True, exist_ok=True)
-        manifest = Manifest.new(classes=classes, config=config)
+        splits = {split: SplitRecord(samples=0) for split in SPLITS}
+        manifest = Manifest(classes=classes, config=config, splits=splits)
         write_manifest(data_dir, manifest)
     except OSError as error:
         raise UserError(f"cannot write to output folder {data_dir}: {error.strerror}") from None
@@ -136,18 +137,26 @@ def _adopt_finished_shards(data_dir: Path, manifest: Manifest, plans: list[Shard
         path = data_dir / plan.split / plan.file_name
         for partial in path.parent.glob(path.name + ".partial*"):
             partial.unlink()
-        if path.exists() and not manifest.has_shard(plan.split, plan.file_name):
-            arrays, _ = read_shard(path)
+        if path.exists() and not _has_shard(manifest, plan):
+            arrays, _ = read_shard(path, fields=("label",))
             if len(arrays["label"]) == plan.count:
-                manifest.add_shard(plan.split, _record(plan, sha256_of(path)))
+                manifest.add_shard(plan.split, _record(plan, file_sha256(path)))
             else:
                 path.unlink()
 
 
 def _record(plan: ShardPlan, sha256: str) -> ShardRecord:
     return ShardRecord(
-        file=plan.file_name, first_index=plan.first_index, count=plan.count, sha256=sha256
+        file=f"{plan.split}/{plan.file_name}",
+        first_index=plan.first_index,
+        count=plan.count,
+        sha256=sha256,
     )
+
+
+def _has_shard(manifest: Manifest, plan: ShardPlan) -> bool:
+    file = f"{plan.split}/{plan.file_name}"
+    return any(shard.file == file for shard in manifest.split(plan.split).shards)
 
 
 @contextlib.contextmanager
@@ -196,17 +205,17 @@ def render_dataset(
         for plan in plan_shards(split, settings.samples_in(split, n_labels), settings.shard_size)
     ]
     for split in SPLITS:
-        manifest.set_samples(split, settings.samples_in(split, n_labels))
+        manifest.split(split).samples = settings.samples_in(split, n_labels)
     _adopt_finished_shards(data_dir, manifest, plans)
     write_manifest(data_dir, manifest)
-    todo = [plan for plan in plans if not manifest.has_shard(plan.split, plan.file_name)]
+    todo = [plan for plan in plans if not _has_shard(manifest, plan)]
     if not todo:
         return manifest
 
     blend_files = tuple((str(a.blend_file), a.object_name) for a in assets.values())
     jobs = [ShardJob(plan, settings.seed, blend_files, settings.backgrounds, engine) for plan in todo]
     attrs = {
-        "classes": [*assets, NONE_CLASS],
+        "class_names": [*assets, NONE_CLASS],
         "seed": settings.seed,
         "blender_version": version("bpy"),
         "engine": asdict(engine),
@@ -222,7 +231,7 @@ def render_dataset(
                 "split": plan.split,
                 "shard_index": plan.shard_index,
                 "first_index": plan.first_index,
-                "background_source": config["backgrounds"][plan.split],
+                "backgrounds": config["backgrounds"][plan.split],
             }
             sha256 = write_shard(data_dir / plan.split / plan.file_name, arrays, shard_attrs)
             manifest.add_shard(plan.split, _record(plan, sha256))

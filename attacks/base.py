@@ -1,0 +1,84 @@
+"""The loop every iterative, targeted attack shares: batched, with per-sample early stop.
+
+A subclass says how one step moves the images (`step`) and, if it differs from the paper's J,
+which loss it follows (`loss`). The loop does the rest: it checks each sample's decision at
+every threshold the victim carries before each step, records the first step at which that
+decision equals the target, and drops a sample from the batch once every threshold has got
+there (or the step cap is hit). Samples never interact (networks run in eval mode), so a
+batched run gives each sample the result it would get alone.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from attacks.victims import Victim
+
+
+@dataclass
+class AttackResult:
+    """Per sample n and threshold t (T = len(victim.thresholds))."""
+
+    steps: np.ndarray  # int (N, T): steps taken when the decision first equalled the target,
+    #                    or the step cap if it never did
+    success: np.ndarray  # bool (N, T)
+    images: np.ndarray  # float32 (N, T, 64, 64): the image at that step (the last one on failure)
+
+
+class Attack:
+    """Base class: `Attack(victim, max_steps=..., batch_size=...)`, then `run(images, targets)`."""
+
+    def __init__(self, victim: Victim, max_steps: int = 1000, batch_size: int = 128):
+        self.victim = victim
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss to minimise; the paper's J unless a subclass says otherwise."""
+        return self.victim.loss(outputs, targets)
+
+    def step(
+        self, images: torch.Tensor, gradients: torch.Tensor, originals: torch.Tensor
+    ) -> torch.Tensor:
+        """Next images from the current ones and the gradient of the loss."""
+        raise NotImplementedError
+
+    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
+        """Attack images (N, 1, 64, 64) on 0..255 towards targets (N,), batch by batch."""
+        size = self.batch_size
+        pieces = [
+            self._run_batch(images[start : start + size], targets[start : start + size])
+            for start in range(0, len(images), size)
+        ]
+        return AttackResult(*(np.concatenate(arrays) for arrays in zip(*pieces, strict=True)))
+
+    def _run_batch(
+        self, originals: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        count, thresholds = len(originals), len(self.victim.thresholds)
+        images = originals.detach().clone().float()
+        first_hit = torch.full((count, thresholds), -1, dtype=torch.long)
+        final = images[:, None].expand(-1, thresholds, -1, -1, -1).clone()
+        active = torch.arange(count)
+        for step in range(self.max_steps + 1):
+            current = images[active].requires_grad_(True)
+            outputs = self.victim.outputs(current)
+            reached = (self.victim.decisions(outputs.detach()) == targets[active, None]).cpu()
+            new_hits = reached & (first_hit[active] < 0)
+            rows, columns = new_hits.nonzero(as_tuple=True)
+            first_hit[active[rows], columns] = step
+            final[active[rows], columns] = current.detach()[rows]
+            unfinished = (first_hit[active] < 0).any(dim=1)
+            if step == self.max_steps or not unfinished.any():
+                break
+            # Finished samples get no loss term, hence zero gradient; they leave the batch below.
+            loss = self.loss(outputs, targets[active])[unfinished.to(outputs.device)].sum()
+            (gradients,) = torch.autograd.grad(loss, current)
+            active = active[unfinished]
+            keep = unfinished.to(current.device)
+            images[active] = self.step(current.detach()[keep], gradients[keep], originals[active])
+        failed = first_hit < 0
+        final[failed] = images[:, None].expand(-1, thresholds, -1, -1, -1)[failed]
+        steps = torch.where(failed, self.max_steps, first_hit)
+        return steps.numpy(), (~failed).numpy(), final[:, :, 0].cpu().numpy()

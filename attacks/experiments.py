@@ -1,0 +1,292 @@
+"""The attack experiments on a run folder: which images, which targets, which networks, and the
+records each writes (attacks/records.py). Every experiment resumes, skipping finished units.
+
+- ifgsm, ifgsm-bpda, adaptive: every correctly classified positive test image to each other
+  positive class (false positives) and to None (false negatives); misclassified originals get a
+  record with status "misclassified" and no attack. ifgsm-bpda is the triple-staged network only.
+- pgd, square: every selected test image (None included), untargeted, at each L-inf budget.
+- transfer: the successful ifgsm adversarials of the direct networks, shown to the others.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from attacks.adaptive import AdaptiveMargin
+from attacks.ifgsm import IterativeFGSM
+from attacks.pgd import PGD
+from attacks.records import RecordTable, perturbation
+from attacks.square import Square
+from attacks.victims import DirectVictim, TripleStagedVictim, Victim
+from mindseye.errors import UserError
+
+ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
+DIRECT_NETWORKS = ("direct", "direct-param")
+TRIPLE_STAGED = "triple-staged"
+NETWORKS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """Every default of `mindseye attack` lives here."""
+
+    max_steps: int = 1000
+    per_class: int = 20  # test images per class attacked
+    thresholds: tuple[float, ...] = (0.2, 0.45, 0.7)
+    epsilons: tuple[float, ...] = (1, 2, 4, 8, 16, 32)  # L-inf budgets on 0..255
+    pgd_iterations: int = 20
+    square_queries: int = 300
+    chunk: int = 32  # source images per resumable unit
+    batch_size: int = 128
+    device: str = "cpu"
+
+
+def attacks_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "attacks"
+
+
+def table(run_dir: Path, attack: str) -> RecordTable:
+    return RecordTable(attacks_dir(run_dir) / f"{attack}.jsonl")
+
+
+def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSettings) -> None:
+    """Run one experiment (or `all`, in an order where transfer finds its ifgsm images)."""
+    if attack == "all":
+        for name in ATTACKS:
+            run_attack(run_dir, data_dir, name, settings)
+        return
+    if attack not in ATTACKS:
+        raise UserError(f"--attack {attack!r}: unknown; choose one of {', '.join(ATTACKS)} or all")
+    classes, test = load_test_images(data_dir)
+    selected = select_per_class(test["label"], settings.per_class, len(classes))
+    if attack == "transfer":
+        run_targeted(run_dir, "ifgsm", victims(run_dir, classes, settings, DIRECT_NETWORKS),
+                     test, selected, settings)
+        run_transfer(run_dir, victims(run_dir, classes, settings), test, settings)
+    elif attack in ("pgd", "square"):
+        run_budgeted(run_dir, attack, victims(run_dir, classes, settings), test, selected, settings)
+    else:
+        networks = (TRIPLE_STAGED,) if attack == "ifgsm-bpda" else NETWORKS
+        clip = "straight_through" if attack == "ifgsm-bpda" else "hard"
+        run_targeted(run_dir, attack, victims(run_dir, classes, settings, networks, clip),
+                     test, selected, settings)
+
+
+def load_test_images(data_dir: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The class list (None last) and the test split's images and labels."""
+    from dataset.manifest import read_manifest
+    from dataset.shards import load_split
+
+    return read_manifest(data_dir).classes, load_split(data_dir, "test", ("image", "label"))
+
+
+def select_per_class(labels: np.ndarray, per_class: int, num_labels: int) -> np.ndarray:
+    """Indices of the first `per_class` test images of each label, in index order."""
+    chosen = [np.flatnonzero(labels == label)[:per_class] for label in range(num_labels)]
+    return np.sort(np.concatenate(chosen))
+
+
+def victims(
+    run_dir: Path,
+    classes: list[str],
+    settings: AttackSettings,
+    networks: tuple[str, ...] = NETWORKS,
+    clip: str = "hard",
+) -> list[Victim]:
+    """The run's networks, checked against the data's classes (models/runs.py raises UserError
+    naming a missing network folder or a class mismatch)."""
+    from models.runs import load_classifier, load_triple_staged, resolve_device
+
+    device = str(resolve_device(settings.device))
+    found = []
+    for name in networks:
+        if name == TRIPLE_STAGED:
+            model = load_triple_staged(run_dir, classes, clip=clip, device=device)
+            found.append(TripleStagedVictim(name, model, settings.thresholds))
+        else:
+            model = load_classifier(run_dir, name, classes, device=device)
+            found.append(DirectVictim(name, model, len(classes) - 1))
+    return found
+
+
+def as_tensor(images: np.ndarray, victim: Victim) -> torch.Tensor:
+    device = next(victim.model.parameters()).device
+    return torch.as_tensor(images, dtype=torch.float32, device=device)[:, None]
+
+
+def decide(victim: Victim, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Decisions (N, T) at each of the victim's thresholds for uint8 images (N, 64, 64)."""
+    with torch.no_grad():
+        pieces = [
+            victim.decisions(victim.outputs(as_tensor(images[start : start + batch_size], victim)))
+            for start in range(0, len(images), batch_size)
+        ]
+    return torch.cat(pieces).cpu().numpy() if pieces else np.zeros((0, len(victim.thresholds)))
+
+
+def chunks(indices: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
+    for number, start in enumerate(range(0, len(indices), size)):
+        yield number, indices[start : start + size]
+
+
+def run_targeted(
+    run_dir: Path,
+    attack: str,
+    victim_list: list[Victim],
+    test: dict[str, np.ndarray],
+    selected: np.ndarray,
+    settings: AttackSettings,
+) -> None:
+    """ifgsm / ifgsm-bpda / adaptive: false positives and false negatives of every victim."""
+    records = table(run_dir, attack)
+    done = records.done_units()
+    images, labels = test["image"], test["label"]
+    for victim in victim_list:
+        num_classes = victim.num_classes
+        positives = selected[labels[selected] < num_classes]
+        # The adaptive loss depends on the threshold: one victim (and trajectory) per threshold.
+        if attack == "adaptive" and isinstance(victim, TripleStagedVictim):
+            parts = [TripleStagedVictim(victim.name, victim.model, (t,)) for t in victim.thresholds]
+        else:
+            parts = [victim]
+        for part in parts:
+            units = list(chunks(positives, settings.chunk))
+            label = f"{attack} {part.name}" + (f" @{part.thresholds[0]}" if len(parts) > 1 else "")
+            for number, sources in tqdm(units, desc=label, unit="chunk", leave=False):
+                unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number:05d}"
+                if unit not in done:
+                    attack_unit(records, attack, unit, part, images, labels, sources, settings)
+
+
+def attack_unit(
+    records: RecordTable,
+    attack: str,
+    unit: str,
+    victim: Victim,
+    images: np.ndarray,
+    labels: np.ndarray,
+    sources: np.ndarray,
+    settings: AttackSettings,
+) -> None:
+    num_classes = victim.num_classes
+    clean = decide(victim, images[sources], settings.batch_size)  # (S, T)
+    pairs = [(row, target) for row, source in enumerate(sources)
+             for target in range(num_classes + 1) if target != labels[source]]
+    correct = np.array([clean[row] == labels[sources[row]] for row, _ in pairs]).reshape(
+        len(pairs), len(victim.thresholds))
+    attacked = [pair for pair, ok in zip(pairs, correct.any(axis=1), strict=True) if ok]
+    maker = AdaptiveMargin if attack == "adaptive" else IterativeFGSM
+    method = maker(victim, max_steps=settings.max_steps, batch_size=settings.batch_size)
+    rows = np.array([row for row, _ in attacked], dtype=int)
+    targets = torch.tensor([target for _, target in attacked], dtype=torch.long)
+    if attacked:
+        result = method.run(as_tensor(images[sources[rows]], victim), targets.to(
+            next(victim.model.parameters()).device))
+        image_file = records.save_images(unit, np.rint(result.images).astype(np.uint8).reshape(
+            -1, *images.shape[1:]))
+    new = []
+    position = {pair: index for index, pair in enumerate(attacked)}
+    for (row, target), ok in zip(pairs, correct, strict=True):
+        source = int(sources[row])
+        for column, threshold in enumerate(victim.thresholds):
+            record = {
+                "unit": unit, "attack": attack, "network": victim.name, "threshold": threshold,
+                "source": source, "source_class": int(labels[source]), "target": target,
+                "kind": "false-negative" if target == num_classes else "false-positive",
+                "max_steps": settings.max_steps,
+            }
+            if not ok[column]:
+                new.append({**record, "status": "misclassified"})
+                continue
+            index = position[(row, target)]
+            adversarial = result.images[index, column]
+            new.append({
+                **record, "status": "attacked",
+                "success": bool(result.success[index, column]),
+                "steps": int(result.steps[index, column]),
+                **perturbation(images[source], adversarial),
+                "image_file": image_file,
+                "image_index": index * len(victim.thresholds) + column,
+            })
+    records.append(new)
+
+
+def run_budgeted(
+    run_dir: Path,
+    attack: str,
+    victim_list: list[Victim],
+    test: dict[str, np.ndarray],
+    selected: np.ndarray,
+    settings: AttackSettings,
+) -> None:
+    """pgd / square: untargeted at each budget; a sample is robust if its decision stays right."""
+    records = table(run_dir, attack)
+    done = records.done_units()
+    images, labels = test["image"], test["label"]
+    jobs = [(victim, threshold, epsilon) for victim in victim_list
+            for threshold in victim.thresholds for epsilon in settings.epsilons]
+    for victim, threshold, epsilon in tqdm(jobs, desc=attack, unit="budget", leave=False):
+        for number, sources in chunks(selected, settings.chunk):
+            unit = f"{victim.name}-{threshold}-{epsilon}-{number:05d}"
+            if unit in done:
+                continue
+            if attack == "pgd":
+                method = PGD(victim, threshold, epsilon, settings.pgd_iterations,
+                             settings.device, settings.batch_size)
+            else:
+                method = Square(victim, threshold, epsilon, settings.square_queries,
+                                settings.device, settings.batch_size)
+            source_images = images[sources][:, None].astype(np.float32)
+            clean = method.classifier.predict(source_images).argmax(axis=1)
+            adversarials, decisions = method.run(source_images, labels[sources])
+            # An image already misclassified counts as not robust whatever the attack did.
+            decisions = np.where(clean == labels[sources], decisions, clean)
+            linf = np.abs(adversarials - source_images).reshape(len(sources), -1).max(axis=1)
+            records.append([
+                {"unit": unit, "attack": attack, "network": victim.name, "threshold": threshold,
+                 "epsilon": float(epsilon), "source": int(source),
+                 "source_class": int(labels[source]), "clean_decision": int(clean[row]),
+                 "decision": int(decisions[row]), "robust": bool(decisions[row] == labels[source]),
+                 "linf": float(linf[row])}
+                for row, source in enumerate(sources)
+            ])
+
+
+def run_transfer(
+    run_dir: Path, victim_list: list[Victim], test: dict[str, np.ndarray], settings: AttackSettings
+) -> None:
+    """Show the direct networks' successful ifgsm adversarials to every other network."""
+    made = [record for record in table(run_dir, "ifgsm").read()
+            if record["network"] in DIRECT_NETWORKS and record.get("success")]
+    records = table(run_dir, "transfer")
+    done = records.done_units()
+    ifgsm = table(run_dir, "ifgsm")
+    for origin in DIRECT_NETWORKS:
+        adversarials = [record for record in made if record["network"] == origin]
+        if not adversarials:
+            continue
+        stack = np.stack([ifgsm.load_image(record) for record in adversarials])
+        for victim in victim_list:
+            unit = f"{origin}-to-{victim.name}"
+            if victim.name == origin or unit in done:
+                continue
+            decisions = decide(victim, stack, settings.batch_size)
+            records.append([
+                {"unit": unit, "attack": "transfer", "origin": origin, "network": victim.name,
+                 "threshold": threshold, "source": made_record["source"],
+                 "source_class": made_record["source_class"], "target": made_record["target"],
+                 "kind": made_record["kind"], "decision": int(decisions[row, column]),
+                 "fooled": bool(decisions[row, column] == made_record["target"]),
+                 "still_correct": bool(decisions[row, column] == made_record["source_class"])}
+                for row, made_record in enumerate(adversarials)
+                for column, threshold in enumerate(victim.thresholds)
+            ])
+
+
+def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:
+    """Settings with the options the user gave (None = keep the default)."""
+    return replace(settings, **{key: value for key, value in values.items() if value is not None})

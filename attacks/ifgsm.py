@@ -1,0 +1,24 @@
+"""The paper's attack: iterative fast gradient sign with unit steps on the 0..255 scale.
+
+x <- clip(x - sign(grad_x J(x, target)), 0, 255), repeated until the decision is the target.
+Starting from an 8-bit image, every step keeps the pixels whole numbers.
+"""
+
+import torch
+
+from attacks.base import Attack
+
+
+class IterativeFGSM(Attack):
+    """Targeted iterative FGSM (paper, section 3.2); `step_size` grey levels per step."""
+
+    def __init__(
+        self, victim, max_steps: int = 1000, batch_size: int = 128, step_size: float = 1.0
+    ):
+        super().__init__(victim, max_steps, batch_size)
+        self.step_size = step_size
+
+    def step(
+        self, images: torch.Tensor, gradients: torch.Tensor, originals: torch.Tensor
+    ) -> torch.Tensor:
+        return (images - self.step_size * gradients.sign()).clamp(0, 255)

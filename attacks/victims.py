@@ -1,0 +1,84 @@
+"""What an attack sees of a network: its outputs, its decisions and the paper's loss J.
+
+Every classifier takes float images (B, 1, 64, 64) on 0..255 (docs/interfaces.md). A victim adds
+the three things an attack needs on top of that: `outputs` (one forward pass), `decisions` read
+from those outputs at every threshold the victim carries, and `loss` (the paper's J, per sample).
+One forward pass per attack step therefore serves the decisions at all thresholds and the gradient.
+
+Class indices follow the datasets: positives 0..K-1, None = K.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.triple_staged import TripleStaged, decide
+
+# Ratios are clamped this far from 0 and 1 before taking logs, so the loss stays finite.
+RATIO_EPSILON = 1e-6
+
+
+class DirectVictim:
+    """A direct network: logits (B, K + 1), decision = argmax, J = cross-entropy to the target."""
+
+    def __init__(self, name: str, model: nn.Module, num_classes: int):
+        self.name = name
+        self.model = model.eval()
+        self.num_classes = num_classes
+        self.thresholds: tuple[float | None, ...] = (None,)
+
+    def outputs(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)
+
+    def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
+        """(B, 1): one decision, as the direct networks have no threshold."""
+        return outputs.argmax(dim=1, keepdim=True)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets, reduction="none")
+
+    def scores(self, images: torch.Tensor, threshold: float | None) -> torch.Tensor:
+        """Scores whose argmax is the decision, for library attacks: the logits."""
+        return self.model(images)
+
+
+class TripleStagedVictim:
+    """The triple-staged network: outputs are the K ratios; one decision per threshold.
+
+    J does not depend on the threshold, so one attack trajectory serves every threshold.
+    """
+
+    def __init__(self, name: str, model: TripleStaged, thresholds: tuple[float, ...]):
+        self.name = name
+        self.model = model.eval()
+        self.num_classes = model.num_classes
+        self.thresholds: tuple[float | None, ...] = tuple(thresholds)
+
+    def outputs(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.ratios(images)
+
+    def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
+        """(B, T): the decision at each threshold."""
+        return torch.stack([decide(outputs, threshold) for threshold in self.thresholds], dim=1)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return ratio_loss(outputs, targets)
+
+    def scores(self, images: torch.Tensor, threshold: float | None) -> torch.Tensor:
+        """Log-odds of `model.scores`: the same argmax, and cross-entropy on them behaves like J
+        (raw ratios in 0..1 make a flat softmax and a weak loss for library attacks)."""
+        scores = self.model.scores(images, threshold)
+        return torch.logit(scores.clamp(RATIO_EPSILON, 1 - RATIO_EPSILON))
+
+
+def ratio_loss(ratios: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """DESIGN.md's J on ratios (B, K): to class t, -log r_t - sum_{c != t} log(1 - r_c);
+    to None (t = K), -sum_c log(1 - r_c). Per sample (B,)."""
+    ratios = ratios.clamp(RATIO_EPSILON, 1 - RATIO_EPSILON)
+    num_classes = ratios.shape[1]
+    # one_hot over K + 1 columns, dropping None's: a None target pulls every ratio down.
+    wanted = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(ratios.dtype)
+    return -(wanted * ratios.log() + (1 - wanted) * (1 - ratios).log()).sum(dim=1)
+
+
+Victim = DirectVictim | TripleStagedVictim

@@ -1,0 +1,38 @@
+"""Clean decisions of every network on the whole test split: `DIR/clean.jsonl`, one record per
+network, threshold and test image. Table 1 and the confusion matrices are computed from it."""
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from attacks.experiments import AttackSettings, decide, load_test_images, victims
+from attacks.records import RecordTable
+
+CHUNK = 256  # test images per resumable unit
+
+
+def clean_predictions(run_dir: Path, data_dir: Path, out_dir: Path,
+                      settings: AttackSettings) -> list[dict]:
+    """Decisions on the clean test images; finished units on disk are reused."""
+    classes, test = load_test_images(data_dir)
+    records = RecordTable(Path(out_dir) / "clean.jsonl")
+    done = records.done_units()
+    images, labels = test["image"], test["label"]
+    wanted = set()
+    for victim in victims(run_dir, classes, settings):
+        starts = range(0, len(images), CHUNK)
+        for start in tqdm(starts, desc=f"clean {victim.name}", unit="chunk", leave=False):
+            unit = f"{victim.name}-{','.join(map(str, victim.thresholds))}-{start}"
+            wanted.add(unit)
+            if unit in done:
+                continue
+            decisions = decide(victim, images[start : start + CHUNK], settings.batch_size)
+            records.append([
+                {"unit": unit, "network": victim.name, "threshold": threshold,
+                 "source": start + row, "label": int(labels[start + row]),
+                 "decision": int(decisions[row, column])}
+                for row in range(len(decisions))
+                for column, threshold in enumerate(victim.thresholds)
+            ])
+    # Units of other thresholds (an earlier run with other --thresholds) stay on disk, unused.
+    return [record for record in records.read() if record["unit"] in wanted]

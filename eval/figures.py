@@ -1,0 +1,87 @@
+"""PNG figures (matplotlib, Agg backend): confusion matrices, Figs. 4 and 6 as boxplots, and the
+robust-accuracy curves. Each function writes one file and returns its path."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from eval.stats import (  # noqa: E402
+    STEPS_DISPLAY_CLIP,
+    WHISKER_PERCENTILES,
+    group,
+    setting_name,
+)
+
+
+def save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def confusion_figure(matrices: dict[str, list[list[int]]], classes: list[str], path: Path) -> Path:
+    figure, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.4), squeeze=False)
+    for axis, (name, matrix) in zip(axes[0], matrices.items(), strict=True):
+        matrix = np.asarray(matrix)
+        axis.imshow(matrix, cmap="Blues")
+        for (row, column), count in np.ndenumerate(matrix):
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=7)
+        axis.set_xticks(range(len(classes)), classes, rotation=45, fontsize=7)
+        axis.set_yticks(range(len(classes)), classes, fontsize=7)
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("decision", fontsize=8)
+    axes[0][0].set_ylabel("true class", fontsize=8)
+    return save(figure, path)
+
+
+def effort_boxplots(records: list[dict], title: str, path: Path) -> Path:
+    """Steps (clipped at 1500 for display) and distortion of the successful attacks, one box per
+    network and threshold; whiskers at the 2nd and 98th percentiles."""
+    succeeded = [r for r in records if r["status"] == "attacked" and r["success"]]
+    settings = sorted(group(succeeded).items(), key=lambda item: (item[0][0], item[0][1] or 0))
+    names = [setting_name(*key) for key, _ in settings]
+    figure, axes = plt.subplots(1, 2, figsize=(max(6, 1.3 * len(names) + 2), 4))
+    panels = (
+        ("steps", f"steps (clipped at {STEPS_DISPLAY_CLIP})",
+         lambda items: np.minimum([r["steps"] for r in items], STEPS_DISPLAY_CLIP)),
+        ("distortion", "distortion", lambda items: [r["distortion"] for r in items]),
+    )
+    for axis, (_, label, values) in zip(axes, panels, strict=True):
+        if settings:
+            axis.boxplot([values(items) for _, items in settings], whis=WHISKER_PERCENTILES,
+                         showfliers=True, flierprops={"markersize": 2})
+            axis.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=8)
+        else:
+            axis.text(0.5, 0.5, "no successful attacks", ha="center", transform=axis.transAxes)
+        axis.set_ylabel(label)
+    figure.suptitle(title, fontsize=10)
+    return save(figure, path)
+
+
+def robust_accuracy_figure(curves: dict[str, list[dict]], path: Path) -> Path:
+    """Robust accuracy against the L-inf budget; PGD solid, Square dashed."""
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    colours = {}
+    for attack, style in (("pgd", "-o"), ("square", "--s")):
+        rows = curves.get(attack, [])
+        for key, items in group(rows).items():
+            items = sorted(items, key=lambda r: r["epsilon"])
+            name = setting_name(*key)
+            line = axis.plot([r["epsilon"] for r in items], [r["robust_accuracy"] for r in items],
+                             style, color=colours.get(name), markersize=4,
+                             label=f"{name} ({attack})")
+            colours[name] = line[0].get_color()
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("L-inf budget epsilon (grey levels of 255)")
+    axis.set_ylabel("robust accuracy")
+    axis.set_ylim(-0.02, 1.02)
+    if colours:
+        axis.legend(fontsize=7)
+    else:
+        axis.text(0.5, 0.5, "no budgeted attacks run", ha="center", transform=axis.transAxes)
+    return save(figure, path)

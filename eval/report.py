@@ -1,0 +1,175 @@
+"""`report.md`, `metrics.json` and the figures, from the run's networks and attack tables."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from attacks.experiments import AttackSettings, load_test_images, table, victims
+from eval.claims import check_claims
+from eval.clean import clean_predictions
+from eval.figures import confusion_figure, effort_boxplots, robust_accuracy_figure
+from eval.gallery import Overlay, gallery_figure, pick_by_distortion, predicted_angles
+from eval.stats import (
+    confusion_matrices,
+    effort_table,
+    error_table,
+    group,
+    robust_accuracy,
+    setting_name,
+    transfer_table,
+)
+
+TARGETED = ("ifgsm", "ifgsm-bpda", "adaptive")
+BUDGETED = ("pgd", "square")
+KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig6_false_negatives"}
+
+
+def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackSettings) -> dict:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classes, test = load_test_images(data_dir)
+    clean = clean_predictions(run_dir, data_dir, out_dir, settings)
+    tables = {name: table(run_dir, name).read() for name in (*TARGETED, *BUDGETED, "transfer")}
+    metrics = {
+        "classes": classes,
+        "test_samples": int(len(test["label"])),
+        "table1": error_table(clean),
+        "confusion": confusion_matrices(clean, len(classes)),
+        "effort": {name: effort_table(tables[name]) for name in TARGETED if tables[name]},
+        "robust_accuracy": {name: robust_accuracy(tables[name]) for name in BUDGETED
+                            if tables[name]},
+        "transfer": transfer_table(tables["transfer"]),
+    }
+    figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]
+    for attack in TARGETED:
+        for kind, stem in KIND_FIGURES.items():
+            records = [r for r in tables[attack] if r["kind"] == kind]
+            if records:
+                suffix = "" if attack == "ifgsm" else f"_{attack}"
+                title = f"{kind.replace('-', ' ')}s, {attack} (max {records[0]['max_steps']} steps)"
+                figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png"))
+    if metrics["robust_accuracy"]:
+        figures.append(robust_accuracy_figure(metrics["robust_accuracy"],
+                                              out_dir / "robust_accuracy.png"))
+    gallery_files, renderer = galleries(run_dir, classes, test, tables["ifgsm"], settings, out_dir)
+    figures += gallery_files
+    metrics["gallery_renderer"] = renderer
+    metrics["claims"] = check_claims(metrics, thresholds_of(metrics["table1"]))
+    metrics["figures"] = [path.name for path in figures]
+    write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_atomically(out_dir / "report.md", report_text(metrics))
+    return metrics
+
+
+def thresholds_of(table1: list[dict]) -> tuple[float, ...]:
+    return tuple(sorted({r["threshold"] for r in table1 if r["threshold"] is not None}))
+
+
+def galleries(run_dir: Path, classes: list[str], test: dict, records: list[dict],
+              settings: AttackSettings, out_dir: Path) -> tuple[list[Path], str | None]:
+    """Fig. 5: one gallery per network and threshold from the successful ifgsm false positives."""
+    chosen = [r for r in records if r["kind"] == "false-positive" and r.get("success")]
+    if not chosen:
+        return [], None
+    images = table(run_dir, "ifgsm")
+    models = {victim.name: victim.model for victim in victims(run_dir, classes, settings)}
+    overlay = Overlay(run_dir, classes, settings.device)
+    paths = []
+    try:
+        for (network, threshold), items in sorted(group(chosen).items(),
+                                                  key=lambda item: (item[0][0], item[0][1] or 0)):
+            picked = pick_by_distortion(items)
+            adversarials = np.stack([images.load_image(r) for r in picked])
+            originals = test["image"][[r["source"] for r in picked]]
+            targets = np.array([r["target"] for r in picked])
+            angles = predicted_angles(network, models[network], adversarials, targets)
+            drawings = None
+            if angles is not None:
+                drawn = [overlay.draw(int(t), angles[row : row + 1])
+                         for row, t in enumerate(targets)]
+                drawings = tuple(np.concatenate(parts) for parts in zip(*drawn, strict=True))
+            name = setting_name(network, threshold)
+            file = f"fig5_gallery_{name.replace(' @', '_')}.png"
+            paths.append(gallery_figure(picked, originals.astype(np.float32), adversarials,
+                                        drawings, classes, f"false positives on {name} "
+                                        f"(drawn by {overlay.kind})", out_dir / file))
+    finally:
+        overlay.close()
+    return paths, overlay.kind
+
+
+def write_atomically(path: Path, text: str) -> None:
+    partial = Path(f"{path}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def report_text(metrics: dict) -> str:
+    lines = ["# mindseye report", "",
+             f"Classes: {', '.join(metrics['classes'])}; {metrics['test_samples']} test images.",
+             "", "## Table 1: clean error rates", "",
+             "| network | error rate | 95% CI (Wilson) | errors / images | paper |",
+             "|---|---|---|---|---|"]
+    for row in metrics["table1"]:
+        lines.append(f"| {setting_name(row['network'], row['threshold'])} | "
+                     f"{percent(row['error_rate'])} | {percent(row['ci_low'])} - "
+                     f"{percent(row['ci_high'])} | {row['errors']} / {row['samples']} | "
+                     f"{percent(row['paper_error_rate'])} |")
+    lines += ["", "Confusion matrices: `confusion.png`.", ""]
+    for attack, rows in metrics["effort"].items():
+        lines += [f"## Adversarial effort: {attack}", "",
+                  "| network | kind | attacked | left out (misclassified) | flipped | hit the cap "
+                  "| median steps (2nd-98th) | median distortion (2nd-98th) | median SSIM |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for row in rows:
+            steps, distortion = row["steps"], row["distortion"]
+            lines.append(
+                f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
+                f"{row['attacked']} | {row['misclassified_originals']} | {row['succeeded']} | "
+                f"{row['capped']} | {number(steps['median'])} ({number(steps['p2'])}-"
+                f"{number(steps['p98'])}) | {number(distortion['median'])} "
+                f"({number(distortion['p2'])}-{number(distortion['p98'])}) | "
+                f"{number(row['ssim']['median'])} |")
+        lines.append("")
+    lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
+              "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
+              "`fig5_gallery_*.png` (drawn by "
+              f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'}).", ""]
+    for attack, rows in metrics["robust_accuracy"].items():
+        epsilons = sorted({r["epsilon"] for r in rows})
+        lines += [f"## Robust accuracy against L-inf budget: {attack}", "",
+                  "| network | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
+                  "|---|" + "---|" * len(epsilons)]
+        for key, items in group(rows).items():
+            by_eps = {r["epsilon"]: r["robust_accuracy"] for r in items}
+            lines.append(f"| {setting_name(*key)} | "
+                         + " | ".join(percent(by_eps.get(e)) for e in epsilons) + " |")
+        lines += ["", "Curves: `robust_accuracy.png`.", ""]
+    if metrics["transfer"]:
+        lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
+                  "| made on | shown to | kind | adversarials | fooled (target reached) "
+                  "| still correct |", "|---|---|---|---|---|---|"]
+        for row in metrics["transfer"]:
+            lines.append(f"| {row['origin']} | {setting_name(row['network'], row['threshold'])} "
+                         f"| {row['kind']} | {row['adversarials']} | "
+                         f"{percent(row['fooled_rate'])} | {percent(row['still_correct_rate'])} |")
+        lines.append("")
+    lines += ["## What the numbers say", ""]
+    verdicts = {True: "holds", False: "FAILS", None: "not enough data"}
+    for claim in metrics["claims"]:
+        lines.append(f"- **{verdicts[claim['holds']]}**: {claim['claim']} ({claim['evidence']})")
+    if not metrics["claims"]:
+        lines.append("- No claim could be checked: run `mindseye attack` first.")
+    lines += ["", "Sample sizes are small at the demo preset: read the confidence intervals "
+              "before the point estimates.", ""]
+    return "\n".join(lines)

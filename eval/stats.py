@@ -1,0 +1,138 @@
+"""Numbers for the report, computed from the record tables only (plain lists of dicts in,
+plain dicts out), so every figure and sentence can be recomputed from the files on disk."""
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+# Table 1 of the paper: clean error rates (fractions). Keys: (network, threshold).
+PAPER_ERROR_RATES = {
+    ("direct", None): 0.0001,
+    ("direct-param", None): 0.0001,
+    ("triple-staged", 0.2): 0.0134,
+    ("triple-staged", 0.45): 0.0057,
+    ("triple-staged", 0.7): 0.0309,
+}
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+STEPS_DISPLAY_CLIP = 1500  # the paper clips steps at 1500 in Figs. 4 and 6
+WHISKER_PERCENTILES = (2, 98)
+
+
+def wilson_interval(errors: int, samples: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion; (0, 1) when there are no samples."""
+    if samples == 0:
+        return 0.0, 1.0
+    rate = errors / samples
+    denominator = 1 + z**2 / samples
+    centre = (rate + z**2 / (2 * samples)) / denominator
+    half = z * math.sqrt(rate * (1 - rate) / samples + z**2 / (4 * samples**2)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def setting_key(record: dict) -> tuple[str, float | None]:
+    return record["network"], record["threshold"]
+
+
+def setting_name(network: str, threshold: float | None) -> str:
+    return network if threshold is None else f"{network} @{threshold:g}"
+
+
+def group(records: list[dict], key=setting_key) -> dict:
+    groups: dict = defaultdict(list)
+    for record in records:
+        groups[key(record)].append(record)
+    return dict(groups)
+
+
+def error_table(clean: list[dict]) -> list[dict]:
+    """Table 1: clean error rate per network and threshold, with a Wilson 95% interval."""
+    rows = []
+    for (network, threshold), records in group(clean).items():
+        errors = sum(record["decision"] != record["label"] for record in records)
+        low, high = wilson_interval(errors, len(records))
+        rows.append({
+            "network": network, "threshold": threshold, "samples": len(records),
+            "errors": int(errors), "error_rate": errors / len(records),
+            "ci_low": low, "ci_high": high,
+            "paper_error_rate": PAPER_ERROR_RATES.get((network, threshold)),
+        })
+    return rows
+
+
+def confusion_matrices(clean: list[dict], num_labels: int) -> dict[str, list[list[int]]]:
+    """Rows: true label; columns: decision."""
+    matrices = {}
+    for (network, threshold), records in group(clean).items():
+        matrix = np.zeros((num_labels, num_labels), dtype=int)
+        for record in records:
+            matrix[record["label"], record["decision"]] += 1
+        matrices[setting_name(network, threshold)] = matrix.tolist()
+    return matrices
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "p2": None, "p98": None, "mean": None}
+    array = np.asarray(values, dtype=float)
+    low, high = np.percentile(array, WHISKER_PERCENTILES)
+    return {"median": float(np.median(array)), "p2": float(low), "p98": float(high),
+            "mean": float(array.mean())}
+
+
+def effort_table(records: list[dict]) -> list[dict]:
+    """Per network, threshold and kind (false-positive / false-negative): how many were attacked,
+    left out as misclassified, flipped, and stopped by the step cap; steps and distortion of the
+    successful ones."""
+    rows = []
+    by_setting = group(records, lambda r: (r["network"], r["threshold"], r["kind"]))
+    for (network, threshold, kind), items in sorted(by_setting.items(), key=_sort_key):
+        attacked = [r for r in items if r["status"] == "attacked"]
+        succeeded = [r for r in attacked if r["success"]]
+        rows.append({
+            "network": network, "threshold": threshold, "kind": kind,
+            "attacked": len(attacked),
+            "misclassified_originals": len({r["source"] for r in items
+                                            if r["status"] == "misclassified"}),
+            "succeeded": len(succeeded),
+            "capped": len(attacked) - len(succeeded),
+            "max_steps": max((r["max_steps"] for r in items), default=None),
+            "steps": percentiles([r["steps"] for r in succeeded]),
+            "distortion": percentiles([r["distortion"] for r in succeeded]),
+            "linf": percentiles([r["linf"] for r in succeeded]),
+            "ssim": percentiles([r["ssim"] for r in succeeded]),
+        })
+    return rows
+
+
+def robust_accuracy(records: list[dict]) -> list[dict]:
+    """Share of images still decided right after the attack, per network, threshold, budget."""
+    rows = []
+    by_budget = group(records, lambda r: (r["network"], r["threshold"], r["epsilon"]))
+    for (network, threshold, epsilon), items in sorted(by_budget.items(), key=_sort_key):
+        robust = sum(r["robust"] for r in items)
+        low, high = wilson_interval(len(items) - robust, len(items))
+        rows.append({
+            "network": network, "threshold": threshold, "epsilon": epsilon,
+            "samples": len(items), "robust_accuracy": robust / len(items),
+            "ci_low": 1 - high, "ci_high": 1 - low,
+        })
+    return rows
+
+
+def transfer_table(records: list[dict]) -> list[dict]:
+    rows = []
+    by_pair = group(records, lambda r: (r["origin"], r["network"], r["threshold"], r["kind"]))
+    for (origin, network, threshold, kind), items in sorted(by_pair.items(), key=_sort_key):
+        rows.append({
+            "origin": origin, "network": network, "threshold": threshold, "kind": kind,
+            "adversarials": len(items),
+            "fooled_rate": float(np.mean([r["fooled"] for r in items])),
+            "still_correct_rate": float(np.mean([r["still_correct"] for r in items])),
+        })
+    return rows
+
+
+def _sort_key(item: tuple) -> tuple:
+    """Sort grouped items by their key with None thresholds first."""
+    return tuple((value is not None, value) for value in item[0])

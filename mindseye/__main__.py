@@ -1,0 +1,3 @@
+from mindseye.cli import main
+
+main()

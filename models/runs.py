@@ -1,0 +1,159 @@
+"""Run folders: `RUN/<network>/` holds weights.pt, config.json, metrics.jsonl and eval.json.
+
+config.json says everything needed to rebuild a network (type, classes, preset, schedule, seed,
+the data's fingerprint, the format version), so `load_classifier` needs nothing but the folder,
+and a run resumed or loaded against other data, classes or code fails with one clear line.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from dataset.manifest import Manifest
+from mindseye.errors import UserError
+from models.comparator import Comparator
+from models.direct import Direct, DirectParam
+from models.estimator import ClipMode, Estimator
+from models.projector import Projector
+from models.triple_staged import TripleStaged
+
+# Bump when saved weights or config.json change meaning; newer runs are refused.
+FORMAT_VERSION = 1
+WEIGHTS, CHECKPOINT, CONFIG = "weights.pt", "checkpoint.pt", "config.json"
+METRICS, EVALUATION = "metrics.jsonl", "eval.json"
+
+# The config keys that must agree for a run folder to be resumed.
+IDENTITY_KEYS = ("network", "classes", "preset", "schedule", "seed", "data_fingerprint", "stages")
+
+
+def build_network(network: str, num_classes: int, fast_lrn: bool = True) -> nn.Module:
+    """A freshly initialised network for K positive classes."""
+    if network == "direct":
+        return Direct(num_classes, fast_lrn)
+    if network == "direct-param":
+        return DirectParam(num_classes, fast_lrn)
+    if network == "estimator":
+        return Estimator(num_classes, fast_lrn)
+    if network == "projector":
+        return Projector(num_classes)
+    if network == "comparator":
+        return Comparator()
+    raise ValueError(f"unknown network {network!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is CUDA when present, else CPU; asking for absent CUDA is the user's mistake."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is available here; use --device cpu")
+        return torch.device("cuda")
+    raise UserError(f"--device {name!r}: unknown device; choose auto, cpu or cuda")
+
+
+def data_fingerprint(manifest: Manifest) -> str:
+    """sha256 over the shard sha256s of every split, in order: which data a network saw."""
+    digest = hashlib.sha256()
+    for split in sorted(manifest.splits):
+        for shard in manifest.splits[split].shards:
+            digest.update(f"{split}/{shard.file}:{shard.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_json(path: Path, data: dict) -> None:
+    partial = Path(f"{path}.partial")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def save_atomically(obj: object, path: Path) -> None:
+    """torch.save to `path.partial`, fsync, rename: a kill leaves the old file or the new one."""
+    partial = Path(f"{path}.partial")
+    with open(partial, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def prepare_folder(folder: Path, config: dict) -> None:
+    """Create `folder` with `config`, or check that the run already there is the same run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CONFIG
+    if path.is_file():
+        existing = read_config(folder, config["network"])
+        differing = [key for key in IDENTITY_KEYS if existing.get(key) != config.get(key)]
+        if differing:
+            raise UserError(f"{folder} holds a run with other {', '.join(differing)}; use "
+                            "another --out or delete that folder to start over")
+        return
+    write_json(path, config)
+
+
+def read_config(folder: Path, network: str, classes: list[str] | None = None) -> dict:
+    """A network folder's config.json, checked against the network type and class list wanted."""
+    path = Path(folder) / CONFIG
+    if not path.is_file():
+        raise UserError(f"{path} not found: train it first with `mindseye train {network}`")
+    try:
+        config = json.loads(path.read_text())
+    except ValueError:
+        raise UserError(f"{path} is not valid JSON; delete {folder} and train again") from None
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise UserError(f"{path}: format version {config.get('format_version')} is newer than "
+                        f"this mindseye reads ({FORMAT_VERSION}); update mindseye")
+    if config.get("network") != network:
+        raise UserError(f"{path}: holds a {config.get('network')!r} network, not {network!r}")
+    if classes is not None and config.get("classes") != list(classes):
+        raise UserError(f"{path}: trained for classes {config.get('classes')}, the data has "
+                        f"{list(classes)}; train on this dataset first")
+    return config
+
+
+def load_network(
+    folder: Path, network: str, classes: list[str] | None = None, device: str = "cpu"
+) -> nn.Module:
+    """A trained network from its folder, in eval mode on `device`."""
+    config = read_config(folder, network, classes)
+    weights = Path(folder) / WEIGHTS
+    if not weights.is_file():
+        raise UserError(f"{weights} not found: training of {folder} did not finish; run "
+                        f"`mindseye train {network}` again to resume it")
+    model = build_network(network, len(config["classes"]) - 1)
+    model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+    return model.to(device).eval()
+
+
+def load_classifier(
+    run_dir: Path, name: str, classes: list[str] | None = None, device: str = "cpu"
+) -> nn.Module:
+    """`direct` or `direct-param` from RUN: images (B,1,64,64) on 0..255 -> logits (B, K+1)."""
+    if name not in ("direct", "direct-param"):
+        raise UserError(f"{name!r} is not a direct classifier; use load_triple_staged")
+    return load_network(Path(run_dir) / name, name, classes, device)
+
+
+def load_triple_staged(
+    run_dir: Path, classes: list[str] | None = None, clip: ClipMode = "hard",
+    device: str = "cpu",
+) -> TripleStaged:
+    """The triple-staged network assembled from RUN/{estimator,projector,comparator}."""
+    run_dir = Path(run_dir)
+    stages = {name: load_network(run_dir / name, name, classes, device)
+              for name in ("estimator", "projector", "comparator")}
+    stage_classes = {name: read_config(run_dir / name, name)["classes"] for name in stages}
+    if len({tuple(c) for c in stage_classes.values()}) > 1:
+        raise UserError(f"{run_dir}: the stages were trained on different classes "
+                        f"{stage_classes}; train them again on one dataset")
+    return TripleStaged(stages["estimator"], stages["projector"], stages["comparator"], clip)

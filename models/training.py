@@ -1,0 +1,141 @@
+"""The one training loop, with checkpoints that make a killed run resume bit-exactly on CPU.
+
+A `Job` is what differs between the networks: the network, where batches come from and the
+loss on a batch. `train` does the rest: optimiser and lr schedule from the `Schedule`, progress
+bar, metrics.jsonl, and every `checkpoint_every` steps an atomic checkpoint of the weights,
+optimiser, scheduler, the batch order and every RNG (torch, CUDA, numpy, python). Restarting
+after any kill continues from the last checkpoint and reproduces the uninterrupted run.
+"""
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from models.runs import CHECKPOINT, METRICS, WEIGHTS, save_atomically
+from models.settings import Schedule
+
+
+class Batches(Protocol):
+    def next(self) -> dict[str, torch.Tensor]: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class Job:
+    name: str
+    network: nn.Module
+    batches: Batches
+    loss: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
+    schedule: Schedule
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every RNG a run touches, before the network is built (its initial weights)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimiser(network: nn.Module, schedule: Schedule) -> torch.optim.Optimizer:
+    if schedule.optimiser == "sgd":
+        return torch.optim.SGD(network.parameters(), lr=schedule.lr, momentum=schedule.momentum,
+                               weight_decay=schedule.weight_decay)
+    if schedule.optimiser == "adam":
+        return torch.optim.Adam(network.parameters(), lr=schedule.lr,
+                                weight_decay=schedule.weight_decay)
+    raise ValueError(f"unknown optimiser {schedule.optimiser!r}")
+
+
+def _rng_states() -> dict:
+    numpy_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": (numpy_state[0], torch.from_numpy(numpy_state[1].copy()), *numpy_state[2:]),
+        "python": random.getstate(),
+    }
+
+
+def _restore_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    kind, keys, *rest = states["numpy"]
+    np.random.set_state((kind, keys.numpy(), *rest))
+    random.setstate(states["python"])
+
+
+def _keep_metrics_until(path: Path, step: int) -> None:
+    """After a resume, drop the lines logged after the checkpoint (they are logged again)."""
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text().splitlines()
+             if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def train(job: Job, folder: Path, show_progress: bool = True) -> None:
+    """Train `job.network` for `job.schedule.steps`, resuming from `folder/checkpoint.pt`."""
+    schedule, network = job.schedule, job.network
+    optimiser = make_optimiser(network, schedule)
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimiser, step_size=schedule.lr_decay_every or schedule.steps + 1, gamma=0.1)
+    checkpoint_path, metrics_path = folder / CHECKPOINT, folder / METRICS
+    step = 0
+    if checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        network.load_state_dict(state["network"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        job.batches.load_state_dict(state["batches"])
+        _restore_rng_states(state["rng"])
+        step = state["step"]
+    _keep_metrics_until(metrics_path, step)
+
+    def save_checkpoint() -> None:
+        save_atomically({"step": step, "network": network.state_dict(),
+                         "optimiser": optimiser.state_dict(),
+                         "scheduler": scheduler.state_dict(),
+                         "batches": job.batches.state_dict(), "rng": _rng_states()},
+                        checkpoint_path)
+
+    network.train()
+    window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+    with open(metrics_path, "a") as metrics, tqdm(
+        total=schedule.steps, initial=step, desc=job.name, file=sys.stderr,
+        disable=not show_progress, dynamic_ncols=True,
+    ) as progress:
+        while step < schedule.steps:
+            loss = job.loss(network, job.batches.next())
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            window_loss += loss.item()
+            window_steps += 1
+            progress.update(1)
+            if step % schedule.log_every == 0 or step == schedule.steps:
+                seconds = time.perf_counter() - window_start
+                record = {"step": step, "loss": window_loss / window_steps,
+                          "lr": optimiser.param_groups[0]["lr"],
+                          "samples_per_s": window_steps * schedule.batch_size / seconds}
+                metrics.write(json.dumps(record) + "\n")
+                metrics.flush()
+                progress.set_postfix(loss=f"{record['loss']:.4g}")
+                window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+            if step % schedule.checkpoint_every == 0 and step < schedule.steps:
+                save_checkpoint()
+    save_atomically(network.state_dict(), folder / WEIGHTS)
+    checkpoint_path.unlink(missing_ok=True)

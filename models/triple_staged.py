@@ -1,0 +1,58 @@
+"""The triple-staged network: estimate, project and compare, once per class.
+
+For a query image and each positive class c: the estimator guesses the angles at which c would
+appear, the projector draws c at those angles, and the comparator measures how much of that
+drawing is in the query (a ratio in 0..1). The decision is the class with the highest ratio if
+that ratio reaches the threshold, else None; `scores` encodes that rule as an argmax by appending
+a constant None column equal to the threshold (docs/interfaces.md).
+"""
+
+import torch
+from torch import nn
+
+from models.comparator import Comparator
+from models.estimator import ClipMode, Estimator
+from models.projector import Projector
+
+
+class TripleStaged(nn.Module):
+    """Assembles three separately trained stages; the stages share one class list."""
+
+    def __init__(
+        self,
+        estimator: Estimator,
+        projector: Projector,
+        comparator: Comparator,
+        clip: ClipMode = "hard",
+    ):
+        super().__init__()
+        if estimator.num_classes != projector.num_classes:
+            raise ValueError("estimator and projector were built for different class counts")
+        self.num_classes = estimator.num_classes
+        self.estimator, self.projector, self.comparator = estimator, projector, comparator
+        self.clip = clip  # "straight_through" lets attack gradients pass the estimator's clip
+
+    def ratios(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B,1,64,64) on 0..255 -> ratio per positive class (B, K)."""
+        batch, k = images.shape[0], self.num_classes
+        # All K hypotheses in one batched pass: image i with class c sits at row i * K + c.
+        queries = images.repeat_interleave(k, dim=0)
+        classes = torch.arange(k, device=images.device).repeat(batch)
+        params = self.estimator(queries, classes, clip=self.clip)
+        drawing, alpha = self.projector.draw(params, classes)
+        return self.comparator.ratio(queries, drawing, alpha).view(batch, k)
+
+    def scores(self, images: torch.Tensor, threshold: float) -> torch.Tensor:
+        """(B, K + 1): the ratios then a None column equal to `threshold`."""
+        ratios = self.ratios(images)
+        return torch.cat([ratios, torch.full_like(ratios[:, :1], threshold)], dim=1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.ratios(images)
+
+
+def decide(ratios: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The decision rule on ratios (B, K): argmax class if its ratio >= threshold, else None (K)."""
+    best_ratio, best_class = ratios.max(dim=1)
+    none = torch.full_like(best_class, ratios.shape[1])
+    return torch.where(best_ratio >= threshold, best_class, none)

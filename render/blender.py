@@ -1,0 +1,391 @@
+"""The thin bpy layer: one scene, one object at a time, many rotations rendered to numpy arrays.
+
+This module is the only place in `render/` that touches bpy, and it imports bpy lazily (inside
+`Renderer`), so that a parent process can build `EngineSettings` and start Blender workers
+(`render.worker`) without loading Blender itself.
+
+Shading. By default (`shading="emission"`) every material of a loaded object is rewritten into an
+emission shader that computes `base_color * (ambient + diffuse * max(0, N.L))` for a fixed light
+direction L. Cycles then needs no light sampling and no bounces, so the only noise left is
+antialiasing at the object's edges, and a few samples per pixel give a near-reference image at
+a fraction of the cost of path tracing (numbers in `benchmarks/render_quality.py`).
+`shading="lights"` keeps the materials and lights the scene with a sun from the same direction
+plus a uniform grey world of the same ambient level: the path-traced look, with shadows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mindseye.errors import UserError
+
+IMAGE_SIZE = 64
+CAMERA_LOCATION = (0.0, -0.2, 2.5)
+# Blender's default lens; assets are normalised (blender_assets/) to fit its field of view.
+CAMERA_LENS_MM = 50.0
+# Grey level given to objects or materials that carry no colour of their own.
+DEFAULT_GREY = 0.8
+
+_TARGA_HEADER_BYTES = 18
+_LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How a frame is rendered. These defaults are the project's render defaults, chosen by the
+    quality/speed study in `benchmarks/render_quality.py`."""
+
+    engine: str = "CYCLES"
+    samples: int = 16
+    # "OPENIMAGEDENOISE" or None. Denoising costs more than it saves at 64x64 (see the study).
+    denoiser: str | None = None
+    # "emission" (analytic diffuse shading, no light sampling) or "lights" (sun + grey world).
+    shading: str = "emission"
+    max_bounces: int = 0
+    # Adaptive sampling: a pixel stops once its noise is below this (0 = off). Background and
+    # flat interior pixels converge after a few samples; edges get the full `samples`.
+    adaptive_threshold: float = 0.0
+    adaptive_min_samples: int = 0
+    # Pixel filter width in pixels (Blackman-Harris).
+    filter_width: float = 1.5
+    # Direction towards the light, in world space (camera at +Z looking down -Z, up +Y):
+    # from the upper left, in front of the object.
+    light_direction: tuple[float, float, float] = (-0.4, 0.5, 0.77)
+    ambient: float = 0.3
+    diffuse: float = 0.7
+    seed: int = 0
+    # Render only the object's projected bounding box (plus the pixel filter's reach): the
+    # pixels outside it are empty anyway, and a background pixel costs Cycles almost as much
+    # as an object pixel. Same pixels, about 1.5x faster.
+    crop_to_object: bool = True
+    # Render threads per Blender process; one process per core is how the driver scales out.
+    threads: int = 1
+
+
+def frame_file_dir() -> str:
+    """A RAM-backed folder for the per-frame TARGA files: /dev/shm when present."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+def read_targa(data: bytes) -> np.ndarray:
+    """Decode an uncompressed 32-bit TARGA (as Blender's TARGA_RAW writes it) into RGBA uint8
+    (height, width, 4), top row first."""
+    id_length = data[0]
+    image_type = data[2]
+    width = int.from_bytes(data[12:14], "little")
+    height = int.from_bytes(data[14:16], "little")
+    bits_per_pixel = data[16]
+    top_row_first = bool(data[17] & 0x20)
+    if image_type != 2 or bits_per_pixel != 32:
+        raise ValueError(
+            f"expected an uncompressed 32-bit TARGA, got type {image_type}, {bits_per_pixel} bpp"
+        )
+    start = _TARGA_HEADER_BYTES + id_length
+    bgra = np.frombuffer(data, np.uint8, count=width * height * 4, offset=start)
+    bgra = bgra.reshape(height, width, 4)
+    if not top_row_first:
+        bgra = bgra[::-1]
+    return bgra[..., [2, 1, 0, 3]]
+
+
+def object_and_alpha(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split a straight-alpha RGBA frame into (luminance over black, alpha), both uint8.
+
+    Blender writes 8-bit files with straight (un-premultiplied) colour, so the object over black
+    is the luminance multiplied by alpha.
+    """
+    alpha = rgba[..., 3]
+    luminance = rgba[..., :3] @ _LUMINANCE_WEIGHTS
+    over_black = np.rint(luminance * (alpha / 255.0))
+    return over_black.astype(np.uint8), alpha.copy()
+
+
+class Renderer:
+    """One Blender scene (camera, film, engine) into which objects are loaded and rendered."""
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        import bpy
+
+        self.settings = settings or EngineSettings()
+        self._object = None
+        self._loaded: tuple[str, str] | None = None
+        self._frame_dir = tempfile.mkdtemp(prefix="mindseye-frames-", dir=frame_file_dir())
+        self._frame_file = os.path.join(self._frame_dir, "frame.tga")
+
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        self._scene = bpy.context.scene
+        _set_up_render(self._scene, self.settings, self._frame_file)
+        camera = _add_camera(self._scene)
+        _set_up_lighting(self._scene, self.settings)
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        projection = camera.calc_matrix_camera(depsgraph, x=IMAGE_SIZE, y=IMAGE_SIZE)
+        self._world_to_clip = np.array(projection @ camera.matrix_world.inverted())
+        self._hull: np.ndarray | None = None
+
+    def load_object(self, blend_file: str | Path, object_name: str) -> None:
+        """Append `object_name` from `blend_file`, at the origin, replacing the previous object."""
+        import bpy
+
+        key = (str(Path(blend_file).resolve()), object_name)
+        if key == self._loaded:
+            return
+        if not Path(blend_file).is_file():
+            raise UserError(f"{blend_file}: model file not found; run `mindseye assets build`")
+        # Before appending: purging the old object's data would also take the new, unlinked one.
+        self._remove_object()
+        with bpy.data.libraries.load(str(blend_file), link=False) as (available, wanted):
+            if object_name not in available.objects:
+                raise UserError(
+                    f"{blend_file}: no object named {object_name!r} "
+                    f"(it has: {', '.join(available.objects) or 'none'})"
+                )
+            wanted.objects = [object_name]
+        new_object = wanted.objects[0]
+        if new_object.type != "MESH":
+            raise UserError(
+                f"{blend_file}: object {object_name!r} is a {new_object.type}, not a mesh"
+            )
+
+        self._scene.collection.objects.link(new_object)
+        new_object.parent = None
+        new_object.location = (0.0, 0.0, 0.0)
+        new_object.rotation_mode = "ZXY"
+        new_object.rotation_euler = (0.0, 0.0, 0.0)
+        if self.settings.shading == "emission":
+            _convert_materials_to_emission(new_object, self.settings)
+        self._object = new_object
+        self._loaded = key
+        self._hull = _convex_hull_points(new_object) * np.array(new_object.scale)
+
+    def render_rotations(self, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Render the loaded object at each Euler rotation (x, y, z) in radians, ZXY order.
+
+        Returns (object, alpha), both uint8 (n, 64, 64): the luminance over black and the alpha.
+        """
+        import bpy
+
+        if self._object is None:
+            raise RuntimeError("Renderer.render_rotations called before load_object")
+        rotations = np.asarray(rotations, dtype=np.float64).reshape(-1, 3)
+        objects = np.empty((len(rotations), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+        alphas = np.empty_like(objects)
+        for i, rotation in enumerate(rotations):
+            self._object.rotation_euler = rotation.tolist()
+            if self.settings.crop_to_object:
+                self._crop_to(rotation)
+            bpy.ops.render.render(write_still=True)
+            with open(self._frame_file, "rb") as frame:
+                objects[i], alphas[i] = object_and_alpha(read_targa(frame.read()))
+        return objects, alphas
+
+    def _crop_to(self, rotation: np.ndarray) -> None:
+        """Set the render border to the object's projected bounding box at `rotation`."""
+        from mathutils import Euler
+
+        turn = np.array(Euler(rotation.tolist(), "ZXY").to_matrix())
+        points = self._hull @ turn.T
+        clip = points @ self._world_to_clip[:, :3].T + self._world_to_clip[:, 3]
+        render = self._scene.render
+        if (clip[:, 3] <= 0).any():  # part of the object behind the camera: render everything
+            render.use_border = False
+            return
+        pixels = (clip[:, :2] / clip[:, 3:] + 1.0) / 2.0 * IMAGE_SIZE
+        # A sample reaches half the filter width beyond its pixel; one more pixel for rounding.
+        reach = self.settings.filter_width / 2 + 1.0
+        low = np.clip((pixels.min(axis=0) - reach) / IMAGE_SIZE, 0.0, 1.0)
+        high = np.clip((pixels.max(axis=0) + reach) / IMAGE_SIZE, 0.0, 1.0)
+        render.use_border = True
+        render.border_min_x, render.border_min_y = low
+        render.border_max_x, render.border_max_y = high
+
+    def close(self) -> None:
+        """Remove the frame folder (Blender itself lives as long as the process)."""
+        shutil.rmtree(self._frame_dir, ignore_errors=True)
+
+    def _remove_object(self) -> None:
+        import bpy
+
+        if self._object is not None:
+            bpy.data.objects.remove(self._object, do_unlink=True)
+            # Meshes, materials and images of the old object would otherwise pile up.
+            bpy.data.orphans_purge(do_recursive=True)
+            self._object = None
+            self._loaded = None
+
+
+def _set_up_render(scene, settings: EngineSettings, frame_file: str) -> None:
+    render = scene.render
+    render.engine = settings.engine
+    render.resolution_x = render.resolution_y = IMAGE_SIZE
+    render.resolution_percentage = 100
+    render.film_transparent = True
+    # Keeps the scene in memory between frames: 5-6x faster per frame.
+    render.use_persistent_data = True
+    render.threads_mode = "FIXED"
+    render.threads = settings.threads
+    # Dithering adds noise when quantising to 8 bits; we want exact, reproducible grey levels.
+    render.dither_intensity = 0.0
+    # Pixels outside the border stay in the image, empty.
+    render.use_crop_to_border = False
+    render.use_compositing = False
+    render.use_sequencer = False
+    render.filepath = frame_file
+    render.use_file_extension = False
+    image = render.image_settings
+    image.file_format = "TARGA_RAW"
+    image.color_mode = "RGBA"
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure = 0.0
+    scene.view_settings.gamma = 1.0
+
+    if settings.engine == "CYCLES":
+        cycles = scene.cycles
+        cycles.device = "CPU"
+        cycles.samples = settings.samples
+        cycles.use_adaptive_sampling = settings.adaptive_threshold > 0
+        cycles.adaptive_threshold = settings.adaptive_threshold
+        cycles.adaptive_min_samples = settings.adaptive_min_samples
+        cycles.filter_width = settings.filter_width
+        cycles.seed = settings.seed
+        cycles.use_animated_seed = False
+        cycles.max_bounces = settings.max_bounces
+        cycles.diffuse_bounces = settings.max_bounces
+        cycles.glossy_bounces = settings.max_bounces
+        cycles.transmission_bounces = settings.max_bounces
+        cycles.transparent_max_bounces = 8
+        cycles.use_denoising = settings.denoiser is not None
+        if settings.denoiser is not None:
+            cycles.denoiser = settings.denoiser
+        # Clamping would bias grey levels; leave it off.
+        cycles.sample_clamp_direct = 0.0
+        cycles.sample_clamp_indirect = 0.0
+
+
+def _add_camera(scene):
+    import bpy
+    from mathutils import Vector
+
+    camera_data = bpy.data.cameras.new("camera")
+    camera_data.lens = CAMERA_LENS_MM
+    camera = bpy.data.objects.new("camera", camera_data)
+    camera.location = CAMERA_LOCATION
+    # Look at the origin with image-up as close to +Y as the viewing direction allows
+    # (what a Track To constraint with up axis Y does).
+    camera.rotation_euler = (-Vector(CAMERA_LOCATION)).to_track_quat("-Z", "Y").to_euler()
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    return camera
+
+
+def _set_up_lighting(scene, settings: EngineSettings) -> None:
+    import bpy
+    from mathutils import Vector
+
+    world = bpy.data.worlds.new("world")
+    world.use_nodes = True
+    background = world.node_tree.nodes["Background"]
+    scene.world = world
+    if settings.shading == "emission":
+        # The materials shade themselves; the world contributes nothing.
+        background.inputs["Strength"].default_value = 0.0
+        return
+    if settings.shading != "lights":
+        raise ValueError(f"unknown shading {settings.shading!r}: use 'emission' or 'lights'")
+    # A uniform world of radiance `ambient` lights an unoccluded diffuse surface to
+    # base * ambient, and a sun of irradiance pi * diffuse adds base * diffuse * N.L:
+    # the same formula as the emission shading, plus shadows and inter-reflections.
+    background.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+    background.inputs["Strength"].default_value = settings.ambient
+    sun_data = bpy.data.lights.new("sun", "SUN")
+    sun_data.energy = math.pi * settings.diffuse
+    sun_data.angle = 0.0
+    sun = bpy.data.objects.new("sun", sun_data)
+    sun.rotation_euler = Vector(settings.light_direction).to_track_quat("Z", "Y").to_euler()
+    scene.collection.objects.link(sun)
+
+
+def _convert_materials_to_emission(obj, settings: EngineSettings) -> None:
+    """Rewrite each material of `obj` as base_color * (ambient + diffuse * max(0, N.L)),
+    keeping whatever feeds the surface shader's colour (a constant or a texture)."""
+    import bpy
+
+    if not obj.material_slots:
+        obj.data.materials.append(bpy.data.materials.new("default-grey"))
+    for slot in obj.material_slots:
+        if slot.material is None:
+            slot.material = bpy.data.materials.new("default-grey")
+        _emission_shading(slot.material, settings)
+
+
+def _emission_shading(material, settings: EngineSettings) -> None:
+    material.use_nodes = True
+    tree = material.node_tree
+    nodes, links = tree.nodes, tree.links
+    output = next((n for n in nodes if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+    if output is None:
+        output = nodes.new("ShaderNodeOutputMaterial")
+    shader = output.inputs["Surface"].links[0].from_node if output.inputs["Surface"].links else None
+    colour_input = None
+    if shader is not None:
+        colour_input = shader.inputs.get("Base Color") or shader.inputs.get("Color")
+
+    geometry = nodes.new("ShaderNodeNewGeometry")
+    n_dot_l = nodes.new("ShaderNodeVectorMath")
+    n_dot_l.operation = "DOT_PRODUCT"
+    n_dot_l.inputs[1].default_value = _normalised(settings.light_direction)
+    links.new(geometry.outputs["Normal"], n_dot_l.inputs[0])
+    facing = nodes.new("ShaderNodeMath")
+    facing.operation = "MAXIMUM"
+    facing.inputs[1].default_value = 0.0
+    links.new(n_dot_l.outputs["Value"], facing.inputs[0])
+    shade = nodes.new("ShaderNodeMath")
+    shade.operation = "MULTIPLY_ADD"
+    shade.inputs[1].default_value = settings.diffuse
+    shade.inputs[2].default_value = settings.ambient
+    links.new(facing.outputs["Value"], shade.inputs[0])
+
+    shaded_colour = nodes.new("ShaderNodeVectorMath")
+    shaded_colour.operation = "SCALE"
+    if colour_input is not None and colour_input.links:
+        links.new(colour_input.links[0].from_socket, shaded_colour.inputs[0])
+    else:
+        colour = colour_input.default_value[:3] if colour_input is not None else (DEFAULT_GREY,) * 3
+        shaded_colour.inputs[0].default_value = colour
+    links.new(shade.outputs["Value"], shaded_colour.inputs["Scale"])
+
+    emission = nodes.new("ShaderNodeEmission")
+    emission.inputs["Strength"].default_value = 1.0
+    links.new(shaded_colour.outputs["Vector"], emission.inputs["Color"])
+    links.new(emission.outputs["Emission"], output.inputs["Surface"])
+    # The object is not a light source for anything else in the scene.
+    material.cycles.emission_sampling = "NONE"
+
+
+def _convex_hull_points(obj) -> np.ndarray:
+    """The vertices (object space, modifiers applied) that bound `obj`'s projection."""
+    import bpy
+    from scipy.spatial import ConvexHull, QhullError
+
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mesh = evaluated.to_mesh()
+    coordinates = np.empty(len(mesh.vertices) * 3, np.float64)
+    mesh.vertices.foreach_get("co", coordinates)
+    evaluated.to_mesh_clear()
+    points = coordinates.reshape(-1, 3)
+    try:
+        return points[ConvexHull(points).vertices]
+    except (QhullError, ValueError):  # flat or tiny meshes: every vertex will do
+        return points
+
+
+def _normalised(vector: tuple[float, float, float]) -> tuple[float, float, float]:
+    length = math.sqrt(sum(c * c for c in vector))
+    return tuple(c / length for c in vector)

@@ -1,0 +1,176 @@
+"""Blender in a child process: one per worker, many frames each, recycled after `max_frames`.
+
+The parent (`BlenderProcess`) never imports bpy. It starts `python -m render.worker`, sends
+pickled requests (small dicts of numpy arrays) on the child's stdin and reads pickled replies
+from a duplicate of the child's original stdout; the child points fd 1 at fd 2 before importing
+bpy, because Blender prints its status lines to fd 1 from C code and would corrupt the protocol.
+
+Recycling bounds memory: a Blender process that renders for hours slowly grows, so the child is
+replaced after `max_frames` frames (and transparently restarted if it died).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from render.blender import EngineSettings
+
+# Frames a child renders before it is replaced by a fresh one.
+DEFAULT_MAX_FRAMES = 5000
+
+
+class BlenderProcess:
+    """A Blender child process that renders rotations of objects on request."""
+
+    def __init__(
+        self, settings: EngineSettings | None = None, max_frames: int = DEFAULT_MAX_FRAMES
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        self.max_frames = max_frames
+        self._child: subprocess.Popen | None = None
+        self._replies = None
+        self._frames = 0
+        self._loaded: tuple[str, str] | None = None
+
+    def render(
+        self, blend_file: str | Path, object_name: str, rotations: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Render `object_name` from `blend_file` at each rotation (n, 3): (object, alpha) uint8.
+
+        Requests longer than the frames left before recycling are split across children.
+        A child that dies mid-request is restarted and the request retried once.
+        """
+        rotations = np.asarray(rotations, dtype=np.float64).reshape(-1, 3)
+        objects, alphas = [], []
+        start = 0
+        while start < len(rotations) or not objects:
+            if self._child is not None and self._frames >= self.max_frames:
+                self.close()
+            chunk = rotations[start : start + self.max_frames - self._frames]
+            object_chunk, alpha_chunk = self._render_with_retry(blend_file, object_name, chunk)
+            objects.append(object_chunk)
+            alphas.append(alpha_chunk)
+            start += len(chunk)
+        return np.concatenate(objects), np.concatenate(alphas)
+
+    def close(self) -> None:
+        """Stop the child (it exits when its stdin closes)."""
+        if self._child is None:
+            return
+        child, self._child = self._child, None
+        try:
+            child.stdin.close()
+            child.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            child.kill()
+            child.wait()
+        self._replies.close()
+        self._frames = 0
+        self._loaded = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, or None when no child runs."""
+        return self._child.pid if self._child is not None else None
+
+    def __enter__(self) -> BlenderProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _render_with_retry(self, blend_file, object_name, rotations):
+        request = {"blend_file": str(blend_file), "object_name": object_name}
+        for attempt in (1, 2):
+            if self._child is None or self._child.poll() is not None:
+                self._restart()
+            try:
+                reply = self._ask({**request, "rotations": rotations})
+            except (BrokenPipeError, EOFError, pickle.UnpicklingError) as error:
+                if attempt == 2:
+                    raise RuntimeError(
+                        f"Blender worker died twice rendering {object_name} from {blend_file}"
+                        f" (exit code {self._child.poll()}); see its messages above on stderr"
+                    ) from error
+                self._restart()
+                continue
+            if "error" in reply:
+                raise reply["error"]
+            self._frames += len(rotations)
+            return reply["object"], reply["alpha"]
+        raise AssertionError("unreachable")
+
+    def _ask(self, request: dict) -> dict:
+        pickle.dump(request, self._child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self._child.stdin.flush()
+        return pickle.load(self._replies)
+
+    def _restart(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self.close()
+        read_end, write_end = os.pipe()
+        project_root = str(Path(__file__).resolve().parents[1])
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "render.worker", str(write_end)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
+            cwd=project_root,
+        )
+        os.close(write_end)
+        self._replies = os.fdopen(read_end, "rb")
+        pickle.dump(dataclasses.asdict(self.settings), self._child.stdin)
+        self._child.stdin.flush()
+        self._frames = 0
+
+
+_shared: dict[EngineSettings, BlenderProcess] = {}
+
+
+def shared_blender_process(settings: EngineSettings | None = None) -> BlenderProcess:
+    """This process's long-lived BlenderProcess for `settings` (one per joblib/dask worker)."""
+    settings = settings or EngineSettings()
+    if settings not in _shared:
+        _shared[settings] = BlenderProcess(settings)
+    return _shared[settings]
+
+
+def _serve(reply_fd: int) -> None:
+    """The child's loop: settings first, then one reply per render request until stdin closes."""
+    replies = os.fdopen(reply_fd, "wb")
+    os.dup2(2, 1)  # Blender's C-level prints go to stderr, never into the protocol.
+    requests = sys.stdin.buffer
+
+    from render.blender import Renderer
+
+    fields = pickle.load(requests)
+    settings = EngineSettings(**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in fields.items()})
+    renderer = Renderer(settings)
+    try:
+        while True:
+            try:
+                request = pickle.load(requests)
+            except EOFError:
+                return
+            try:
+                renderer.load_object(request["blend_file"], request["object_name"])
+                objects, alphas = renderer.render_rotations(request["rotations"])
+                reply = {"object": objects, "alpha": alphas}
+            except Exception as error:  # sent to the parent, which raises it
+                reply = {"error": error}
+            pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
+            replies.flush()
+    finally:
+        renderer.close()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

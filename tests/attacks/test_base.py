@@ -1,0 +1,95 @@
+"""The shared attack loop: early stop, step cap, batching, thresholds."""
+
+import numpy as np
+import torch
+
+from attacks.ifgsm import IterativeFGSM
+from attacks.victims import DirectVictim, TripleStagedVictim
+from models.triple_staged import decide
+from tests.attacks.tiny_networks import tiny_triple_staged
+
+
+def positives_and_targets(test: dict, num_classes: int, count: int, model=None):
+    """The first `count` positive images (that `model` classifies right), each aimed at the
+    next positive class."""
+    rows = np.flatnonzero(test["label"] < num_classes)
+    if model is not None:
+        with torch.no_grad():
+            decided = model(torch.as_tensor(test["image"][rows], dtype=torch.float32)[:, None])
+        rows = rows[decided.argmax(1).numpy() == test["label"][rows]]
+    rows = rows[:count]
+    images = torch.as_tensor(test["image"][rows], dtype=torch.float32)[:, None]
+    targets = torch.as_tensor((test["label"][rows] + 1) % num_classes)
+    return images, targets
+
+
+def test_ifgsm_flips_trained_direct_network(trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    images, targets = positives_and_targets(shapes_test, 3, 12, trained_direct)
+    result = IterativeFGSM(victim, max_steps=300).run(images, targets)
+    assert result.success.all()
+    adversarials = torch.as_tensor(result.images[:, 0])[:, None]
+    with torch.no_grad():
+        assert (trained_direct(adversarials).argmax(1) == targets).all()
+    # Unit steps from whole numbers: pixels stay whole, in range, and move at most `steps`.
+    assert np.array_equal(result.images, np.rint(result.images))
+    assert result.images.min() >= 0 and result.images.max() <= 255
+    moved = np.abs(result.images[:, 0] - images[:, 0].numpy()).reshape(len(images), -1).max(1)
+    assert (moved <= result.steps[:, 0]).all() and (result.steps[:, 0] >= 1).all()
+
+
+def test_batched_and_per_sample_runs_agree(trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    images, targets = positives_and_targets(shapes_test, 3, 10)
+    batched = IterativeFGSM(victim, max_steps=200, batch_size=64).run(images, targets)
+    alone = IterativeFGSM(victim, max_steps=200, batch_size=1).run(images, targets)
+    assert np.array_equal(batched.steps, alone.steps)
+    assert np.array_equal(batched.success, alone.success)
+    assert np.array_equal(batched.images, alone.images)
+
+
+def test_step_cap_is_recorded_as_failure(trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    images, targets = positives_and_targets(shapes_test, 3, 6)
+    uncapped = IterativeFGSM(victim, max_steps=300).run(images, targets)
+    cap = int(np.median(uncapped.steps))
+    capped = IterativeFGSM(victim, max_steps=cap).run(images, targets)
+    over = uncapped.steps[:, 0] > cap
+    assert over.any() and not over.all()
+    assert (~capped.success[over, 0]).all() and (capped.steps[over, 0] == cap).all()
+    assert np.array_equal(capped.steps[~over], uncapped.steps[~over])
+
+
+def test_triple_staged_decision_respects_each_threshold(shapes_test):
+    model = tiny_triple_staged()
+    thresholds = (0.2, 0.45, 0.7)
+    victim = TripleStagedVictim("triple-staged", model, thresholds)
+    rows = np.arange(8)
+    images = torch.as_tensor(shapes_test["image"][rows], dtype=torch.float32)[:, None]
+    targets = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
+    result = IterativeFGSM(victim, max_steps=60).run(images, targets)
+    assert result.success.any()
+    for column, threshold in enumerate(thresholds):
+        done = result.success[:, column]
+        final = torch.as_tensor(result.images[done, column])[:, None]
+        with torch.no_grad():
+            ratios = model.ratios(final)
+        best = ratios.max(1).values
+        to_none = targets[done] == 3
+        assert (best[to_none] < threshold).all()
+        assert (best[~to_none] >= threshold).all()
+        assert (decide(ratios, threshold) == targets[done]).all()
+
+
+def test_one_trajectory_for_all_thresholds_equals_one_attack_per_threshold(shapes_test):
+    model = tiny_triple_staged()
+    thresholds = (0.2, 0.45, 0.7)
+    images = torch.as_tensor(shapes_test["image"][:8], dtype=torch.float32)[:, None]
+    targets = torch.tensor([1, 2, 3, 0, 3, 3, 0, 1])
+    shared = IterativeFGSM(TripleStagedVictim("t", model, thresholds), max_steps=40).run(
+        images, targets)
+    for column, threshold in enumerate(thresholds):
+        alone = IterativeFGSM(TripleStagedVictim("t", model, (threshold,)), max_steps=40).run(
+            images, targets)
+        assert np.array_equal(shared.steps[:, column], alone.steps[:, 0])
+        assert np.array_equal(shared.images[:, column], alone.images[:, 0])

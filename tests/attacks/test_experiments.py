@@ -1,0 +1,108 @@
+"""The experiments write records that match what the saved images say, and resume after a kill."""
+
+import json
+
+import numpy as np
+import torch
+
+from attacks.experiments import (
+    AttackSettings,
+    run_budgeted,
+    run_targeted,
+    run_transfer,
+    select_per_class,
+    table,
+)
+from attacks.records import perturbation
+from attacks.victims import DirectVictim, TripleStagedVictim
+from tests.attacks.tiny_networks import tiny_triple_staged
+
+SETTINGS = AttackSettings(max_steps=150, per_class=4, chunk=4, epsilons=(2, 16), pgd_iterations=5)
+
+
+def attack_direct(run_dir, victim, test):
+    selected = select_per_class(test["label"], SETTINGS.per_class, 4)
+    run_targeted(run_dir, "ifgsm", [victim], test, selected, SETTINGS)
+    return table(run_dir, "ifgsm").read()
+
+
+def test_records_match_a_recomputation_from_the_saved_images(tmp_path, trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    records = attack_direct(tmp_path, victim, shapes_test)
+    attacked = [r for r in records if r["status"] == "attacked"]
+    missed = [r for r in records if r["status"] == "misclassified"]
+    # Every positive source appears once per other class (2 false positives, 1 false negative).
+    assert len(records) == 3 * 4 * 3 and attacked
+    with torch.no_grad():
+        clean = trained_direct(torch.as_tensor(shapes_test["image"], dtype=torch.float32)[:, None])
+    wrong = {int(i) for i in np.flatnonzero(clean.argmax(1).numpy() != shapes_test["label"])}
+    assert {r["source"] for r in missed} == {r["source"] for r in records} & wrong
+    images = table(tmp_path, "ifgsm")
+    for record in attacked:
+        adversarial = images.load_image(record)
+        original = shapes_test["image"][record["source"]]
+        recomputed = perturbation(original, adversarial)
+        for key in ("distortion", "linf", "ssim"):
+            assert np.isclose(record[key], recomputed[key])
+        with torch.no_grad():
+            decision = trained_direct(torch.as_tensor(adversarial, dtype=torch.float32)[None, None])
+        assert (decision.argmax(1).item() == record["target"]) == record["success"]
+        assert record["linf"] <= record["steps"]
+        assert record["kind"] == ("false-negative" if record["target"] == 3 else "false-positive")
+
+
+def test_an_interrupted_attack_resumes_without_duplicates(tmp_path, trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    complete = attack_direct(tmp_path, victim, shapes_test)
+    path = table(tmp_path, "ifgsm").path
+    lines = path.read_text().splitlines(keepends=True)
+    last_unit = json.loads(lines[-1])["unit"]
+    kept = [line for line in lines if json.loads(line)["unit"] != last_unit]
+    # A kill while appending the last unit: some of its lines lost, the next one torn in half.
+    path.write_text("".join(kept) + lines[-1][: len(lines[-1]) // 2])
+    resumed = attack_direct(tmp_path, victim, shapes_test)
+    key = lambda r: (r["source"], r["target"], r["threshold"])  # noqa: E731
+    assert sorted(map(key, resumed)) == sorted(map(key, complete))
+    assert sorted(complete, key=key) == sorted(resumed, key=key)
+
+
+def test_triple_staged_records_one_row_per_threshold(tmp_path, shapes_test):
+    settings = AttackSettings(max_steps=30, per_class=2, chunk=8, thresholds=(0.2, 0.45))
+    victim = TripleStagedVictim("triple-staged", tiny_triple_staged(), settings.thresholds)
+    selected = select_per_class(shapes_test["label"], settings.per_class, 4)
+    run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
+    records = table(tmp_path, "ifgsm").read()
+    assert len(records) == 2 * 3 * 3 * 2
+    images = table(tmp_path, "ifgsm")
+    model = victim.model
+    for record in (r for r in records if r["status"] == "attacked" and r["success"]):
+        with torch.no_grad():
+            ratios = model.ratios(torch.as_tensor(images.load_image(record), dtype=torch.float32)
+                                  [None, None])
+        best = ratios.max().item()
+        if record["target"] == 3:
+            assert best < record["threshold"]
+        else:
+            assert ratios.argmax().item() == record["target"] and best >= record["threshold"]
+
+
+def test_pgd_and_transfer_tables(tmp_path, trained_direct, shapes_test):
+    direct = DirectVictim("direct", trained_direct, 3)
+    triple = TripleStagedVictim("triple-staged", tiny_triple_staged(), (0.45,))
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    run_budgeted(tmp_path, "pgd", [direct], shapes_test, selected, SETTINGS)
+    pgd = table(tmp_path, "pgd").read()
+    assert len(pgd) == len(selected) * len(SETTINGS.epsilons)
+    for record in pgd:
+        assert record["linf"] <= record["epsilon"] + 1e-3
+        assert record["robust"] == (record["decision"] == record["source_class"])
+        if record["clean_decision"] != record["source_class"]:
+            assert not record["robust"]
+    robust = {eps: np.mean([r["robust"] for r in pgd if r["epsilon"] == eps])
+              for eps in SETTINGS.epsilons}
+    assert robust[16] <= robust[2]
+    attack_direct(tmp_path, direct, shapes_test)
+    run_transfer(tmp_path, [direct, triple], shapes_test, SETTINGS)
+    transfer = table(tmp_path, "transfer").read()
+    made = [r for r in table(tmp_path, "ifgsm").read() if r.get("success")]
+    assert len(transfer) == len(made) and {r["network"] for r in transfer} == {"triple-staged"}

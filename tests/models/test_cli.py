@@ -1,0 +1,71 @@
+"""Bad input to `mindseye train`: one line on stderr, exit code 2, no traceback."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mindseye.cli import main
+
+
+def _fails_cleanly(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(main, ["train", *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.output
+
+
+def test_missing_data_folder(tmp_path: Path) -> None:
+    _fails_cleanly(["direct", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")],
+                   "nowhere")
+
+
+def test_foreign_data_folder(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    _fails_cleanly(["direct", str(tmp_path / "photos"), "--out", str(tmp_path / "run")],
+                   "manifest.json")
+
+
+def test_dataset_without_test_split(model_dataset: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(model_dataset, data)
+    manifest = json.loads((data / "manifest.json").read_text())
+    del manifest["splits"]["test"]
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    _fails_cleanly(["direct", str(data), "--out", str(tmp_path / "run")], "no test split")
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    (["--steps", "0"], "--steps 0"),
+    (["--device", "tpu"], "--device 'tpu'"),
+    (["--preset", "huge"], "--preset 'huge'"),
+])
+def test_bad_options(model_dataset: Path, tmp_path: Path, option: list, expected: str) -> None:
+    _fails_cleanly(["direct", str(model_dataset), "--out", str(tmp_path), *option], expected)
+
+
+def test_unknown_network(model_dataset: Path, tmp_path: Path) -> None:
+    _fails_cleanly(["resnet", str(model_dataset), "--out", str(tmp_path)], "'resnet'")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_cuda_asked_for_but_absent(model_dataset: Path, tmp_path: Path) -> None:
+    _fails_cleanly(["direct", str(model_dataset), "--out", str(tmp_path), "--device", "cuda"],
+                   "--device cuda")
+
+
+def test_train_all_skips_what_is_complete(model_dataset: Path, tmp_path: Path) -> None:
+    """A finished network is not trained again (its weights file is left untouched)."""
+    args = ["direct", str(model_dataset), "--out", str(tmp_path), "--steps", "2",
+            "--batch-size", "4", "--device", "cpu"]
+    first = CliRunner().invoke(main, ["train", *args])
+    assert first.exit_code == 0, first.output
+    assert "direct: test error" in first.output
+    weights = tmp_path / "direct" / "weights.pt"
+    stamp = weights.stat().st_mtime_ns
+    second = CliRunner().invoke(main, ["train", *args])
+    assert second.exit_code == 0 and weights.stat().st_mtime_ns == stamp

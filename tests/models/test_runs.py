@@ -1,0 +1,83 @@
+"""Run folders: what a trained network leaves behind, and loading it back."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mindseye.errors import UserError
+from models.jobs import train_network
+from models.runs import (
+    CONFIG,
+    FORMAT_VERSION,
+    WEIGHTS,
+    build_network,
+    load_classifier,
+    load_network,
+    save_atomically,
+    write_json,
+)
+from models.settings import NETWORKS
+from tests.models.synthetic import CLASSES
+
+
+def _inputs(network: str) -> tuple:
+    torch.manual_seed(1)
+    images, classes = torch.rand(2, 1, 64, 64) * 255, torch.tensor([0, 2])
+    if network == "estimator":
+        return images, classes
+    if network == "projector":
+        return torch.rand(2, 3) - 0.5, classes
+    if network == "comparator":
+        return images, images.flip(0), torch.rand(2, 1, 64, 64)
+    return (images,)
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_saved_network_loads_back_with_identical_outputs(network: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_network(network, len(CLASSES) - 1).eval()
+    save_atomically(model.state_dict(), tmp_path / WEIGHTS)
+    write_json(tmp_path / CONFIG, {"format_version": FORMAT_VERSION, "network": network,
+                                   "classes": CLASSES})
+    loaded = load_network(tmp_path, network, CLASSES)
+    with torch.no_grad():
+        expected, got = model(*_inputs(network)), loaded(*_inputs(network))
+    for a, b in zip(expected if isinstance(expected, tuple) else (expected,),
+                    got if isinstance(got, tuple) else (got,), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_trained_run_folder_holds_weights_config_metrics_and_evaluation(
+    model_dataset: Path, tmp_path: Path
+) -> None:
+    results = train_network("direct-param", model_dataset, tmp_path, steps=3, batch_size=8,
+                            device="cpu", show_progress=False, log_every=1)
+    folder = tmp_path / "direct-param"
+    config = json.loads((folder / CONFIG).read_text())
+    assert config["network"] == "direct-param" and config["classes"] == CLASSES
+    assert config["schedule"]["steps"] == 3 and len(config["data_fingerprint"]) == 64
+    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3]
+    assert all(line["loss"] > 0 for line in lines)
+    assert json.loads((folder / "eval.json").read_text()) == results
+    confusion = results["confusion"]
+    assert len(confusion) == 4 and sum(map(sum, confusion)) == 64  # the test split
+    classifier = load_classifier(tmp_path, "direct-param", CLASSES)
+    assert classifier(torch.zeros(5, 1, 64, 64)).shape == (5, 4)
+
+    # Loading with the wrong type, class list or a newer format fails with one clear line.
+    with pytest.raises(UserError, match="not 'direct'"):
+        load_network(folder, "direct")
+    with pytest.raises(UserError, match="trained for classes"):
+        load_classifier(tmp_path, "direct-param", ["a", "b", "none"])
+    write_json(folder / CONFIG, {**config, "format_version": FORMAT_VERSION + 1})
+    with pytest.raises(UserError, match="newer"):
+        load_classifier(tmp_path, "direct-param")
+    write_json(folder / CONFIG, config)
+
+    # Training again into the same folder with other settings is refused, not mixed.
+    with pytest.raises(UserError, match="other schedule"):
+        train_network("direct-param", model_dataset, tmp_path, steps=4, batch_size=8,
+                      device="cpu", show_progress=False, log_every=1)

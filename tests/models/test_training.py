@@ -1,0 +1,105 @@
+"""Real training steps on a small dataset in the shard layout: losses fall, runs resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dataset.shards import load_split
+from dataset.torch_data import to_batch
+from models.jobs import LOSSES, train_network
+from models.runs import CHECKPOINT, WEIGHTS, build_network
+from models.training import seed_everything
+
+K = 3
+
+
+def _batch(data_dir: Path, network: str, size: int = 16) -> dict:
+    arrays = load_split(data_dir, "train")
+    if network in ("estimator", "projector"):
+        arrays = {name: values[arrays["label"] < K] for name, values in arrays.items()}
+    arrays = {name: values[:size] for name, values in arrays.items()}
+    if network == "comparator":
+        # Half the drawings are the sample's own object ("same"), half another sample's.
+        other = np.roll(np.arange(size), 1)
+        same = (np.arange(size) % 2).astype(np.uint8)
+        pick = np.where(same == 1, np.arange(size), other)
+        arrays = {"query": arrays["image"], "drawing": arrays["object"][pick],
+                  "alpha": arrays["alpha"][pick], "same": same}
+    return to_batch(arrays, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("network", list(LOSSES))
+def test_loss_falls_over_real_training_steps(model_dataset: Path, network: str) -> None:
+    seed_everything(0)
+    model = build_network(network, K)
+    batch = _batch(model_dataset, network)
+    loss = LOSSES[network]
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with torch.no_grad():
+        before = loss(model.eval(), batch).item()
+    model.train()
+    for _ in range(8):
+        optimiser.zero_grad()
+        loss(model, batch).backward()
+        optimiser.step()
+    with torch.no_grad():
+        after = loss(model.eval(), batch).item()
+    assert after < 0.97 * before, (before, after)
+
+
+_TRAIN_SCRIPT = """
+import sys
+from models.jobs import train_network
+train_network("direct", sys.argv[1], sys.argv[2], steps=10, batch_size=8, seed=3,
+              device="cpu", show_progress=False, checkpoint_every=2, log_every=1)
+"""
+
+
+def _run_uninterrupted(data_dir: Path, run_dir: Path) -> None:
+    train_network("direct", data_dir, run_dir, steps=10, batch_size=8, seed=3, device="cpu",
+                  show_progress=False, checkpoint_every=2, log_every=1)
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_weights(
+    model_dataset: Path, tmp_path: Path
+) -> None:
+    killed_run = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(model_dataset),
+                              str(killed_run)], cwd=Path(__file__).parents[2])
+    checkpoint = killed_run / "direct" / CHECKPOINT
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and child.poll() is None:
+        if checkpoint.is_file() and torch.load(checkpoint, weights_only=False)["step"] >= 4:
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, "training finished before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not (killed_run / "direct" / WEIGHTS).exists()
+    resumed_from = torch.load(checkpoint, weights_only=False)["step"]
+    assert 4 <= resumed_from < 10
+
+    _run_uninterrupted(model_dataset, killed_run)
+    _run_uninterrupted(model_dataset, tmp_path / "whole")
+
+    resumed = torch.load(killed_run / "direct" / WEIGHTS, weights_only=True)
+    whole = torch.load(tmp_path / "whole" / "direct" / WEIGHTS, weights_only=True)
+    assert resumed.keys() == whole.keys()
+    for name in whole:
+        assert torch.equal(resumed[name], whole[name]), name
+    assert not checkpoint.exists()
+
+    def losses(run: Path) -> list:
+        lines = (run / "direct" / "metrics.jsonl").read_text().splitlines()
+        return [(record["step"], record["loss"]) for record in map(json.loads, lines)]
+
+    assert losses(killed_run) == losses(tmp_path / "whole")
+    assert [step for step, _ in losses(killed_run)] == list(range(1, 11))

@@ -1,0 +1,37 @@
+"""A small test object for the render tests: Suzanne in its own .blend, built by real Blender in a
+child process (so that test processes which must not import bpy can use it too)."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+BUILD_SUZANNE = textwrap.dedent("""
+    import math, sys
+    import bpy
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_monkey_add()
+    monkey = bpy.context.active_object
+    monkey.name = "Monkey"
+    bpy.ops.object.shade_smooth()
+    monkey.scale = (0.5, 0.5, 0.5)
+    monkey.rotation_euler = (-math.pi / 2, 0.0, 0.0)  # face (-Y) towards the camera (+Z)
+    bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
+    material = bpy.data.materials.new("grey")
+    material.use_nodes = True
+    principled = material.node_tree.nodes["Principled BSDF"]
+    principled.inputs["Base Color"].default_value = (0.6, 0.6, 0.6, 1.0)
+    monkey.data.materials.append(material)
+    bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
+""")
+
+
+@pytest.fixture(scope="session")
+def suzanne_blend(tmp_path_factory) -> tuple[str, str]:
+    """(path of a .blend holding a grey Suzanne that fits the frame, its object name)."""
+    path = tmp_path_factory.mktemp("assets") / "monkey.blend"
+    subprocess.run(
+        [sys.executable, "-c", BUILD_SUZANNE, str(path)], check=True, stdout=subprocess.DEVNULL
+    )
+    return str(path), "Monkey"
