@@ -199,14 +199,17 @@ BUILT_IN: dict[str, Callable[[], bpy.types.Object]] = {
 
 
 def _mesh_fingerprint(obj: bpy.types.Object) -> str:
-    """A digest of what rendering sees: vertices, faces, per-face materials and their greys."""
+    """A digest of what rendering sees: vertices, faces, per-face materials and their greys.
+
+    Faces are compared as sets of vertices, since a saved file may start a face's corner
+    list at a different corner.
+    """
     mesh = obj.data
     digest = hashlib.sha256(mesh_vertices(obj).astype(np.float32).tobytes())
-    loops = np.empty(len(mesh.loops), dtype=np.int32)
-    mesh.loops.foreach_get("vertex_index", loops)
-    material_index = np.empty(len(mesh.polygons), dtype=np.int32)
-    mesh.polygons.foreach_get("material_index", material_index)
-    digest.update(loops.tobytes() + material_index.tobytes())
+    faces = sorted(
+        (tuple(sorted(polygon.vertices)), polygon.material_index) for polygon in mesh.polygons
+    )
+    digest.update(repr(faces).encode())
     for material in mesh.materials:
         digest.update(repr(tuple(material.diffuse_color)).encode())
     return digest.hexdigest()

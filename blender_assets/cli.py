@@ -3,14 +3,17 @@
 bpy is imported inside the commands that need it, so `mindseye --help` stays fast.
 """
 
+import os
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from blender_assets.registry import (
+    CLASSES_FILE,
     PACKAGE_DIR,
     load_classes,
+    read_classes_file,
     resolve_assets_dir,
     write_classes,
 )
@@ -43,13 +46,14 @@ def build(out_dir: Path | None) -> None:
     Classes added with `assets add` stay registered, after the built-in ones.
     """
     from blender_assets.build import BUILT_IN, build_class
-    from blender_assets.registry import CLASSES_FILE, read_classes_file
 
     directory = resolve_assets_dir(out_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"--out {directory}: cannot create it ({error.strerror})") from None
+    if not os.access(directory, os.W_OK):
+        raise UserError(f"--out {directory} is not writable; choose another folder")
     added = {}
     if (directory / CLASSES_FILE).is_file():
         added = {

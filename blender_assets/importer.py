@@ -5,6 +5,7 @@ a material get a grey one, and it is centred and scaled by the same framing rule
 built-ins. Nothing is left behind when any step fails.
 """
 
+import os
 from pathlib import Path
 
 import bpy
@@ -101,6 +102,8 @@ def add_model(
         raise UserError(f"{model_file} cannot be read ({error.strerror})") from None
     if not directory.is_dir():
         raise UserError(f"assets folder {directory} does not exist; create it first")
+    if not os.access(directory, os.W_OK):
+        raise UserError(f"assets folder {directory} is not writable; pass --assets-dir")
     if (directory / "classes.toml").is_file() and name in load_classes(directory) and not overwrite:
         raise UserError(
             f"class {name!r} already exists in {directory / 'classes.toml'}; "

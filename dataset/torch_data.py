@@ -109,7 +109,7 @@ class ShardChunks:
         self.paths = [Path(data_dir) / s.file for s in read_manifest(data_dir).split(split).shards]
         self.fields, self.device, self.only_positives = fields, device, only_positives
         self.shard_order = BatchOrder(len(self.paths), 1, seed)
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size = batch_size
         self._load(int(self.shard_order.next()[0]), None)
 
     def _load(self, shard: int, order_state: dict | None) -> None:
@@ -117,8 +117,9 @@ class ShardChunks:
         if self.only_positives is not None:
             arrays = positives(arrays, self.only_positives)
         self.shard, self.arrays = shard, {name: arrays[name] for name in self.fields}
-        self.order = BatchOrder(len(self.arrays[self.fields[0]]), self.batch_size,
-                                self.seed + 1 + shard)
+        # Each pass over a shard gets a fresh order, drawn from the (checkpointed) shard order.
+        order_seed = int(torch.randint(2**62, (1,), generator=self.shard_order.generator))
+        self.order = BatchOrder(len(self.arrays[self.fields[0]]), self.batch_size, order_seed)
         if order_state is not None:
             self.order.load_state_dict(order_state)
 

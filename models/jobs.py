@@ -89,6 +89,9 @@ def check_data(data_dir: Path) -> list[str]:
         if split not in manifest.splits or not manifest.splits[split].shards:
             raise UserError(f"{data_dir}: the dataset has no {split} split; render it with "
                             f"`mindseye render {data_dir}`")
+        if manifest.splits[split].finished_samples < manifest.splits[split].samples:
+            raise UserError(f"{data_dir}: the {split} split is not finished rendering; run "
+                            f"`mindseye render {data_dir}` again to complete it")
     if len(manifest.classes) < 2:
         raise UserError(f"{data_dir}: the manifest lists no positive class")
     return manifest.classes

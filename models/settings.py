@@ -8,9 +8,13 @@ comparator's schedule; we train it like the direct networks.
 `demo` and `medium` keep the networks and losses and shrink only the schedules, to fit 2 CPU
 cores: Adam instead of SGD for every network, because in a few hundred steps Adam reaches a
 usable network where SGD at lr 0.01 is still on its plateau; a step decay near the end instead
-of every 10k; batch 64. `demo` (about 3 minutes for all five networks on 2 cores, on the
-`demo` render preset) is meant to be clearly better than chance; `medium` (under an hour) aims
-at the quality targets of issue 3.
+of every 10k; batch 64 (32 whole images for the comparator, each holding 55x55 patches).
+The step counts follow from measured throughput on 2 idle cores (reduced AlexNet ~300
+samples/s, projector ~1000/s, comparator ~200 images/s): `demo` (about 4-5 minutes for all five
+networks, about 3 epochs of the `demo` render preset's 3200 training images) is meant to be
+clearly better than chance; `medium` (about 50 minutes: 6-10 epochs of the `medium` render
+preset's 20k images for the AlexNet networks, 15k projector steps) aims at the quality targets
+of issue 3.
 """
 
 from dataclasses import asdict, dataclass, replace
@@ -51,18 +55,18 @@ def _adam(steps: int, lr: float, batch_size: int = 64, checkpoint_every: int = 2
 
 _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
     "demo": {
-        "direct": _adam(300, 1e-3),
-        "direct-param": _adam(300, 1e-3),
-        "estimator": _adam(400, 1e-3),
-        "projector": _adam(1500, 1e-3),
-        "comparator": _adam(300, 1e-3, batch_size=32),
+        "direct": _adam(150, 1e-3),
+        "direct-param": _adam(150, 1e-3),
+        "estimator": _adam(250, 1e-3),
+        "projector": _adam(1000, 1e-3),
+        "comparator": _adam(150, 1e-3, batch_size=32),
     },
     "medium": {
-        "direct": _adam(3000, 5e-4, checkpoint_every=500),
-        "direct-param": _adam(3000, 5e-4, checkpoint_every=500),
-        "estimator": _adam(5000, 5e-4, checkpoint_every=500),
-        "projector": _adam(20_000, 1e-3, checkpoint_every=2000),
-        "comparator": _adam(2000, 5e-4, batch_size=32, checkpoint_every=500),
+        "direct": _adam(2000, 5e-4, checkpoint_every=500),
+        "direct-param": _adam(2000, 5e-4, checkpoint_every=500),
+        "estimator": _adam(3000, 5e-4, checkpoint_every=500),
+        "projector": _adam(15_000, 1e-3, checkpoint_every=2000),
+        "comparator": _adam(1500, 5e-4, batch_size=32, checkpoint_every=500),
     },
     "paper": {
         "direct": _paper_sgd(),
@@ -90,7 +94,8 @@ def schedule_for(
         fraction = schedule.lr_decay_every / schedule.steps
         schedule = replace(schedule, steps=steps, lr_decay_every=max(1, round(steps * fraction))
                            if schedule.lr_decay_every else 0,
-                           log_every=min(schedule.log_every, max(1, steps // 20)))
+                           log_every=min(schedule.log_every, max(1, steps // 20)),
+                           checkpoint_every=min(schedule.checkpoint_every, max(1, steps // 10)))
     if batch_size is not None:
         schedule = replace(schedule, batch_size=batch_size)
     return schedule

@@ -8,6 +8,7 @@ after any kill continues from the last checkpoint and reproduces the uninterrupt
 """
 
 import json
+import os
 import random
 import sys
 import time
@@ -82,7 +83,9 @@ def _keep_metrics_until(path: Path, step: int) -> None:
         return
     lines = [line for line in path.read_text().splitlines()
              if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in lines))
+    partial = Path(f"{path}.partial")
+    partial.write_text("".join(line + "\n" for line in lines))
+    os.replace(partial, path)
 
 
 def train(job: Job, folder: Path, show_progress: bool = True) -> None:

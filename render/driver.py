@@ -7,6 +7,7 @@ folder and a complete shard is never half-written.
 """
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -88,8 +89,11 @@ def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
 def _dataset_config(
     settings: RenderSettings, engine: EngineSettings, assets: dict[str, AssetClass]
 ) -> dict:
-    """What makes two datasets the same: compared before resuming into an existing folder."""
-    return {
+    """What makes two datasets the same: compared before resuming into an existing folder.
+
+    Returned as it reads back from manifest.json (tuples become lists), so the two compare equal.
+    """
+    config = {
         "render": {**asdict(settings), "classes": list(assets)},
         "engine": asdict(engine),
         "assets_sha256": {name: asset.sha256 for name, asset in assets.items()},
@@ -97,6 +101,7 @@ def _dataset_config(
             split: _background_source(settings.backgrounds, split).describe() for split in SPLITS
         },
     }
+    return json.loads(json.dumps(config))
 
 
 def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite: bool) -> Manifest:
@@ -204,16 +209,20 @@ def render_dataset(
         for split in SPLITS
         for plan in plan_shards(split, settings.samples_in(split, n_labels), settings.shard_size)
     ]
+    recorded = manifest.to_json()
     for split in SPLITS:
         manifest.split(split).samples = settings.samples_in(split, n_labels)
     _adopt_finished_shards(data_dir, manifest, plans)
-    write_manifest(data_dir, manifest)
+    if manifest.to_json() != recorded:
+        write_manifest(data_dir, manifest)
     todo = [plan for plan in plans if not _has_shard(manifest, plan)]
     if not todo:
         return manifest
 
     blend_files = tuple((str(a.blend_file), a.object_name) for a in assets.values())
-    jobs = [ShardJob(plan, settings.seed, blend_files, settings.backgrounds, engine) for plan in todo]
+    jobs = [
+        ShardJob(plan, settings.seed, blend_files, settings.backgrounds, engine) for plan in todo
+    ]
     attrs = {
         "class_names": [*assets, NONE_CLASS],
         "seed": settings.seed,

@@ -1,4 +1,4 @@
-"""What a render job makes: sizes, classes, backgrounds, seed. The presets live here and only here."""
+"""What a render job makes: sizes, classes, backgrounds, seed. The presets live here only."""
 
 from dataclasses import dataclass, replace
 

@@ -11,7 +11,6 @@ replaced after `max_frames` frames (and transparently restarted if it died).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pickle
 import subprocess
@@ -87,7 +86,8 @@ class BlenderProcess:
         self.close()
 
     def _render_with_retry(self, blend_file, object_name, rotations):
-        request = {"blend_file": str(blend_file), "object_name": object_name}
+        # Absolute, so that the child's working directory does not matter.
+        request = {"blend_file": str(Path(blend_file).resolve()), "object_name": object_name}
         for attempt in (1, 2):
             if self._child is None or self._child.poll() is not None:
                 self._restart()
@@ -117,16 +117,18 @@ class BlenderProcess:
             self._child.kill()
             self.close()
         read_end, write_end = os.pipe()
+        # The child imports this package as the parent did, installed or from a checkout.
         project_root = str(Path(__file__).resolve().parents[1])
+        python_path = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
         self._child = subprocess.Popen(
             [sys.executable, "-m", "render.worker", str(write_end)],
             stdin=subprocess.PIPE,
             pass_fds=(write_end,),
-            cwd=project_root,
+            env={**os.environ, "PYTHONPATH": python_path},
         )
         os.close(write_end)
         self._replies = os.fdopen(read_end, "rb")
-        pickle.dump(dataclasses.asdict(self.settings), self._child.stdin)
+        pickle.dump(self.settings, self._child.stdin)
         self._child.stdin.flush()
         self._frames = 0
 
@@ -143,17 +145,14 @@ def shared_blender_process(settings: EngineSettings | None = None) -> BlenderPro
 
 
 def _serve(reply_fd: int) -> None:
-    """The child's loop: settings first, then one reply per render request until stdin closes."""
+    """The child's loop: EngineSettings first, then one reply per request until stdin closes."""
     replies = os.fdopen(reply_fd, "wb")
     os.dup2(2, 1)  # Blender's C-level prints go to stderr, never into the protocol.
     requests = sys.stdin.buffer
 
     from render.blender import Renderer
 
-    fields = pickle.load(requests)
-    settings = EngineSettings(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in fields.items()})
-    renderer = Renderer(settings)
+    renderer = Renderer(pickle.load(requests))
     try:
         while True:
             try:

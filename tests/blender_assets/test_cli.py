@@ -109,8 +109,8 @@ def test_build_is_repeatable_and_keeps_added_classes(tmp_path: Path, tetrahedron
     second = load_classes(tmp_path)
     assert list(second) == ["monkey", "penguin", "aeroplane", "tetra"]
     assert second["tetra"] == first["tetra"]
-    for name in ("monkey", "penguin", "aeroplane"):
-        assert second[name].scale == pytest.approx(first[name].scale)
+    # Unchanged geometry keeps the file as it was, so a rebuild changes nothing on disk.
+    assert second == first
 
 
 EXPORTERS = {

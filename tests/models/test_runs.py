@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dataset.manifest import read_manifest
 from mindseye.errors import UserError
 from models.jobs import train_network
 from models.runs import (
@@ -19,7 +20,8 @@ from models.runs import (
     write_json,
 )
 from models.settings import NETWORKS
-from tests.models.synthetic import CLASSES
+
+CLASSES = ["monkey", "penguin", "aeroplane", "none"]
 
 
 def _inputs(network: str) -> tuple:
@@ -55,17 +57,20 @@ def test_trained_run_folder_holds_weights_config_metrics_and_evaluation(
     results = train_network("direct-param", model_dataset, tmp_path, steps=3, batch_size=8,
                             device="cpu", show_progress=False, log_every=1)
     folder = tmp_path / "direct-param"
+    manifest = read_manifest(model_dataset)
+    classes = manifest.classes
     config = json.loads((folder / CONFIG).read_text())
-    assert config["network"] == "direct-param" and config["classes"] == CLASSES
+    assert config["network"] == "direct-param" and config["classes"] == classes
     assert config["schedule"]["steps"] == 3 and len(config["data_fingerprint"]) == 64
     lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [1, 2, 3]
     assert all(line["loss"] > 0 for line in lines)
     assert json.loads((folder / "eval.json").read_text()) == results
     confusion = results["confusion"]
-    assert len(confusion) == 4 and sum(map(sum, confusion)) == 64  # the test split
-    classifier = load_classifier(tmp_path, "direct-param", CLASSES)
-    assert classifier(torch.zeros(5, 1, 64, 64)).shape == (5, 4)
+    assert len(confusion) == len(classes)
+    assert sum(map(sum, confusion)) == manifest.split("test").samples
+    classifier = load_classifier(tmp_path, "direct-param", classes)
+    assert classifier(torch.zeros(5, 1, 64, 64)).shape == (5, len(classes))
 
     # Loading with the wrong type, class list or a newer format fails with one clear line.
     with pytest.raises(UserError, match="not 'direct'"):

@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 import torch
 
+from dataset.manifest import read_manifest
 from dataset.shards import load_split
 from dataset.torch_data import to_batch
 from models.jobs import LOSSES, train_network
 from models.runs import CHECKPOINT, WEIGHTS, build_network
 from models.training import seed_everything
 
-K = 3
-
 
 def _batch(data_dir: Path, network: str, size: int = 16) -> dict:
     arrays = load_split(data_dir, "train")
+    k = len(read_manifest(data_dir).classes) - 1
     if network in ("estimator", "projector"):
-        arrays = {name: values[arrays["label"] < K] for name, values in arrays.items()}
+        arrays = {name: values[arrays["label"] < k] for name, values in arrays.items()}
     arrays = {name: values[:size] for name, values in arrays.items()}
     if network == "comparator":
         # Half the drawings are the sample's own object ("same"), half another sample's.
@@ -39,7 +39,7 @@ def _batch(data_dir: Path, network: str, size: int = 16) -> dict:
 @pytest.mark.parametrize("network", list(LOSSES))
 def test_loss_falls_over_real_training_steps(model_dataset: Path, network: str) -> None:
     seed_everything(0)
-    model = build_network(network, K)
+    model = build_network(network, len(read_manifest(model_dataset).classes) - 1)
     batch = _batch(model_dataset, network)
     loss = LOSSES[network]
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
