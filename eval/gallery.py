@@ -24,12 +24,16 @@ class Overlay:
         self.kind = "projector"
         self.blender = None
         self.assets: dict = {}
+        self.reason = ""  # why the projector draws instead of Blender
         try:
             from blender_assets.registry import load_classes
             from render.worker import BlenderProcess
 
             assets = load_classes()
-            if all(name in assets for name in classes[:-1]):
+            missing = [name for name in classes[:-1] if name not in assets]
+            if missing:
+                self.reason = f"classes {missing} have no registered 3D model"
+            else:
                 self.assets, self.blender, self.kind = assets, BlenderProcess(), "blender"
         except Exception as problem:  # no bpy, no assets: the projector still draws
             self.reason = f"{type(problem).__name__}: {problem}"

@@ -69,7 +69,8 @@ def thresholds_of(table1: list[dict]) -> tuple[float, ...]:
 
 def galleries(run_dir: Path, classes: list[str], test: dict, records: list[dict],
               settings: AttackSettings, out_dir: Path) -> tuple[list[Path], str | None]:
-    """Fig. 5: one gallery per network and threshold from the successful ifgsm false positives."""
+    """Fig. 5: one gallery per network and threshold from the successful ifgsm false positives.
+    Returns the files and what drew the predictions (with the reason for a fallback)."""
     chosen = [r for r in records if r["kind"] == "false-positive" and r.get("success")]
     if not chosen:
         return [], None
@@ -97,7 +98,9 @@ def galleries(run_dir: Path, classes: list[str], test: dict, records: list[dict]
                                         f"(drawn by {overlay.kind})", out_dir / file))
     finally:
         overlay.close()
-    return paths, overlay.kind
+    if overlay.kind == "projector":
+        return paths, f"the run's projector (Blender re-render unavailable: {overlay.reason})"
+    return paths, "Blender re-renders of the .blend assets"
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -27,7 +27,10 @@ def wilson_interval(errors: int, samples: int, z: float = Z_95) -> tuple[float, 
     denominator = 1 + z**2 / samples
     centre = (rate + z**2 / (2 * samples)) / denominator
     half = z * math.sqrt(rate * (1 - rate) / samples + z**2 / (4 * samples**2)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all errors one bound is exactly 0 or 1; say so rather than trust the rounding.
+    low = 0.0 if errors == 0 else max(0.0, centre - half)
+    high = 1.0 if errors == samples else min(1.0, centre + half)
+    return low, high
 
 
 def setting_key(record: dict) -> tuple[str, float | None]:

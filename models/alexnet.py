@@ -22,6 +22,31 @@ def normalise_images(images: torch.Tensor) -> torch.Tensor:
     return (images - PIXEL_CENTRE) / PIXEL_SCALE
 
 
+class _BandedLRN(torch.autograd.Function):
+    """y = x * s^-beta with s = k + alpha/n * (x^2 summed over a band of channels).
+
+    The gradient is written out so that the backward pass needs no second `pow` (the costly
+    elementwise op here): dL/dx = g * s^-beta - 2 beta alpha/n * x * ((g * y / s) @ band^T).
+    """
+
+    @staticmethod
+    def forward(ctx, x, band, scale, beta, k):
+        # (B,C,H,W) -> (B,H,W,C) @ (C,C): contiguous in channels_last, so no copy there.
+        window_sum = torch.matmul((x * x).permute(0, 2, 3, 1), band).permute(0, 3, 1, 2)
+        s = k + scale * window_sum
+        power = s.pow(-beta)
+        ctx.save_for_backward(x, band, s, power)
+        ctx.scale, ctx.beta = scale, beta
+        return x * power
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, band, s, power = ctx.saved_tensors
+        through_s = (grad * x * power / s).permute(0, 2, 3, 1)
+        spread = torch.matmul(through_s, band.t()).permute(0, 3, 1, 2)
+        return grad * power - (2 * ctx.scale * ctx.beta) * x * spread, None, None, None, None
+
+
 class FastLocalResponseNorm(nn.Module):
     """Local response normalisation across channels as one banded matrix multiply.
 
@@ -47,9 +72,7 @@ class FastLocalResponseNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         band = self._band(x.shape[1], x)
-        # (B,C,H,W) -> (B,H,W,C) @ (C,C): contiguous in channels_last, so no copy there.
-        window_sum = torch.matmul((x * x).permute(0, 2, 3, 1), band).permute(0, 3, 1, 2)
-        return x * (self.k + (self.alpha / self.size) * window_sum).pow(-self.beta)
+        return _BandedLRN.apply(x, band, self.alpha / self.size, self.beta, self.k)
 
 
 def local_response_norm(fast: bool) -> nn.Module:

@@ -28,6 +28,8 @@ from render.settings import PRESETS
               help="Render on a Dask cluster (e.g. tcp://host:8786) instead of local processes.")
 @click.option("--overwrite", is_flag=True,
               help="Replace a dataset made with other settings in DATA.")
+@click.option("--assets-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of classes.toml and the .blend files. [the installed blender_assets]")
 def render(
     data_dir: Path,
     preset: str,
@@ -40,6 +42,7 @@ def render(
     workers: int | None,
     scheduler: str | None,
     overwrite: bool,
+    assets_dir: Path | None,
 ) -> None:
     """Render the train and test splits of a dataset into DATA.
 
@@ -57,7 +60,7 @@ def render(
     )
     manifest = render_dataset(
         data_dir, settings, workers=workers or default_workers(), scheduler=scheduler,
-        overwrite=overwrite,
+        overwrite=overwrite, assets_dir=assets_dir,
     )
     counts = ", ".join(f"{name} {split.samples}" for name, split in manifest.splits.items())
     click.echo(f"{data_dir}: {counts} samples of {', '.join(manifest.classes)}")

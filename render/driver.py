@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 from tqdm import tqdm
 
-from blender_assets.registry import AssetClass, load_classes
+from blender_assets.registry import AssetClass, load_classes, select_classes
 from dataset.backgrounds import BackgroundSource, open_background_source
 from dataset.composite import composite
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, read_manifest, write_manifest
@@ -191,15 +191,8 @@ def render_dataset(
 ) -> Manifest:
     """Render (or finish rendering) a dataset into data_dir; return its manifest."""
     engine = engine or EngineSettings()
-    all_assets = load_classes(assets_dir)
-    names = settings.classes or tuple(all_assets)
-    unknown = [name for name in names if name not in all_assets]
-    if unknown:
-        raise UserError(
-            f"unknown class {unknown[0]!r} in --classes; known classes: {', '.join(all_assets)} "
-            "(add your own with `mindseye assets add NAME FILE`)"
-        )
-    assets = {name: all_assets[name] for name in names}
+    names = settings.classes or tuple(load_classes(assets_dir))
+    assets = {asset.name: asset for asset in select_classes(names, assets_dir)}
     config = _dataset_config(settings, engine, assets)
     manifest = _prepare_folder(data_dir, config, [*assets, NONE_CLASS], overwrite)
 

@@ -38,16 +38,22 @@ def test_whole_image_loss_equals_mean_loss_over_patches_cut_out_one_by_one() -> 
 
     whole_image = masked_patch_loss(comparator(query, drawing, alpha), alpha, same)
 
-    losses = []
+    # Cut out every 10x10 patch that passes the coverage rule and run the net on each on its own
+    # (a batch of separate 10x10 inputs, each giving one logit).
+    cut = {name: [] for name in ("query", "drawing", "alpha", "same")}
     for b in range(2):
         for y in range(64 - PATCH + 1):
             for x in range(64 - PATCH + 1):
-                window = (slice(b, b + 1), slice(None), slice(y, y + PATCH), slice(x, x + PATCH))
+                window = (b, slice(None), slice(y, y + PATCH), slice(x, x + PATCH))
                 if alpha[window].mean() < MIN_PATCH_COVERAGE:
                     continue
-                logit = comparator(query[window], drawing[window], alpha[window])
-                assert logit.shape == (1, 1, 1, 1)
-                losses.append(torch.nn.functional.binary_cross_entropy_with_logits(
-                    logit.view(()), same[b].float()))
-    assert 400 < len(losses) < 2 * 55 * 55  # some patches of both images left out
-    torch.testing.assert_close(whole_image, torch.stack(losses).mean(), rtol=1e-5, atol=1e-6)
+                for name, image in (("query", query), ("drawing", drawing), ("alpha", alpha)):
+                    cut[name].append(image[window])
+                cut["same"].append(same[b].float())
+    patches = {name: torch.stack(values) for name, values in cut.items()}
+    assert 400 < len(patches["same"]) < 2 * 55 * 55  # some patches of both images left out
+    logits = comparator(patches["query"], patches["drawing"], patches["alpha"])
+    assert logits.shape == (len(patches["same"]), 1, 1, 1)
+    per_patch = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits.flatten(), patches["same"])
+    torch.testing.assert_close(whole_image, per_patch, rtol=1e-5, atol=1e-6)

@@ -37,9 +37,16 @@ def in_process_render(suzanne_blend):
     return pickle.loads(result.stdout)
 
 
-def test_child_renders_what_the_in_process_renderer_renders(suzanne_blend, in_process_render):
-    with BlenderProcess(FAST) as blender:
-        objects, alphas = blender.render(*suzanne_blend, ROTATIONS)
+@pytest.fixture(scope="module")
+def blender():
+    with BlenderProcess(FAST) as process:
+        yield process
+
+
+def test_child_renders_what_the_in_process_renderer_renders(
+    blender, suzanne_blend, in_process_render
+):
+    objects, alphas = blender.render(*suzanne_blend, ROTATIONS)
     np.testing.assert_array_equal(objects, in_process_render[0])
     np.testing.assert_array_equal(alphas, in_process_render[1])
 
@@ -74,8 +81,10 @@ def test_a_killed_child_is_restarted(suzanne_blend, in_process_render):
     np.testing.assert_array_equal(objects, in_process_render[0])
 
 
-def test_errors_in_the_child_reach_the_parent(suzanne_blend):
+def test_errors_in_the_child_reach_the_parent(blender, suzanne_blend):
     from mindseye.errors import UserError
 
-    with BlenderProcess(FAST) as blender, pytest.raises(UserError, match="no object named"):
+    with pytest.raises(UserError, match="no object named"):
         blender.render(suzanne_blend[0], "NoSuchObject", ROTATIONS[:1])
+    objects, _ = blender.render(*suzanne_blend, ROTATIONS[:1])  # and the child carries on
+    assert objects.any()

@@ -1,0 +1,117 @@
+"""The report's numbers are recomputations of the record tables, and its files are real."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from eval.stats import Z_95, wilson_interval
+from mindseye.cli import main
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize(("errors", "samples"), [(0, 10), (3, 40), (25, 25), (1, 10000)])
+def test_wilson_bounds_solve_the_score_equation(errors, samples):
+    low, high = wilson_interval(errors, samples)
+    rate = errors / samples
+    for bound in (low, high):
+        if bound in (0.0, 1.0):
+            continue  # clipped to the unit interval at the edges
+        assert math.isclose((rate - bound) ** 2, Z_95**2 * bound * (1 - bound) / samples,
+                            rel_tol=1e-6, abs_tol=1e-12)
+    assert low <= rate <= high
+
+
+def test_table1_equals_a_recomputation_from_the_clean_records(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    clean = read_jsonl(reported["report"] / "clean.jsonl")
+    rows = {(r["network"], r["threshold"]): r for r in metrics["table1"]}
+    assert set(rows) == {("direct", None), ("direct-param", None), ("triple-staged", 0.2),
+                         ("triple-staged", 0.7)}
+    for (network, threshold), row in rows.items():
+        mine = [r for r in clean if r["network"] == network and r["threshold"] == threshold]
+        assert len(mine) == metrics["test_samples"] == row["samples"]
+        errors = sum(r["decision"] != r["label"] for r in mine)
+        assert row["errors"] == errors and row["error_rate"] == errors / len(mine)
+        assert (row["ci_low"], row["ci_high"]) == wilson_interval(errors, len(mine))
+        matrix = np.array(metrics["confusion"][network if threshold is None
+                                               else f"{network} @{threshold:g}"])
+        assert matrix.sum() == len(mine) and matrix.trace() == len(mine) - errors
+    report = (reported["report"] / "report.md").read_text()
+    assert "1.34%" in report and "3.09%" in report  # the paper's numbers beside ours
+
+
+def test_effort_and_robust_accuracy_equal_recomputations(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    ifgsm = read_jsonl(reported["run"] / "attacks" / "ifgsm.jsonl")
+    for row in metrics["effort"]["ifgsm"]:
+        mine = [r for r in ifgsm if (r["network"], r["threshold"], r["kind"])
+                == (row["network"], row["threshold"], row["kind"])]
+        attacked = [r for r in mine if r["status"] == "attacked"]
+        flipped = [r for r in attacked if r["success"]]
+        assert (row["attacked"], row["succeeded"], row["capped"]) == (
+            len(attacked), len(flipped), len(attacked) - len(flipped))
+        if flipped:
+            assert row["steps"]["median"] == np.median([r["steps"] for r in flipped])
+    pgd = read_jsonl(reported["run"] / "attacks" / "pgd.jsonl")
+    for row in metrics["robust_accuracy"]["pgd"]:
+        mine = [r for r in pgd if (r["network"], r["threshold"]) ==
+                (row["network"], row["threshold"])]
+        assert row["robust_accuracy"] == np.mean([r["robust"] for r in mine])
+
+
+def test_figures_exist_and_are_not_empty(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    names = metrics["figures"]
+    assert "confusion.png" in names and "robust_accuracy.png" in names
+    assert "fig4_false_positives.png" in names and "fig6_false_negatives.png" in names
+    for name in names:
+        with Image.open(reported["report"] / name) as image:
+            pixels = np.asarray(image.convert("L"))
+        assert pixels.size > 100_000 and pixels.std() > 5  # drawn on, not a blank canvas
+    for name in names:
+        assert f"`{name}`" in (reported["report"] / "report.md").read_text() or name.startswith(
+            ("fig4", "fig6", "fig5"))
+
+
+def test_claims_are_verdicts_on_the_measured_numbers(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    rows = {(r["network"], r["threshold"]): r["error_rate"] for r in metrics["table1"]}
+    first = metrics["claims"][0]
+    assert first["claim"].startswith("The direct networks have the lowest")
+    direct = max(rows[("direct", None)], rows[("direct-param", None)])
+    triple = min(rows[("triple-staged", 0.2)], rows[("triple-staged", 0.7)])
+    assert first["holds"] == (direct <= triple)
+
+
+def test_eval_command_writes_the_report_again(reported, tmp_path):
+    result = CliRunner().invoke(main, ["eval", str(reported["run"]), str(reported["data"]),
+                                       "--out", str(tmp_path), "--thresholds", "0.2,0.7"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "metrics.json").is_file()
+    assert json.loads((tmp_path / "metrics.json").read_text())["table1"] == json.loads(
+        (reported["report"] / "metrics.json").read_text())["table1"]
+
+
+@pytest.mark.parametrize("args", [["--thresholds", "1.2"], ["--thresholds", "0"]])
+def test_eval_rejects_thresholds_outside_zero_one(reported, tmp_path, args):
+    result = CliRunner().invoke(main, ["eval", str(reported["run"]), str(reported["data"]),
+                                       "--out", str(tmp_path), *args])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+
+def test_eval_rejects_a_run_missing_a_network(reported, tmp_path):
+    from tests.attacks.test_cli import untrained_run
+    from tests.models.synthetic import CLASSES
+
+    run = untrained_run(tmp_path / "run", CLASSES, ("direct", "direct-param", "estimator"))
+    result = CliRunner().invoke(main, ["eval", str(run), str(reported["data"]),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "projector" in result.output
+    assert len(result.output.strip().splitlines()) == 1
