@@ -5,7 +5,9 @@ which loss it follows (`loss`). The loop does the rest: it checks each sample's 
 every threshold the victim carries before each step, records the first step at which that
 decision equals the target, and drops a sample from the batch once every threshold has got
 there (or the step cap is hit). Samples never interact (networks run in eval mode), so a
-batched run gives each sample the result it would get alone.
+batched run gives each sample the result it would get alone: bit for bit in float64; in float32
+the kernels round differently at different batch sizes and sign() can, rarely, turn a last-bit
+difference into a different step (benchmarks/attack_batching.py measures both).
 """
 
 from dataclasses import dataclass
@@ -57,7 +59,7 @@ class Attack:
         self, originals: torch.Tensor, targets: torch.Tensor
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         count, thresholds = len(originals), len(self.victim.thresholds)
-        images = originals.detach().clone().float()
+        images = originals.detach().clone()
         first_hit = torch.full((count, thresholds), -1, dtype=torch.long)
         final = images[:, None].expand(-1, thresholds, -1, -1, -1).clone()
         active = torch.arange(count)

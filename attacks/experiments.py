@@ -236,10 +236,10 @@ def run_budgeted(
                 continue
             if attack == "pgd":
                 method = PGD(victim, threshold, epsilon, settings.pgd_iterations,
-                             settings.device, settings.batch_size)
+                             settings.batch_size)
             else:
                 method = Square(victim, threshold, epsilon, settings.square_queries,
-                                settings.device, settings.batch_size)
+                                settings.batch_size)
             source_images = images[sources][:, None].astype(np.float32)
             clean = method.classifier.predict(source_images).argmax(axis=1)
             adversarials, decisions = method.run(source_images, labels[sources])

@@ -27,15 +27,17 @@ class ScoresModule(nn.Module):
         return self.victim.scores(images, self.threshold)
 
 
-def art_classifier(victim: Victim, threshold: float | None, device: str) -> PyTorchClassifier:
-    """An ART classifier on 0..255 images for the victim's decision at `threshold`."""
+def art_classifier(victim: Victim, threshold: float | None) -> PyTorchClassifier:
+    """An ART classifier on 0..255 images for the victim's decision at `threshold`, on the
+    device the victim's network is on."""
+    on_gpu = next(victim.model.parameters()).is_cuda
     return PyTorchClassifier(
         model=ScoresModule(victim, threshold).eval(),
         loss=nn.CrossEntropyLoss(),
         input_shape=IMAGE_SHAPE,
         nb_classes=victim.num_classes + 1,
         clip_values=(0.0, 255.0),
-        device_type="gpu" if device.startswith("cuda") else "cpu",
+        device_type="gpu" if on_gpu else "cpu",
     )
 
 

@@ -20,10 +20,9 @@ class PGD:
         threshold: float | None,
         epsilon: float,
         iterations: int = 20,
-        device: str = "cpu",
         batch_size: int = 128,
     ):
-        self.classifier = art_classifier(victim, threshold, device)
+        self.classifier = art_classifier(victim, threshold)
         self.batch_size = batch_size
         # Step eps/4 with one random start: reaches any corner of the ball within the iterations.
         self.attack = ProjectedGradientDescent(

@@ -17,10 +17,9 @@ class Square:
         threshold: float | None,
         epsilon: float,
         queries: int = 300,
-        device: str = "cpu",
         batch_size: int = 128,
     ):
-        self.classifier = art_classifier(victim, threshold, device)
+        self.classifier = art_classifier(victim, threshold)
         self.batch_size = batch_size
         self.attack = SquareAttack(
             self.classifier,

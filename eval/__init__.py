@@ -1,0 +1,1 @@
+"""The report: clean error rates, adversarial effort, robust accuracy, claims, figures."""

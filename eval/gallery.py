@@ -37,9 +37,10 @@ class Overlay:
                 self.assets, self.blender, self.kind = assets, BlenderProcess(), "blender"
         except Exception as problem:  # no bpy, no assets: the projector still draws
             self.reason = f"{type(problem).__name__}: {problem}"
-        from models.runs import load_network
+        from models.runs import load_network, resolve_device
 
-        self.projector = load_network(Path(run_dir) / "projector", "projector", classes, device)
+        self.projector = load_network(Path(run_dir) / "projector", "projector", classes,
+                                      str(resolve_device(device)))
         self.classes = classes
 
     def draw(self, class_index: int, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ plus a uniform grey world of the same ambient level: the path-traced look, with 
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import shutil
@@ -43,16 +44,19 @@ class EngineSettings:
     quality/speed study in `benchmarks/render_quality.py`."""
 
     engine: str = "CYCLES"
-    samples: int = 16
-    # "OPENIMAGEDENOISE" or None. Denoising costs more than it saves at 64x64 (see the study).
+    # 32 samples with adaptive sampling: about 2.5 grey levels RMS against a 512-sample render,
+    # at 2.3x the speed of plain 16-sample path tracing (4.3 grey levels).
+    samples: int = 32
+    # "OPENIMAGEDENOISE" or None. At 64x64 denoising costs ~0.3 s a frame and still leaves
+    # 9-15 grey levels of error at 1-4 samples (see the study): off.
     denoiser: str | None = None
     # "emission" (analytic diffuse shading, no light sampling) or "lights" (sun + grey world).
     shading: str = "emission"
     max_bounces: int = 0
     # Adaptive sampling: a pixel stops once its noise is below this (0 = off). Background and
     # flat interior pixels converge after a few samples; edges get the full `samples`.
-    adaptive_threshold: float = 0.0
-    adaptive_min_samples: int = 0
+    adaptive_threshold: float = 0.02
+    adaptive_min_samples: int = 4
     # Pixel filter width in pixels (Blackman-Harris).
     filter_width: float = 1.5
     # Direction towards the light, in world space (camera at +Z looking down -Z, up +Y):
@@ -118,6 +122,7 @@ class Renderer:
         self._loaded: tuple[str, str] | None = None
         self._frame_dir = tempfile.mkdtemp(prefix="mindseye-frames-", dir=frame_file_dir())
         self._frame_file = os.path.join(self._frame_dir, "frame.tga")
+        atexit.register(self.close)  # a process that forgets close() leaves no folder behind
 
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self._scene = bpy.context.scene
