@@ -7,7 +7,7 @@ PRESETS = ("demo", "medium", "paper")
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """A dataset's recipe. Engine settings (samples, shading) are `render.blender.EngineSettings`."""
+    """A dataset's recipe; how frames are rendered is `render.blender.EngineSettings`."""
 
     per_class: int  # train samples per class, the None class included
     test_per_class: int
