@@ -7,9 +7,11 @@ import click
 from render.settings import PRESETS
 
 # How much attacking each preset does: the triple-staged network dominates the cost (three
-# classes through three stages per step), so the demo attacks a few images per class.
-ATTACK_SIZES = {
-    "demo": {"per_class": 4, "max_steps": 150},
+# classes through three stages per step), so the demo attacks a few images per class with short
+# budgets; the other AttackSettings defaults are `mindseye attack`'s.
+ATTACK_SIZES: dict[str, dict] = {
+    "demo": {"per_class": 3, "max_steps": 100, "epsilons": (2, 8, 32), "pgd_iterations": 5,
+             "square_queries": 50},
     "medium": {"per_class": 100, "max_steps": 1500},
     "paper": {"per_class": 1000, "max_steps": 1500},
 }
