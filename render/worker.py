@@ -2,8 +2,12 @@
 
 The parent (`BlenderProcess`) never imports bpy. It starts `python -m render.worker`, sends
 pickled requests (small dicts of numpy arrays) on the child's stdin and reads pickled replies
-from a duplicate of the child's original stdout; the child points fd 1 at fd 2 before importing
-bpy, because Blender prints its status lines to fd 1 from C code and would corrupt the protocol.
+from a pipe of their own. The child's stdout and stderr go to a log file: Blender prints some 30
+status lines a frame from C code, which would flood the terminal (and corrupt a protocol on
+stdout). When a child fails, the end of its log is part of the error.
+
+The parent owns a folder per child (in /dev/shm) that holds the child's frame file and log, and
+removes it when the child is closed or replaced, so a killed child leaves nothing behind.
 
 Recycling bounds memory: a Blender process that renders for hours slowly grows, so the child is
 replaced after `max_frames` frames (and transparently restarted if it died).
@@ -13,16 +17,21 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
 
-from render.blender import EngineSettings
+from render.blender import EngineSettings, make_frame_dir
 
 # Frames a child renders before it is replaced by a fresh one.
 DEFAULT_MAX_FRAMES = 5000
+# Lines of the child's log quoted when it fails.
+LOG_LINES_IN_ERRORS = 20
 
 
 class BlenderProcess:
@@ -35,6 +44,8 @@ class BlenderProcess:
         self.max_frames = max_frames
         self._child: subprocess.Popen | None = None
         self._replies = None
+        self._log = None
+        self._folder: str | None = None
         self._frames = 0
         self._loaded: tuple[str, str] | None = None
 
@@ -60,7 +71,7 @@ class BlenderProcess:
         return np.concatenate(objects), np.concatenate(alphas)
 
     def close(self) -> None:
-        """Stop the child (it exits when its stdin closes)."""
+        """Stop the child (it exits when its stdin closes) and remove its folder."""
         if self._child is None:
             return
         child, self._child = self._child, None
@@ -71,6 +82,9 @@ class BlenderProcess:
             child.kill()
             child.wait()
         self._replies.close()
+        self._log.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+        self._folder = None
         self._frames = 0
         self._loaded = None
 
@@ -78,6 +92,11 @@ class BlenderProcess:
     def pid(self) -> int | None:
         """The child's process id, or None when no child runs."""
         return self._child.pid if self._child is not None else None
+
+    @property
+    def folder(self) -> str | None:
+        """The folder of the child's frame file and log, or None when no child runs."""
+        return self._folder
 
     def __enter__(self) -> BlenderProcess:
         return self
@@ -97,7 +116,8 @@ class BlenderProcess:
                 if attempt == 2:
                     raise RuntimeError(
                         f"Blender worker died twice rendering {object_name} from {blend_file}"
-                        f" (exit code {self._child.poll()}); see its messages above on stderr"
+                        f" (exit code {self._child.wait()}); the end of its log:\n"
+                        + self._log_tail()
                     ) from error
                 self._restart()
                 continue
@@ -110,19 +130,32 @@ class BlenderProcess:
     def _ask(self, request: dict) -> dict:
         pickle.dump(request, self._child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self._child.stdin.flush()
-        return pickle.load(self._replies)
+        reply = pickle.load(self._replies)
+        # The log need only explain a failure since the last reply: keep it from growing for
+        # hours. (The child writes in append mode, so it carries on at the new end.)
+        self._log.truncate(0)
+        return reply
+
+    def _log_tail(self) -> str:
+        with open(self._log.name, errors="replace") as log:
+            return "".join(deque(log, maxlen=LOG_LINES_IN_ERRORS))
 
     def _restart(self) -> None:
         if self._child is not None:
             self._child.kill()
             self.close()
+        self._folder = make_frame_dir()
+        # Closed in close(), with the child that writes to it.
+        self._log = open(os.path.join(self._folder, "blender.log"), "ab")  # noqa: SIM115
         read_end, write_end = os.pipe()
         # The child imports this package as the parent did, installed or from a checkout.
         project_root = str(Path(__file__).resolve().parents[1])
         python_path = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "render.worker", str(write_end)],
+            [sys.executable, "-m", "render.worker", str(write_end), self._folder],
             stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=self._log,
             pass_fds=(write_end,),
             env={**os.environ, "PYTHONPATH": python_path},
         )
@@ -133,26 +166,28 @@ class BlenderProcess:
         self._frames = 0
 
 
-_shared: dict[EngineSettings, BlenderProcess] = {}
+# Per thread: a Dask worker may run several tasks at once in threads, and two threads talking
+# to one child at the same time would interleave their requests.
+_shared = threading.local()
 
 
 def shared_blender_process(settings: EngineSettings | None = None) -> BlenderProcess:
-    """This process's long-lived BlenderProcess for `settings` (one per joblib/dask worker)."""
+    """This thread's long-lived BlenderProcess for `settings` (one per joblib/dask worker)."""
     settings = settings or EngineSettings()
-    if settings not in _shared:
-        _shared[settings] = BlenderProcess(settings)
-    return _shared[settings]
+    processes: dict[EngineSettings, BlenderProcess] = _shared.__dict__.setdefault("processes", {})
+    if settings not in processes:
+        processes[settings] = BlenderProcess(settings)
+    return processes[settings]
 
 
-def _serve(reply_fd: int) -> None:
+def _serve(reply_fd: int, frame_dir: str) -> None:
     """The child's loop: EngineSettings first, then one reply per request until stdin closes."""
     replies = os.fdopen(reply_fd, "wb")
-    os.dup2(2, 1)  # Blender's C-level prints go to stderr, never into the protocol.
     requests = sys.stdin.buffer
 
     from render.blender import Renderer
 
-    renderer = Renderer(pickle.load(requests))
+    renderer = Renderer(pickle.load(requests), frame_dir)
     try:
         while True:
             try:
@@ -172,4 +207,4 @@ def _serve(reply_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), sys.argv[2])

@@ -116,6 +116,13 @@ def test_coloured_and_textured_materials_keep_their_colour(tmp_path):
     renderer.load_object(blend, "Textured")  # replaces the red cube
     textured, _ = renderer.render_rotations(np.zeros((1, 3)))
     renderer.close()
+    import bpy
+
+    # The red cube, its unseen twin and its mesh are gone; the textured cube's mesh is shared.
+    assert len(bpy.data.meshes) == 1
+    assert sorted(o.name for o in bpy.data.objects if o.type == "MESH") == [
+        "Textured", "Textured-unseen-twin"
+    ]
     face = (slice(None), slice(26, 38), slice(26, 38))
     assert (red_alpha[face] == 255).all()
     # Pure red: luminance is 0.299 x the red channel, far below a grey of the same brightness.

@@ -2,13 +2,16 @@
 
 import os
 import signal
+import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from render.blender import EngineSettings
-from render.worker import BlenderProcess
+from render.blender import EngineSettings, frame_file_dir, make_frame_dir
+from render.worker import BlenderProcess, shared_blender_process
 
 pytestmark = pytest.mark.blender
 
@@ -71,14 +74,61 @@ def test_recycling_after_max_frames_gives_identical_pixels(suzanne_blend, in_pro
     np.testing.assert_array_equal(alphas, in_process_render[1])
 
 
-def test_a_killed_child_is_restarted(suzanne_blend, in_process_render):
+def test_a_killed_child_is_restarted_and_its_folder_removed(suzanne_blend, in_process_render):
     with BlenderProcess(FAST) as blender:
         blender.render(*suzanne_blend, ROTATIONS[:1])
-        killed = blender.pid
+        killed, killed_folder = blender.pid, blender.folder
         os.kill(killed, signal.SIGKILL)
         objects, _ = blender.render(*suzanne_blend, ROTATIONS)
         assert blender.pid != killed
+        assert not os.path.exists(killed_folder)
+        assert os.path.isdir(blender.folder)
     np.testing.assert_array_equal(objects, in_process_render[0])
+
+
+def test_blenders_messages_go_to_a_log_that_close_removes(suzanne_blend, capfd):
+    with BlenderProcess(FAST) as blender:
+        blender.render(*suzanne_blend, ROTATIONS[:2])
+        folder = blender.folder
+        # Emptied after each reply: it only needs to explain a failure (next test).
+        assert Path(folder, "blender.log").is_file()
+    assert not os.path.exists(folder)
+    captured = capfd.readouterr()
+    assert "Fra:" not in captured.out + captured.err
+
+
+def test_a_child_that_cannot_start_reports_the_end_of_its_log(suzanne_blend):
+    blender = BlenderProcess(EngineSettings(engine="NO_SUCH_ENGINE"))
+    # The child's traceback (in its log) names the bad value.
+    with blender, pytest.raises(RuntimeError, match="died twice(.|\n)*NO_SUCH_ENGINE"):
+        blender.render(*suzanne_blend, ROTATIONS[:1])
+
+
+def test_frame_folders_of_dead_owners_are_removed_when_a_new_one_is_made():
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    dead = Path(frame_file_dir(), f"mindseye-frames-{finished.pid}-test")
+    alive = Path(frame_file_dir(), f"mindseye-frames-{os.getpid()}-test")
+    dead.mkdir()
+    alive.mkdir()
+    try:
+        new = make_frame_dir()
+        assert not dead.exists()
+        assert alive.is_dir()
+        assert Path(new).is_dir() and Path(new).name.startswith(f"mindseye-frames-{os.getpid()}-")
+        os.rmdir(new)
+    finally:
+        alive.rmdir()
+
+
+def test_each_thread_gets_its_own_shared_blender_process():
+    mine = shared_blender_process(FAST)
+    assert shared_blender_process(FAST) is mine
+    others = []
+    thread = threading.Thread(target=lambda: others.append(shared_blender_process(FAST)))
+    thread.start()
+    thread.join()
+    assert others[0] is not mine
 
 
 def test_errors_in_the_child_reach_the_parent(blender, suzanne_blend):
