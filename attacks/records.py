@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from mindseye.files import atomic_path
+
 
 class RecordTable:
     """Append-only JSONL table of attack records."""
@@ -47,10 +49,8 @@ class RecordTable:
         """Save uint8 images (M, 64, 64) of a unit; returns their file, relative to RUN/attacks."""
         self.image_dir.mkdir(parents=True, exist_ok=True)
         path = self.image_dir / f"{unit}.npy"
-        partial = Path(f"{path}.partial")
-        with open(partial, "wb") as file:
+        with atomic_path(path) as partial, open(partial, "wb") as file:
             np.save(file, images)
-        os.replace(partial, path)
         return str(path.relative_to(self.path.parent))
 
     def load_image(self, record: dict) -> np.ndarray:

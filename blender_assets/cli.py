@@ -18,6 +18,7 @@ from blender_assets.registry import (
     write_classes,
 )
 from mindseye.errors import UserError
+from mindseye.files import atomic_path
 
 assets_dir_option = click.option(
     "--assets-dir",
@@ -144,7 +145,6 @@ def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
         grid = grid.transpose(0, 2, 1, 3).reshape(PREVIEW_GRID_SIDE * side, -1)
         grid = np.kron(grid, np.ones((PREVIEW_UPSCALE, PREVIEW_UPSCALE), np.uint8))
         path = out_dir / f"{asset.name}.png"
-        partial = path.with_name(path.name + ".partial")
-        Image.fromarray(grid).save(partial, format="PNG")
-        partial.replace(path)
+        with atomic_path(path) as partial:
+            Image.fromarray(grid).save(partial, format="PNG")
         click.echo(str(path))

@@ -4,8 +4,6 @@ No bpy here. The order of `classes.toml` is the order of the class labels; the N
 implicit and always comes last, so it never appears in the file.
 """
 
-import hashlib
-import os
 import re
 import tomllib
 from collections.abc import Iterable
@@ -13,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mindseye.errors import UserError
+from mindseye.files import file_sha256, write_text_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CLASSES_FILE = "classes.toml"
@@ -41,14 +40,6 @@ class AssetClass:
 def resolve_assets_dir(assets_dir: Path | str | None) -> Path:
     """The folder holding classes.toml and the .blend files (the package folder by default)."""
     return PACKAGE_DIR if assets_dir is None else Path(assets_dir)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_class_name(name: str) -> None:
@@ -143,9 +134,7 @@ def write_classes(classes: Iterable[AssetClass], assets_dir: Path | str | None =
             f"source = {_toml_string(asset.source)}",
         ]
     path = directory / CLASSES_FILE
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("\n".join(lines) + "\n")
-    os.replace(partial, path)
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def register_class(

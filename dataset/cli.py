@@ -21,6 +21,7 @@ from dataset.manifest import (
 )
 from dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
 from mindseye.errors import UserError
+from mindseye.files import atomic_path
 
 PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
 PREVIEW_GAP = 4
@@ -203,9 +204,8 @@ def _grid(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def _save_png(path: Path, pixels: np.ndarray) -> None:
-    partial = path.with_name(path.name + ".partial")
-    Image.fromarray(pixels).save(partial, format="PNG")
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        Image.fromarray(pixels).save(partial, format="PNG")
 
 
 def _make_writable_folder(folder: Path, option: str) -> None:

@@ -7,7 +7,6 @@ the files.
 """
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from dataset.composite import composite
 from dataset.shards import SCHEMA_VERSION, ShardError, file_sha256, read_shard
 from mindseye.errors import UserError
+from mindseye.files import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 
@@ -97,14 +97,7 @@ def read_manifest(data_dir: Path) -> Manifest:
 
 def write_manifest(data_dir: Path, manifest: Manifest) -> None:
     """Write manifest.json atomically (a reader sees the old or the new manifest, never half)."""
-    path = manifest_path(data_dir)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as f:
-        json.dump(manifest.to_json(), f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    write_json_atomic(manifest_path(data_dir), manifest.to_json())
 
 
 def record_shard(data_dir: Path, split: str, record: ShardRecord) -> Manifest:

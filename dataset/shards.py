@@ -5,7 +5,6 @@ it was made. Every reader goes through `_open_checked`, so a truncated, foreign 
 fails with one line naming the file and what is wrong, never with an h5py traceback.
 """
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import h5py
 import numpy as np
 
 from mindseye.errors import UserError
+from mindseye.files import file_sha256
 
 # Bump when the datasets or attributes change meaning; readers refuse other versions.
 SCHEMA_VERSION = 1
@@ -155,14 +155,6 @@ def iter_split(
                     pending, pending_count = [], 0
     if pending:
         yield _concatenate(pending)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _concatenate(pieces: list[dict]) -> dict:

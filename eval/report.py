@@ -1,7 +1,6 @@
 """`report.md`, `metrics.json` and the figures, from the run's networks and attack tables."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from eval.stats import (
     setting_name,
     transfer_table,
 )
+from mindseye.files import write_text_atomic
 
 TARGETED = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED = ("pgd", "square")
@@ -58,8 +58,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     metrics["gallery_renderer"] = renderer
     metrics["claims"] = check_claims(metrics, thresholds_of(metrics["table1"]))
     metrics["figures"] = [path.name for path in figures]
-    write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_atomically(out_dir / "report.md", report_text(metrics))
+    write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(out_dir / "report.md", report_text(metrics))
     return metrics
 
 
@@ -101,12 +101,6 @@ def galleries(run_dir: Path, classes: list[str], test: dict, records: list[dict]
     if overlay.kind == "projector":
         return paths, f"the run's projector (Blender re-render unavailable: {overlay.reason})"
     return paths, "Blender re-renders of the .blend assets"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    partial = Path(f"{path}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def percent(value: float | None) -> str:

@@ -14,8 +14,9 @@ from dataset.manifest import (
     verify,
     write_manifest,
 )
-from dataset.shards import file_sha256, read_shard, write_shard
+from dataset.shards import read_shard, write_shard
 from mindseye.errors import UserError
+from mindseye.files import file_sha256
 
 
 def test_round_trip_and_add_shard(tmp_path: Path) -> None:

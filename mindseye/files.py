@@ -1,0 +1,45 @@
+"""Writing files so that a kill at any moment leaves either the old file or the new one."""
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a sibling `<path>.partial<suffix>` to write; when the block succeeds it is fsynced
+    and renamed onto `path`, and when it fails it is removed. `suffix` keeps an extension for
+    writers that choose the format by it (matplotlib's savefig)."""
+    path = Path(path)
+    partial = path.with_name(f"{path.name}.partial{suffix}")
+    try:
+        yield partial
+        descriptor = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as partial:
+        partial.write_text(text)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
