@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from attacks.experiments import ATTACKS, AttackSettings, run_attack, with_overrides
+from attacks.settings import ATTACKS, AttackSettings, with_overrides
 from mindseye.errors import UserError
 
 
@@ -65,5 +65,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
     check_folders(run_dir, data_dir)
     settings = with_overrides(AttackSettings(), max_steps=max_steps, per_class=per_class,
                               thresholds=parsed_thresholds, device=device)
+    from attacks.experiments import run_attack
+
     run_attack(run_dir, data_dir, attack_name, settings)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)

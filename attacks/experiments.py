@@ -9,7 +9,6 @@ records each writes (attacks/records.py). Every experiment resumes, skipping fin
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,29 +19,10 @@ from attacks.adaptive import AdaptiveMargin
 from attacks.ifgsm import IterativeFGSM
 from attacks.pgd import PGD
 from attacks.records import RecordTable, perturbation
+from attacks.settings import ATTACKS, DIRECT_NETWORKS, NETWORKS, TRIPLE_STAGED, AttackSettings
 from attacks.square import Square
 from attacks.victims import DirectVictim, TripleStagedVictim, Victim
 from mindseye.errors import UserError
-
-ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
-DIRECT_NETWORKS = ("direct", "direct-param")
-TRIPLE_STAGED = "triple-staged"
-NETWORKS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
-
-
-@dataclass(frozen=True)
-class AttackSettings:
-    """Every default of `mindseye attack` lives here."""
-
-    max_steps: int = 1000
-    per_class: int = 20  # test images per class attacked
-    thresholds: tuple[float, ...] = (0.2, 0.45, 0.7)
-    epsilons: tuple[float, ...] = (1, 2, 4, 8, 16, 32)  # L-inf budgets on 0..255
-    pgd_iterations: int = 20
-    square_queries: int = 300
-    chunk: int = 32  # source images per resumable unit
-    batch_size: int = 128
-    device: str = "cpu"
 
 
 def attacks_dir(run_dir: Path) -> Path:
@@ -285,8 +265,3 @@ def run_transfer(
                 for row, made_record in enumerate(adversarials)
                 for column, threshold in enumerate(victim.thresholds)
             ])
-
-
-def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:
-    """Settings with the options the user gave (None = keep the default)."""
-    return replace(settings, **{key: value for key, value in values.items() if value is not None})

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from attacks.experiments import AttackSettings, decide, load_test_images, victims
+from attacks.experiments import decide, load_test_images, victims
 from attacks.records import RecordTable
+from attacks.settings import AttackSettings
 
 CHUNK = 256  # test images per resumable unit
 

@@ -6,8 +6,7 @@ from pathlib import Path
 import click
 
 from attacks.cli import check_folders, parse_thresholds
-from attacks.experiments import AttackSettings, with_overrides
-from eval.report import write_report
+from attacks.settings import AttackSettings, with_overrides
 
 
 @click.command("eval")
@@ -30,5 +29,7 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
     check_folders(run_dir, data_dir)
     out_dir = out_dir or run_dir / "report"
     settings = with_overrides(AttackSettings(), thresholds=parsed, device=device)
+    from eval.report import write_report
+
     write_report(run_dir, data_dir, out_dir, settings)
     click.echo(f"report: {out_dir / 'report.md'}", err=True)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from attacks.experiments import AttackSettings, load_test_images, table, victims
+from attacks.experiments import load_test_images, table, victims
+from attacks.settings import AttackSettings
 from eval.claims import check_claims
 from eval.clean import clean_predictions
 from eval.figures import confusion_figure, effort_boxplots, robust_accuracy_figure

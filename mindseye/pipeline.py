@@ -43,7 +43,8 @@ def pipeline(
     Each stage skips what is already complete, so a killed pipeline continues where it stopped
     when run again with the same options. The report ends up in RUN/report/report.md.
     """
-    from attacks.experiments import AttackSettings, run_attack, with_overrides
+    from attacks.experiments import run_attack
+    from attacks.settings import AttackSettings, with_overrides
     from eval.report import write_report
     from models.jobs import describe, train_network
     from models.runs import resolve_device

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from attacks.experiments import (
-    AttackSettings,
     run_budgeted,
     run_targeted,
     run_transfer,
@@ -14,6 +13,7 @@ from attacks.experiments import (
     table,
 )
 from attacks.records import perturbation
+from attacks.settings import AttackSettings
 from attacks.victims import DirectVictim, TripleStagedVictim
 from tests.attacks.tiny_networks import tiny_triple_staged
 

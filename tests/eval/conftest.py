@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from attacks.experiments import AttackSettings, run_attack
+from attacks.experiments import run_attack
+from attacks.settings import AttackSettings
 from eval.report import write_report
 from tests.attacks.test_cli import untrained_run
 from tests.models.synthetic import CLASSES, write_synthetic_dataset

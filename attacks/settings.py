@@ -1,0 +1,31 @@
+"""What `mindseye attack` does by default: the experiments, the networks and their sizes.
+
+Kept free of torch so that the command line starts quickly.
+"""
+
+from dataclasses import dataclass, replace
+
+ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
+DIRECT_NETWORKS = ("direct", "direct-param")
+TRIPLE_STAGED = "triple-staged"
+NETWORKS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """Every default of `mindseye attack` lives here."""
+
+    max_steps: int = 1000
+    per_class: int = 20  # test images per class attacked
+    thresholds: tuple[float, ...] = (0.2, 0.45, 0.7)
+    epsilons: tuple[float, ...] = (1, 2, 4, 8, 16, 32)  # L-inf budgets on 0..255
+    pgd_iterations: int = 20
+    square_queries: int = 300
+    chunk: int = 32  # source images per resumable unit
+    batch_size: int = 128
+    device: str = "auto"  # auto: CUDA when present
+
+
+def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:
+    """Settings with the options the user gave (None = keep the default)."""
+    return replace(settings, **{key: value for key, value in values.items() if value is not None})
