@@ -1,6 +1,7 @@
 """`report.md`, `metrics.json` and the figures, from the run's networks and attack tables."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,11 +58,28 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     gallery_files, renderer = galleries(run_dir, classes, test, tables["ifgsm"], settings, out_dir)
     figures += gallery_files
     metrics["gallery_renderer"] = renderer
+    metrics["stages"] = stage_evaluations(run_dir)
+    drawings = Path(run_dir) / "projector" / "drawings.png"
+    if drawings.is_file():
+        shutil.copyfile(drawings, out_dir / "projector_drawings.png")
+        figures.append(out_dir / "projector_drawings.png")
     metrics["claims"] = check_claims(metrics, thresholds_of(metrics["table1"]))
     metrics["figures"] = [path.name for path in figures]
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(out_dir / "report.md", report_text(metrics))
     return metrics
+
+
+def stage_evaluations(run_dir: Path) -> dict:
+    """What `mindseye train` measured on the test split for each stage (RUN/<net>/eval.json)."""
+    found = {}
+    for network in ("estimator", "projector", "comparator"):
+        path = Path(run_dir) / network / "eval.json"
+        if path.is_file():
+            evaluation = json.loads(path.read_text())
+            evaluation.pop("triple_staged", None)  # Table 1 reports it, from clean.jsonl
+            found[network] = evaluation
+    return found
 
 
 def thresholds_of(table1: list[dict]) -> tuple[float, ...]:
@@ -124,6 +142,22 @@ def report_text(metrics: dict) -> str:
                      f"{percent(row['ci_high'])} | {row['errors']} / {row['samples']} | "
                      f"{percent(row['paper_error_rate'])} |")
     lines += ["", "Confusion matrices: `confusion.png`.", ""]
+    stages = metrics.get("stages", {})
+    if stages:
+        lines += ["## The triple-staged network's stages on the test split", ""]
+        if "estimator" in stages:
+            per_class = ", ".join(f"{name} {value:.2f}" for name, value
+                                  in stages["estimator"]["per_class_deg"].items())
+            lines.append(f"- Estimator: mean absolute rotation error "
+                         f"{stages['estimator']['mean_abs_error_deg']:.2f} degrees ({per_class}).")
+        if "projector" in stages:
+            lines.append(f"- Projector: PSNR {stages['projector']['psnr_db']:.1f} dB, alpha IoU "
+                         f"{stages['projector']['alpha_iou']:.3f}; its drawings beside the inputs: "
+                         "`projector_drawings.png`.")
+        if "comparator" in stages and "auc" in stages["comparator"]:
+            lines.append(f"- Comparator: AUC {stages['comparator']['auc']:.3f} on same/different "
+                         "pairs.")
+        lines.append("")
     for attack, rows in metrics["effort"].items():
         lines += [f"## Adversarial effort: {attack}", "",
                   "| network | kind | attacked | left out (misclassified) | flipped | hit the cap "
