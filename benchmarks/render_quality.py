@@ -50,19 +50,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from render.blender import EngineSettings, Renderer  # noqa: E402
+from blender_assets.registry import load_classes
+from render.blender import EngineSettings, Renderer
 
 TARGET_RENDERS_PER_S = 40.0
 TARGET_RMS_GREY_LEVELS = 3.0
@@ -97,39 +93,8 @@ if DEFAULT not in SET_UPS:
     SET_UPS.insert(0, DEFAULT)
 
 
-def suzanne_blend(folder: str) -> tuple[str, str]:
-    """A stand-in Monkey (Suzanne, face towards the camera, scaled to fit) when no assets exist."""
-    import bpy
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.mesh.primitive_monkey_add()
-    monkey = bpy.context.active_object
-    monkey.name = "Monkey"
-    modifier = monkey.modifiers.new("subdivide", "SUBSURF")
-    modifier.levels = 1
-    bpy.ops.object.modifier_apply(modifier=modifier.name)
-    bpy.ops.object.shade_smooth()
-    monkey.scale = (0.5, 0.5, 0.5)
-    monkey.rotation_euler = (-math.pi / 2, 0.0, 0.0)
-    bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
-    material = bpy.data.materials.new("grey")
-    material.use_nodes = True
-    principled = material.node_tree.nodes["Principled BSDF"]
-    principled.inputs["Base Color"].default_value = (0.6, 0.6, 0.6, 1.0)
-    monkey.data.materials.append(material)
-    path = os.path.join(folder, "monkey.blend")
-    bpy.ops.wm.save_as_mainfile(filepath=path)
-    return path, "Monkey"
-
-
-def class_assets(folder: str) -> list[tuple[str, str]]:
-    try:
-        from blender_assets.registry import load_classes
-
-        return [(str(c.blend_file), c.object_name) for c in load_classes().values()]
-    except Exception as error:  # the assets package may not be built yet
-        print(f"no class assets ({error}); using a stand-in Suzanne", file=sys.stderr)
-        return [suzanne_blend(folder)]
+def class_assets() -> list[tuple[str, str]]:
+    return [(str(c.blend_file), c.object_name) for c in load_classes().values()]
 
 
 def render_all(settings: EngineSettings, assets, rotations) -> tuple[np.ndarray, float]:
@@ -183,32 +148,31 @@ def main() -> None:
     os.dup2(2, 1)
 
     rotations = np.random.default_rng(2024).uniform(-0.5, 0.5, (args.rotations, 3))
-    with tempfile.TemporaryDirectory() as folder:
-        assets = class_assets(folder)
-        references: dict[EngineSettings, tuple] = {}
-        speeds: dict[EngineSettings, float] = {}
-        errors: dict[EngineSettings, float] = {}
-        for settings in SET_UPS:
-            reference_settings = replace(
-                settings,
-                samples=args.reference_samples,
-                denoiser=None,
-                adaptive_threshold=0.0,
-                crop_to_object=True,  # the same pixels, faster
-                threads=os.cpu_count(),
+    assets = class_assets()
+    references: dict[EngineSettings, tuple] = {}
+    speeds: dict[EngineSettings, float] = {}
+    errors: dict[EngineSettings, float] = {}
+    for settings in SET_UPS:
+        reference_settings = replace(
+            settings,
+            samples=args.reference_samples,
+            denoiser=None,
+            adaptive_threshold=0.0,
+            crop_to_object=True,  # the same pixels, faster
+            threads=os.cpu_count(),
+        )
+        if reference_settings not in references:
+            references[reference_settings], _ = render_all(
+                reference_settings, assets, rotations
             )
-            if reference_settings not in references:
-                references[reference_settings], _ = render_all(
-                    reference_settings, assets, rotations
-                )
-            rendered, speeds[settings] = render_all(settings, assets, rotations)
-            errors[settings] = rms_error(rendered, references[reference_settings])
-            print(f"{describe(settings)} {errors[settings]:>8.2f}", file=sys.stderr)
+        rendered, speeds[settings] = render_all(settings, assets, rotations)
+        errors[settings] = rms_error(rendered, references[reference_settings])
+        print(f"{describe(settings)} {errors[settings]:>8.2f}", file=sys.stderr)
 
-        for _ in range(TIMING_ROUNDS - 1):
-            for settings in SET_UPS:
-                _, speed = render_all(settings, assets, rotations)
-                speeds[settings] = max(speed, speeds[settings])
+    for _ in range(TIMING_ROUNDS - 1):
+        for settings in SET_UPS:
+            _, speed = render_all(settings, assets, rotations)
+            speeds[settings] = max(speed, speeds[settings])
 
     print(f"{len(assets)} object(s) x {len(rotations)} rotations; renders/s: fastest of "
           f"{TIMING_ROUNDS} rounds, one thread, per CPU second", file=report)

@@ -14,16 +14,15 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+from blender_assets.registry import load_classes
+from render.worker import BlenderProcess
 
-from render.worker import BlenderProcess  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 NAIVE_ONE_IMAGE = """
 import os, sys
@@ -34,34 +33,9 @@ renderer.load_object(sys.argv[1], sys.argv[2])
 renderer.render_rotations([[float(v) for v in sys.argv[3:6]]])
 """
 
-BUILD_SUZANNE = """
-import math, sys
-import bpy
-bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.mesh.primitive_monkey_add()
-monkey = bpy.context.active_object
-monkey.name = "Monkey"
-bpy.ops.object.shade_smooth()
-monkey.scale = (0.5, 0.5, 0.5)
-monkey.rotation_euler = (-math.pi / 2, 0.0, 0.0)
-bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
-bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
-"""
-
-
-def monkey_asset(folder: str) -> tuple[str, str]:
-    """The Monkey class asset, or a stand-in Suzanne when the assets are not built yet."""
-    try:
-        from blender_assets.registry import load_classes
-
-        monkey = load_classes()["monkey"]
-        return str(monkey.blend_file), monkey.object_name
-    except Exception as error:
-        print(f"no monkey asset ({error}); using a stand-in Suzanne", file=sys.stderr)
-        path = str(Path(folder) / "monkey.blend")
-        subprocess.run([sys.executable, "-c", BUILD_SUZANNE, path], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return path, "Monkey"
+def monkey_asset() -> tuple[str, str]:
+    monkey = load_classes()["monkey"]
+    return str(monkey.blend_file), monkey.object_name
 
 
 def main() -> None:
@@ -71,21 +45,20 @@ def main() -> None:
     args = parser.parse_args()
     rotations = np.random.default_rng(0).uniform(-0.5, 0.5, (args.frames, 3))
 
-    with tempfile.TemporaryDirectory() as folder:
-        asset = monkey_asset(folder)
-        with BlenderProcess() as blender:
-            blender.render(*asset, rotations[:5])  # start-up and warm-up
-            start = time.perf_counter()
-            blender.render(*asset, rotations)
-            steady = args.frames / (time.perf_counter() - start)
-
+    asset = monkey_asset()
+    with BlenderProcess() as blender:
+        blender.render(*asset, rotations[:5])  # start-up and warm-up
         start = time.perf_counter()
-        for rotation in rotations[: args.naive]:
-            subprocess.run(
-                [sys.executable, "-c", NAIVE_ONE_IMAGE, *asset, *map(str, rotation)],
-                check=True, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL,
-            )
-        naive = args.naive / (time.perf_counter() - start)
+        blender.render(*asset, rotations)
+        steady = args.frames / (time.perf_counter() - start)
+
+    start = time.perf_counter()
+    for rotation in rotations[: args.naive]:
+        subprocess.run(
+            [sys.executable, "-c", NAIVE_ONE_IMAGE, *asset, *map(str, rotation)],
+            check=True, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL,
+        )
+    naive = args.naive / (time.perf_counter() - start)
 
     print(f"BlenderProcess steady: {steady:.1f} renders/s; one start per image: {naive:.2f}/s")
     print(json.dumps({
