@@ -11,7 +11,7 @@ from render.settings import PRESETS
 # budgets; the other AttackSettings defaults are `mindseye attack`'s.
 ATTACK_SIZES: dict[str, dict] = {
     "demo": {"per_class": 3, "max_steps": 100, "epsilons": (2, 8, 32), "pgd_iterations": 5,
-             "square_queries": 50},
+             "square_queries": 25},
     "medium": {"per_class": 100, "max_steps": 1500},
     "paper": {"per_class": 1000, "max_steps": 1500},
 }
