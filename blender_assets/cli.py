@@ -3,7 +3,6 @@
 bpy is imported inside the commands that need it, so `mindseye --help` stays fast.
 """
 
-import os
 from pathlib import Path
 
 import click
@@ -17,8 +16,7 @@ from blender_assets.registry import (
     resolve_assets_dir,
     write_classes,
 )
-from mindseye.errors import UserError
-from mindseye.files import atomic_path
+from mindseye.files import atomic_path, make_writable_folder
 
 assets_dir_option = click.option(
     "--assets-dir",
@@ -49,12 +47,7 @@ def build(out_dir: Path | None) -> None:
     from blender_assets.build import BUILT_IN, build_class
 
     directory = resolve_assets_dir(out_dir)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"--out {directory}: cannot create it ({error.strerror})") from None
-    if not os.access(directory, os.W_OK):
-        raise UserError(f"--out {directory} is not writable; choose another folder")
+    make_writable_folder(directory, "--out")
     added = {}
     if (directory / CLASSES_FILE).is_file():
         added = {
@@ -122,10 +115,7 @@ def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
     from render.blender import Renderer
 
     classes = load_classes(assets_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"--out {out_dir}: cannot create it ({error.strerror})") from None
+    make_writable_folder(out_dir, "--out")
     corners = list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3))
     count = PREVIEW_GRID_SIDE**2
     random = np.random.default_rng(seed).uniform(

@@ -1,7 +1,6 @@
 """`mindseye dataset info|verify|preview|recomposite DATA`: inspect and maintain a dataset."""
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from dataset.manifest import (
 )
 from dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
 from mindseye.errors import UserError
-from mindseye.files import atomic_path
+from mindseye.files import atomic_path, make_writable_folder
 
 PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
 PREVIEW_GAP = 4
@@ -77,7 +76,7 @@ def preview(data_dir: Path, out_dir: Path | None, per_class: int) -> None:
     """One PNG per split and class: rows of composite image, object and alpha."""
     manifest = read_manifest(data_dir)
     out_dir = out_dir or Path(data_dir) / "preview"
-    _make_writable_folder(out_dir, "--out")
+    make_writable_folder(out_dir, "--out")
     for split_name in manifest.splits:
         chosen = _first_samples_per_class(data_dir, split_name, len(manifest.classes), per_class)
         for label, name in enumerate(manifest.classes):
@@ -153,7 +152,7 @@ def _recomposite_manifest(
     it starts with no shards (or is the one a killed run left)."""
     config = dict(manifest.config, backgrounds=backgrounds)
     if out_dir.is_dir():
-        _make_writable_folder(out_dir, "--out" if not in_place else "DATA")
+        make_writable_folder(out_dir, "--out" if not in_place else "DATA")
     if in_place:
         out_manifest = Manifest.from_json(manifest.to_json())
         out_manifest.config = config
@@ -165,7 +164,7 @@ def _recomposite_manifest(
         if out_dir.exists() and any(out_dir.iterdir()):
             raise UserError(f"--out {out_dir} is not empty and holds no dataset; choose an "
                             "empty or new folder")
-        _make_writable_folder(out_dir, "--out")
+        make_writable_folder(out_dir, "--out")
         splits = {name: SplitRecord(split.samples) for name, split in manifest.splits.items()}
         out_manifest = Manifest(manifest.classes, config, splits)
     write_manifest(out_dir, out_manifest)
@@ -206,12 +205,3 @@ def _grid(rows: list[np.ndarray]) -> np.ndarray:
 def _save_png(path: Path, pixels: np.ndarray) -> None:
     with atomic_path(path) as partial:
         Image.fromarray(pixels).save(partial, format="PNG")
-
-
-def _make_writable_folder(folder: Path, option: str) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{option} {folder}: cannot create it ({error.strerror})") from None
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{option} {folder}: folder is not writable")

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mindseye.errors import UserError
+
 
 @contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
@@ -43,3 +45,13 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def make_writable_folder(folder: Path, option: str) -> None:
+    """Create `folder` for the command-line option `option`, or say in one line why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{option} {folder}: cannot create it ({error.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{option} {folder}: folder is not writable")
