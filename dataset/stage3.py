@@ -7,13 +7,14 @@ class; we draw as many of them as there are "same" pairs (seeded), so the set is
 an HDF5 file (written atomically) so a resumed comparator run reuses them.
 """
 
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from mindseye.files import atomic_path
 
 PAIR_FIELDS = ("query", "drawing", "alpha", "same")
 
@@ -84,11 +85,9 @@ def comparator_pairs(
 
 
 def save_pairs(path: Path, pairs: dict[str, np.ndarray]) -> None:
-    partial = Path(f"{path}.partial")
-    with h5py.File(partial, "w") as h5:
+    with atomic_path(path) as partial, h5py.File(partial, "w") as h5:
         for name in PAIR_FIELDS:
             h5.create_dataset(name, data=pairs[name])
-    os.replace(partial, path)
 
 
 def load_pairs(path: Path) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mindseye.files import atomic_path
 from models.triple_staged import TripleStaged, decide
 
 THRESHOLDS = (0.2, 0.45, 0.7)
@@ -133,7 +134,6 @@ def save_drawings(network: torch.nn.Module, test: dict, classes: list[str], path
                 axis.set_title(columns[column], fontsize=8)
         axes[row, 0].set_ylabel(classes[test["label"][index]], fontsize=8)
     figure.tight_layout()
-    partial = path.with_name(path.name + ".partial.png")
-    figure.savefig(partial, dpi=100)
+    with atomic_path(path, suffix=".png") as partial:
+        figure.savefig(partial, dpi=100)
     plt.close(figure)
-    partial.replace(path)

@@ -13,6 +13,7 @@ from dataset.shards import load_split
 from dataset.stage3 import comparator_pairs, load_pairs, save_pairs
 from dataset.torch_data import BatchOrder, InMemorySplit, training_batches
 from mindseye.errors import UserError
+from mindseye.files import file_sha256, write_json_atomic
 from models import evaluation
 from models.comparator import masked_patch_loss
 from models.runs import (
@@ -21,12 +22,10 @@ from models.runs import (
     WEIGHTS,
     build_network,
     data_fingerprint,
-    file_sha256,
     load_network,
     load_triple_staged,
     prepare_folder,
     resolve_device,
-    write_json,
 )
 from models.settings import NETWORKS, schedule_for
 from models.training import Job, seed_everything, train
@@ -179,7 +178,7 @@ def train_network(
     if (folder / EVALUATION).is_file():
         return evaluation_summary(folder)
     results = evaluate(network, data_dir, run_dir, classes, seed, torch_device)
-    write_json(folder / EVALUATION, results)
+    write_json_atomic(folder / EVALUATION, results)
     return results
 
 

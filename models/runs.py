@@ -7,7 +7,6 @@ and a run resumed or loaded against other data, classes or code fails with one c
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -15,6 +14,7 @@ from torch import nn
 
 from dataset.manifest import Manifest
 from mindseye.errors import UserError
+from mindseye.files import atomic_path, write_json_atomic
 from models.comparator import Comparator
 from models.direct import Direct, DirectParam
 from models.estimator import ClipMode, Estimator
@@ -67,24 +67,10 @@ def data_fingerprint(manifest: Manifest) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_json(path: Path, data: dict) -> None:
-    partial = Path(f"{path}.partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
-
-
 def save_atomically(obj: object, path: Path) -> None:
     """torch.save to `path.partial`, fsync, rename: a kill leaves the old file or the new one."""
-    partial = Path(f"{path}.partial")
-    with open(partial, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        torch.save(obj, partial)
 
 
 def prepare_folder(folder: Path, config: dict) -> None:
@@ -98,7 +84,7 @@ def prepare_folder(folder: Path, config: dict) -> None:
             raise UserError(f"{folder} holds a run with other {', '.join(differing)}; use "
                             "another --out or delete that folder to start over")
         return
-    write_json(path, config)
+    write_json_atomic(path, config)
 
 
 def read_config(folder: Path, network: str, classes: list[str] | None = None) -> dict:

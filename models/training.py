@@ -8,7 +8,6 @@ after any kill continues from the last checkpoint and reproduces the uninterrupt
 """
 
 import json
-import os
 import random
 import sys
 import time
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from mindseye.files import write_text_atomic
 from models.runs import CHECKPOINT, METRICS, WEIGHTS, save_atomically
 from models.settings import Schedule
 
@@ -83,9 +83,7 @@ def _keep_metrics_until(path: Path, step: int) -> None:
         return
     lines = [line for line in path.read_text().splitlines()
              if line.strip() and json.loads(line)["step"] <= step]
-    partial = Path(f"{path}.partial")
-    partial.write_text("".join(line + "\n" for line in lines))
-    os.replace(partial, path)
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def train(job: Job, folder: Path, show_progress: bool = True) -> None:

@@ -8,6 +8,7 @@ import torch
 
 from dataset.manifest import read_manifest
 from mindseye.errors import UserError
+from mindseye.files import write_json_atomic
 from models.jobs import train_network
 from models.runs import (
     CONFIG,
@@ -17,7 +18,6 @@ from models.runs import (
     load_classifier,
     load_network,
     save_atomically,
-    write_json,
 )
 from models.settings import NETWORKS
 
@@ -41,7 +41,7 @@ def test_saved_network_loads_back_with_identical_outputs(network: str, tmp_path:
     torch.manual_seed(0)
     model = build_network(network, len(CLASSES) - 1).eval()
     save_atomically(model.state_dict(), tmp_path / WEIGHTS)
-    write_json(tmp_path / CONFIG, {"format_version": FORMAT_VERSION, "network": network,
+    write_json_atomic(tmp_path / CONFIG, {"format_version": FORMAT_VERSION, "network": network,
                                    "classes": CLASSES})
     loaded = load_network(tmp_path, network, CLASSES)
     with torch.no_grad():
@@ -77,10 +77,10 @@ def test_trained_run_folder_holds_weights_config_metrics_and_evaluation(
         load_network(folder, "direct")
     with pytest.raises(UserError, match="trained for classes"):
         load_classifier(tmp_path, "direct-param", ["a", "b", "none"])
-    write_json(folder / CONFIG, {**config, "format_version": FORMAT_VERSION + 1})
+    write_json_atomic(folder / CONFIG, {**config, "format_version": FORMAT_VERSION + 1})
     with pytest.raises(UserError, match="newer"):
         load_classifier(tmp_path, "direct-param")
-    write_json(folder / CONFIG, config)
+    write_json_atomic(folder / CONFIG, config)
 
     # Training again into the same folder with other settings is refused, not mixed.
     with pytest.raises(UserError, match="other schedule"):
