@@ -12,8 +12,8 @@ of every 10k; batch 64 (32 whole images for the comparator, each holding 55x55 p
 The step counts follow from measured throughput on 2 idle cores (reduced AlexNet ~300
 samples/s, projector ~1000/s, comparator ~200 images/s): `demo` (about 4-5 minutes for all five
 networks, about 3 epochs of the `demo` render preset's 3200 training images) is meant to be
-clearly better than chance; `medium` (about 50 minutes: 6-10 epochs of the `medium` render
-preset's 20k images for the AlexNet networks, 15k projector steps) aims at the quality targets
+clearly better than chance; `medium` (about 55 minutes: 4 epochs of the `medium` render preset's
+20k images for the direct networks, 10 for the estimator, 15k projector steps) aims at the quality targets
 of issue 3.
 """
 
@@ -64,8 +64,10 @@ _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
         "comparator": _adam(150, 1e-3, batch_size=32),
     },
     "medium": {
-        "direct": _adam(2000, 5e-4, checkpoint_every=500),
-        "direct-param": _adam(2000, 5e-4, checkpoint_every=500),
+        # The direct networks were at 1% error after 150 demo steps; 1200 steps (~4 epochs)
+        # leave time for the estimator, the stage the triple-staged error depends on most.
+        "direct": _adam(1200, 5e-4, checkpoint_every=400),
+        "direct-param": _adam(1200, 5e-4, checkpoint_every=400),
         "estimator": _adam(3000, 3e-4, checkpoint_every=500),
         "projector": _adam(15_000, 1e-3, checkpoint_every=2000),
         "comparator": _adam(1500, 5e-4, batch_size=32, checkpoint_every=500),
