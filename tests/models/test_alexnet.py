@@ -4,12 +4,12 @@ import torch
 from models.alexnet import AlexNetTrunk, FastLocalResponseNorm
 
 
-@pytest.mark.parametrize("channels", [16, 64, 7])
-def test_fast_lrn_equals_torch_lrn_in_value_and_gradient(channels: int) -> None:
+@pytest.mark.parametrize(("channels", "beta"), [(16, 0.75), (64, 0.75), (7, 0.75), (16, 0.5)])
+def test_fast_lrn_equals_torch_lrn_in_value_and_gradient(channels: int, beta: float) -> None:
     torch.manual_seed(0)
     # ReLU outputs of the size the trunk produces (values up to ~30 make the norm matter).
     x = (torch.randn(4, channels, 9, 9) * 10).relu().requires_grad_()
-    stock, fast = torch.nn.LocalResponseNorm(5, 1e-4, 0.75), FastLocalResponseNorm(5, 1e-4, 0.75)
+    stock, fast = torch.nn.LocalResponseNorm(5, 1e-4, beta), FastLocalResponseNorm(5, 1e-4, beta)
     expected, got = stock(x), fast(x)
     torch.testing.assert_close(got, expected, rtol=2e-6, atol=1e-6)
     assert (expected / x.clamp_min(1e-6) - 1).abs().max() > 1e-4  # the norm did something
