@@ -59,7 +59,8 @@ class FastLocalResponseNorm(nn.Module):
     Same result as `torch.nn.LocalResponseNorm` (to about 2e-6) but several times faster on CPU:
     the stock module pads and average-pools a 5-D view, which dominates the training step of the
     small trunk, while the sum of squares over a window of neighbouring channels is a product
-    with a constant band matrix (alpha/n on the band, 0 elsewhere). The band is a buffer, so it follows the module to any device.
+    with a constant band matrix (alpha/n on the band, 0 elsewhere). The band is a buffer, so it
+    follows the module to any device.
     """
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):

@@ -12,9 +12,9 @@ of every 10k; batch 64 (32 whole images for the comparator, each holding 55x55 p
 The step counts follow from measured throughput on 2 idle cores (reduced AlexNet ~300
 samples/s, projector ~1000/s, comparator ~200 images/s): `demo` (about 4-5 minutes for all five
 networks, about 3 epochs of the `demo` render preset's 3200 training images) is meant to be
-clearly better than chance; `medium` (about 55 minutes: 4 epochs of the `medium` render preset's
-20k images for the direct networks, 10 for the estimator, 15k projector steps) aims at the quality targets
-of issue 3.
+clearly better than chance; `medium` (about 55 minutes: 4 epochs of the `medium` render
+preset's 20k images for the direct networks, 10 for the estimator, 15k projector steps) aims at
+the quality targets of issue 3.
 """
 
 from dataclasses import asdict, dataclass, replace
