@@ -8,6 +8,7 @@ records each writes (attacks/records.py). Every experiment resumes, skipping fin
 - transfer: the successful ifgsm adversarials of the direct networks, shown to the others.
 """
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,18 @@ from attacks.adaptive import AdaptiveMargin
 from attacks.ifgsm import IterativeFGSM
 from attacks.pgd import PGD
 from attacks.records import RecordTable, perturbation
-from attacks.settings import ATTACKS, DIRECT_NETWORKS, NETWORKS, TRIPLE_STAGED, AttackSettings
+from attacks.settings import (
+    ATTACKS,
+    DIRECT_NETWORKS,
+    NETWORKS,
+    RECORDED_SETTINGS,
+    TRIPLE_STAGED,
+    AttackSettings,
+)
 from attacks.square import Square
 from attacks.victims import DirectVictim, TripleStagedVictim, Victim
 from mindseye.errors import UserError
+from mindseye.files import write_json_atomic
 
 
 def attacks_dir(run_dir: Path) -> Path:
@@ -41,8 +50,10 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         return
     if attack not in ATTACKS:
         raise UserError(f"--attack {attack!r}: unknown; choose one of {', '.join(ATTACKS)} or all")
+    check_recorded_settings(run_dir, settings)
     classes, test = load_test_images(data_dir)
-    selected = select_per_class(test["label"], settings.per_class, len(classes))
+    per_class = settings.budgeted_per_class if attack in ("pgd", "square") else settings.per_class
+    selected = select_per_class(test["label"], per_class, len(classes))
     if attack == "transfer":
         run_targeted(run_dir, "ifgsm", victims(run_dir, classes, settings, DIRECT_NETWORKS),
                      test, selected, settings)
@@ -54,6 +65,25 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         clip = "straight_through" if attack == "ifgsm-bpda" else "hard"
         run_targeted(run_dir, attack, victims(run_dir, classes, settings, networks, clip),
                      test, selected, settings)
+
+
+def check_recorded_settings(run_dir: Path, settings: AttackSettings) -> None:
+    """The first attack on a run writes RUN/attacks/settings.json; later ones must match it,
+    because finished units are skipped by name and would silently mix two set-ups."""
+    path = attacks_dir(run_dir) / "settings.json"
+    wanted = {name: getattr(settings, name) for name in RECORDED_SETTINGS}
+    wanted = json.loads(json.dumps(wanted))  # tuples as lists, as they come back from the file
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, wanted)
+        return
+    recorded = json.loads(path.read_text())
+    changed = [f"{name} {recorded.get(name)} -> {value}" for name, value in wanted.items()
+               if recorded.get(name) != value]
+    if changed:
+        raise UserError(f"{path}: the attacks in this run used other settings ("
+                        f"{'; '.join(changed)}); attack with the recorded settings, or move "
+                        f"{attacks_dir(run_dir)} away to start the attacks afresh")
 
 
 def load_test_images(data_dir: Path) -> tuple[list[str], dict[str, np.ndarray]]:

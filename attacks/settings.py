@@ -16,7 +16,8 @@ class AttackSettings:
     """Every default of `mindseye attack` lives here."""
 
     max_steps: int = 1000
-    per_class: int = 20  # test images per class attacked
+    per_class: int = 20  # test images per class for ifgsm, ifgsm-bpda, adaptive (and transfer)
+    budgeted_per_class: int = 20  # test images per class for pgd and square
     thresholds: tuple[float, ...] = (0.2, 0.45, 0.7)
     epsilons: tuple[float, ...] = (1, 2, 4, 8, 16, 32)  # L-inf budgets on 0..255
     pgd_iterations: int = 20
@@ -24,6 +25,11 @@ class AttackSettings:
     chunk: int = 32  # source images per resumable unit
     batch_size: int = 128
     device: str = "auto"  # auto: CUDA when present
+
+
+# What the records depend on: a run folder's attacks must all use the same values.
+RECORDED_SETTINGS = ("max_steps", "per_class", "budgeted_per_class", "thresholds", "epsilons",
+                     "pgd_iterations", "square_queries", "chunk")
 
 
 def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:

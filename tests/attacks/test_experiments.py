@@ -1,11 +1,14 @@
 """The experiments write records that match what the saved images say, and resume after a kill."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from attacks.experiments import (
+    check_recorded_settings,
     run_budgeted,
     run_targeted,
     run_transfer,
@@ -15,6 +18,7 @@ from attacks.experiments import (
 from attacks.records import perturbation
 from attacks.settings import AttackSettings
 from attacks.victims import DirectVictim, TripleStagedVictim
+from mindseye.errors import UserError
 from tests.attacks.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=150, per_class=4, chunk=4, epsilons=(2, 16), pgd_iterations=5)
@@ -106,3 +110,12 @@ def test_pgd_and_transfer_tables(tmp_path, trained_direct, shapes_test):
     transfer = table(tmp_path, "transfer").read()
     made = [r for r in table(tmp_path, "ifgsm").read() if r.get("success")]
     assert len(transfer) == len(made) and {r["network"] for r in transfer} == {"triple-staged"}
+
+
+def test_a_run_refuses_attacks_with_other_recorded_settings(tmp_path):
+    check_recorded_settings(tmp_path, SETTINGS)
+    check_recorded_settings(tmp_path, SETTINGS)  # the same settings resume
+    with pytest.raises(UserError, match=r"per_class 4 -> 5.*move .*attacks away"):
+        check_recorded_settings(tmp_path, replace(SETTINGS, per_class=5))
+    # The device is not recorded: the same attack may resume on another machine.
+    check_recorded_settings(tmp_path, replace(SETTINGS, device="cpu"))
