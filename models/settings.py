@@ -9,11 +9,11 @@ comparator's schedule; we train it like the direct networks.
 cores: Adam instead of SGD for every network, because in a few hundred steps Adam reaches a
 usable network where SGD at lr 0.01 is still on its plateau; a step decay near the end instead
 of every 10k; batch 64 (32 whole images for the comparator, each holding 55x55 patches).
-The step counts follow from measured throughput on 2 idle cores (reduced AlexNet ~300
-samples/s, projector ~1000/s, comparator ~200 images/s): `demo` (about 4-5 minutes for all five
+The step counts follow from measured throughput on 2 idle cores (reduced AlexNet ~200
+samples/s, projector ~400/s, comparator ~200 images/s): `demo` (about 4-5 minutes for all five
 networks, about 3 epochs of the `demo` render preset's 3200 training images) is meant to be
 clearly better than chance; `medium` (about 55 minutes: 4 epochs of the `medium` render
-preset's 20k images for the direct networks, 10 for the estimator, 15k projector steps) aims at
+preset's 20k images for the direct networks, 10 for the estimator, 7k projector steps) aims at
 the quality targets of issue 3.
 """
 
@@ -69,7 +69,9 @@ _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
         "direct": _adam(1200, 5e-4, checkpoint_every=400),
         "direct-param": _adam(1200, 5e-4, checkpoint_every=400),
         "estimator": _adam(3000, 3e-4, checkpoint_every=500),
-        "projector": _adam(15_000, 1e-3, checkpoint_every=2000),
+        # The projector runs ~400 samples/s on 2 cores (it hardly uses the second): 7000 steps
+        # take ~19 minutes.
+        "projector": _adam(7000, 1e-3, checkpoint_every=1000),
         "comparator": _adam(1500, 5e-4, batch_size=32, checkpoint_every=500),
     },
     "paper": {
