@@ -77,8 +77,6 @@ TRAIN_FIELDS = {"direct": ("image", "label"), "direct-param": ("image", "label",
                 "estimator": ("image", "label", "params"),
                 "projector": ("params", "label", "object", "alpha")}
 POSITIVES_ONLY = ("estimator", "projector")
-# The AlexNet-based networks run faster with NHWC activations on CPU (benchmarks/).
-CHANNELS_LAST = ("direct", "direct-param", "estimator")
 
 
 def check_data(data_dir: Path) -> list[str]:
@@ -163,8 +161,6 @@ def train_network(
     if not (folder / WEIGHTS).is_file():
         seed_everything(seed)
         model = build_network(network, k).to(torch_device)
-        if network in CHANNELS_LAST:
-            model = model.to(memory_format=torch.channels_last)
         if network == "comparator":
             pairs = _comparator_pairs(run_dir, data_dir, "train", classes, seed, torch_device)
             batches = InMemorySplit(pairs, BatchOrder(len(pairs["same"]), schedule.batch_size,
