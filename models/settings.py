@@ -10,8 +10,8 @@ cores: Adam instead of SGD for every network, because in a few hundred steps Ada
 usable network where SGD at lr 0.01 is still on its plateau; a step decay near the end instead
 of every 10k; batch 64 (32 whole images for the comparator, each holding 55x55 patches).
 The step counts follow from measured throughput on 2 idle cores (reduced AlexNet ~200
-samples/s, projector ~400/s, comparator ~200 images/s): `demo` (about 4-5 minutes for all five
-networks, about 3 epochs of the `demo` render preset's 3200 training images) is meant to be
+samples/s, projector ~400/s, comparator ~200 images/s): `demo` (under 5 minutes for all five
+networks, 2-6 epochs of the `demo` render preset's 3200 training images) is meant to be
 clearly better than chance; `medium` (about 55 minutes: 4 epochs of the `medium` render
 preset's 20k images for the direct networks, 10 for the estimator, 7k projector steps) aims at
 the quality targets of issue 3.
@@ -55,13 +55,14 @@ def _adam(steps: int, lr: float, batch_size: int = 64, checkpoint_every: int = 2
 
 _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
     "demo": {
-        "direct": _adam(150, 1e-3),
-        "direct-param": _adam(150, 1e-3),
+        # Sized for the 5-minute budget on 2 cores; each is well past chance (README).
+        "direct": _adam(100, 1e-3),
+        "direct-param": _adam(100, 1e-3),
         # At 1e-3 the estimator sat on the mean rotation (loss 0.12) for all of its steps; at
-        # 3e-4 it leaves that plateau after ~60 steps and reaches 0.007 by step 400.
-        "estimator": _adam(400, 3e-4),
-        "projector": _adam(1000, 1e-3),
-        "comparator": _adam(150, 1e-3, batch_size=32),
+        # 3e-4 it leaves that plateau after ~60 steps and is at 0.01 by step 300.
+        "estimator": _adam(300, 3e-4),
+        "projector": _adam(600, 1e-3),
+        "comparator": _adam(100, 1e-3, batch_size=32),
     },
     "medium": {
         # The direct networks were at 1% error after 150 demo steps; 1200 steps (~4 epochs)
