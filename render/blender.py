@@ -227,7 +227,26 @@ class Renderer:
             bpy.ops.render.render(write_still=True)
             with open(self._frame_file, "rb") as frame:
                 objects[i], alphas[i] = object_and_alpha(read_targa(frame.read()))
+        self._release_session()
         return objects, alphas
+
+    def _release_session(self) -> None:
+        """Free Cycles' persistent session until the next render_rotations.
+
+        With persistent data on (fast frame after frame), Blender 4.5 keeps a session thread
+        that spins a whole core while the renderer waits for work, starving whatever else runs
+        (the parent compositing shards, training after a render, the test suite). One frame
+        rendered without persistent data frees it (~40 ms); the next call's first frame builds
+        it again (~10 ms).
+        """
+        import bpy
+
+        render = self._scene.render
+        if not render.use_persistent_data:
+            return
+        render.use_persistent_data = False
+        bpy.ops.render.render(write_still=False)
+        render.use_persistent_data = True
 
     def _crop_to(self, rotation: np.ndarray) -> None:
         """Set the render border to the object's projected bounding box at `rotation`."""

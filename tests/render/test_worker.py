@@ -138,3 +138,20 @@ def test_errors_in_the_child_reach_the_parent(blender, suzanne_blend):
         blender.render(suzanne_blend[0], "NoSuchObject", ROTATIONS[:1])
     objects, _ = blender.render(*suzanne_blend, ROTATIONS[:1])  # and the child carries on
     assert objects.any()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_a_child_waiting_for_work_uses_no_cpu(suzanne_blend):
+    # Cycles' persistent session used to spin a core between requests, starving the parent.
+    import time
+
+    with BlenderProcess(FAST) as blender:
+        blender.render(*suzanne_blend, ROTATIONS)
+        before = _cpu_seconds(blender.pid)
+        time.sleep(2)
+        assert _cpu_seconds(blender.pid) - before < 0.3
