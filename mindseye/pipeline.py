@@ -67,9 +67,9 @@ def pipeline(
     from attacks.experiments import run_attack
     from attacks.settings import ATTACKS, AttackSettings, with_overrides
     from eval.report import write_report
-    from models.jobs import describe, train_network
+    from models.jobs import describe
+    from models.parallel import train_all
     from models.runs import resolve_device
-    from models.settings import NETWORKS
     from render.driver import default_workers, render_dataset
     from render.settings import render_settings
 
@@ -85,10 +85,9 @@ def pipeline(
         render_dataset(data_dir, render_settings(preset, seed=seed),
                        workers=workers or default_workers())
     click.echo(f"[2/4] train {run_dir}", err=True)
-    for network in NETWORKS:
-        with timed_stage(run_dir, f"train {network}"):
-            results = train_network(network, data_dir, run_dir, preset, seed=seed, device=device)
-        click.echo(describe(network, results), err=True)
+    with timed_stage(run_dir, "train"):
+        for network, results in train_all(data_dir, run_dir, preset, seed=seed, device=device):
+            click.echo(describe(network, results), err=True)
     click.echo(f"[3/4] attack ({attack_name})", err=True)
     settings = with_overrides(AttackSettings(), device=device, **ATTACK_SIZES[preset])
     names = ATTACKS if attack_name == "all" else (attack_name,)

@@ -19,9 +19,14 @@ from models.settings import NETWORKS, PRESETS
 @click.option("--batch-size", type=int, help="Batch size (overrides the preset).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--processes", type=click.IntRange(min=1),
+              help="With `all` on CPU: networks trained side by side [one per core, up to 4].")
 def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | None,
-          batch_size: int | None, seed: int, device: str) -> None:
-    """Train NETWORK (or `all` of them, in dependency order) on the dataset DATA.
+          batch_size: int | None, seed: int, device: str, processes: int | None) -> None:
+    """Train NETWORK (or `all` of them) on the dataset DATA.
+
+    `all` trains the direct networks, the estimator and the projector side by side, then the
+    comparator (which learns from the estimator's and projector's drawings).
 
     A run that was interrupted resumes from its last checkpoint; a network already trained is
     skipped. After training, the network is evaluated on the test split and the results are
@@ -29,6 +34,7 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
     triple-staged network at thresholds 0.2, 0.45 and 0.7).
     """
     from models.jobs import check_data, describe, train_network
+    from models.parallel import train_all
     from models.runs import resolve_device
     from models.settings import schedule_for
 
@@ -39,6 +45,10 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
         schedule_for(preset, name, steps, batch_size)
     resolve_device(device)
     check_data(data)
-    for name in NETWORKS if network == "all" else (network,):
-        results = train_network(name, data, run_dir, preset, steps, batch_size, seed, device)
-        click.echo(describe(name, results))
+    if network == "all":
+        for name, results in train_all(data, run_dir, preset, steps, batch_size, seed, device,
+                                       processes):
+            click.echo(describe(name, results))
+    else:
+        results = train_network(network, data, run_dir, preset, steps, batch_size, seed, device)
+        click.echo(describe(network, results))

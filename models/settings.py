@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from mindseye.errors import UserError
 
 NETWORKS = ("direct", "direct-param", "estimator", "projector", "comparator")
-# `all` trains in this order: the comparator's data comes from the trained estimator and projector.
+# The comparator comes last: its data comes from the trained estimator and projector.
 PRESETS = ("demo", "medium", "paper")
 
 

@@ -86,6 +86,11 @@ def _keep_metrics_until(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
+# The terminal row of this process's progress bar: 0, except in the side-by-side training
+# processes of `models.parallel`, which each take their own row.
+progress_row = 0
+
+
 def train(job: Job, folder: Path, show_progress: bool = True) -> None:
     """Train `job.network` for `job.schedule.steps`, resuming from `folder/checkpoint.pt`."""
     schedule, network = job.schedule, job.network
@@ -115,7 +120,7 @@ def train(job: Job, folder: Path, show_progress: bool = True) -> None:
     window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
     with open(metrics_path, "a") as metrics, tqdm(
         total=schedule.steps, initial=step, desc=job.name, file=sys.stderr,
-        disable=not show_progress, dynamic_ncols=True,
+        disable=not show_progress, dynamic_ncols=True, position=progress_row,
     ) as progress:
         while step < schedule.steps:
             loss = job.loss(network, job.batches.next())

@@ -1,6 +1,7 @@
-"""Bad input to `mindseye train`: one line on stderr, exit code 2, no traceback."""
+"""`mindseye train`: bad input gives one line on stderr and exit code 2; `all` trains everything."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -69,3 +70,20 @@ def test_train_all_skips_what_is_complete(model_dataset: Path, tmp_path: Path) -
     stamp = weights.stat().st_mtime_ns
     second = CliRunner().invoke(main, ["train", *args])
     assert second.exit_code == 0 and weights.stat().st_mtime_ns == stamp
+
+
+def test_train_all_trains_side_by_side_then_the_comparator(
+    model_dataset: Path, tmp_path: Path
+) -> None:
+    args = ["train", "all", str(model_dataset), "--out", str(tmp_path), "--steps", "3",
+            "--batch-size", "4", "--device", "cpu", "--processes", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    networks = ("direct", "direct-param", "estimator", "projector", "comparator")
+    summary = re.compile(r"([a-z-]+): (test error|mean abs|PSNR|AUC)")  # not progress bars
+    finished = [match[1] for match in summary.finditer(result.output)]
+    assert sorted(finished) == sorted(networks)
+    assert finished[-1] == "comparator"  # it learns from the others' outputs
+    for network in networks:
+        metrics = (tmp_path / network / "metrics.jsonl").read_text().splitlines()
+        assert (tmp_path / network / "weights.pt").is_file() and len(metrics) == 3
