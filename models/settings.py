@@ -59,9 +59,9 @@ _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
         "direct": _adam(100, 1e-3),
         "direct-param": _adam(100, 1e-3),
         # At 1e-3 the estimator sat on the mean rotation (loss 0.12) for all of its steps; at
-        # 3e-4 it leaves that plateau after ~60 steps and is at 0.01 by step 300.
-        "estimator": _adam(300, 3e-4),
-        "projector": _adam(600, 1e-3),
+        # 3e-4 it leaves that plateau after ~60 steps and is at 0.015 by step 280.
+        "estimator": _adam(280, 3e-4),
+        "projector": _adam(500, 1e-3),
         "comparator": _adam(100, 1e-3, batch_size=32),
     },
     "medium": {
