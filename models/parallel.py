@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ def default_processes() -> int:
     return max(1, min(len(INDEPENDENT), os.cpu_count() or 1))
 
 
-def _start_worker(rows: multiprocessing.Value, threads: int) -> None:
+def _start_worker(rows: "Synchronized[int]", threads: int) -> None:
     if sys.platform == "linux":
         # Die with the parent: a killed `train all` must not leave networks training on, as its
         # re-run would train them a second time into the same folders.
