@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from attacks.settings import ATTACKS, AttackSettings, with_overrides
+from attacks.settings import ATTACKS, AttackSettings, check_attack_name, with_overrides
 from mindseye.errors import UserError
 
 
@@ -58,9 +58,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
     adaptive    margin loss on the threshold itself
     transfer    the direct networks' ifgsm adversarials shown to the other networks
     """
-    if attack_name != "all" and attack_name not in ATTACKS:
-        raise UserError(f"--attack {attack_name!r}: unknown; choose one of "
-                        f"{', '.join(ATTACKS)} or all")
+    check_attack_name(attack_name)
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
                           ("--budgeted-per-class", budgeted_per_class)):
         if value is not None and value < 1:

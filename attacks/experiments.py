@@ -27,6 +27,7 @@ from attacks.settings import (
     RECORDED_SETTINGS,
     TRIPLE_STAGED,
     AttackSettings,
+    check_attack_name,
 )
 from attacks.square import Square
 from attacks.victims import DirectVictim, TripleStagedVictim, Victim
@@ -48,8 +49,7 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         for name in ATTACKS:
             run_attack(run_dir, data_dir, name, settings)
         return
-    if attack not in ATTACKS:
-        raise UserError(f"--attack {attack!r}: unknown; choose one of {', '.join(ATTACKS)} or all")
+    check_attack_name(attack)
     check_recorded_settings(run_dir, settings)
     classes, test = load_test_images(data_dir)
     per_class = settings.budgeted_per_class if attack in ("pgd", "square") else settings.per_class

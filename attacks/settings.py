@@ -5,6 +5,8 @@ Kept free of torch so that the command line starts quickly.
 
 from dataclasses import dataclass, replace
 
+from mindseye.errors import UserError
+
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
 DIRECT_NETWORKS = ("direct", "direct-param")
 TRIPLE_STAGED = "triple-staged"
@@ -30,6 +32,12 @@ class AttackSettings:
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "budgeted_per_class", "thresholds", "epsilons",
                      "pgd_iterations", "square_queries", "chunk")
+
+
+def check_attack_name(name: str) -> None:
+    """`--attack` must name one experiment or `all`."""
+    if name != "all" and name not in ATTACKS:
+        raise UserError(f"--attack {name!r}: unknown; choose one of {', '.join(ATTACKS)} or all")
 
 
 def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from mindseye.errors import UserError
 from mindseye.files import write_json_atomic
 from render.settings import PRESETS
 
@@ -65,7 +64,7 @@ def pipeline(
     time of each stage, summed over resumed runs, in RUN/pipeline-timings.json.
     """
     from attacks.experiments import run_attack
-    from attacks.settings import ATTACKS, AttackSettings, with_overrides
+    from attacks.settings import ATTACKS, AttackSettings, check_attack_name, with_overrides
     from eval.report import write_report
     from models.jobs import describe
     from models.parallel import train_all
@@ -76,9 +75,7 @@ def pipeline(
     run_dir = run_dir or Path("runs") / preset
     data_dir = data_dir or Path("data") / preset
     resolve_device(device)  # a bad --device or --attack fails before an hour of rendering
-    if attack_name != "all" and attack_name not in ATTACKS:
-        raise UserError(f"--attack {attack_name!r}: unknown; choose one of "
-                        f"{', '.join(ATTACKS)} or all")
+    check_attack_name(attack_name)
 
     click.echo(f"[1/4] render {data_dir}", err=True)
     with timed_stage(run_dir, "render"):

@@ -1,9 +1,9 @@
 """`train all`: the four networks that need nothing but the data trained side by side, then the
 comparator, which learns from the trained estimator's and projector's drawings.
 
-Why side by side: these networks are small, and one of them spreads poorly over cores (measured
-on 2 cores: 1.5x from 1 to 2 threads for the reduced AlexNet and the projector alike), so two
-processes of one thread each train 1.33x more samples per second than one process of two.
+Why side by side: these networks are small and spread poorly over cores (measured on 2 cores:
+1.5x from 1 to 2 threads for the reduced AlexNet and the projector alike), so two processes of
+one thread each train 1.33x more samples per second than one process of two.
 On CUDA, or with one core, the networks train one after another in this process.
 """
 
