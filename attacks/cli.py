@@ -37,16 +37,18 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
               help=f"{'|'.join(ATTACKS)}|all")
 @click.option("--max-steps", type=int, help="Step cap of the iterative attacks "
               f"[default: {AttackSettings.max_steps}].")
-@click.option("--per-class", type=int, help="Test images per class to attack "
+@click.option("--per-class", type=int, help="Test images per class for the paper's attacks "
+              "(ifgsm, ifgsm-bpda; transfer uses their images) "
               f"[default: {AttackSettings.per_class}].")
-@click.option("--budgeted-per-class", type=int, help="Test images per class for pgd and square "
-              f"[default: {AttackSettings.budgeted_per_class}].")
+@click.option("--extra-per-class", type=int, help="Test images per class for the attacks "
+              "beyond the paper (pgd, square, adaptive): the first of the --per-class images "
+              f"[default: {AttackSettings.extra_per_class}].")
 @click.option("--thresholds", default=",".join(map(str, AttackSettings.thresholds)),
               show_default=True, help="Triple-staged thresholds, each in (0, 1).")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | None,
-           per_class: int | None, budgeted_per_class: int | None, thresholds: str,
+           per_class: int | None, extra_per_class: int | None, thresholds: str,
            device: str) -> None:
     """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
 
@@ -60,13 +62,13 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
     """
     check_attack_name(attack_name)
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
-                          ("--budgeted-per-class", budgeted_per_class)):
+                          ("--extra-per-class", extra_per_class)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
     parsed_thresholds = parse_thresholds(thresholds)
     check_folders(run_dir, data_dir)
     settings = with_overrides(AttackSettings(), max_steps=max_steps, per_class=per_class,
-                              budgeted_per_class=budgeted_per_class,
+                              extra_per_class=extra_per_class,
                               thresholds=parsed_thresholds, device=device)
     from attacks.experiments import run_attack
 

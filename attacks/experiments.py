@@ -23,6 +23,7 @@ from attacks.records import RecordTable, perturbation
 from attacks.settings import (
     ATTACKS,
     DIRECT_NETWORKS,
+    EXTRA_ATTACKS,
     NETWORKS,
     RECORDED_SETTINGS,
     TRIPLE_STAGED,
@@ -52,7 +53,7 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
     check_attack_name(attack)
     check_recorded_settings(run_dir, settings)
     classes, test = load_test_images(data_dir)
-    per_class = settings.budgeted_per_class if attack in ("pgd", "square") else settings.per_class
+    per_class = settings.extra_per_class if attack in EXTRA_ATTACKS else settings.per_class
     selected = select_per_class(test["label"], per_class, len(classes))
     if attack == "transfer":
         run_targeted(run_dir, "ifgsm", victims(run_dir, classes, settings, DIRECT_NETWORKS),

@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from mindseye.errors import UserError
 
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
+# Sized by --extra-per-class: the attacks the paper did not run.
+EXTRA_ATTACKS = ("pgd", "square", "adaptive")
 DIRECT_NETWORKS = ("direct", "direct-param")
 TRIPLE_STAGED = "triple-staged"
 NETWORKS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
@@ -18,8 +20,10 @@ class AttackSettings:
     """Every default of `mindseye attack` lives here."""
 
     max_steps: int = 1000
-    per_class: int = 20  # test images per class for ifgsm, ifgsm-bpda, adaptive (and transfer)
-    budgeted_per_class: int = 20  # test images per class for pgd and square
+    per_class: int = 20  # test images per class for the paper's attacks (ifgsm, ifgsm-bpda)
+    # For the attacks beyond the paper (pgd, square, adaptive); the first of the same images, so
+    # that adaptive pairs with ifgsm source by source.
+    extra_per_class: int = 20
     thresholds: tuple[float, ...] = (0.2, 0.45, 0.7)
     epsilons: tuple[float, ...] = (1, 2, 4, 8, 16, 32)  # L-inf budgets on 0..255
     pgd_iterations: int = 20
@@ -30,7 +34,7 @@ class AttackSettings:
 
 
 # What the records depend on: a run folder's attacks must all use the same values.
-RECORDED_SETTINGS = ("max_steps", "per_class", "budgeted_per_class", "thresholds", "epsilons",
+RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
                      "pgd_iterations", "square_queries", "chunk")
 
 

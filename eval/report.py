@@ -17,6 +17,7 @@ from eval.stats import (
     effort_table,
     error_table,
     group,
+    paired_table,
     robust_accuracy,
     setting_name,
     transfer_table,
@@ -40,6 +41,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "table1": error_table(clean),
         "confusion": confusion_matrices(clean, len(classes)),
         "effort": {name: effort_table(tables[name]) for name in TARGETED if tables[name]},
+        "paired": {name: paired_table(tables["ifgsm"], tables[name]) for name in TARGETED[1:]
+                   if tables[name] and tables["ifgsm"]},
         "robust_accuracy": {name: robust_accuracy(tables[name]) for name in BUDGETED
                             if tables[name]},
         "transfer": transfer_table(tables["transfer"]),
@@ -172,6 +175,21 @@ def report_text(metrics: dict) -> str:
                 f"{number(steps['p98'])}) | {number(distortion['median'])} "
                 f"({number(distortion['p2'])}-{number(distortion['p98'])}) | "
                 f"{number(row['ssim']['median'])} |")
+        lines.append("")
+    for attack, rows in metrics.get("paired", {}).items():
+        lines += [f"## {attack} against the paper's attack, on the same images and targets", "",
+                  "| network | kind | pairs | flipped: paper / this | median steps where both "
+                  "flipped: paper / this | median distortion: paper / this | this needed fewer "
+                  "steps |", "|---|---|---|---|---|---|---|"]
+        for row in rows:
+            lines.append(
+                f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
+                f"{row['pairs']} | {percent(row['plain_success'])} / "
+                f"{percent(row['other_success'])} | {number(row['plain_steps']['median'])} / "
+                f"{number(row['other_steps']['median'])} | "
+                f"{number(row['plain_distortion']['median'])} / "
+                f"{number(row['other_distortion']['median'])} | "
+                f"{percent(row['other_fewer_steps'])} |")
         lines.append("")
     lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
               "at 1500 for display, whiskers at the 2nd and 98th percentiles), "

@@ -67,8 +67,8 @@ def test_missing_run_and_data_folders(tmp_path, shapes_dataset):
 
 def test_attack_command_on_real_networks_resumes(tmp_path, shapes_dataset):
     run_dir = untrained_run(tmp_path / "run", CLASSES)
-    args = (run_dir, shapes_dataset, "--per-class", "1", "--max-steps", "2",
-            "--thresholds", "0.2,0.7")
+    args = (run_dir, shapes_dataset, "--per-class", "2", "--extra-per-class", "1",
+            "--max-steps", "2", "--thresholds", "0.2,0.7")
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     records = (run_dir / "attacks" / "ifgsm.jsonl").read_text().splitlines()
@@ -76,3 +76,17 @@ def test_attack_command_on_real_networks_resumes(tmp_path, shapes_dataset):
     assert networks == {"direct", "direct-param", "triple-staged"}
     assert invoke(*args).exit_code == 0
     assert (run_dir / "attacks" / "ifgsm.jsonl").read_text().splitlines() == records
+
+    # The adaptive attack (beyond the paper) takes the first --extra-per-class of the same images.
+    assert invoke(*args, "--attack", "adaptive").exit_code == 0
+    def sources(attack: str) -> dict[int, set[int]]:
+        found: dict[int, set[int]] = {}
+        for line in (run_dir / "attacks" / f"{attack}.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            found.setdefault(record["source_class"], set()).add(record["source"])
+        return found
+
+    paper, adaptive = sources("ifgsm"), sources("adaptive")
+    assert len(paper) == len(adaptive) == len(CLASSES) - 1  # the positives
+    assert all(len(paper[label]) == 2 and adaptive[label] == {min(paper[label])}
+               for label in paper)
