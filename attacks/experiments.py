@@ -129,14 +129,23 @@ def as_tensor(images: np.ndarray, victim: Victim) -> torch.Tensor:
     return torch.as_tensor(images, dtype=torch.float32, device=device)[:, None]
 
 
+def outputs_and_decisions(victim: Victim, images: np.ndarray,
+                          batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The victim's outputs (N, ...) and decisions (N, T) for uint8 images (N, 64, 64)."""
+    outputs, decisions = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = victim.outputs(as_tensor(images[start : start + batch_size], victim))
+            outputs.append(batch.cpu())
+            decisions.append(victim.decisions(batch).cpu())
+    if not outputs:
+        return np.zeros((0, 0), np.float32), np.zeros((0, len(victim.thresholds)), np.int64)
+    return torch.cat(outputs).numpy(), torch.cat(decisions).numpy()
+
+
 def decide(victim: Victim, images: np.ndarray, batch_size: int) -> np.ndarray:
     """Decisions (N, T) at each of the victim's thresholds for uint8 images (N, 64, 64)."""
-    with torch.no_grad():
-        pieces = [
-            victim.decisions(victim.outputs(as_tensor(images[start : start + batch_size], victim)))
-            for start in range(0, len(images), batch_size)
-        ]
-    return torch.cat(pieces).cpu().numpy() if pieces else np.zeros((0, len(victim.thresholds)))
+    return outputs_and_decisions(victim, images, batch_size)[1]
 
 
 def chunks(indices: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:

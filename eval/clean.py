@@ -1,13 +1,16 @@
 """Clean decisions of every network on the whole test split: `DIR/clean.jsonl`, one record per
-network, threshold and test image. Table 1 and the confusion matrices are computed from it."""
+network, threshold and test image. Table 1 and the confusion matrices are computed from it; the
+triple-staged records also carry the K ratios, which show how far each decision is from flipping
+(eval.stats.ratio_margins)."""
 
 from pathlib import Path
 
 from tqdm import tqdm
 
-from attacks.experiments import decide, load_test_images, victims
+from attacks.experiments import load_test_images, outputs_and_decisions, victims
 from attacks.records import RecordTable
 from attacks.settings import AttackSettings
+from attacks.victims import TripleStagedVictim
 
 CHUNK = 256  # test images per resumable unit
 
@@ -27,13 +30,17 @@ def clean_predictions(run_dir: Path, data_dir: Path, out_dir: Path,
             wanted.add(unit)
             if unit in done:
                 continue
-            decisions = decide(victim, images[start : start + CHUNK], settings.batch_size)
+            outputs, decisions = outputs_and_decisions(
+                victim, images[start : start + CHUNK], settings.batch_size)
+            ratios = isinstance(victim, TripleStagedVictim)
             records.append([
                 {"unit": unit, "network": victim.name, "threshold": threshold,
                  "source": start + row, "label": int(labels[start + row]),
-                 "decision": int(decisions[row, column])}
+                 "decision": int(decisions[row, column]),
+                 **({"ratios": outputs[row].tolist()} if ratios else {})}
                 for row in range(len(decisions))
                 for column, threshold in enumerate(victim.thresholds)
             ])
     # Units of other thresholds (an earlier run with other --thresholds) stay on disk, unused.
     return [record for record in records.read() if record["unit"] in wanted]
+

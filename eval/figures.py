@@ -1,5 +1,6 @@
-"""PNG figures (matplotlib, Agg backend): confusion matrices, Figs. 4 and 6 as boxplots, and the
-robust-accuracy curves. Each function writes one file and returns its path."""
+"""PNG figures (matplotlib, Agg backend): confusion matrices, the clean ratio histograms, Figs. 4
+and 6 as boxplots, and the robust-accuracy curves. Each function writes one file and returns its
+path."""
 
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np  # noqa: E402
 from eval.stats import (  # noqa: E402
     STEPS_DISPLAY_CLIP,
     WHISKER_PERCENTILES,
+    clean_ratios,
     group,
     setting_name,
 )
@@ -36,6 +38,34 @@ def confusion_figure(matrices: dict[str, list[list[int]]], classes: list[str], p
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("decision", fontsize=8)
     axes[0][0].set_ylabel("true class", fontsize=8)
+    return save(figure, path)
+
+
+def ratio_histograms(clean: list[dict], thresholds: tuple[float, ...], path: Path) -> Path:
+    """The triple-staged network's ratios on the clean test images: the positives' own class,
+    their best other class, and the best class of None images, with the thresholds dashed.
+    A threshold errs on the None and wrong-class mass to its right and the own-class mass to its
+    left."""
+    ratios, labels = clean_ratios(clean)
+    num_classes = ratios.shape[1]
+    positive = labels < num_classes
+    own = ratios[positive, labels[positive]]
+    wrong = np.eye(num_classes, dtype=bool)[labels[positive]]
+    others = np.where(wrong, -np.inf, ratios[positive]).max(axis=1)
+    figure, axis = plt.subplots(figsize=(6.5, 3.8))
+    bins = np.linspace(0, 1, 51)
+    for values, label in ((own, "positives: own class"), (others, "positives: best other class"),
+                          (ratios[~positive].max(axis=1), "None images: best class")):
+        axis.hist(values, bins=bins, histtype="step", linewidth=1.5,
+                  label=f"{label} ({len(values)})")
+    for threshold in thresholds:
+        axis.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+        axis.text(threshold, 1.01, f"{threshold:g}", ha="center", fontsize=8,
+                  transform=axis.get_xaxis_transform())
+    axis.set_yscale("log")
+    axis.set_xlabel("ratio (alpha-weighted share of matching patches)")
+    axis.set_ylabel("test images")
+    axis.legend(fontsize=8, loc="upper center")
     return save(figure, path)
 
 

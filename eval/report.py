@@ -10,7 +10,12 @@ from attacks.experiments import load_test_images, table, victims
 from attacks.settings import AttackSettings
 from eval.claims import check_claims
 from eval.clean import clean_predictions
-from eval.figures import confusion_figure, effort_boxplots, robust_accuracy_figure
+from eval.figures import (
+    confusion_figure,
+    effort_boxplots,
+    ratio_histograms,
+    robust_accuracy_figure,
+)
 from eval.gallery import Overlay, gallery_figure, pick_by_distortion, predicted_angles
 from eval.stats import (
     confusion_matrices,
@@ -18,6 +23,7 @@ from eval.stats import (
     error_table,
     group,
     paired_table,
+    ratio_margins,
     robust_accuracy,
     setting_name,
     transfer_table,
@@ -40,6 +46,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "test_samples": int(len(test["label"])),
         "table1": error_table(clean),
         "confusion": confusion_matrices(clean, len(classes)),
+        "ratio_margins": ratio_margins(clean),
         "effort": {name: effort_table(tables[name]) for name in TARGETED if tables[name]},
         "paired": {name: paired_table(tables["ifgsm"], tables[name]) for name in TARGETED[1:]
                    if tables[name] and tables["ifgsm"]},
@@ -48,6 +55,9 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "transfer": transfer_table(tables["transfer"]),
     }
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]
+    if metrics["ratio_margins"]:
+        figures.append(ratio_histograms(clean, thresholds_of(metrics["table1"]),
+                                        out_dir / "clean_ratios.png"))
     for attack in TARGETED:
         for kind, stem in KIND_FIGURES.items():
             records = [r for r in tables[attack] if r["kind"] == kind]
@@ -145,6 +155,20 @@ def report_text(metrics: dict) -> str:
                      f"{percent(row['ci_high'])} | {row['errors']} / {row['samples']} | "
                      f"{percent(row['paper_error_rate'])} |")
     lines += ["", "Confusion matrices: `confusion.png`.", ""]
+    margins = metrics.get("ratio_margins")
+    if margins:
+        own, other, none = (margins["own_ratio"], margins["best_other_ratio"],
+                            margins["none_best_ratio"])
+        free = margins["error_free_thresholds"]
+        lines += [
+            "How far the triple-staged decisions are from flipping (`clean_ratios.png`): the "
+            f"positives' own-class ratio is at least {number(own['min'], 3)} (1st percentile "
+            f"{number(own['p1'], 3)}); their best other class reaches {number(other['max'], 3)};"
+            f" None images' best class reaches {number(none['max'], 3)} (99th percentile "
+            f"{number(none['p99'], 3)}). "
+            + (f"Any threshold above {free[0]:.3f} and up to {free[1]:.3f} makes no error on "
+               "this test split." if free else "No threshold makes this test split error-free."),
+            ""]
     stages = metrics.get("stages", {})
     if stages:
         lines += ["## The triple-staged network's stages on the test split", ""]

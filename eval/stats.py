@@ -63,6 +63,48 @@ def error_table(clean: list[dict]) -> list[dict]:
     return rows
 
 
+def clean_ratios(clean: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The triple-staged network's ratios (N, K) on the clean test images and their labels (N,),
+    one row per image (clean.jsonl repeats them once per threshold)."""
+    rows = {r["source"]: r for r in clean if "ratios" in r}
+    ordered = [rows[source] for source in sorted(rows)]
+    if not ordered:
+        return np.zeros((0, 0)), np.zeros(0, dtype=int)
+    return (np.array([r["ratios"] for r in ordered], dtype=float),
+            np.array([r["label"] for r in ordered], dtype=int))
+
+
+def ratio_margins(clean: list[dict]) -> dict | None:
+    """How far the clean decisions are from flipping: the positives' own-class ratio, their best
+    other ratio, and the highest ratio on None images; and the thresholds (if any) at which the
+    test split has no error: above every None image's and wrong class's best, up to the lowest
+    own ratio. None without triple-staged records."""
+    ratios, labels = clean_ratios(clean)
+    if len(labels) == 0:
+        return None
+    num_classes = ratios.shape[1]
+    positive = labels < num_classes
+    own = ratios[positive, labels[positive]]
+    others = np.where(np.eye(num_classes, dtype=bool)[labels[positive]], -np.inf,
+                      ratios[positive]).max(axis=1)
+    none_best = ratios[~positive].max(axis=1)
+    lowest_own = float(own.min()) if own.size else None
+    highest_wrong = float(max(others.max(initial=0.0), none_best.max(initial=0.0)))
+    error_free = (lowest_own is not None and highest_wrong < lowest_own
+                  and bool((own > others).all()))
+
+    def spread(values: np.ndarray) -> dict:
+        if values.size == 0:
+            return {"min": None, "p1": None, "median": None, "p99": None, "max": None}
+        low, middle, high = np.percentile(values, (1, 50, 99))
+        return {"min": float(values.min()), "p1": float(low), "median": float(middle),
+                "p99": float(high), "max": float(values.max())}
+
+    return {"own_ratio": spread(own), "best_other_ratio": spread(others),
+            "none_best_ratio": spread(none_best),
+            "error_free_thresholds": [highest_wrong, lowest_own] if error_free else None}
+
+
 def confusion_matrices(clean: list[dict], num_labels: int) -> dict[str, list[list[int]]]:
     """Rows: true label; columns: decision."""
     matrices = {}

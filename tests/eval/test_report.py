@@ -5,11 +5,14 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from eval.stats import Z_95, wilson_interval
 from mindseye.cli import main
+from models.triple_staged import decide
+from tests.models.synthetic import CLASSES
 
 
 def read_jsonl(path):
@@ -45,6 +48,20 @@ def test_table1_equals_a_recomputation_from_the_clean_records(reported):
         assert matrix.sum() == len(mine) and matrix.trace() == len(mine) - errors
     report = (reported["report"] / "report.md").read_text()
     assert "1.34%" in report and "3.09%" in report  # the paper's numbers beside ours
+
+
+def test_recorded_ratios_give_the_recorded_decisions(reported):
+    clean = read_jsonl(reported["report"] / "clean.jsonl")
+    triple = [r for r in clean if r["network"] == "triple-staged"]
+    assert triple and all(len(r["ratios"]) == len(CLASSES) - 1 for r in triple)
+    for r in triple:
+        # float32 ratios are exact in JSON's doubles, so ties and borderline cases come back too
+        ratios = torch.tensor([r["ratios"]], dtype=torch.float32)
+        assert decide(ratios, r["threshold"]).item() == r["decision"]
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    lowest_own = min(r["ratios"][r["label"]] for r in triple if r["label"] < len(CLASSES) - 1)
+    assert metrics["ratio_margins"]["own_ratio"]["min"] == lowest_own
+    assert "clean_ratios.png" in metrics["figures"]
 
 
 def test_effort_and_robust_accuracy_equal_recomputations(reported):

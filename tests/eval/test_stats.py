@@ -1,6 +1,6 @@
 """eval.stats on hand-made records, where the right answer can be worked out by hand."""
 
-from eval.stats import paired_table
+from eval.stats import paired_table, ratio_margins
 
 
 def record(source: int, steps: int, success: bool, distortion: float, **fields) -> dict:
@@ -31,3 +31,26 @@ def test_paired_table_keeps_settings_apart():
     rows = {row["kind"]: row for row in paired_table(plain, other)}
     assert rows["false-positive"]["other_fewer_steps"] == 0.0
     assert rows["false-negative"]["other_fewer_steps"] == 1.0
+
+
+def clean_record(source: int, label: int, ratios: list[float], threshold: float) -> dict:
+    return {"network": "triple-staged", "threshold": threshold, "source": source, "label": label,
+            "decision": -1, "ratios": ratios}
+
+
+def test_ratio_margins_find_the_error_free_thresholds():
+    images = [(0, [0.9, 0.3]), (1, [0.2, 0.6]), (2, [0.35, 0.1])]  # labels 0, 1 and None (2)
+    clean = [clean_record(source, label, ratios, threshold) for threshold in (0.2, 0.7)
+             for source, (label, ratios) in enumerate(images)]
+    margins = ratio_margins(clean)
+    assert margins["own_ratio"]["min"] == 0.6 and margins["best_other_ratio"]["max"] == 0.3
+    assert margins["none_best_ratio"]["max"] == 0.35
+    # Above the None image's 0.35 and up to the penguin's own 0.6, nothing errs.
+    assert margins["error_free_thresholds"] == [0.35, 0.6]
+    clean.append(clean_record(3, 2, [0.1, 0.65], 0.2))  # a None image above the lowest own ratio
+    assert ratio_margins(clean)["error_free_thresholds"] is None
+
+
+def test_ratio_margins_need_triple_staged_records():
+    assert ratio_margins([{"network": "direct", "threshold": None, "source": 0, "label": 0,
+                           "decision": 0}]) is None
