@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from attacks.victims import Victim
 
@@ -63,7 +64,11 @@ class Attack:
         first_hit = torch.full((count, thresholds), -1, dtype=torch.long)
         final = images[:, None].expand(-1, thresholds, -1, -1, -1).clone()
         active = torch.arange(count)
+        # A triple-staged batch can take half an hour: show the steps and who is still running.
+        progress = tqdm(total=self.max_steps, desc="attack steps", unit="step", leave=False,
+                        mininterval=2)
         for step in range(self.max_steps + 1):
+            progress.set_postfix(running=len(active), refresh=False)
             current = images[active].requires_grad_(True)
             outputs = self.victim.outputs(current)
             reached = (self.victim.decisions(outputs.detach()) == targets[active, None]).cpu()
@@ -80,6 +85,8 @@ class Attack:
             active = active[unfinished]
             keep = unfinished.to(current.device)
             images[active] = self.step(current.detach()[keep], gradients[keep], originals[active])
+            progress.update()
+        progress.close()
         failed = first_hit < 0
         final[failed] = images[:, None].expand(-1, thresholds, -1, -1, -1)[failed]
         steps = torch.where(failed, self.max_steps, first_hit)
