@@ -1,12 +1,18 @@
 """The paper's claims (and a reviewer's), each checked against the computed numbers.
 
-A verdict is True (the numbers agree), False (they contradict it) or None (not enough data).
-Nothing here is hard-coded to an outcome: every verdict is a comparison of measured values.
+A claim is checked only where its numbers exist. `holds` is True (the numbers agree) or False
+(they contradict it), by the point estimates (medians, rates). `clear` says whether the 95%
+intervals (the median's order-statistic interval, Wilson's for rates) agree with the verdict,
+so a reader can tell a clear result from one the sample size cannot settle. Nothing here is
+hard-coded to an outcome: every verdict is a comparison of measured values.
 """
 
-from eval.stats import setting_name
+from eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
+
+# An estimate with its 95% interval: (value, low, high).
+Estimate = tuple[float, float, float]
 
 
 def _rows(metrics: dict, attack: str, kind: str) -> dict:
@@ -14,26 +20,64 @@ def _rows(metrics: dict, attack: str, kind: str) -> dict:
     return {(r["network"], r["threshold"]): r for r in rows if r["kind"] == kind}
 
 
-def _median(row: dict | None, field: str) -> float | None:
-    return None if row is None else row[field]["median"]
+def _median(row: dict | None, field: str) -> Estimate | None:
+    """The median of a field of an effort row, with its interval."""
+    if row is None or row[field]["median"] is None:
+        return None
+    low, high = row[field]["median_ci"]
+    return row[field]["median"], low, high
 
 
-def _claim(text: str, holds: bool | None, evidence: str) -> dict:
-    return {"claim": text, "holds": holds, "evidence": evidence}
+def _rate(row: dict) -> Estimate:
+    return row["error_rate"], row["ci_low"], row["ci_high"]
+
+
+def _success(row: dict, attack: str) -> Estimate:
+    """Share of a paired row's pairs that `attack` ("plain" or "other") flipped, with Wilson's
+    interval."""
+    flipped = round(row[f"{attack}_success"] * row["pairs"])
+    return (row[f"{attack}_success"], *wilson_interval(flipped, row["pairs"]))
+
+
+def _show(estimate: Estimate, digits: int = 3) -> str:
+    value, low, high = estimate
+    return f"{value:.{digits}g} [{low:.{digits}g}-{high:.{digits}g}]"
+
+
+def _claim(text: str, comparisons: list[tuple[Estimate, Estimate]], evidence: str,
+           strict: bool = True) -> dict:
+    """A claim that every (smaller, larger) pair is in that order by its point estimates
+    (`holds`). `clear` says whether the 95% intervals agree with the verdict: for a claim that
+    holds, every smaller interval lies wholly below its larger one (None for a "no more than"
+    claim, which intervals cannot confirm); for one that fails, some violation is that clear."""
+    in_order = [small[0] < large[0] if strict else small[0] <= large[0]
+                for small, large in comparisons]
+    holds = all(in_order)
+    if holds:
+        clear = all(small[2] < large[1] for small, large in comparisons) if strict else None
+    else:
+        clear = any(large[2] < small[1]
+                    for (small, large), ok in zip(comparisons, in_order, strict=True) if not ok)
+    return {"claim": text, "holds": holds, "clear": clear,
+            "evidence": evidence + " (95% intervals in brackets)"}
 
 
 def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
     claims = []
     table = {(r["network"], r["threshold"]): r for r in metrics.get("table1", [])}
-    direct = [table[key] for key in (("direct", None), ("direct-param", None)) if key in table]
-    triple = [table[("triple-staged", t)] for t in thresholds if ("triple-staged", t) in table]
+    direct = [(name, _rate(table[(name, None)])) for name in ("direct", "direct-param")
+              if (name, None) in table]
+    triple = [(t, _rate(table[("triple-staged", t)])) for t in thresholds
+              if ("triple-staged", t) in table]
     if direct and triple:
-        worst_direct = max(r["error_rate"] for r in direct)
-        best_triple = min(r["error_rate"] for r in triple)
         claims.append(_claim(
             "The direct networks have the lowest clean error rate.",
-            worst_direct <= best_triple,
-            f"highest direct error {worst_direct:.2%}, lowest triple-staged {best_triple:.2%}"))
+            [(d, t) for _, d in direct for _, t in triple],
+            "error rates (%): " + ", ".join(
+                f"{name} {_show(tuple(100 * v for v in rate))}" for name, rate in direct)
+            + "; triple-staged " + ", ".join(
+                f"@{t:g} {_show(tuple(100 * v for v in rate))}" for t, rate in triple),
+            strict=False))
 
     positives = _rows(metrics, "ifgsm", "false-positive")
     negatives = _rows(metrics, "ifgsm", "false-negative")
@@ -41,24 +85,25 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
                  for name in ("direct", "direct-param")]
     direct_fp = [(name, value) for name, value in direct_fp if value is not None]
     if direct_fp:
+        limit = (DISTORTION_CLAIM,) * 3
         claims.append(_claim(
             f"False positives on the direct networks need little change (median distortion "
             f"below {DISTORTION_CLAIM}).",
-            all(value < DISTORTION_CLAIM for _, value in direct_fp),
-            ", ".join(f"{name}: {value:.4f}" for name, value in direct_fp)))
+            [(value, limit) for _, value in direct_fp],
+            ", ".join(f"{name}: {_show(value)}" for name, value in direct_fp)))
 
     triple_fp = [(t, _median(positives.get(("triple-staged", t)), "steps")) for t in thresholds]
     triple_fp = [(t, value) for t, value in triple_fp if value is not None]
-    direct_steps = [_median(positives.get((name, None)), "steps")
+    direct_steps = [(name, _median(positives.get((name, None)), "steps"))
                     for name in ("direct", "direct-param")]
-    direct_steps = [value for value in direct_steps if value is not None]
+    direct_steps = [(name, value) for name, value in direct_steps if value is not None]
     if triple_fp and direct_steps:
         claims.append(_claim(
             "False positives need more steps on the triple-staged network than on the direct "
             "ones, at every threshold.",
-            min(value for _, value in triple_fp) > max(direct_steps),
-            f"median steps direct {max(direct_steps):g}; triple-staged "
-            + ", ".join(f"@{t:g}: {value:g}" for t, value in triple_fp)))
+            [(d, t) for _, d in direct_steps for _, t in triple_fp],
+            "median steps " + ", ".join(f"{name} {_show(value)}" for name, value in direct_steps)
+            + "; triple-staged " + ", ".join(f"@{t:g} {_show(value)}" for t, value in triple_fp)))
 
     claims += _monotone_claims(positives, negatives, thresholds)
     claims += _beyond_paper_claims(metrics, thresholds)
@@ -72,14 +117,16 @@ def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, 
     if len(ordered) > 1 and None not in fp:
         claims.append(_claim(
             "The higher the threshold, the larger the distortion a false positive needs.",
-            all(a < b for a, b in zip(fp, fp[1:], strict=False)),
-            ", ".join(f"@{t:g}: {value:.4f}" for t, value in zip(ordered, fp, strict=True))))
+            list(zip(fp, fp[1:], strict=False)),
+            "median distortion " + ", ".join(
+                f"@{t:g} {_show(value)}" for t, value in zip(ordered, fp, strict=True))))
     fn = [_median(negatives.get(("triple-staged", t)), "steps") for t in ordered]
     if len(ordered) > 1 and None not in fn:
         claims.append(_claim(
             "False negatives are resisted better at a lower threshold (more steps needed).",
-            all(a > b for a, b in zip(fn, fn[1:], strict=False)),
-            ", ".join(f"@{t:g}: {value:g} steps" for t, value in zip(ordered, fn, strict=True))))
+            list(zip(fn[1:], fn, strict=False)),
+            "median steps " + ", ".join(
+                f"@{t:g} {_show(value)}" for t, value in zip(ordered, fn, strict=True))))
     return claims
 
 
@@ -92,31 +139,37 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
         paired = [(t, paired[t]) for t in thresholds
                   if t in paired and paired[t]["other_steps"]["median"] is not None]
         if paired:
+            steps = [(t, _median(row, "plain_steps"), _median(row, "other_steps"))
+                     for t, row in paired]
+            flipped = [(_success(row, "other"), _success(row, "plain")) for _, row in paired]
             claims.append(_claim(
                 f"The triple-staged network's false-positive robustness survives the "
-                f"{names[attack]}: on the same images and targets it flips no more of them and "
-                "needs no fewer steps (median) than the paper's attack.",
-                all(row["other_success"] <= row["plain_success"]
-                    and row["other_steps"]["median"] >= row["plain_steps"]["median"]
-                    for _, row in paired),
-                "; ".join(f"@{t:g}: flipped {row['plain_success']:.0%} vs "
-                          f"{row['other_success']:.0%}, median steps "
-                          f"{row['plain_steps']['median']:g} vs {row['other_steps']['median']:g}"
-                          f" ({row['pairs']} pairs)" for t, row in paired)))
+                f"{names[attack]}: on the same images and targets it needs no fewer steps "
+                "(median, where both flipped) than the paper's attack, and flips no more.",
+                [(plain, other) for _, plain, other in steps] + flipped,
+                "; ".join(f"@{t:g}: median steps paper {_show(plain)} vs {_show(other)}, "
+                          f"flipped {_show(paper_rate, 2)} vs {_show(other_rate, 2)} "
+                          f"of {row['pairs']} pairs"
+                          for (t, plain, other), (other_rate, paper_rate), (_, row)
+                          in zip(steps, flipped, paired, strict=True)),
+                strict=False))
     curves = metrics.get("robust_accuracy", {})
-    pgd = {(r["network"], r["threshold"], r["epsilon"]): r["robust_accuracy"]
-           for r in curves.get("pgd", [])}
-    square = {(r["network"], r["threshold"], r["epsilon"]): r["robust_accuracy"]
-              for r in curves.get("square", [])}
+    pgd = {(r["network"], r["threshold"], r["epsilon"]): r for r in curves.get("pgd", [])}
+    square = {(r["network"], r["threshold"], r["epsilon"]): r for r in curves.get("square", [])}
     shared = sorted(set(pgd) & set(square), key=lambda k: (k[0], k[1] or 0, k[2]))
     if shared:
-        masked = [key for key in shared if square[key] < pgd[key]]
+        def accuracy(row: dict) -> Estimate:
+            return row["robust_accuracy"], row["ci_low"], row["ci_high"]
+
+        masked = [key for key in shared
+                  if square[key]["robust_accuracy"] < pgd[key]["robust_accuracy"]]
         claims.append(_claim(
             "Gradient attacks are not masked: the gradient-free Square attack never does "
             "better than PGD at the same budget.",
-            not masked,
+            [(accuracy(pgd[key]), accuracy(square[key])) for key in shared],
             "Square beat PGD at " + (", ".join(
-                f"{setting_name(n, t)} eps {e:g} ({square[(n, t, e)]:.0%} vs {pgd[(n, t, e)]:.0%})"
-                for n, t, e in masked) or "no budget")))
+                f"{setting_name(n, t)} eps {e:g} (robust accuracy "
+                f"{_show(accuracy(square[(n, t, e)]), 2)} vs {_show(accuracy(pgd[(n, t, e)]), 2)})"
+                for n, t, e in masked) or "no budget"),
+            strict=False))
     return claims
-

@@ -239,9 +239,12 @@ def report_text(metrics: dict) -> str:
                          f"{percent(row['fooled_rate'])} | {percent(row['still_correct_rate'])} |")
         lines.append("")
     lines += ["## What the numbers say", ""]
-    verdicts = {True: "holds", False: "FAILS", None: "not enough data"}
     for claim in metrics["claims"]:
-        lines.append(f"- **{verdicts[claim['holds']]}**: {claim['claim']} ({claim['evidence']})")
+        verdict = "holds" if claim["holds"] else "FAILS"
+        if claim["clear"] is not None:
+            verdict += (", and the 95% intervals agree" if claim["clear"] else
+                        " by the point estimates, within the 95% intervals' noise")
+        lines.append(f"- **{verdict}**: {claim['claim']} ({claim['evidence']})")
     if not metrics["claims"]:
         lines.append("- No claim could be checked: run `mindseye attack` first.")
     lines += ["", "Sample sizes are small at the demo preset: read the confidence intervals "

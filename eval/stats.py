@@ -5,6 +5,7 @@ import math
 from collections import defaultdict
 
 import numpy as np
+from scipy.stats import binom
 
 # Table 1 of the paper: clean error rates (fractions). Keys: (network, threshold).
 PAPER_ERROR_RATES = {
@@ -116,13 +117,25 @@ def confusion_matrices(clean: list[dict], num_labels: int) -> dict[str, list[lis
     return matrices
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median: the order statistics x_(j) and x_(n+1-j),
+    with j the largest rank for which Binomial(n, 1/2) leaves at most (1 - confidence) / 2 below
+    it; it covers the median with at least that probability. The whole range when n is too small
+    for that."""
+    array = np.sort(np.asarray(values, dtype=float))
+    rank = int(binom.ppf((1 - confidence) / 2, len(array), 0.5))  # 1-based j
+    if rank < 1:
+        return float(array[0]), float(array[-1])
+    return float(array[rank - 1]), float(array[len(array) - rank])
+
+
 def percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
-        return {"median": None, "p2": None, "p98": None, "mean": None}
+        return {"median": None, "median_ci": None, "p2": None, "p98": None, "mean": None}
     array = np.asarray(values, dtype=float)
     low, high = np.percentile(array, WHISKER_PERCENTILES)
-    return {"median": float(np.median(array)), "p2": float(low), "p98": float(high),
-            "mean": float(array.mean())}
+    return {"median": float(np.median(array)), "median_ci": median_interval(array),
+            "p2": float(low), "p98": float(high), "mean": float(array.mean())}
 
 
 def effort_table(records: list[dict]) -> list[dict]:

@@ -1,6 +1,8 @@
 """eval.stats on hand-made records, where the right answer can be worked out by hand."""
 
-from eval.stats import paired_table, ratio_margins
+import numpy as np
+
+from eval.stats import median_interval, paired_table, ratio_margins
 
 
 def record(source: int, steps: int, success: bool, distortion: float, **fields) -> dict:
@@ -54,3 +56,13 @@ def test_ratio_margins_find_the_error_free_thresholds():
 def test_ratio_margins_need_triple_staged_records():
     assert ratio_margins([{"network": "direct", "threshold": None, "source": 0, "label": 0,
                            "decision": 0}]) is None
+
+
+def test_median_interval_covers_the_median_about_95_percent_of_the_time():
+    rng = np.random.default_rng(0)
+    for size in (15, 200):
+        covered = [low <= 0 <= high for low, high in
+                   (median_interval(rng.standard_normal(size)) for _ in range(2000))]
+        assert 0.94 <= np.mean(covered) <= 0.98  # at least 95%, by whole ranks
+    low, high = median_interval([5.0, 1.0, 3.0])
+    assert (low, high) == (1.0, 5.0)  # too few values: the whole range

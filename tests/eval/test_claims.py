@@ -1,0 +1,50 @@
+"""eval.claims on hand-made metrics: verdicts follow the numbers, intervals decide `clear`."""
+
+from eval.claims import check_claims
+
+
+def effort(network, threshold, kind, steps, steps_ci, distortion=0.05, distortion_ci=(0.04, 0.06)):
+    return {"network": network, "threshold": threshold, "kind": kind,
+            "steps": {"median": steps, "median_ci": list(steps_ci)},
+            "distortion": {"median": distortion, "median_ci": list(distortion_ci)}}
+
+
+def claim(claims, start):
+    (found,) = [c for c in claims if c["claim"].startswith(start)]
+    return found
+
+
+def metrics_with(triple_steps_ci):
+    rows = [effort("direct", None, "false-positive", 15, (13, 17)),
+            effort("direct-param", None, "false-positive", 11, (10, 13)),
+            effort("triple-staged", 0.7, "false-positive", 300, triple_steps_ci)]
+    return {"effort": {"ifgsm": rows}}
+
+
+def test_more_steps_claim_is_clear_only_when_the_intervals_separate():
+    clear = claim(check_claims(metrics_with((250, 350)), (0.7,)), "False positives need more")
+    assert clear["holds"] and clear["clear"]
+    noisy = claim(check_claims(metrics_with((16, 900)), (0.7,)), "False positives need more")
+    assert noisy["holds"] and not noisy["clear"]
+    assert "[16-900]" in noisy["evidence"]
+
+
+def test_a_failing_claim_says_whether_the_failure_is_clear():
+    rows = [effort("triple-staged", 0.2, "false-negative", 4, (3, 5)),
+            effort("triple-staged", 0.7, "false-negative", 15, (12, 18))]
+    found = claim(check_claims({"effort": {"ifgsm": rows}}, (0.2, 0.7)), "False negatives")
+    assert not found["holds"] and found["clear"]  # 0.2 needs clearly fewer steps, not more
+    rows[1] = effort("triple-staged", 0.7, "false-negative", 5, (3, 8))
+    found = claim(check_claims({"effort": {"ifgsm": rows}}, (0.2, 0.7)), "False negatives")
+    assert not found["holds"] and not found["clear"]
+
+
+def test_error_rate_claim_uses_wilson_intervals():
+    def rate(network, threshold, value, low, high):
+        return {"network": network, "threshold": threshold, "error_rate": value,
+                "ci_low": low, "ci_high": high}
+
+    table = [rate("direct", None, 0.001, 0.0005, 0.003), rate("direct-param", None, 0.0, 0, 0.001),
+             rate("triple-staged", 0.45, 0.0, 0, 0.001)]
+    found = claim(check_claims({"table1": table}, (0.45,)), "The direct networks")
+    assert not found["holds"] and not found["clear"]  # 0.1% against 0%, intervals overlap
