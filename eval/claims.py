@@ -10,6 +10,9 @@ hard-coded to an outcome: every verdict is a comparison of measured values.
 from eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
+# "the error rate on normal samples is still reasonable" (paper, section 4) made a number: the
+# paper's worst threshold errs 3.09%; issue 3 asked below 5%.
+REASONABLE_ERROR = 0.05
 
 # An estimate with its 95% interval: (value, low, high).
 Estimate = tuple[float, float, float]
@@ -58,8 +61,7 @@ def _claim(text: str, comparisons: list[tuple[Estimate, Estimate]], evidence: st
     else:
         clear = any(large[2] < small[1]
                     for (small, large), ok in zip(comparisons, in_order, strict=True) if not ok)
-    return {"claim": text, "holds": holds, "clear": clear,
-            "evidence": evidence + " (95% intervals in brackets)"}
+    return {"claim": text, "holds": holds, "clear": clear, "evidence": evidence}
 
 
 def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
@@ -78,6 +80,14 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             + "; triple-staged " + ", ".join(
                 f"@{t:g} {_show(tuple(100 * v for v in rate))}" for t, rate in triple),
             strict=False))
+    if triple:
+        limit = (REASONABLE_ERROR,) * 3
+        claims.append(_claim(
+            f"The triple-staged network's clean error rate stays reasonable (below "
+            f"{REASONABLE_ERROR:.0%}) at every threshold.",
+            [(rate, limit) for _, rate in triple],
+            "error rates (%): " + ", ".join(
+                f"@{t:g} {_show(tuple(100 * v for v in rate))}" for t, rate in triple)))
 
     positives = _rows(metrics, "ifgsm", "false-positive")
     negatives = _rows(metrics, "ifgsm", "false-negative")

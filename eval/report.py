@@ -238,7 +238,10 @@ def report_text(metrics: dict) -> str:
                          f"| {row['kind']} | {row['adversarials']} | "
                          f"{percent(row['fooled_rate'])} | {percent(row['still_correct_rate'])} |")
         lines.append("")
-    lines += ["## What the numbers say", ""]
+    lines += ["## What the numbers say", "",
+              "Each verdict compares point estimates; brackets hold 95% intervals (order "
+              "statistics for medians, Wilson for rates), and the verdict says whether they "
+              "agree with it.", ""]
     for claim in metrics["claims"]:
         verdict = "holds" if claim["holds"] else "FAILS"
         if claim["clear"] is not None:
@@ -247,6 +250,5 @@ def report_text(metrics: dict) -> str:
         lines.append(f"- **{verdict}**: {claim['claim']} ({claim['evidence']})")
     if not metrics["claims"]:
         lines.append("- No claim could be checked: run `mindseye attack` first.")
-    lines += ["", "Sample sizes are small at the demo preset: read the confidence intervals "
-              "before the point estimates.", ""]
+    lines.append("")
     return "\n".join(lines)

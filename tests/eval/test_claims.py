@@ -48,3 +48,16 @@ def test_error_rate_claim_uses_wilson_intervals():
              rate("triple-staged", 0.45, 0.0, 0, 0.001)]
     found = claim(check_claims({"table1": table}, (0.45,)), "The direct networks")
     assert not found["holds"] and not found["clear"]  # 0.1% against 0%, intervals overlap
+
+
+def test_reasonable_error_claim_compares_the_wilson_bound_with_five_percent():
+    def table(rate, low, high):
+        return {"table1": [{"network": "triple-staged", "threshold": 0.2, "error_rate": rate,
+                            "ci_low": low, "ci_high": high}]}
+
+    found = claim(check_claims(table(0.04, 0.035, 0.047), (0.2,)), "The triple-staged network's")
+    assert found["holds"] and found["clear"]
+    found = claim(check_claims(table(0.04, 0.02, 0.07), (0.2,)), "The triple-staged network's")
+    assert found["holds"] and not found["clear"]
+    found = claim(check_claims(table(0.09, 0.07, 0.11), (0.2,)), "The triple-staged network's")
+    assert not found["holds"] and found["clear"]
