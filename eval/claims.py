@@ -47,6 +47,10 @@ def _show(estimate: Estimate, digits: int = 3) -> str:
     return f"{value:.{digits}g} [{low:.{digits}g}-{high:.{digits}g}]"
 
 
+def _show_percent(rate: Estimate) -> str:
+    return _show((100 * rate[0], 100 * rate[1], 100 * rate[2]))
+
+
 def _claim(text: str, comparisons: list[tuple[Estimate, Estimate]], evidence: str,
            strict: bool = True) -> dict:
     """A claim that every (smaller, larger) pair is in that order by its point estimates
@@ -76,9 +80,9 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             "The direct networks have the lowest clean error rate.",
             [(d, t) for _, d in direct for _, t in triple],
             "error rates (%): " + ", ".join(
-                f"{name} {_show(tuple(100 * v for v in rate))}" for name, rate in direct)
+                f"{name} {_show_percent(rate)}" for name, rate in direct)
             + "; triple-staged " + ", ".join(
-                f"@{t:g} {_show(tuple(100 * v for v in rate))}" for t, rate in triple),
+                f"@{t:g} {_show_percent(rate)}" for t, rate in triple),
             strict=False))
     if triple:
         limit = (REASONABLE_ERROR,) * 3
@@ -87,7 +91,7 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             f"{REASONABLE_ERROR:.0%}) at every threshold.",
             [(rate, limit) for _, rate in triple],
             "error rates (%): " + ", ".join(
-                f"@{t:g} {_show(tuple(100 * v for v in rate))}" for t, rate in triple)))
+                f"@{t:g} {_show_percent(rate)}" for t, rate in triple)))
 
     positives = _rows(metrics, "ifgsm", "false-positive")
     negatives = _rows(metrics, "ifgsm", "false-negative")
