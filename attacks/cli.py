@@ -4,7 +4,14 @@ from pathlib import Path
 
 import click
 
-from attacks.settings import ATTACKS, AttackSettings, check_attack_name, with_overrides
+from attacks.settings import (
+    ATTACKS,
+    NETWORKS,
+    AttackSettings,
+    check_attack_name,
+    parse_networks,
+    with_overrides,
+)
 from mindseye.errors import UserError
 
 
@@ -45,11 +52,14 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
               f"[default: {AttackSettings.extra_per_class}].")
 @click.option("--thresholds", default=",".join(map(str, AttackSettings.thresholds)),
               show_default=True, help="Triple-staged thresholds, each in (0, 1).")
+@click.option("--networks", "network_names", default=",".join(NETWORKS), show_default=True,
+              help="Which networks to attack. Records are per network, so runs on different "
+              "machines can split the networks and share one RUN/attacks/.")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | None,
            per_class: int | None, extra_per_class: int | None, thresholds: str,
-           device: str) -> None:
+           network_names: str, device: str) -> None:
     """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
 
     \b
@@ -66,11 +76,12 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
     parsed_thresholds = parse_thresholds(thresholds)
+    networks = parse_networks(network_names)
     check_folders(run_dir, data_dir)
     settings = with_overrides(AttackSettings(), max_steps=max_steps, per_class=per_class,
                               extra_per_class=extra_per_class,
                               thresholds=parsed_thresholds, device=device)
     from attacks.experiments import run_attack
 
-    run_attack(run_dir, data_dir, attack_name, settings)
+    run_attack(run_dir, data_dir, attack_name, settings, networks)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)

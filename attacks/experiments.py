@@ -44,25 +44,33 @@ def table(run_dir: Path, attack: str) -> RecordTable:
     return RecordTable(attacks_dir(run_dir) / f"{attack}.jsonl")
 
 
-def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSettings) -> None:
-    """Run one experiment (or `all`, in an order where transfer finds its ifgsm images)."""
+def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSettings,
+               networks: tuple[str, ...] = NETWORKS) -> None:
+    """Run one experiment (or `all`, in an order where transfer finds its ifgsm images) on the
+    given networks. Records are per network, so runs on different networks (on different
+    machines, say) add up to one run; transfer always takes its images from the direct
+    networks."""
     if attack == "all":
         for name in ATTACKS:
-            run_attack(run_dir, data_dir, name, settings)
+            run_attack(run_dir, data_dir, name, settings, networks)
         return
     check_attack_name(attack)
     check_recorded_settings(run_dir, settings)
+    if attack == "ifgsm-bpda":
+        networks = tuple(name for name in networks if name == TRIPLE_STAGED)
+    if not networks:
+        return
     classes, test = load_test_images(data_dir)
     per_class = settings.extra_per_class if attack in EXTRA_ATTACKS else settings.per_class
     selected = select_per_class(test["label"], per_class, len(classes))
     if attack == "transfer":
         run_targeted(run_dir, "ifgsm", victims(run_dir, classes, settings, DIRECT_NETWORKS),
                      test, selected, settings)
-        run_transfer(run_dir, victims(run_dir, classes, settings), test, settings)
+        run_transfer(run_dir, victims(run_dir, classes, settings, networks), test, settings)
     elif attack in ("pgd", "square"):
-        run_budgeted(run_dir, attack, victims(run_dir, classes, settings), test, selected, settings)
+        run_budgeted(run_dir, attack, victims(run_dir, classes, settings, networks), test,
+                     selected, settings)
     else:
-        networks = (TRIPLE_STAGED,) if attack == "ifgsm-bpda" else NETWORKS
         clip = "straight_through" if attack == "ifgsm-bpda" else "hard"
         run_targeted(run_dir, attack, victims(run_dir, classes, settings, networks, clip),
                      test, selected, settings)

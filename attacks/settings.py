@@ -44,6 +44,16 @@ def check_attack_name(name: str) -> None:
         raise UserError(f"--attack {name!r}: unknown; choose one of {', '.join(ATTACKS)} or all")
 
 
+def parse_networks(text: str) -> tuple[str, ...]:
+    """'direct,triple-staged' -> ('direct', 'triple-staged'), in NETWORKS order."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in NETWORKS]
+    if unknown or not names:
+        raise UserError(f"--networks {text!r}: {unknown[0] if unknown else 'empty'}; choose "
+                        f"from {', '.join(NETWORKS)}, separated by commas")
+    return tuple(name for name in NETWORKS if name in names)
+
+
 def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:
     """Settings with the options the user gave (None = keep the default)."""
     return replace(settings, **{key: value for key, value in values.items() if value is not None})

@@ -90,3 +90,25 @@ def test_attack_command_on_real_networks_resumes(tmp_path, shapes_dataset):
     assert len(paper) == len(adaptive) == len(CLASSES) - 1  # the positives
     assert all(len(paper[label]) == 2 and adaptive[label] == {min(paper[label])}
                for label in paper)
+
+
+def test_unknown_network(tmp_path, shapes_dataset):
+    run_dir = untrained_run(tmp_path / "run", CLASSES)
+    assert_one_line_error(invoke(run_dir, shapes_dataset, "--networks", "direct,resnet"),
+                          "resnet", "triple-staged")
+
+
+def test_networks_split_across_runs_add_up(tmp_path, shapes_dataset):
+    """A machine with only the triple-staged stages attacks them; another adds a direct
+    network to the same records."""
+    run_dir = untrained_run(tmp_path / "run", CLASSES, ("estimator", "projector", "comparator"))
+    args = (run_dir, shapes_dataset, "--per-class", "1", "--max-steps", "2")
+    result = invoke(*args, "--networks", "triple-staged")
+    assert result.exit_code == 0, result.output
+    table = run_dir / "attacks" / "ifgsm.jsonl"
+    first = table.read_text().splitlines()
+    untrained_run(run_dir, CLASSES, ("direct",))
+    assert invoke(*args, "--networks", "direct").exit_code == 0
+    lines = table.read_text().splitlines()
+    assert lines[: len(first)] == first  # the triple-staged records stay as they were
+    assert {json.loads(line)["network"] for line in lines[len(first):]} == {"direct"}
