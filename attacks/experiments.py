@@ -48,8 +48,8 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
                networks: tuple[str, ...] = NETWORKS) -> None:
     """Run one experiment (or `all`, in an order where transfer finds its ifgsm images) on the
     given networks. Records are per network, so runs on different networks (on different
-    machines, say) add up to one run; transfer always takes its images from the direct
-    networks."""
+    machines, say) add up to one run. Transfer shows the direct networks' ifgsm adversarials to
+    the given networks, making them first where the direct networks are among those."""
     if attack == "all":
         for name in ATTACKS:
             run_attack(run_dir, data_dir, name, settings, networks)
@@ -64,8 +64,11 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
     per_class = settings.extra_per_class if attack in EXTRA_ATTACKS else settings.per_class
     selected = select_per_class(test["label"], per_class, len(classes))
     if attack == "transfer":
-        run_targeted(run_dir, "ifgsm", victims(run_dir, classes, settings, DIRECT_NETWORKS),
-                     test, selected, settings)
+        # The direct networks' adversarials: made here if they are attacked, else from records.
+        origins = tuple(name for name in networks if name in DIRECT_NETWORKS)
+        if origins:
+            run_targeted(run_dir, "ifgsm", victims(run_dir, classes, settings, origins),
+                         test, selected, settings)
         run_transfer(run_dir, victims(run_dir, classes, settings, networks), test, settings)
     elif attack in ("pgd", "square"):
         run_budgeted(run_dir, attack, victims(run_dir, classes, settings, networks), test,

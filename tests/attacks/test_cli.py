@@ -1,6 +1,7 @@
 """`mindseye attack` on real run folders: bad input is one line and exit code 2."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,7 @@ def test_networks_split_across_runs_add_up(tmp_path, shapes_dataset):
     lines = table.read_text().splitlines()
     assert lines[: len(first)] == first  # the triple-staged records stay as they were
     assert {json.loads(line)["network"] for line in lines[len(first):]} == {"direct"}
+    # Transfer on the triple-staged network alone needs the direct network's records only.
+    shutil.rmtree(run_dir / "direct")
+    result = invoke(*args, "--networks", "triple-staged", "--attack", "transfer")
+    assert result.exit_code == 0, result.output
