@@ -7,6 +7,8 @@ so a reader can tell a clear result from one the sample size cannot settle. Noth
 hard-coded to an outcome: every verdict is a comparison of measured values.
 """
 
+import math
+
 from eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
@@ -24,10 +26,11 @@ def _rows(metrics: dict, attack: str, kind: str) -> dict:
 
 
 def _median(row: dict | None, field: str) -> Estimate | None:
-    """The median of a field of an effort row, with its interval."""
+    """The median of a field of an effort row, with its interval (unbounded where too few
+    values give none)."""
     if row is None or row[field]["median"] is None:
         return None
-    low, high = row[field]["median_ci"]
+    low, high = row[field]["median_ci"] or (-math.inf, math.inf)
     return row[field]["median"], low, high
 
 
@@ -38,8 +41,7 @@ def _rate(row: dict) -> Estimate:
 def _success(row: dict, attack: str) -> Estimate:
     """Share of a paired row's pairs that `attack` ("plain" or "other") flipped, with Wilson's
     interval."""
-    flipped = round(row[f"{attack}_success"] * row["pairs"])
-    return (row[f"{attack}_success"], *wilson_interval(flipped, row["pairs"]))
+    return (row[f"{attack}_success"], *wilson_interval(row[f"{attack}_flipped"], row["pairs"]))
 
 
 def _show(estimate: Estimate, digits: int = 3) -> str:
@@ -125,6 +127,7 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
     fn_others = [(setting_name(network, threshold), _median(row, "steps"))
                  for (network, threshold), row in negatives.items()
                  if (network, threshold) != ("triple-staged", lowest)]
+    fn_others = [(name, value) for name, value in fn_others if value is not None]
     if fn_lowest is not None and fn_others:
         claims.append(_claim(
             f"False negatives need more steps on the triple-staged network @{lowest:g} than on "
@@ -164,9 +167,9 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
     for attack, rows in metrics.get("paired", {}).items():
         paired = {row["threshold"]: row for row in rows
                   if row["network"] == "triple-staged" and row["kind"] == "false-positive"}
-        paired = [(t, paired[t]) for t in thresholds
-                  if t in paired and paired[t]["other_steps"]["median"] is not None]
+        paired = [(t, paired[t]) for t in thresholds if t in paired]
         if paired:
+            # Steps compare where both attacks flipped some pair; flip rates compare always.
             steps = [(t, _median(row, "plain_steps"), _median(row, "other_steps"))
                      for t, row in paired]
             flipped = [(_success(row, "other"), _success(row, "plain")) for _, row in paired]
@@ -174,8 +177,9 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
                 f"The triple-staged network's false-positive robustness survives the "
                 f"{names[attack]}: on the same images and targets it needs no fewer steps "
                 "(median, where both flipped) than the paper's attack, and flips no more.",
-                [(plain, other) for _, plain, other in steps] + flipped,
-                "; ".join(f"@{t:g}: median steps paper {_show(plain)} vs {_show(other)}, "
+                [(plain, other) for _, plain, other in steps if plain and other] + flipped,
+                "; ".join(f"@{t:g}: median steps paper "
+                          f"{_show(plain) if plain else '-'} vs {_show(other) if other else '-'}, "
                           f"flipped {_show(paper_rate, 2)} vs {_show(other_rate, 2)} "
                           f"of {row['pairs']} pairs"
                           for (t, plain, other), (other_rate, paper_rate), (_, row)

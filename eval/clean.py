@@ -26,21 +26,22 @@ def clean_predictions(run_dir: Path, data_dir: Path, out_dir: Path,
     for victim in victims(run_dir, classes, settings):
         starts = range(0, len(images), CHUNK)
         for start in tqdm(starts, desc=f"clean {victim.name}", unit="chunk", leave=False):
-            unit = f"{victim.name}-{','.join(map(str, victim.thresholds))}-{start}"
+            has_ratios = isinstance(victim, TripleStagedVictim)
+            # "-ratios": units written before the ratios were recorded are not reused.
+            unit = (f"{victim.name}-{','.join(map(str, victim.thresholds))}-{start}"
+                    + ("-ratios" if has_ratios else ""))
             wanted.add(unit)
             if unit in done:
                 continue
             outputs, decisions = outputs_and_decisions(
                 victim, images[start : start + CHUNK], settings.batch_size)
-            ratios = isinstance(victim, TripleStagedVictim)
             records.append([
                 {"unit": unit, "network": victim.name, "threshold": threshold,
                  "source": start + row, "label": int(labels[start + row]),
                  "decision": int(decisions[row, column]),
-                 **({"ratios": outputs[row].tolist()} if ratios else {})}
+                 **({"ratios": outputs[row].tolist()} if has_ratios else {})}
                 for row in range(len(decisions))
                 for column, threshold in enumerate(victim.thresholds)
             ])
     # Units of other thresholds (an earlier run with other --thresholds) stay on disk, unused.
     return [record for record in records.read() if record["unit"] in wanted]
-

@@ -44,8 +44,8 @@ def confusion_figure(matrices: dict[str, list[list[int]]], classes: list[str], p
 def ratio_histograms(clean: list[dict], thresholds: tuple[float, ...], path: Path) -> Path:
     """The triple-staged network's ratios on the clean test images: the positives' own class,
     their best other class, and the best class of None images, with the thresholds dashed.
-    A threshold errs on the None and wrong-class mass to its right and the own-class mass to its
-    left."""
+    A threshold errs on the None mass at or to its right and on the own-class mass to its left
+    (a wrong class errs only where it beats the own class, which the histogram does not show)."""
     ratios, labels = clean_ratios(clean)
     num_classes = ratios.shape[1]
     positive = labels < num_classes

@@ -77,9 +77,10 @@ def clean_ratios(clean: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 def ratio_margins(clean: list[dict]) -> dict | None:
     """How far the clean decisions are from flipping: the positives' own-class ratio, their best
-    other ratio, and the highest ratio on None images; and the thresholds (if any) at which the
-    test split has no error: above every None image's and wrong class's best, up to the lowest
-    own ratio. None without triple-staged records."""
+    other ratio, and the highest ratio on None images; and the thresholds t (if any) at which the
+    test split has no error, low < t <= high: above every None image's best ratio, up to the
+    lowest own ratio, provided every positive's own class beats the others. None without
+    triple-staged records."""
     ratios, labels = clean_ratios(clean)
     if len(labels) == 0:
         return None
@@ -89,9 +90,11 @@ def ratio_margins(clean: list[dict]) -> dict | None:
     others = np.where(np.eye(num_classes, dtype=bool)[labels[positive]], -np.inf,
                       ratios[positive]).max(axis=1)
     none_best = ratios[~positive].max(axis=1)
+    # A positive errs if a threshold is above its own ratio or another class beats its own; a
+    # None image errs if the threshold is at or below its best ratio.
     lowest_own = float(own.min()) if own.size else None
-    highest_wrong = float(max(others.max(initial=0.0), none_best.max(initial=0.0)))
-    error_free = (lowest_own is not None and highest_wrong < lowest_own
+    highest_none = float(none_best.max(initial=0.0))
+    error_free = (lowest_own is not None and highest_none < lowest_own
                   and bool((own > others).all()))
 
     def spread(values: np.ndarray) -> dict:
@@ -103,7 +106,7 @@ def ratio_margins(clean: list[dict]) -> dict | None:
 
     return {"own_ratio": spread(own), "best_other_ratio": spread(others),
             "none_best_ratio": spread(none_best),
-            "error_free_thresholds": [highest_wrong, lowest_own] if error_free else None}
+            "error_free_thresholds": [highest_none, lowest_own] if error_free else None}
 
 
 def confusion_matrices(clean: list[dict], num_labels: int) -> dict[str, list[list[int]]]:
@@ -117,15 +120,15 @@ def confusion_matrices(clean: list[dict], num_labels: int) -> dict[str, list[lis
     return matrices
 
 
-def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
     """A distribution-free interval for the median: the order statistics x_(j) and x_(n+1-j),
     with j the largest rank for which Binomial(n, 1/2) leaves at most (1 - confidence) / 2 below
-    it; it covers the median with at least that probability. The whole range when n is too small
-    for that."""
+    it; it covers the median with at least that probability. None when n is too small for any
+    such interval (n <= 5 at 95%)."""
     array = np.sort(np.asarray(values, dtype=float))
-    rank = int(binom.ppf((1 - confidence) / 2, len(array), 0.5))  # 1-based j
+    rank = int(binom.ppf((1 - confidence) / 2, len(array), 0.5)) if len(array) else 0  # 1-based
     if rank < 1:
-        return float(array[0]), float(array[-1])
+        return None
     return float(array[rank - 1]), float(array[len(array) - rank])
 
 
@@ -182,10 +185,13 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
         def effort(record: dict) -> int:
             return record["steps"] if record["success"] else record["max_steps"] + 1
 
+        plain_flipped = sum(a["success"] for _, a, _ in items)
+        other_flipped = sum(b["success"] for _, _, b in items)
         rows.append({
             "network": network, "threshold": threshold, "kind": kind, "pairs": len(items),
-            "plain_success": float(np.mean([a["success"] for _, a, _ in items])),
-            "other_success": float(np.mean([b["success"] for _, _, b in items])),
+            "plain_flipped": plain_flipped, "other_flipped": other_flipped,
+            "plain_success": plain_flipped / len(items),
+            "other_success": other_flipped / len(items),
             "both_succeeded": len(both),
             "plain_steps": percentiles([a["steps"] for a, _ in both]),
             "other_steps": percentiles([b["steps"] for _, b in both]),

@@ -74,3 +74,31 @@ def test_false_negatives_at_the_lowest_threshold_against_every_other_setting():
     found = claim(check_claims({"effort": {"ifgsm": rows}}, (0.2, 0.7)),
                   "False negatives need more steps")
     assert not found["holds"] and not found["clear"]
+
+
+def test_settings_without_a_successful_attack_are_left_out_not_fatal():
+    rows = [effort("direct", None, "false-negative", None, (0, 0)),
+            effort("triple-staged", 0.2, "false-negative", 15, (14, 17)),
+            effort("triple-staged", 0.7, "false-negative", 4, (3, 5))]
+    rows[0]["steps"]["median_ci"] = None
+    found = claim(check_claims({"effort": {"ifgsm": rows}}, (0.2, 0.7)),
+                  "False negatives need more steps")
+    assert found["holds"] and "direct " not in found["evidence"]
+
+
+def paired_row(plain_flipped, other_flipped, pairs=20, steps=None):
+    spread = ({"median": steps[0], "median_ci": list(steps[1:])} if steps
+              else {"median": None, "median_ci": None})
+    return {"network": "triple-staged", "threshold": 0.7, "kind": "false-positive",
+            "pairs": pairs, "plain_flipped": plain_flipped, "other_flipped": other_flipped,
+            "plain_success": plain_flipped / pairs, "other_success": other_flipped / pairs,
+            "plain_steps": spread, "other_steps": spread}
+
+
+def test_an_adaptive_attack_that_flips_more_breaks_the_claim_even_without_shared_flips():
+    metrics = {"paired": {"adaptive": [paired_row(0, 15)]}}
+    found = claim(check_claims(metrics, (0.7,)), "The triple-staged network's false-positive")
+    assert not found["holds"] and found["clear"]  # 0/20 against 15/20: Wilson intervals apart
+    metrics = {"paired": {"adaptive": [paired_row(18, 18, steps=(300, 250, 350))]}}
+    found = claim(check_claims(metrics, (0.7,)), "The triple-staged network's false-positive")
+    assert found["holds"] and found["clear"] is None  # "no more than" cannot be confirmed

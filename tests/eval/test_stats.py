@@ -1,8 +1,10 @@
 """eval.stats on hand-made records, where the right answer can be worked out by hand."""
 
 import numpy as np
+import torch
 
 from eval.stats import median_interval, paired_table, ratio_margins
+from models.triple_staged import decide
 
 
 def record(source: int, steps: int, success: bool, distortion: float, **fields) -> dict:
@@ -53,6 +55,20 @@ def test_ratio_margins_find_the_error_free_thresholds():
     assert ratio_margins(clean)["error_free_thresholds"] is None
 
 
+def test_a_wrong_class_below_the_own_class_does_not_narrow_the_error_free_range():
+    images = [(0, [0.9, 0.7]), (1, [0.2, 0.6]), (2, [0.3, 0.1])]
+    clean = [clean_record(source, label, ratios, 0.45)
+             for source, (label, ratios) in enumerate(images)]
+    low, high = ratio_margins(clean)["error_free_thresholds"]
+    assert (low, high) == (0.3, 0.6)
+    ratios = torch.tensor([r for _, r in images])
+    labels = torch.tensor([label for label, _ in images])
+    for threshold in (0.31, 0.45, 0.6):  # low < t <= high: no error
+        assert (decide(ratios, threshold) == labels).all()
+    for threshold in (0.3, 0.61):
+        assert not (decide(ratios, threshold) == labels).all()
+
+
 def test_ratio_margins_need_triple_staged_records():
     assert ratio_margins([{"network": "direct", "threshold": None, "source": 0, "label": 0,
                            "decision": 0}]) is None
@@ -64,5 +80,5 @@ def test_median_interval_covers_the_median_about_95_percent_of_the_time():
         covered = [low <= 0 <= high for low, high in
                    (median_interval(rng.standard_normal(size)) for _ in range(2000))]
         assert 0.94 <= np.mean(covered) <= 0.98  # at least 95%, by whole ranks
-    low, high = median_interval([5.0, 1.0, 3.0])
-    assert (low, high) == (1.0, 5.0)  # too few values: the whole range
+    assert median_interval([5.0, 1.0, 3.0, 2.0, 4.0]) is None  # no 95% interval from 5 values
+    assert median_interval([6.0, 1.0, 3.0, 2.0, 4.0, 5.0]) == (1.0, 6.0)  # 96.9% from 6
