@@ -48,7 +48,8 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
               "(ifgsm, ifgsm-bpda; transfer uses their images) "
               f"[default: {AttackSettings.per_class}].")
 @click.option("--extra-per-class", type=int, help="Test images per class for the attacks "
-              "beyond the paper (pgd, square, adaptive): the first of the --per-class images "
+              "beyond the paper (pgd, square, adaptive), taken in test-split order as "
+              "--per-class takes them, so the smaller set is part of the larger "
               f"[default: {AttackSettings.extra_per_class}].")
 @click.option("--thresholds", default=",".join(map(str, AttackSettings.thresholds)),
               show_default=True, help="Triple-staged thresholds, each in (0, 1).")
