@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from eval.stats import (  # noqa: E402
     STEPS_DISPLAY_CLIP,
     WHISKER_PERCENTILES,
-    clean_ratios,
+    clean_ratio_groups,
     group,
     setting_name,
 )
@@ -46,16 +46,11 @@ def ratio_histograms(clean: list[dict], thresholds: tuple[float, ...], path: Pat
     their best other class, and the best class of None images, with the thresholds dashed.
     A threshold errs on the None mass at or to its right and on the own-class mass to its left
     (a wrong class errs only where it beats the own class, which the histogram does not show)."""
-    ratios, labels = clean_ratios(clean)
-    num_classes = ratios.shape[1]
-    positive = labels < num_classes
-    own = ratios[positive, labels[positive]]
-    wrong = np.eye(num_classes, dtype=bool)[labels[positive]]
-    others = np.where(wrong, -np.inf, ratios[positive]).max(axis=1)
+    own, others, none_best = clean_ratio_groups(clean)
     figure, axis = plt.subplots(figsize=(6.5, 3.8))
     bins = np.linspace(0, 1, 51)
     for values, label in ((own, "positives: own class"), (others, "positives: best other class"),
-                          (ratios[~positive].max(axis=1), "None images: best class")):
+                          (none_best, "None images: best class")):
         axis.hist(values, bins=bins, histtype="step", linewidth=1.5,
                   label=f"{label} ({len(values)})")
     for threshold in thresholds:

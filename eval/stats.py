@@ -64,32 +64,32 @@ def error_table(clean: list[dict]) -> list[dict]:
     return rows
 
 
-def clean_ratios(clean: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """The triple-staged network's ratios (N, K) on the clean test images and their labels (N,),
-    one row per image (clean.jsonl repeats them once per threshold)."""
+def clean_ratio_groups(clean: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The triple-staged network's ratios on the clean test images, one value per image
+    (clean.jsonl repeats them once per threshold): the positives' own-class ratio, their best
+    other-class ratio, and None images' best ratio. None without triple-staged records."""
     rows = {r["source"]: r for r in clean if "ratios" in r}
-    ordered = [rows[source] for source in sorted(rows)]
-    if not ordered:
-        return np.zeros((0, 0)), np.zeros(0, dtype=int)
-    return (np.array([r["ratios"] for r in ordered], dtype=float),
-            np.array([r["label"] for r in ordered], dtype=int))
-
-
-def ratio_margins(clean: list[dict]) -> dict | None:
-    """How far the clean decisions are from flipping: the positives' own-class ratio, their best
-    other ratio, and the highest ratio on None images; and the thresholds t (if any) at which the
-    test split has no error, low < t <= high: above every None image's best ratio, up to the
-    lowest own ratio, provided every positive's own class beats the others. None without
-    triple-staged records."""
-    ratios, labels = clean_ratios(clean)
-    if len(labels) == 0:
+    if not rows:
         return None
+    ratios = np.array([rows[source]["ratios"] for source in sorted(rows)], dtype=float)
+    labels = np.array([rows[source]["label"] for source in sorted(rows)], dtype=int)
     num_classes = ratios.shape[1]
     positive = labels < num_classes
     own = ratios[positive, labels[positive]]
     others = np.where(np.eye(num_classes, dtype=bool)[labels[positive]], -np.inf,
                       ratios[positive]).max(axis=1)
-    none_best = ratios[~positive].max(axis=1)
+    return own, others, ratios[~positive].max(axis=1)
+
+
+def ratio_margins(clean: list[dict]) -> dict | None:
+    """How far the clean decisions are from flipping: spreads of the three groups of
+    `clean_ratio_groups`, and the thresholds t (if any) at which the test split has no error,
+    low < t <= high: above every None image's best ratio, up to the lowest own ratio, provided
+    every positive's own class beats the others. None without triple-staged records."""
+    groups = clean_ratio_groups(clean)
+    if groups is None:
+        return None
+    own, others, none_best = groups
     # A positive errs if a threshold is above its own ratio or another class beats its own; a
     # None image errs if the threshold is at or below its best ratio.
     lowest_own = float(own.min()) if own.size else None
