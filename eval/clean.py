@@ -24,12 +24,13 @@ def clean_predictions(run_dir: Path, data_dir: Path, out_dir: Path,
     images, labels = test["image"], test["label"]
     wanted = set()
     for victim in victims(run_dir, classes, settings):
+        has_ratios = isinstance(victim, TripleStagedVictim)
+        # "-ratios": units written before the ratios were recorded are not reused.
+        prefix = f"{victim.name}-{','.join(map(str, victim.thresholds))}"
+        suffix = "-ratios" if has_ratios else ""
         starts = range(0, len(images), CHUNK)
         for start in tqdm(starts, desc=f"clean {victim.name}", unit="chunk", leave=False):
-            has_ratios = isinstance(victim, TripleStagedVictim)
-            # "-ratios": units written before the ratios were recorded are not reused.
-            unit = (f"{victim.name}-{','.join(map(str, victim.thresholds))}-{start}"
-                    + ("-ratios" if has_ratios else ""))
+            unit = f"{prefix}-{start}{suffix}"
             wanted.add(unit)
             if unit in done:
                 continue
