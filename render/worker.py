@@ -157,7 +157,9 @@ class BlenderProcess:
             stdout=self._log,
             stderr=self._log,
             pass_fds=(write_end,),
-            env={**os.environ, "PYTHONPATH": python_path},
+            # Blender makes its session folder (blender_*) under TMPDIR and leaves it behind when
+            # killed; inside our folder it goes when the folder does.
+            env={**os.environ, "PYTHONPATH": python_path, "TMPDIR": self._folder},
         )
         os.close(write_end)
         self._replies = os.fdopen(read_end, "rb")

@@ -78,6 +78,8 @@ def test_a_killed_child_is_restarted_and_its_folder_removed(suzanne_blend, in_pr
     with BlenderProcess(FAST) as blender:
         blender.render(*suzanne_blend, ROTATIONS[:1])
         killed, killed_folder = blender.pid, blender.folder
+        # Blender's own session folder lives in ours, so it goes with it.
+        assert list(Path(killed_folder).glob("blender_*"))
         os.kill(killed, signal.SIGKILL)
         objects, _ = blender.render(*suzanne_blend, ROTATIONS)
         assert blender.pid != killed
