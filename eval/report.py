@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from attacks.experiments import load_test_images, table, victims
-from attacks.settings import AttackSettings
+from attacks.settings import TRIPLE_STAGED, AttackSettings
 from eval.claims import check_claims
 from eval.clean import clean_predictions
+from eval.clip import clip_table
 from eval.figures import (
     confusion_figure,
     effort_boxplots,
@@ -53,6 +54,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "robust_accuracy": {name: robust_accuracy(tables[name]) for name in BUDGETED
                             if tables[name]},
         "transfer": transfer_table(tables["transfer"]),
+        "clip": clip_engagement(run_dir, classes, test, tables, settings),
     }
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]
     if metrics["ratio_margins"]:
@@ -81,6 +83,17 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(out_dir / "report.md", report_text(metrics))
     return metrics
+
+
+def clip_engagement(run_dir: Path, classes: list[str], test: dict, tables: dict[str, list[dict]],
+                    settings: AttackSettings) -> list[dict]:
+    """eval.clip's table for the targeted attacks on the triple-staged network, if any ran."""
+    targeted = {name: tables[name] for name in TARGETED}
+    if not any(r["network"] == TRIPLE_STAGED for records in targeted.values() for r in records):
+        return []
+    (victim,) = victims(run_dir, classes, settings, (TRIPLE_STAGED,))
+    return clip_table(victim.model, test["image"], targeted,
+                      {name: table(run_dir, name) for name in TARGETED}, settings.batch_size)
 
 
 def stage_evaluations(run_dir: Path) -> dict:
@@ -137,6 +150,12 @@ def galleries(run_dir: Path, classes: list[str], test: dict, records: list[dict]
 
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def interval_text(count: int, total: int, interval: tuple[float, float]) -> str:
+    """`count` of `total` as a percentage with its interval: 12.50% [8.1-18.2]."""
+    return (f"{percent(count / total)} [{100 * interval[0]:.1f}-{100 * interval[1]:.1f}]"
+            if total else "-")
 
 
 def number(value: float | None, digits: int = 4) -> str:
@@ -214,6 +233,23 @@ def report_text(metrics: dict) -> str:
                 f"{number(row['plain_distortion']['median'])} / "
                 f"{number(row['other_distortion']['median'])} | "
                 f"{percent(row['other_fewer_steps'])} |")
+        lines.append("")
+    if metrics.get("clip"):
+        lines += ["## The estimator's clip on the triple-staged network's final images", "",
+                  "A hard clip passes no gradient where it engages, so the paper's attack and "
+                  "BPDA can only part ways where some hypothesis's angles leave the sampled "
+                  "range. Counted on each trajectory's final image, so a trajectory whose angles "
+                  "left the range and came back is not counted. Brackets hold 95% Wilson "
+                  "intervals.", "",
+                  "| attack | setting | kind | images | clip engaged, any class | clip engaged, "
+                  "the class the attack moves |", "|---|---|---|---|---|---|"]
+        for row in metrics["clip"]:
+            setting = "-" if row["threshold"] is None else f"@{row['threshold']}"
+            lines.append(
+                f"| {row['attack']} | {setting} | {row['kind']} | {row['images']} | "
+                f"{interval_text(row['any_class'], row['images'], row['any_class_ci'])} | "
+                f"{interval_text(row['attacked_class'], row['images'], row['attacked_class_ci'])}"
+                " |")
         lines.append("")
     lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
               "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
