@@ -8,6 +8,10 @@ there (or the step cap is hit). Samples never interact (networks run in eval mod
 batched run gives each sample the result it would get alone: bit for bit in float64; in float32
 the kernels round differently at different batch sizes and sign() can, rarely, turn a last-bit
 difference into a different step (benchmarks/attack_batching.py measures both).
+
+On the triple-staged network the loop also counts each sample's steps taken with the estimator's
+clip engaged: where there were none, the hard clip never hid a gradient, and a straight-through
+clip (BPDA) would have taken the same path.
 """
 
 from dataclasses import dataclass
@@ -27,6 +31,8 @@ class AttackResult:
     #                    or the step cap if it never did
     success: np.ndarray  # bool (N, T)
     images: np.ndarray  # float32 (N, T, 64, 64): the image at that step (the last one on failure)
+    clipped_steps: np.ndarray  # int (N,): steps whose gradient was taken with the estimator's
+    #                            clip engaged on some hypothesis (0 for a network without a clip)
 
 
 class Attack:
@@ -58,10 +64,11 @@ class Attack:
 
     def _run_batch(
         self, originals: torch.Tensor, targets: torch.Tensor
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         count, thresholds = len(originals), len(self.victim.thresholds)
         images = originals.detach().clone()
         first_hit = torch.full((count, thresholds), -1, dtype=torch.long)
+        clipped_steps = torch.zeros(count, dtype=torch.long)
         final = images[:, None].expand(-1, thresholds, -1, -1, -1).clone()
         active = torch.arange(count)
         # A triple-staged batch can take half an hour: show the steps and who is still running.
@@ -70,7 +77,7 @@ class Attack:
         for step in range(self.max_steps + 1):
             progress.set_postfix(running=len(active), refresh=False)
             current = images[active].requires_grad_(True)
-            outputs = self.victim.outputs(current)
+            outputs, clipped = self.victim.outputs_and_clipped(current)
             reached = (self.victim.decisions(outputs.detach()) == targets[active, None]).cpu()
             new_hits = reached & (first_hit[active] < 0)
             rows, columns = new_hits.nonzero(as_tuple=True)
@@ -83,6 +90,8 @@ class Attack:
             loss = self.loss(outputs, targets[active])[unfinished.to(outputs.device)].sum()
             (gradients,) = torch.autograd.grad(loss, current)
             active = active[unfinished]
+            if clipped is not None:
+                clipped_steps[active] += clipped.cpu()[unfinished].long()
             keep = unfinished.to(current.device)
             images[active] = self.step(current.detach()[keep], gradients[keep], originals[active])
             progress.update()
@@ -90,4 +99,5 @@ class Attack:
         failed = first_hit < 0
         final[failed] = images[:, None].expand(-1, thresholds, -1, -1, -1)[failed]
         steps = torch.where(failed, self.max_steps, first_hit)
-        return steps.numpy(), (~failed).numpy(), final[:, :, 0].cpu().numpy()
+        return (steps.numpy(), (~failed).numpy(), final[:, :, 0].cpu().numpy(),
+                clipped_steps.numpy())

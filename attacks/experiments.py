@@ -242,6 +242,8 @@ def attack_unit(
                 **perturbation(images[source], adversarial),
                 "image_file": image_file,
                 "image_index": index * len(victim.thresholds) + column,
+                **({"clipped_steps": int(result.clipped_steps[index])}
+                   if isinstance(victim, TripleStagedVictim) else {}),
             })
     records.append(new)
 

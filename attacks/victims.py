@@ -30,6 +30,10 @@ class DirectVictim:
     def outputs(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
 
+    def outputs_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """The outputs, and None: a direct network has no clip to engage."""
+        return self.model(images), None
+
     def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
         """(B, 1): one decision, as the direct networks have no threshold."""
         return outputs.argmax(dim=1, keepdim=True)
@@ -56,6 +60,11 @@ class TripleStagedVictim:
 
     def outputs(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.ratios(images)
+
+    def outputs_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ratios, and (B,) bool: whether the estimator's clip engaged on any hypothesis."""
+        ratios, clipped = self.model.ratios_and_clipped(images)
+        return ratios, clipped.any(dim=1)
 
     def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
         """(B, T): the decision at each threshold."""

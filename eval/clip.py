@@ -15,7 +15,7 @@ import torch
 from attacks.records import RecordTable
 from attacks.settings import TRIPLE_STAGED
 from eval.stats import wilson_interval
-from models.estimator import ROTATION_LIMIT
+from models.estimator import engages_clip
 from models.triple_staged import TripleStaged
 
 
@@ -32,7 +32,7 @@ def clipped_hypotheses(model: TripleStaged, images: np.ndarray, batch_size: int)
             queries = batch.repeat_interleave(k, dim=0)  # row i * K + c, as in TripleStaged
             classes = torch.arange(k, device=device).repeat(len(batch))
             angles = model.estimator.unclipped(queries, classes)
-            found.append((angles.abs() > ROTATION_LIMIT).any(dim=1).view(-1, k).cpu())
+            found.append(engages_clip(angles).view(-1, k).cpu())
     return torch.cat(found).numpy() if found else np.zeros((0, k), bool)
 
 

@@ -27,6 +27,11 @@ def clip_rotations(params: torch.Tensor, mode: ClipMode = "hard") -> torch.Tenso
     return clipped
 
 
+def engages_clip(params: torch.Tensor) -> torch.Tensor:
+    """(N,) bool for unclipped angles (N, 3): whether the clip changes any of them."""
+    return (params.detach().abs() > ROTATION_LIMIT).any(dim=1)
+
+
 class Estimator(nn.Module):
     """Reduced AlexNet on 1 + K channels -> fc 3."""
 

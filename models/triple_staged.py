@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from models.comparator import Comparator
-from models.estimator import ClipMode, Estimator
+from models.estimator import ClipMode, Estimator, clip_rotations, engages_clip
 from models.projector import Projector
 
 
@@ -34,13 +34,20 @@ class TripleStaged(nn.Module):
 
     def ratios(self, images: torch.Tensor) -> torch.Tensor:
         """Images (B,1,64,64) on 0..255 -> ratio per positive class (B, K)."""
+        return self.ratios_and_clipped(images)[0]
+
+    def ratios_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ratios (B, K), and (B, K) bool: whether the estimator's clip changed an angle of
+        class c's hypothesis (where the hard clip passes no gradient)."""
         batch, k = images.shape[0], self.num_classes
         # All K hypotheses in one batched pass: image i with class c sits at row i * K + c.
         queries = images.repeat_interleave(k, dim=0)
         classes = torch.arange(k, device=images.device).repeat(batch)
-        params = self.estimator(queries, classes, clip=self.clip)
+        unclipped = self.estimator.unclipped(queries, classes)
+        params = clip_rotations(unclipped, self.clip)
         drawing, alpha = self.projector.draw(params, classes)
-        return self.comparator.ratio(queries, drawing, alpha).view(batch, k)
+        ratios = self.comparator.ratio(queries, drawing, alpha).view(batch, k)
+        return ratios, engages_clip(unclipped).view(batch, k)
 
     def scores(self, images: torch.Tensor, threshold: float) -> torch.Tensor:
         """(B, K + 1): the ratios then a None column equal to `threshold`."""

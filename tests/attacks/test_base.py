@@ -98,3 +98,25 @@ def test_one_trajectory_for_all_thresholds_equals_one_attack_per_threshold(shape
             images, targets)
         assert np.array_equal(shared.steps[:, column], alone.steps[:, 0])
         assert np.array_equal(shared.images[:, column], alone.images[:, 0])
+
+
+def test_where_the_clip_never_engaged_bpda_takes_the_same_path(shapes_test):
+    hard = tiny_triple_staged().double()  # float64: see test_batched_and_per_sample_runs_agree
+    images = torch.as_tensor(shapes_test["image"][:16], dtype=torch.float64)[:, None]
+    targets = torch.tensor([1, 2, 3, 0] * 4)
+    with torch.no_grad():  # put the first angle near the clip's edge, so some paths cross it
+        angles = hard.estimator.unclipped(images, targets.clamp(max=2))
+        hard.estimator.estimate.bias[0] += 0.45 - angles[:, 0].median()
+    through = copy.deepcopy(hard)
+    through.clip = "straight_through"
+    thresholds = (0.2, 0.45)
+    paper = IterativeFGSM(TripleStagedVictim("t", hard, thresholds), max_steps=40).run(
+        images, targets)
+    bpda = IterativeFGSM(TripleStagedVictim("t", through, thresholds), max_steps=40).run(
+        images, targets)
+    untouched = paper.clipped_steps == 0
+    assert untouched.any() and not untouched.all()
+    assert np.array_equal(paper.steps[untouched], bpda.steps[untouched])
+    assert np.array_equal(paper.images[untouched], bpda.images[untouched])
+    parted = (paper.images != bpda.images).reshape(len(images), -1).any(axis=1)
+    assert parted[~untouched].any()  # the count is not vacuous: engaged paths do part

@@ -35,6 +35,7 @@ def test_records_match_a_recomputation_from_the_saved_images(tmp_path, trained_d
     records = attack_direct(tmp_path, victim, shapes_test)
     attacked = [r for r in records if r["status"] == "attacked"]
     missed = [r for r in records if r["status"] == "misclassified"]
+    assert not any("clipped_steps" in r for r in records)  # a direct network has no clip
     # Every positive source appears once per other class (2 false positives, 1 false negative).
     assert len(records) == 3 * 4 * 3 and attacked
     with torch.no_grad():
@@ -77,6 +78,12 @@ def test_triple_staged_records_one_row_per_threshold(tmp_path, shapes_test):
     run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
     records = table(tmp_path, "ifgsm").read()
     assert len(records) == 2 * 3 * 3 * 2
+    # One trajectory serves both thresholds, so both rows carry its count of clipped steps.
+    trajectories = {}
+    for r in (r for r in records if r["status"] == "attacked"):
+        assert 0 <= r["clipped_steps"] <= settings.max_steps
+        trajectories.setdefault((r["source"], r["target"]), set()).add(r["clipped_steps"])
+    assert trajectories and all(len(counts) == 1 for counts in trajectories.values())
     images = table(tmp_path, "ifgsm")
     model = victim.model
     for record in (r for r in records if r["status"] == "attacked" and r["success"]):
