@@ -1,5 +1,6 @@
 """The experiments write records that match what the saved images say, and resume after a kill."""
 
+import copy
 import json
 from dataclasses import replace
 
@@ -126,3 +127,35 @@ def test_a_run_refuses_attacks_with_other_recorded_settings(tmp_path):
         check_recorded_settings(tmp_path, replace(SETTINGS, per_class=5))
     # The device is not recorded: the same attack may resume on another machine.
     check_recorded_settings(tmp_path, replace(SETTINGS, device="cpu"))
+
+
+def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_path,
+                                                                              shapes_test):
+    settings = AttackSettings(max_steps=30, per_class=3, chunk=4, thresholds=(0.2, 0.45))
+    hard = tiny_triple_staged()
+    images = torch.as_tensor(shapes_test["image"][:16], dtype=torch.float32)[:, None]
+    with torch.no_grad():  # the first angle near the clip's edge, so some paths cross it
+        angles = hard.estimator.unclipped(images, torch.arange(16) % 3)
+        hard.estimator.estimate.bias[0] += 0.45 - angles[:, 0].median()
+    through = copy.deepcopy(hard)
+    through.clip = "straight_through"
+    selected = select_per_class(shapes_test["label"], settings.per_class, 4)
+    for attack, model in (("ifgsm", hard), ("ifgsm-bpda", through)):
+        victim = TripleStagedVictim("triple-staged", model, settings.thresholds)
+        run_targeted(tmp_path, attack, [victim], shapes_test, selected, settings)
+    paper = {(r["source"], r["target"], r["threshold"]): r
+             for r in table(tmp_path, "ifgsm").read() if r["status"] == "attacked"}
+    bpda = [r for r in table(tmp_path, "ifgsm-bpda").read() if r["status"] == "attacked"]
+    assert len(bpda) == len(paper)
+    copied = [r for r in bpda if r.get("copied_from") == "ifgsm"]
+    ran = [r for r in bpda if "copied_from" not in r]
+    assert copied and ran
+    for record in copied:
+        original = paper[(record["source"], record["target"], record["threshold"])]
+        assert original["clipped_steps"] == 0 == record["clipped_steps"]
+        for field in ("steps", "success", "distortion", "linf", "ssim"):
+            assert record[field] == original[field]
+        np.testing.assert_array_equal(table(tmp_path, "ifgsm-bpda").load_image(record),
+                                      table(tmp_path, "ifgsm").load_image(original))
+    assert all(paper[(r["source"], r["target"], r["threshold"])]["clipped_steps"] > 0
+               for r in ran)
