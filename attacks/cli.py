@@ -66,6 +66,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
     \b
     ifgsm       the paper's attack: unit signed steps until the decision is the target
     ifgsm-bpda  the same on the triple-staged network with a straight-through clip
+                (copies ifgsm's paths that never met the clip: they would be the same)
     pgd         L-inf PGD at budgets 1..32 -> robust accuracy against epsilon
     square      gradient-free Square attack at the same budgets (reveals gradient masking)
     adaptive    margin loss on the threshold itself

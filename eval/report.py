@@ -223,7 +223,8 @@ def report_text(metrics: dict) -> str:
         lines += [f"## {attack} against the paper's attack, on the same images and targets", "",
                   "| network | kind | pairs | flipped: paper / this | median steps where both "
                   "flipped: paper / this | median distortion: paper / this | this needed fewer "
-                  "steps |", "|---|---|---|---|---|---|---|"]
+                  "steps | paper's path met the clip | copied |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for row in rows:
             lines.append(
                 f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
@@ -232,7 +233,8 @@ def report_text(metrics: dict) -> str:
                 f"{number(row['other_steps']['median'])} | "
                 f"{number(row['plain_distortion']['median'])} / "
                 f"{number(row['other_distortion']['median'])} | "
-                f"{percent(row['other_fewer_steps'])} |")
+                f"{percent(row['other_fewer_steps'])} | "
+                f"{row['plain_clip_met']} of {row['plain_clip_counted']} | {row['copied']} |")
         lines.append("")
     if metrics.get("clip"):
         lines += ["## The estimator's clip on the triple-staged network's final images", "",

@@ -170,7 +170,10 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
     """Another targeted attack against the paper's, on the (source, target) pairs both attacked,
     per network, threshold and kind: success rates, and steps and distortion where both
     succeeded. `other_fewer_steps` is the share of pairs the other attack flipped in fewer steps
-    (a failure counts as one step past the cap)."""
+    (a failure counts as one step past the cap). `plain_clip_met` counts the paper's
+    trajectories that took a step with the estimator's clip engaged, of `plain_clip_counted`
+    (records made before the count have none); `copied`, the other attack's records copied
+    from the paper's (BPDA, where the clip never engaged)."""
     def by_pair(records: list[dict]) -> dict:
         return {(r["network"], r["threshold"], r["kind"], r["source"], r["target"]): r
                 for r in records if r["status"] == "attacked"}
@@ -185,6 +188,7 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
         def effort(record: dict) -> int:
             return record["steps"] if record["success"] else record["max_steps"] + 1
 
+        counted = [a["clipped_steps"] for _, a, _ in items if "clipped_steps" in a]
         plain_flipped = sum(a["success"] for _, a, _ in items)
         other_flipped = sum(b["success"] for _, _, b in items)
         rows.append({
@@ -198,6 +202,9 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
             "plain_distortion": percentiles([a["distortion"] for a, _ in both]),
             "other_distortion": percentiles([b["distortion"] for _, b in both]),
             "other_fewer_steps": float(np.mean([effort(b) < effort(a) for _, a, b in items])),
+            "plain_clip_met": sum(count > 0 for count in counted),
+            "plain_clip_counted": len(counted),
+            "copied": sum("copied_from" in b for _, _, b in items),
         })
     return rows
 

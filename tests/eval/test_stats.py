@@ -27,6 +27,16 @@ def test_paired_table_compares_only_the_pairs_both_attacks_ran():
     assert row["plain_distortion"]["median"] == 0.2 and row["other_distortion"]["median"] == 0.2
     # Fewer steps on source 0 (4 < 10) and source 2 (70 < a failure); more on source 1.
     assert row["other_fewer_steps"] == 2 / 3
+    assert (row["plain_clip_met"], row["plain_clip_counted"], row["copied"]) == (0, 0, 0)
+
+
+def test_paired_table_counts_clipped_paths_and_copies():
+    plain = [record(0, 10, True, 0.1, clipped_steps=0), record(1, 40, True, 0.3, clipped_steps=7),
+             record(2, 9, True, 0.1)]  # recorded before the clip was counted
+    other = [record(0, 10, True, 0.1, clipped_steps=0, copied_from="ifgsm"),
+             record(1, 30, True, 0.3, clipped_steps=5), record(2, 9, True, 0.1)]
+    (row,) = paired_table(plain, other)
+    assert (row["plain_clip_met"], row["plain_clip_counted"], row["copied"]) == (1, 2, 1)
 
 
 def test_paired_table_keeps_settings_apart():
