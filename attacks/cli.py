@@ -56,11 +56,14 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
 @click.option("--networks", "network_names", default=",".join(NETWORKS), show_default=True,
               help="Which networks to attack. Records are per network, so runs on different "
               "machines can split the networks and share one RUN/attacks/.")
+@click.option("--chunk", type=int, help="Source images per resumable unit: a kill loses at most "
+              "one; larger keeps a GPU's batches full as images flip and leave "
+              f"[default: {AttackSettings.chunk}].")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | None,
            per_class: int | None, extra_per_class: int | None, thresholds: str,
-           network_names: str, device: str) -> None:
+           network_names: str, chunk: int | None, device: str) -> None:
     """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
 
     \b
@@ -74,14 +77,14 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
     """
     check_attack_name(attack_name)
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
-                          ("--extra-per-class", extra_per_class)):
+                          ("--extra-per-class", extra_per_class), ("--chunk", chunk)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
     parsed_thresholds = parse_thresholds(thresholds)
     networks = parse_networks(network_names)
     check_folders(run_dir, data_dir)
     settings = with_overrides(AttackSettings(), max_steps=max_steps, per_class=per_class,
-                              extra_per_class=extra_per_class,
+                              extra_per_class=extra_per_class, chunk=chunk,
                               thresholds=parsed_thresholds, device=device)
     from attacks.experiments import run_attack
 

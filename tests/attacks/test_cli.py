@@ -69,12 +69,15 @@ def test_missing_run_and_data_folders(tmp_path, shapes_dataset):
 def test_attack_command_on_real_networks_resumes(tmp_path, shapes_dataset):
     run_dir = untrained_run(tmp_path / "run", CLASSES)
     args = (run_dir, shapes_dataset, "--per-class", "2", "--extra-per-class", "1",
-            "--max-steps", "2", "--thresholds", "0.2,0.7")
+            "--max-steps", "2", "--thresholds", "0.2,0.7", "--chunk", "4")
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     records = (run_dir / "attacks" / "ifgsm.jsonl").read_text().splitlines()
     networks = {json.loads(line)["network"] for line in records}
     assert networks == {"direct", "direct-param", "triple-staged"}
+    # 6 positive sources in units of 4: two units per network.
+    units = {json.loads(line)["unit"] for line in records}
+    assert {unit[-5:] for unit in units} == {"00000", "00001"} and len(units) == 6
     assert invoke(*args).exit_code == 0
     assert (run_dir / "attacks" / "ifgsm.jsonl").read_text().splitlines() == records
 
@@ -91,6 +94,11 @@ def test_attack_command_on_real_networks_resumes(tmp_path, shapes_dataset):
     assert len(paper) == len(adaptive) == len(CLASSES) - 1  # the positives
     assert all(len(paper[label]) == 2 and adaptive[label] == {min(paper[label])}
                for label in paper)
+
+
+def test_chunk_must_be_positive(tmp_path, shapes_dataset):
+    run_dir = untrained_run(tmp_path / "run", CLASSES)
+    assert_one_line_error(invoke(run_dir, shapes_dataset, "--chunk", "0"), "--chunk 0")
 
 
 def test_unknown_network(tmp_path, shapes_dataset):
