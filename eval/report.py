@@ -263,18 +263,23 @@ def report_text(metrics: dict) -> str:
                   "| network | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
                   "|---|" + "---|" * len(epsilons)]
         for key, items in group(rows).items():
-            by_eps = {r["epsilon"]: r["robust_accuracy"] for r in items}
-            lines.append(f"| {setting_name(*key)} | "
-                         + " | ".join(percent(by_eps.get(e)) for e in epsilons) + " |")
-        lines += ["", "Curves: `robust_accuracy.png`.", ""]
+            by_eps = {r["epsilon"]: r for r in items}
+            lines.append(f"| {setting_name(*key)} | " + " | ".join(
+                "-" if e not in by_eps else
+                f"{percent(by_eps[e]['robust_accuracy'])} [{100 * by_eps[e]['ci_low']:.1f}-"
+                f"{100 * by_eps[e]['ci_high']:.1f}]" for e in epsilons) + " |")
+        lines += ["", f"Robust accuracy on {rows[0]['samples']} images per setting, with 95% "
+                  "Wilson intervals. Curves: `robust_accuracy.png`.", ""]
     if metrics["transfer"]:
         lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
                   "| made on | shown to | kind | adversarials | fooled (target reached) "
                   "| still correct |", "|---|---|---|---|---|---|"]
         for row in metrics["transfer"]:
+            count = row["adversarials"]
+            fooled = interval_text(row["fooled"], count, row["fooled_ci"])
+            still_correct = interval_text(row["still_correct"], count, row["still_correct_ci"])
             lines.append(f"| {row['origin']} | {setting_name(row['network'], row['threshold'])} "
-                         f"| {row['kind']} | {row['adversarials']} | "
-                         f"{percent(row['fooled_rate'])} | {percent(row['still_correct_rate'])} |")
+                         f"| {row['kind']} | {count} | {fooled} | {still_correct} |")
         lines.append("")
     lines += ["## What the numbers say", "",
               "Each verdict compares point estimates; brackets hold 95% intervals (order "

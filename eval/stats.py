@@ -228,11 +228,15 @@ def transfer_table(records: list[dict]) -> list[dict]:
     rows = []
     by_pair = group(records, lambda r: (r["origin"], r["network"], r["threshold"], r["kind"]))
     for (origin, network, threshold, kind), items in sorted(by_pair.items(), key=_sort_key):
+        fooled = sum(r["fooled"] for r in items)
+        still_correct = sum(r["still_correct"] for r in items)
         rows.append({
             "origin": origin, "network": network, "threshold": threshold, "kind": kind,
             "adversarials": len(items),
-            "fooled_rate": float(np.mean([r["fooled"] for r in items])),
-            "still_correct_rate": float(np.mean([r["still_correct"] for r in items])),
+            "fooled": fooled, "fooled_rate": fooled / len(items),
+            "fooled_ci": wilson_interval(fooled, len(items)),
+            "still_correct": still_correct, "still_correct_rate": still_correct / len(items),
+            "still_correct_ci": wilson_interval(still_correct, len(items)),
         })
     return rows
 

@@ -3,7 +3,13 @@
 import numpy as np
 import torch
 
-from eval.stats import median_interval, paired_table, ratio_margins
+from eval.stats import (
+    median_interval,
+    paired_table,
+    ratio_margins,
+    transfer_table,
+    wilson_interval,
+)
 from models.triple_staged import decide
 
 
@@ -92,3 +98,14 @@ def test_median_interval_covers_the_median_about_95_percent_of_the_time():
         assert 0.94 <= np.mean(covered) <= 0.98  # at least 95%, by whole ranks
     assert median_interval([5.0, 1.0, 3.0, 2.0, 4.0]) is None  # no 95% interval from 5 values
     assert median_interval([6.0, 1.0, 3.0, 2.0, 4.0, 5.0]) == (1.0, 6.0)  # 96.9% from 6
+
+
+def test_transfer_table_counts_with_intervals():
+    made = {"origin": "direct", "network": "triple-staged", "threshold": 0.45,
+            "kind": "false-positive"}
+    records = [{**made, "fooled": fooled, "still_correct": correct}
+               for fooled, correct in ((True, False), (False, True), (False, True), (False, False))]
+    (row,) = transfer_table(records)
+    assert (row["adversarials"], row["fooled"], row["still_correct"]) == (4, 1, 2)
+    assert row["fooled_rate"] == 0.25 and row["still_correct_rate"] == 0.5
+    assert tuple(row["fooled_ci"]) == wilson_interval(1, 4)
