@@ -4,7 +4,9 @@ The paper's J pulls ratios towards 0 or 1 everywhere; the decision only needs th
 over the threshold (and above the others), or, for None, every ratio under it. A hinge on exactly
 those margins spends each step on the constraints that are still violated. The steps are the
 paper's (unit signed steps, clipped to 0..255), so the step counts compare with its attack.
-Direct networks get the same idea on logits (Carlini-Wagner's margin).
+Direct networks get the same idea on logits (Carlini-Wagner's margin). On the triple-staged
+network it runs with the straight-through clip (attacks/experiments.py), as BPDA does, so that
+the estimator's clip hides nothing from it.
 """
 
 import torch

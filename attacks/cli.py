@@ -57,8 +57,8 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
               help="Which networks to attack. Records are per network, so runs on different "
               "machines can split the networks and share one RUN/attacks/.")
 @click.option("--chunk", type=int, help="Source images per resumable unit: a kill loses at most "
-              "one; larger keeps a GPU's batches full as images flip and leave "
-              f"[default: {AttackSettings.chunk}].")
+              "one; larger keeps a GPU's batches full as images flip and leave. Fixed for a "
+              f"run by its first attack, like the sizes [default: {AttackSettings.chunk}].")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | None,
@@ -72,7 +72,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | Non
                 (copies ifgsm's paths that never met the clip: they would be the same)
     pgd         L-inf PGD at budgets 1..32 -> robust accuracy against epsilon
     square      gradient-free Square attack at the same budgets (reveals gradient masking)
-    adaptive    margin loss on the threshold itself
+    adaptive    margin loss on the threshold itself, with the straight-through clip
     transfer    the direct networks' ifgsm adversarials shown to the other networks
     """
     check_attack_name(attack_name)

@@ -75,7 +75,8 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         run_budgeted(run_dir, attack, victims(run_dir, classes, settings, networks), test,
                      selected, settings)
     else:
-        clip = "straight_through" if attack == "ifgsm-bpda" else "hard"
+        # The adaptive attack takes every gradient there is: the clip's too, as BPDA does.
+        clip = "straight_through" if attack in ("ifgsm-bpda", "adaptive") else "hard"
         run_targeted(run_dir, attack, victims(run_dir, classes, settings, networks, clip),
                      test, selected, settings)
 
@@ -230,8 +231,15 @@ def attack_unit(
     correct = np.array([clean[row] == labels[sources[row]] for row, _ in pairs]).reshape(
         len(pairs), len(victim.thresholds))
     attacked = [pair for pair, ok in zip(pairs, correct.any(axis=1), strict=True) if ok]
-    copied = {pair: rows for pair in attacked
-              if (rows := (copies or {}).get((unit, int(sources[pair[0]]), pair[1])))}
+    copied = {}
+    for pair, ok in zip(pairs, correct, strict=True):
+        rows = (copies or {}).get((unit, int(sources[pair[0]]), pair[1]), [])
+        # Only a complete copy: a row for exactly the thresholds attacked here, same step cap.
+        wanted = {t for t, attacked_here in zip(victim.thresholds, ok, strict=True)
+                  if attacked_here}
+        if (rows and {row["threshold"] for row in rows} == wanted and len(rows) == len(wanted)
+                and all(row["max_steps"] == settings.max_steps for row in rows)):
+            copied[pair] = rows
     if attacked:
         result = run_or_copy(attack, victim, images, sources, attacked, copied, records,
                              settings)
@@ -294,7 +302,7 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, sources: np.nda
         for column, threshold in enumerate(victim.thresholds):
             row = by_threshold.get(threshold)
             if row is None:
-                continue  # misclassified at this threshold: no record is written for it
+                continue  # misclassified at this threshold: attack_unit writes no result
             result.steps[index, column], result.success[index, column] = (row["steps"],
                                                                           row["success"])
             result.images[index, column] = ifgsm.load_image(row)

@@ -268,8 +268,10 @@ def report_text(metrics: dict) -> str:
                 "-" if e not in by_eps else
                 f"{percent(by_eps[e]['robust_accuracy'])} [{100 * by_eps[e]['ci_low']:.1f}-"
                 f"{100 * by_eps[e]['ci_high']:.1f}]" for e in epsilons) + " |")
-        lines += ["", f"Robust accuracy on {rows[0]['samples']} images per setting, with 95% "
-                  "Wilson intervals. Curves: `robust_accuracy.png`.", ""]
+        counts = sorted({r["samples"] for r in rows})
+        images = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
+        lines += ["", f"Robust accuracy on {images} images per setting, with 95% Wilson "
+                  "intervals. Curves: `robust_accuracy.png`.", ""]
     if metrics["transfer"]:
         lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
                   "| made on | shown to | kind | adversarials | fooled (target reached) "

@@ -20,6 +20,7 @@ from attacks.records import perturbation
 from attacks.settings import AttackSettings
 from attacks.victims import DirectVictim, TripleStagedVictim
 from mindseye.errors import UserError
+from models.triple_staged import decide
 from tests.attacks.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=150, per_class=4, chunk=4, epsilons=(2, 16), pgd_iterations=5)
@@ -140,16 +141,32 @@ def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_
     through = copy.deepcopy(hard)
     through.clip = "straight_through"
     selected = select_per_class(shapes_test["label"], settings.per_class, 4)
-    for attack, model in (("ifgsm", hard), ("ifgsm-bpda", through)):
-        victim = TripleStagedVictim("triple-staged", model, settings.thresholds)
-        run_targeted(tmp_path, attack, [victim], shapes_test, selected, settings)
+    victim = TripleStagedVictim("triple-staged", hard, settings.thresholds)
+    run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
+    # An incomplete copy is no copy: drop one row of an unclipped trajectory (as a write cut
+    # short would), and BPDA must run that pair itself.
+    lines = table(tmp_path, "ifgsm").path.read_text().splitlines()
+    cut = next(n for n, line in enumerate(lines) if (r := json.loads(line))["status"] ==
+               "attacked" and r["clipped_steps"] == 0 and r["threshold"] == 0.45)
+    cut_pair = (json.loads(lines[cut])["source"], json.loads(lines[cut])["target"])
+    table(tmp_path, "ifgsm").path.write_text("\n".join(lines[:cut] + lines[cut + 1 :]) + "\n")
+    victim = TripleStagedVictim("triple-staged", through, settings.thresholds)
+    run_targeted(tmp_path, "ifgsm-bpda", [victim], shapes_test, selected, settings)
     paper = {(r["source"], r["target"], r["threshold"]): r
              for r in table(tmp_path, "ifgsm").read() if r["status"] == "attacked"}
     bpda = [r for r in table(tmp_path, "ifgsm-bpda").read() if r["status"] == "attacked"]
-    assert len(bpda) == len(paper)
+    assert len(bpda) == len(paper) + 1
     copied = [r for r in bpda if r.get("copied_from") == "ifgsm"]
     ran = [r for r in bpda if "copied_from" not in r]
     assert copied and ran
+    assert all((r["source"], r["target"]) != cut_pair for r in copied)
+    # Each saved image is its own pair's: where the record says flipped, the image is decided
+    # as its target (a mix-up between run and copied rows would break this).
+    for record in (r for r in bpda if r["success"]):
+        image = table(tmp_path, "ifgsm-bpda").load_image(record)
+        with torch.no_grad():
+            ratios = through.ratios(torch.as_tensor(image, dtype=torch.float32)[None, None])
+        assert decide(ratios, record["threshold"]).item() == record["target"]
     for record in copied:
         original = paper[(record["source"], record["target"], record["threshold"])]
         assert original["clipped_steps"] == 0 == record["clipped_steps"]
@@ -158,4 +175,4 @@ def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_
         np.testing.assert_array_equal(table(tmp_path, "ifgsm-bpda").load_image(record),
                                       table(tmp_path, "ifgsm").load_image(original))
     assert all(paper[(r["source"], r["target"], r["threshold"])]["clipped_steps"] > 0
-               for r in ran)
+               for r in ran if (r["source"], r["target"]) != cut_pair)

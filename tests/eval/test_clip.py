@@ -79,8 +79,9 @@ def test_clip_table_counts_each_attacks_final_images(reported, tmp_path):
     assert len(rows) == 3
 
 
-def test_the_report_leaves_the_clip_out_without_triple_staged_attacks(reported):
-    # The fixture's untrained triple-staged network misclassifies every source.
+def test_the_report_leaves_the_clip_out_when_no_triple_staged_source_was_attacked(reported):
+    # The fixture's untrained triple-staged network misclassifies every source, so its
+    # records are all "misclassified".
     metrics = json.loads((reported["report"] / "metrics.json").read_text())
     assert metrics["clip"] == []
     assert "The estimator's clip" not in (reported["report"] / "report.md").read_text()

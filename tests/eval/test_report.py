@@ -9,7 +9,9 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from eval.stats import Z_95, wilson_interval
+from eval.clip import clip_row
+from eval.report import report_text
+from eval.stats import Z_95, paired_table, transfer_table, wilson_interval
 from mindseye.cli import main
 from models.triple_staged import decide
 from tests.models.synthetic import CLASSES
@@ -132,3 +134,24 @@ def test_eval_rejects_a_run_missing_a_network(reported, tmp_path):
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "projector" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    made = {"network": "triple-staged", "threshold": 0.7, "kind": "false-positive",
+            "status": "attacked", "source": 3, "target": 1, "max_steps": 100}
+    paper = [{**made, "steps": 40, "success": True, "distortion": 0.2, "clipped_steps": 3}]
+    bpda = [{**made, "steps": 30, "success": True, "distortion": 0.1, "clipped_steps": 2}]
+    shown = {"origin": "direct", "network": "triple-staged", "threshold": 0.7,
+             "kind": "false-positive", "fooled": False, "still_correct": True}
+    metrics.update({
+        "clip": [clip_row("ifgsm", 0.7, "false-positive", np.array([True, False]),
+                          np.array([False, False]))],
+        "paired": {"ifgsm-bpda": paired_table(paper, bpda)},
+        "transfer": transfer_table([shown, {**shown, "fooled": True, "still_correct": False}]),
+    })
+    text = report_text(metrics)
+    assert "| ifgsm | @0.7 | false-positive | 2 | 50.00% [" in text
+    assert "| triple-staged @0.7 | false-positive | 1 | 100.00% / 100.00% | 40 / 30 |" in text
+    assert "| 100.00% | 1 of 1 | 0 |" in text  # BPDA needed fewer steps; the path met the clip
+    assert "| direct | triple-staged @0.7 | false-positive | 2 | 50.00% [" in text
