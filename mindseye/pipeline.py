@@ -1,6 +1,7 @@
 """`mindseye pipeline`: render, train, attack and report, end to end; every stage resumes."""
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,15 +27,37 @@ TIMINGS = "pipeline-timings.json"
 
 
 @contextmanager
-def timed_stage(run_dir: Path, stage: str) -> Iterator[None]:
-    """Add the wall time of a stage to RUN/pipeline-timings.json (summed over resumed runs)."""
-    start = time.perf_counter()
-    yield
+def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None]:
+    """Add the wall time of a stage to RUN/pipeline-timings.json (summed over resumed runs).
+
+    The time is added every `every` seconds while the stage runs, not only at its end: a medium
+    run's attacks span sessions, and a killed run would otherwise lose all of its stage's time.
+    """
     path = run_dir / TIMINGS
-    timings = json.loads(path.read_text()) if path.is_file() else {}
-    timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - start, 1)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, timings)
+    last = time.perf_counter()
+    stop = threading.Event()
+
+    def add_elapsed() -> None:
+        nonlocal last
+        now = time.perf_counter()
+        timings = json.loads(path.read_text()) if path.is_file() else {}
+        timings[stage] = round(timings.get(stage, 0.0) + now - last, 3)  # ms: no drift
+        last = now
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, timings)
+
+    def add_while_running() -> None:
+        while not stop.wait(every):
+            add_elapsed()
+
+    writer = threading.Thread(target=add_while_running, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join()
+        add_elapsed()
 
 
 @click.command()

@@ -26,3 +26,12 @@ def test_stage_timings_add_up_over_resumed_runs(tmp_path: Path) -> None:
         pass
     timings = json.loads((tmp_path / TIMINGS).read_text())
     assert timings["render"] >= 0.3 and timings["report"] < 0.1
+
+
+def test_a_running_stage_adds_its_time_before_it_ends(tmp_path: Path) -> None:
+    # What a run killed mid-stage keeps: the time written so far.
+    with timed_stage(tmp_path, "attack ifgsm", every=0.05):
+        time.sleep(0.4)
+        so_far = json.loads((tmp_path / TIMINGS).read_text())["attack ifgsm"]
+    assert so_far >= 0.2
+    assert json.loads((tmp_path / TIMINGS).read_text())["attack ifgsm"] >= 0.4
