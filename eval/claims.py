@@ -166,7 +166,8 @@ def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, 
 
 def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
     claims = []
-    names = {"ifgsm-bpda": "straight-through (BPDA) clip", "adaptive": "adaptive margin loss"}
+    names = {"ifgsm-bpda": "straight-through (BPDA) clip",
+             "adaptive": "adaptive attack (margin loss and straight-through clip)"}
     for attack, rows in metrics.get("paired", {}).items():
         paired = {row["threshold"]: row for row in rows
                   if row["network"] == "triple-staged" and row["kind"] == "false-positive"}
