@@ -231,15 +231,8 @@ def attack_unit(
     correct = np.array([clean[row] == labels[sources[row]] for row, _ in pairs]).reshape(
         len(pairs), len(victim.thresholds))
     attacked = [pair for pair, ok in zip(pairs, correct.any(axis=1), strict=True) if ok]
-    copied = {}
-    for pair, ok in zip(pairs, correct, strict=True):
-        rows = (copies or {}).get((unit, int(sources[pair[0]]), pair[1]), [])
-        # Only a complete copy: a row for exactly the thresholds attacked here, same step cap.
-        wanted = {t for t, attacked_here in zip(victim.thresholds, ok, strict=True)
-                  if attacked_here}
-        if (rows and {row["threshold"] for row in rows} == wanted and len(rows) == len(wanted)
-                and all(row["max_steps"] == settings.max_steps for row in rows)):
-            copied[pair] = rows
+    copied = complete_copies(copies or {}, unit, sources, pairs, correct, victim.thresholds,
+                             settings.max_steps)
     if attacked:
         result = run_or_copy(attack, victim, images, sources, attacked, copied, records,
                              settings)
@@ -273,6 +266,22 @@ def attack_unit(
                 **({"copied_from": "ifgsm"} if (row, target) in copied else {}),
             })
     records.append(new)
+
+
+def complete_copies(copies: dict[tuple[str, int, int], list[dict]], unit: str,
+                    sources: np.ndarray, pairs: list[tuple[int, int]], correct: np.ndarray,
+                    thresholds: tuple, max_steps: int) -> dict[tuple[int, int], list[dict]]:
+    """The (row, target) pairs of this unit that `copies` covers completely: a row for exactly
+    the thresholds attacked here (`correct`), with the same step cap. Anything less (a table
+    cut short, say) is attacked afresh."""
+    found = {}
+    for pair, ok in zip(pairs, correct, strict=True):
+        rows = copies.get((unit, int(sources[pair[0]]), pair[1]), [])
+        wanted = {t for t, attacked_here in zip(thresholds, ok, strict=True) if attacked_here}
+        if (rows and len(rows) == len(wanted) and {row["threshold"] for row in rows} == wanted
+                and all(row["max_steps"] == max_steps for row in rows)):
+            found[pair] = rows
+    return found
 
 
 def run_or_copy(attack: str, victim: Victim, images: np.ndarray, sources: np.ndarray,
