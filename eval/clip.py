@@ -16,7 +16,7 @@ from attacks.records import RecordTable
 from attacks.settings import TRIPLE_STAGED
 from eval.stats import wilson_interval
 from models.estimator import engages_clip
-from models.triple_staged import TripleStaged
+from models.triple_staged import TripleStaged, hypotheses
 
 
 def clipped_hypotheses(model: TripleStaged, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -29,9 +29,7 @@ def clipped_hypotheses(model: TripleStaged, images: np.ndarray, batch_size: int)
         for start in range(0, len(images), batch_size):
             batch = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32,
                                     device=device)[:, None]
-            queries = batch.repeat_interleave(k, dim=0)  # row i * K + c, as in TripleStaged
-            classes = torch.arange(k, device=device).repeat(len(batch))
-            angles = model.estimator.unclipped(queries, classes)
+            angles = model.estimator.unclipped(*hypotheses(batch, k))
             found.append(engages_clip(angles).view(-1, k).cpu())
     return torch.cat(found).numpy() if found else np.zeros((0, k), bool)
 
@@ -63,7 +61,7 @@ def clip_table(model: TripleStaged, test_images: np.ndarray, tables: dict[str, l
             # A false negative's target is None, which has no hypothesis: the attack pushes
             # the source class's ratio down.
             attacked_classes = [r["target"] if kind == "false-positive" else r["source_class"]
-                      for r in items]
+                                for r in items]
             rows.append(clip_row(attack, threshold, kind, clipped.any(axis=1),
                                  clipped[np.arange(len(items)), attacked_classes]))
     return rows

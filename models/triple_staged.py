@@ -40,9 +40,7 @@ class TripleStaged(nn.Module):
         """The ratios (B, K), and (B, K) bool: whether the estimator's clip changed an angle of
         class c's hypothesis (where the hard clip passes no gradient)."""
         batch, k = images.shape[0], self.num_classes
-        # All K hypotheses in one batched pass: image i with class c sits at row i * K + c.
-        queries = images.repeat_interleave(k, dim=0)
-        classes = torch.arange(k, device=images.device).repeat(batch)
+        queries, classes = hypotheses(images, k)
         unclipped = self.estimator.unclipped(queries, classes)
         params = clip_rotations(unclipped, self.clip)
         drawing, alpha = self.projector.draw(params, classes)
@@ -56,6 +54,14 @@ class TripleStaged(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.ratios(images)
+
+
+def hypotheses(images: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All K hypotheses of a batch in one: image i with class c sits at row i * K + c.
+    Returns the repeated images (B*K, 1, 64, 64) and their classes (B*K,)."""
+    queries = images.repeat_interleave(num_classes, dim=0)
+    classes = torch.arange(num_classes, device=images.device).repeat(images.shape[0])
+    return queries, classes
 
 
 def decide(ratios: torch.Tensor, threshold: float) -> torch.Tensor:
