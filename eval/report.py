@@ -152,10 +152,14 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
+def rate_text(rate: float, low: float, high: float) -> str:
+    """A rate as a percentage with its interval: 12.50% [8.1-18.2]."""
+    return f"{percent(rate)} [{100 * low:.1f}-{100 * high:.1f}]"
+
+
 def interval_text(count: int, total: int, interval: tuple[float, float]) -> str:
-    """`count` of `total` as a percentage with its interval: 12.50% [8.1-18.2]."""
-    return (f"{percent(count / total)} [{100 * interval[0]:.1f}-{100 * interval[1]:.1f}]"
-            if total else "-")
+    """`count` of `total` as rate_text, or "-" when there is none."""
+    return rate_text(count / total, *interval) if total else "-"
 
 
 def number(value: float | None, digits: int = 4) -> str:
@@ -265,9 +269,8 @@ def report_text(metrics: dict) -> str:
         for key, items in group(rows).items():
             by_eps = {r["epsilon"]: r for r in items}
             lines.append(f"| {setting_name(*key)} | " + " | ".join(
-                "-" if e not in by_eps else
-                f"{percent(by_eps[e]['robust_accuracy'])} [{100 * by_eps[e]['ci_low']:.1f}-"
-                f"{100 * by_eps[e]['ci_high']:.1f}]" for e in epsilons) + " |")
+                rate_text(by_eps[e]["robust_accuracy"], by_eps[e]["ci_low"], by_eps[e]["ci_high"])
+                if e in by_eps else "-" for e in epsilons) + " |")
         counts = sorted({r["samples"] for r in rows})
         images = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
         lines += ["", f"Robust accuracy on {images} images per setting, with 95% Wilson "

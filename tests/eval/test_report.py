@@ -155,3 +155,6 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
     assert "| triple-staged @0.7 | false-positive | 1 | 100.00% / 100.00% | 40 / 30 |" in text
     assert "| 100.00% | 1 of 1 | 0 |" in text  # BPDA needed fewer steps; the path met the clip
     assert "| direct | triple-staged @0.7 | false-positive | 2 | 50.00% [" in text
+    pgd = next(r for r in metrics["robust_accuracy"]["pgd"] if r["network"] == "direct")
+    assert (f"| direct | {100 * pgd['robust_accuracy']:.2f}% [{100 * pgd['ci_low']:.1f}-"
+            f"{100 * pgd['ci_high']:.1f}] |") in text
