@@ -7,23 +7,21 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from attacks.experiments import load_test_images, outputs_and_decisions, victims
+from attacks.experiments import outputs_and_decisions
 from attacks.records import RecordTable
-from attacks.settings import AttackSettings
-from attacks.victims import TripleStagedVictim
+from attacks.victims import TripleStagedVictim, Victim
 
 CHUNK = 256  # test images per resumable unit
 
 
-def clean_predictions(run_dir: Path, data_dir: Path, out_dir: Path,
-                      settings: AttackSettings) -> list[dict]:
+def clean_predictions(victim_list: list[Victim], test: dict, out_dir: Path,
+                      batch_size: int) -> list[dict]:
     """Decisions on the clean test images; finished units on disk are reused."""
-    classes, test = load_test_images(data_dir)
     records = RecordTable(Path(out_dir) / "clean.jsonl")
     done = records.done_units()
     images, labels = test["image"], test["label"]
     wanted = set()
-    for victim in victims(run_dir, classes, settings):
+    for victim in victim_list:
         has_ratios = isinstance(victim, TripleStagedVictim)
         # "-ratios": units written before the ratios were recorded are not reused.
         prefix = f"{victim.name}-{','.join(map(str, victim.thresholds))}"
@@ -35,7 +33,7 @@ def clean_predictions(run_dir: Path, data_dir: Path, out_dir: Path,
             if unit in done:
                 continue
             outputs, decisions = outputs_and_decisions(
-                victim, images[start : start + CHUNK], settings.batch_size)
+                victim, images[start : start + CHUNK], batch_size)
             records.append([
                 {"unit": unit, "network": victim.name, "threshold": threshold,
                  "source": start + row, "label": int(labels[start + row]),

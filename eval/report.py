@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from attacks.experiments import load_test_images, table, victims
 from attacks.settings import TRIPLE_STAGED, AttackSettings
@@ -40,7 +41,9 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     classes, test = load_test_images(data_dir)
-    clean = clean_predictions(run_dir, data_dir, out_dir, settings)
+    victim_list = victims(run_dir, classes, settings)
+    models = {victim.name: victim.model for victim in victim_list}
+    clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
     tables = {name: table(run_dir, name).read() for name in (*TARGETED, *BUDGETED, "transfer")}
     metrics = {
         "classes": classes,
@@ -54,7 +57,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "robust_accuracy": {name: robust_accuracy(tables[name]) for name in BUDGETED
                             if tables[name]},
         "transfer": transfer_table(tables["transfer"]),
-        "clip": clip_engagement(run_dir, classes, test, tables, settings),
+        "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]
     if metrics["ratio_margins"]:
@@ -70,7 +73,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     if metrics["robust_accuracy"]:
         figures.append(robust_accuracy_figure(metrics["robust_accuracy"],
                                               out_dir / "robust_accuracy.png"))
-    gallery_files, renderer = galleries(run_dir, classes, test, tables["ifgsm"], settings, out_dir)
+    gallery_files, renderer = galleries(run_dir, classes, models, test, tables["ifgsm"],
+                                        settings.device, out_dir)
     figures += gallery_files
     metrics["gallery_renderer"] = renderer
     metrics["stages"] = stage_evaluations(run_dir)
@@ -85,15 +89,14 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     return metrics
 
 
-def clip_engagement(run_dir: Path, classes: list[str], test: dict, tables: dict[str, list[dict]],
-                    settings: AttackSettings) -> list[dict]:
+def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,
+                    tables: dict[str, list[dict]], batch_size: int) -> list[dict]:
     """eval.clip's table for the targeted attacks on the triple-staged network, if any ran."""
     targeted = {name: tables[name] for name in TARGETED}
     if not any(r["network"] == TRIPLE_STAGED for records in targeted.values() for r in records):
         return []
-    (victim,) = victims(run_dir, classes, settings, (TRIPLE_STAGED,))
-    return clip_table(victim.model, test["image"], targeted,
-                      {name: table(run_dir, name) for name in TARGETED}, settings.batch_size)
+    return clip_table(models[TRIPLE_STAGED], test["image"], targeted,
+                      {name: table(run_dir, name) for name in TARGETED}, batch_size)
 
 
 def stage_evaluations(run_dir: Path) -> dict:
@@ -112,16 +115,15 @@ def thresholds_of(table1: list[dict]) -> tuple[float, ...]:
     return tuple(sorted({r["threshold"] for r in table1 if r["threshold"] is not None}))
 
 
-def galleries(run_dir: Path, classes: list[str], test: dict, records: list[dict],
-              settings: AttackSettings, out_dir: Path) -> tuple[list[Path], str | None]:
+def galleries(run_dir: Path, classes: list[str], models: dict[str, nn.Module], test: dict,
+              records: list[dict], device: str, out_dir: Path) -> tuple[list[Path], str | None]:
     """Fig. 5: one gallery per network and threshold from the successful ifgsm false positives.
     Returns the files and what drew the predictions (with the reason for a fallback)."""
     chosen = [r for r in records if r["kind"] == "false-positive" and r.get("success")]
     if not chosen:
         return [], None
     images = table(run_dir, "ifgsm")
-    models = {victim.name: victim.model for victim in victims(run_dir, classes, settings)}
-    overlay = Overlay(run_dir, classes, settings.device)
+    overlay = Overlay(run_dir, classes, device)
     paths = []
     try:
         for (network, threshold), items in sorted(group(chosen).items(),
@@ -160,6 +162,15 @@ def rate_text(rate: float, low: float, high: float) -> str:
 def interval_text(count: int, total: int, interval: tuple[float, float]) -> str:
     """`count` of `total` as rate_text, or "-" when there is none."""
     return rate_text(count / total, *interval) if total else "-"
+
+
+def median_text(spread: dict) -> str:
+    """A percentiles() median with its interval, '0 [-3 to 2]'; '-' with no values."""
+    if spread["median"] is None:
+        return "-"
+    interval = spread["median_ci"]
+    bounds = f" [{number(interval[0])} to {number(interval[1])}]" if interval else ""
+    return f"{number(spread['median'])}{bounds}"
 
 
 def number(value: float | None, digits: int = 4) -> str:
@@ -226,9 +237,10 @@ def report_text(metrics: dict) -> str:
     for attack, rows in metrics.get("paired", {}).items():
         lines += [f"## {attack} against the paper's attack, on the same images and targets", "",
                   "| network | kind | pairs | flipped: paper / this | median steps where both "
-                  "flipped: paper / this | median distortion: paper / this | this needed fewer "
-                  "steps | paper's path met the clip | copied |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "flipped: paper / this | median distortion: paper / this | this needed "
+                  "fewer / as many / more steps (sign test p) | median step difference, this "
+                  "minus paper | paper's path met the clip | copied |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for row in rows:
             lines.append(
                 f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
@@ -237,9 +249,12 @@ def report_text(metrics: dict) -> str:
                 f"{number(row['other_steps']['median'])} | "
                 f"{number(row['plain_distortion']['median'])} / "
                 f"{number(row['other_distortion']['median'])} | "
-                f"{percent(row['other_fewer_steps'])} | "
+                f"{row['other_fewer']} / {row['same_effort']} / {row['other_more']} "
+                f"({row['sign_test_p']:.2g}) | {median_text(row['effort_difference'])} | "
                 f"{row['plain_clip_met']} of {row['plain_clip_counted']} | {row['copied']} |")
-        lines.append("")
+        lines += ["", "Effort is the steps to flip, a failure counting as one step past the "
+                  "cap; the step difference's median carries its 95% order-statistic interval.",
+                  ""]
     if metrics.get("clip"):
         lines += ["## The estimator's clip on the triple-staged network's final images", "",
                   "A hard clip passes no gradient where it engages, so the paper's attack and "

@@ -5,7 +5,7 @@ import math
 from collections import defaultdict
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, binomtest
 
 # Table 1 of the paper: clean error rates (fractions). Keys: (network, threshold).
 PAPER_ERROR_RATES = {
@@ -169,11 +169,14 @@ def effort_table(records: list[dict]) -> list[dict]:
 def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
     """Another targeted attack against the paper's, on the (source, target) pairs both attacked,
     per network, threshold and kind: success rates, and steps and distortion where both
-    succeeded. `other_fewer_steps` is the share of pairs the other attack flipped in fewer steps
-    (a failure counts as one step past the cap). `plain_clip_met` counts the paper's
-    trajectories that took a step with the estimator's clip engaged, of `plain_clip_counted`
-    (records made before the count have none); `copied`, the other attack's records copied
-    from the paper's (BPDA, where the clip never engaged)."""
+    succeeded. Pair by pair, effort is the steps to flip, a failure counting as one step past the
+    cap: `other_fewer`, `same_effort` and `other_more` count the pairs where the other attack
+    needed fewer, as many or more; `sign_test_p` is the two-sided sign test of fewer against
+    more (ties left out), and `effort_difference` the spread of other minus paper, with the
+    median's interval. `other_fewer_steps` is the share with fewer. `plain_clip_met` counts the
+    paper's trajectories that took a step with the estimator's clip engaged, of
+    `plain_clip_counted` (records made before the count have none); `copied`, the other
+    attack's records copied from the paper's (BPDA, where the clip never engaged)."""
     def by_pair(records: list[dict]) -> dict:
         return {(r["network"], r["threshold"], r["kind"], r["source"], r["target"]): r
                 for r in records if r["status"] == "attacked"}
@@ -188,6 +191,9 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
         def effort(record: dict) -> int:
             return record["steps"] if record["success"] else record["max_steps"] + 1
 
+        differences = [effort(b) - effort(a) for _, a, b in items]
+        fewer = sum(difference < 0 for difference in differences)
+        more = sum(difference > 0 for difference in differences)
         counted = [a["clipped_steps"] for _, a, _ in items if "clipped_steps" in a]
         plain_flipped = sum(a["success"] for _, a, _ in items)
         other_flipped = sum(b["success"] for _, _, b in items)
@@ -201,7 +207,10 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
             "other_steps": percentiles([b["steps"] for _, b in both]),
             "plain_distortion": percentiles([a["distortion"] for a, _ in both]),
             "other_distortion": percentiles([b["distortion"] for _, b in both]),
-            "other_fewer_steps": float(np.mean([effort(b) < effort(a) for _, a, b in items])),
+            "other_fewer": fewer, "same_effort": len(items) - fewer - more, "other_more": more,
+            "other_fewer_steps": fewer / len(items),
+            "sign_test_p": binomtest(fewer, fewer + more).pvalue if fewer + more else 1.0,
+            "effort_difference": percentiles(differences),
             "plain_clip_met": sum(count > 0 for count in counted),
             "plain_clip_counted": len(counted),
             "copied": sum("copied_from" in b for _, _, b in items),

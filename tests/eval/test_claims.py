@@ -86,19 +86,27 @@ def test_settings_without_a_successful_attack_are_left_out_not_fatal():
     assert found["holds"] and "direct " not in found["evidence"]
 
 
-def paired_row(plain_flipped, other_flipped, pairs=20, steps=None):
-    spread = ({"median": steps[0], "median_ci": list(steps[1:])} if steps
-              else {"median": None, "median_ci": None})
+def paired_row(plain_flipped, other_flipped, pairs=20, difference=(0, 0, 0), fewer=0, more=0):
     return {"network": "triple-staged", "threshold": 0.7, "kind": "false-positive",
             "pairs": pairs, "plain_flipped": plain_flipped, "other_flipped": other_flipped,
             "plain_success": plain_flipped / pairs, "other_success": other_flipped / pairs,
-            "plain_steps": spread, "other_steps": spread}
+            "effort_difference": {"median": difference[0], "median_ci": list(difference[1:])},
+            "other_fewer": fewer, "other_more": more, "sign_test_p": 1.0}
 
 
 def test_an_adaptive_attack_that_flips_more_breaks_the_claim_even_without_shared_flips():
     metrics = {"paired": {"adaptive": [paired_row(0, 15)]}}
     found = claim(check_claims(metrics, (0.7,)), "The triple-staged network's false-positive")
     assert not found["holds"] and found["clear"]  # 0/20 against 15/20: Wilson intervals apart
-    metrics = {"paired": {"adaptive": [paired_row(18, 18, steps=(300, 250, 350))]}}
+    metrics = {"paired": {"adaptive": [paired_row(18, 18, difference=(0, -2, 5), more=3)]}}
     found = claim(check_claims(metrics, (0.7,)), "The triple-staged network's false-positive")
-    assert found["holds"] and found["clear"] is None  # "no more than" cannot be confirmed
+    assert found["holds"] and found["clear"] is None  # "no fewer" cannot be confirmed
+
+
+def test_a_paired_step_difference_below_zero_breaks_the_claim():
+    # Same flip rates, but the adaptive attack is faster on most pairs.
+    metrics = {"paired": {"adaptive": [paired_row(18, 18, difference=(-40, -60, -10), fewer=15,
+                                                  more=2)]}}
+    found = claim(check_claims(metrics, (0.7,)), "The triple-staged network's false-positive")
+    assert not found["holds"] and found["clear"]  # the difference's interval lies below 0
+    assert "fewer in 15, more in 2 of 20 pairs" in found["evidence"]

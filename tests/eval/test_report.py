@@ -153,7 +153,8 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
     text = report_text(metrics)
     assert "| ifgsm | @0.7 | false-positive | 2 | 50.00% [" in text
     assert "| triple-staged @0.7 | false-positive | 1 | 100.00% / 100.00% | 40 / 30 |" in text
-    assert "| 100.00% | 1 of 1 | 0 |" in text  # BPDA needed fewer steps; the path met the clip
+    # BPDA needed fewer steps on the one pair (30 - 40); the paper's path met the clip.
+    assert "| 1 / 0 / 0 (1) | -10 | 1 of 1 | 0 |" in text
     assert "| direct | triple-staged @0.7 | false-positive | 2 | 50.00% [" in text
     pgd = next(r for r in metrics["robust_accuracy"]["pgd"] if r["network"] == "direct")
     assert (f"| direct | {100 * pgd['robust_accuracy']:.2f}% [{100 * pgd['ci_low']:.1f}-"

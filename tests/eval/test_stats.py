@@ -33,7 +33,21 @@ def test_paired_table_compares_only_the_pairs_both_attacks_ran():
     assert row["plain_distortion"]["median"] == 0.2 and row["other_distortion"]["median"] == 0.2
     # Fewer steps on source 0 (4 < 10) and source 2 (70 < a failure); more on source 1.
     assert row["other_fewer_steps"] == 2 / 3
+    assert (row["other_fewer"], row["same_effort"], row["other_more"]) == (2, 0, 1)
+    assert row["effort_difference"]["median"] == -6  # of -6, +10 and 70 - 101
+    assert row["sign_test_p"] == 1.0  # 2 against 1 says nothing
     assert (row["plain_clip_met"], row["plain_clip_counted"], row["copied"]) == (0, 0, 0)
+
+
+def test_paired_table_sign_test_leaves_ties_out():
+    plain = [record(source, 20, True, 0.1) for source in range(14)]
+    other = ([record(source, 15, True, 0.1) for source in range(10)]  # fewer on 10 pairs
+             + [record(source, 20, True, 0.1) for source in range(10, 14)])  # 4 ties
+    (row,) = paired_table(plain, other)
+    assert (row["other_fewer"], row["same_effort"], row["other_more"]) == (10, 4, 0)
+    assert row["sign_test_p"] == 2 * 0.5**10
+    assert row["effort_difference"]["median"] == -5
+    assert row["effort_difference"]["median_ci"] == (-5, 0)  # ranks 3 and 12 of 14
 
 
 def test_paired_table_counts_clipped_paths_and_copies():
