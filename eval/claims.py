@@ -51,7 +51,8 @@ def _exact(value: float) -> Estimate:
 
 def _show(estimate: Estimate, digits: int = 3) -> str:
     value, low, high = estimate
-    return f"{value:.{digits}g} [{low:.{digits}g}-{high:.{digits}g}]"
+    between = " to " if low < 0 else "-"  # "[-4 to -1]", not "[-4--1]"
+    return f"{value:.{digits}g} [{low:.{digits}g}{between}{high:.{digits}g}]"
 
 
 def _show_percent(rate: Estimate) -> str:

@@ -109,4 +109,5 @@ def test_a_paired_step_difference_below_zero_breaks_the_claim():
                                                   more=2)]}}
     found = claim(check_claims(metrics, (0.7,)), "The triple-staged network's false-positive")
     assert not found["holds"] and found["clear"]  # the difference's interval lies below 0
-    assert "fewer in 15, more in 2 of 20 pairs" in found["evidence"]
+    assert "steps this minus paper -40 [-60 to -10] (fewer in 15, more in 2 of 20 pairs" in (
+        found["evidence"])
