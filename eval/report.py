@@ -54,8 +54,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "effort": {name: effort_table(tables[name]) for name in TARGETED if tables[name]},
         "paired": {name: paired_table(tables["ifgsm"], tables[name]) for name in TARGETED[1:]
                    if tables[name] and tables["ifgsm"]},
-        "robust_accuracy": {name: robust_accuracy(tables[name]) for name in BUDGETED
-                            if tables[name]},
+        "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
+                            for name in BUDGETED if tables[name]},
         "transfer": transfer_table(tables["transfer"]),
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
@@ -289,7 +289,18 @@ def report_text(metrics: dict) -> str:
         counts = sorted({r["samples"] for r in rows})
         images = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
         lines += ["", f"Robust accuracy on {images} images per setting, with 95% Wilson "
-                  "intervals. Curves: `robust_accuracy.png`.", ""]
+                  "intervals. Curves: `robust_accuracy.png`. Apart by source (robust of "
+                  "attacked; on a positive image the attack mostly makes a false negative, on "
+                  "a None image a false positive):", "",
+                  "| network | sources | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
+                  "|---|---|" + "---|" * len(epsilons)]
+        for key, items in group(rows).items():
+            by_eps = {r["epsilon"]: r for r in items}
+            for part in ("positive", "none"):
+                lines.append(f"| {setting_name(*key)} | {part} | " + " | ".join(
+                    f"{by_eps[e][f'{part}_robust']} of {by_eps[e][f'{part}_samples']}"
+                    if e in by_eps else "-" for e in epsilons) + " |")
+        lines.append("")
     if metrics["transfer"]:
         lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
                   "| made on | shown to | kind | adversarials | fooled (target reached) "

@@ -83,6 +83,12 @@ def test_effort_and_robust_accuracy_equal_recomputations(reported):
         mine = [r for r in pgd if (r["network"], r["threshold"]) ==
                 (row["network"], row["threshold"])]
         assert row["robust_accuracy"] == np.mean([r["robust"] for r in mine])
+        none_label = len(metrics["classes"]) - 1
+        nones = [r for r in mine if r["source_class"] == none_label]
+        assert 0 < len(nones) < len(mine)
+        assert (row["none_robust"], row["none_samples"]) == (
+            sum(r["robust"] for r in nones), len(nones))
+        assert row["positive_robust"] + row["none_robust"] == sum(r["robust"] for r in mine)
 
 
 def test_figures_exist_and_are_not_empty(reported):
@@ -159,3 +165,4 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
     pgd = next(r for r in metrics["robust_accuracy"]["pgd"] if r["network"] == "direct")
     assert (f"| direct | {100 * pgd['robust_accuracy']:.2f}% [{100 * pgd['ci_low']:.1f}-"
             f"{100 * pgd['ci_high']:.1f}] |") in text
+    assert (f"| direct | none | {pgd['none_robust']} of {pgd['none_samples']} |") in text
