@@ -12,7 +12,7 @@ from attacks.settings import (
     parse_networks,
     with_overrides,
 )
-from mindseye.errors import UserError
+from core.errors import UserError
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:

@@ -33,8 +33,8 @@ from attacks.settings import (
 )
 from attacks.square import Square
 from attacks.victims import DirectVictim, TripleStagedVictim, Victim
-from mindseye.errors import UserError
-from mindseye.files import write_json_atomic
+from core.errors import UserError
+from core.files import write_json_atomic
 
 
 def attacks_dir(run_dir: Path) -> Path:

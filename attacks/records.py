@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from mindseye.files import atomic_path
+from core.files import atomic_path
 
 
 class RecordTable:

@@ -5,7 +5,7 @@ Kept free of torch so that the command line starts quickly.
 
 from dataclasses import dataclass, replace
 
-from mindseye.errors import UserError
+from core.errors import UserError
 
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
 # Sized by --extra-per-class: the attacks the paper did not run.

@@ -11,7 +11,7 @@ import numpy as np
 from mathutils import Matrix
 
 from blender_assets.framing import fit_to_frame
-from mindseye.files import file_sha256
+from core.files import file_sha256
 
 # The grey an imported part without a material gets (a mid grey that shades well).
 DEFAULT_GREY = 0.6

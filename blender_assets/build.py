@@ -25,7 +25,7 @@ from blender_assets.blendfile import (
     save_single_object,
 )
 from blender_assets.registry import AssetClass
-from mindseye.files import file_sha256
+from core.files import file_sha256
 
 BLACK, WHITE, ORANGE = 0.04, 0.85, 0.45
 

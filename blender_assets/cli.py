@@ -16,7 +16,7 @@ from blender_assets.registry import (
     resolve_assets_dir,
     write_classes,
 )
-from mindseye.files import atomic_path, make_writable_folder
+from core.files import atomic_path, make_writable_folder
 
 assets_dir_option = click.option(
     "--assets-dir",
@@ -111,7 +111,7 @@ def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
     import numpy as np
     from PIL import Image
 
-    from blender_assets.framing import ROTATION_LIMIT
+    from core.constants import ROTATION_LIMIT
     from render.blender import Renderer
 
     classes = load_classes(assets_dir)

@@ -10,13 +10,12 @@ import itertools
 
 import numpy as np
 
+from core.constants import IMAGE_SIZE, ROTATION_LIMIT
+
 CAMERA_LOCATION = (0.0, -0.2, 2.5)
 LENS_MM = 50.0
 SENSOR_WIDTH_MM = 36.0
-IMAGE_SIZE = 64
 
-# Objects are rotated by Euler angles drawn uniformly from this box (rotation_mode 'ZXY').
-ROTATION_LIMIT = 0.5
 # The whole object must stay inside this fraction of the frame (half-width), at every rotation.
 FRAME_FILL = 0.9
 

@@ -25,7 +25,7 @@ from blender_assets.registry import (
     register_class,
     resolve_assets_dir,
 )
-from mindseye.errors import UserError
+from core.errors import UserError
 
 
 def _append_blend_objects(path: Path) -> None:

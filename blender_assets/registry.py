@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mindseye.errors import UserError
-from mindseye.files import file_sha256, write_text_atomic
+from core.constants import NONE_CLASS
+from core.errors import UserError
+from core.files import file_sha256, write_text_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CLASSES_FILE = "classes.toml"
-NONE_CLASS = "none"
 _NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 

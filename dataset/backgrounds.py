@@ -21,9 +21,9 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from mindseye.errors import UserError
+from core.constants import IMAGE_SIZE
+from core.errors import UserError
 
-CROP_SIZE = 64
 TEST_EVERY = 5  # where a source has no split of its own, every 5th image is a test image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -67,13 +67,13 @@ def random_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cropped to their short side and upsampled."""
     height, width = image.shape
     short = min(height, width)
-    side = int(rng.integers(CROP_SIZE, short + 1)) if short >= CROP_SIZE else short
+    side = int(rng.integers(IMAGE_SIZE, short + 1)) if short >= IMAGE_SIZE else short
     top = int(rng.integers(0, height - side + 1))
     left = int(rng.integers(0, width - side + 1))
     flip = rng.random() < 0.5
     patch = Image.fromarray(image[top:top + side, left:left + side])
-    resample = Image.Resampling.BOX if side >= CROP_SIZE else Image.Resampling.BILINEAR
-    crop = np.asarray(patch.resize((CROP_SIZE, CROP_SIZE), resample))
+    resample = Image.Resampling.BOX if side >= IMAGE_SIZE else Image.Resampling.BILINEAR
+    crop = np.asarray(patch.resize((IMAGE_SIZE, IMAGE_SIZE), resample))
     return np.ascontiguousarray(crop[:, ::-1] if flip else crop)
 
 
@@ -107,7 +107,7 @@ def array_to_grey(image: np.ndarray, where: str) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def dead_leaves(rng: np.random.Generator, size: int = CROP_SIZE) -> np.ndarray:
+def dead_leaves(rng: np.random.Generator, size: int = IMAGE_SIZE) -> np.ndarray:
     """Opaque discs of random grey with power-law radii dropped on top of each other: a cheap
     image with natural-image-like edge and scale statistics. 250 discs cover about 99% of the
     image; the rest shows a random grey ground."""

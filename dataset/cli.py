@@ -8,6 +8,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from core.constants import IMAGE_SIZE
+from core.errors import UserError
+from core.files import atomic_path, make_writable_folder
 from dataset.backgrounds import FolderSource, open_background_source
 from dataset.composite import composite
 from dataset.manifest import (
@@ -19,8 +22,6 @@ from dataset.manifest import (
     write_manifest,
 )
 from dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
-from mindseye.errors import UserError
-from mindseye.files import atomic_path, make_writable_folder
 
 PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
 PREVIEW_GAP = 4
@@ -189,7 +190,7 @@ def _first_samples_per_class(
 
 def _grid(rows: list[np.ndarray]) -> np.ndarray:
     """Rows of (n, 64, 64) tiles, upscaled PREVIEW_SCALE times, on a mid-grey canvas."""
-    tile = 64 * PREVIEW_SCALE
+    tile = IMAGE_SIZE * PREVIEW_SCALE
     n_columns = max(len(row) for row in rows)
     canvas = np.full((len(rows) * (tile + PREVIEW_GAP) + PREVIEW_GAP,
                       n_columns * (tile + PREVIEW_GAP) + PREVIEW_GAP), 128, np.uint8)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
+from core.files import write_json_atomic
 from dataset.composite import composite
 from dataset.shards import SCHEMA_VERSION, ShardError, file_sha256, read_shard
-from mindseye.errors import UserError
-from mindseye.files import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mindseye.errors import UserError
-from mindseye.files import file_sha256
+from core.constants import IMAGE_SIZE
+from core.errors import UserError
+from core.files import file_sha256
 
 # Bump when the datasets or attributes change meaning; readers refuse other versions.
 SCHEMA_VERSION = 1
-IMAGE_SIZE = 64
 
 # name -> (dtype, shape of one sample)
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {

@@ -9,6 +9,7 @@ from torch import nn
 
 from attacks.experiments import load_test_images, table, victims
 from attacks.settings import TRIPLE_STAGED, AttackSettings
+from core.files import write_text_atomic
 from eval.claims import check_claims
 from eval.clean import clean_predictions
 from eval.clip import clip_table
@@ -30,7 +31,6 @@ from eval.stats import (
     setting_name,
     transfer_table,
 )
-from mindseye.files import write_text_atomic
 
 TARGETED = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED = ("pgd", "square")

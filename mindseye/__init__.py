@@ -1,8 +1,10 @@
 """mindseye: 3D models -> rendered data -> analysis-by-synthesis classifiers -> robustness report.
 
-This package holds only what ties the others together: the `mindseye` command and the shared
-error type. The work lives in the top-level packages `blender_assets`, `render`, `dataset`,
-`models`, `attacks` and `eval` (see DESIGN.md).
+This package is the top of the stack: the `mindseye` command and the pipeline that strings the
+stages together. The work lives in the packages below it, `blender_assets`, `render`, `dataset`,
+`models`, `attacks` and `eval`, which share `core` (docs/architecture.md).
 """
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

@@ -4,9 +4,9 @@ import click
 
 from attacks.cli import attack
 from blender_assets.cli import assets
+from core import __version__
 from dataset.cli import dataset
 from eval.cli import eval_command
-from mindseye import __version__
 from mindseye.pipeline import pipeline
 from models.cli import train
 from render.cli import render

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from mindseye.files import write_json_atomic
-from render.settings import PRESETS
+from core.constants import PRESETS
+from core.files import write_json_atomic
 
 # How much attacking each preset does: the triple-staged network dominates the cost (three
 # classes through three stages per step), so the demo attacks a few images per class with short

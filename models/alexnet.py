@@ -9,8 +9,6 @@ the one place that maps them to the range the networks work in.
 import torch
 from torch import nn
 
-IMAGE_SIZE = 64
-
 # Images arrive on 0..255 (what attacks perturb); the networks see roughly zero-mean, unit-range
 # values: (x - 128) / 64 maps 0..255 to -2..2.
 PIXEL_CENTRE = 128.0

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import click
 
-from mindseye.errors import UserError
-from models.settings import NETWORKS, PRESETS
+from core.constants import PRESETS, TRAINED_NETWORKS
+from core.errors import UserError
 
 
 @click.command()
-@click.argument("network", metavar="{" + ",".join((*NETWORKS, "all")) + "}")
+@click.argument("network", metavar="{" + ",".join((*TRAINED_NETWORKS, "all")) + "}")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run folder; each network goes to RUN/<network>/.")
@@ -38,10 +38,11 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
     from models.runs import resolve_device
     from models.settings import schedule_for
 
-    if network not in (*NETWORKS, "all"):
-        raise UserError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}, all")
+    if network not in (*TRAINED_NETWORKS, "all"):
+        raise UserError(f"unknown network {network!r}; choose one of "
+                        f"{', '.join(TRAINED_NETWORKS)}, all")
     # Check every option before the first (long) step, so a typo fails at once.
-    for name in NETWORKS if network == "all" else (network,):
+    for name in TRAINED_NETWORKS if network == "all" else (network,):
         schedule_for(preset, name, steps, batch_size)
     resolve_device(device)
     check_data(data)

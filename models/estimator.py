@@ -12,9 +12,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.alexnet import IMAGE_SIZE, AlexNetTrunk, normalise_images
-
-ROTATION_LIMIT = 0.5  # radians; rotations are sampled uniformly in [-0.5, 0.5]^3
+from core.constants import IMAGE_SIZE, ROTATION_LIMIT
+from models.alexnet import AlexNetTrunk, normalise_images
 
 ClipMode = Literal["hard", "straight_through"]
 

@@ -6,10 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mindseye.files import atomic_path
+from core.constants import THRESHOLDS
+from core.files import atomic_path
 from models.triple_staged import TripleStaged, decide
-
-THRESHOLDS = (0.2, 0.45, 0.7)
 
 
 @torch.no_grad()

@@ -8,12 +8,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core.constants import TRAINED_NETWORKS
+from core.errors import UserError
+from core.files import file_sha256, write_json_atomic
 from dataset.manifest import read_manifest
 from dataset.shards import load_split
 from dataset.stage3 import comparator_pairs, load_pairs, save_pairs
 from dataset.torch_data import BatchOrder, InMemorySplit, training_batches
-from mindseye.errors import UserError
-from mindseye.files import file_sha256, write_json_atomic
 from models import evaluation
 from models.comparator import masked_patch_loss
 from models.runs import (
@@ -27,7 +28,7 @@ from models.runs import (
     prepare_folder,
     resolve_device,
 )
-from models.settings import NETWORKS, schedule_for
+from models.settings import schedule_for
 from models.training import Job, seed_everything, train
 
 # Projector loss weights (DESIGN.md): squared error on the 0..255 drawing, cross-entropy on alpha.
@@ -141,8 +142,9 @@ def train_network(
     Returns the evaluation, also written to RUN/<network>/eval.json.
     `schedule_overrides` (e.g. checkpoint_every) are for tests and benchmarks.
     """
-    if network not in NETWORKS:
-        raise UserError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}, all")
+    if network not in TRAINED_NETWORKS:
+        raise UserError(f"unknown network {network!r}; choose one of "
+                        f"{', '.join(TRAINED_NETWORKS)}, all")
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     classes = check_data(data_dir)
     schedule = replace(schedule_for(preset, network, steps, batch_size), **schedule_overrides)

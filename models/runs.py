@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core.errors import UserError
+from core.files import atomic_path, write_json_atomic
 from dataset.manifest import Manifest
-from mindseye.errors import UserError
-from mindseye.files import atomic_path, write_json_atomic
 from models.comparator import Comparator
 from models.direct import Direct, DirectParam
 from models.estimator import ClipMode, Estimator

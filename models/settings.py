@@ -19,11 +19,8 @@ the quality targets of issue 3.
 
 from dataclasses import asdict, dataclass, replace
 
-from mindseye.errors import UserError
-
-NETWORKS = ("direct", "direct-param", "estimator", "projector", "comparator")
-# The comparator comes last: its data comes from the trained estimator and projector.
-PRESETS = ("demo", "medium", "paper")
+from core.constants import PRESETS
+from core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from mindseye.files import write_text_atomic
+from core.files import write_text_atomic
 from models.runs import CHECKPOINT, METRICS, WEIGHTS, save_atomically
 from models.settings import Schedule
 

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 # One camera for the renderer and for the asset normalisation that makes objects fit its view.
-from blender_assets.framing import CAMERA_LOCATION, IMAGE_SIZE, LENS_MM, SENSOR_WIDTH_MM
-from mindseye.errors import UserError
+from blender_assets.framing import CAMERA_LOCATION, LENS_MM, SENSOR_WIDTH_MM
+from core.constants import IMAGE_SIZE
+from core.errors import UserError
 
 FRAME_DIR_PREFIX = "mindseye-frames-"
 # Grey level given to objects or materials that carry no colour of their own.

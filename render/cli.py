@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from render.settings import PRESETS
+from core.constants import PRESETS
 
 
 @click.command()

@@ -20,19 +20,18 @@ import numpy as np
 from tqdm import tqdm
 
 from blender_assets.registry import AssetClass, load_classes, select_classes
+from core import __version__
+from core.constants import NONE_CLASS
+from core.errors import UserError
+from core.files import file_sha256
 from dataset.backgrounds import BackgroundSource, open_background_source
 from dataset.composite import composite
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, read_manifest, write_manifest
 from dataset.shards import read_shard, write_shard
-from mindseye import __version__
-from mindseye.errors import UserError
-from mindseye.files import file_sha256
 from render.blender import EngineSettings
 from render.sampling import SPLITS, ShardPlan, draw_rotation, label_of, plan_shards, sample_rng
 from render.settings import RenderSettings
 from render.worker import shared_blender_process
-
-NONE_CLASS = "none"
 
 
 @dataclass(frozen=True)

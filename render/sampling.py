@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.constants import ROTATION_LIMIT
+
 SPLITS = ("train", "test")
-ROTATION_LIMIT = 0.5  # radians; the paper samples Euler angles uniformly in [-0.5, 0.5]
 
 
 def split_id(split: str) -> int:

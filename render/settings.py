@@ -2,8 +2,6 @@
 
 from dataclasses import dataclass, replace
 
-PRESETS = ("demo", "medium", "paper")
-
 
 @dataclass(frozen=True)
 class RenderSettings:

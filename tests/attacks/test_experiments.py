@@ -19,7 +19,7 @@ from attacks.experiments import (
 from attacks.records import perturbation
 from attacks.settings import AttackSettings
 from attacks.victims import DirectVictim, TripleStagedVictim
-from mindseye.errors import UserError
+from core.errors import UserError
 from models.triple_staged import decide
 from tests.attacks.tiny_networks import tiny_triple_staged
 

@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from blender_assets.framing import FRAME_FILL, ROTATION_LIMIT, euler_zxy_matrix, extent
+from blender_assets.framing import FRAME_FILL, euler_zxy_matrix, extent
 from blender_assets.registry import load_classes
+from core.constants import ROTATION_LIMIT
 
 bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.blender

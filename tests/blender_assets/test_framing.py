@@ -7,13 +7,13 @@ import numpy as np
 from blender_assets.framing import (
     CAMERA_LOCATION,
     FRAME_FILL,
-    ROTATION_LIMIT,
     euler_zxy_matrix,
     extent,
     fit_to_frame,
     project,
     to_pixels,
 )
+from core.constants import ROTATION_LIMIT
 
 CORNERS = np.array(list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3)))
 

@@ -13,7 +13,7 @@ from blender_assets.registry import (
     select_classes,
     write_classes,
 )
-from mindseye.errors import UserError
+from core.errors import UserError
 
 
 def make_class(directory: Path, name: str, content: bytes = b"") -> AssetClass:

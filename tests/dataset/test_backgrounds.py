@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.errors import UserError
 from dataset.backgrounds import (
     BUILTIN_PHOTOS,
     FolderSource,
     _skimage_data_dir,
     open_background_source,
 )
-from mindseye.errors import UserError
 
 
 def crops(spec: str, split: str, seeds: range = range(40)) -> np.ndarray:

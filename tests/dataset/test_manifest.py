@@ -5,6 +5,8 @@ import h5py
 import numpy as np
 import pytest
 
+from core.errors import UserError
+from core.files import file_sha256
 from dataset.manifest import (
     Manifest,
     ShardRecord,
@@ -15,8 +17,6 @@ from dataset.manifest import (
     write_manifest,
 )
 from dataset.shards import read_shard, write_shard
-from mindseye.errors import UserError
-from mindseye.files import file_sha256
 
 
 def test_round_trip_and_add_shard(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.constants import TRAINED_NETWORKS
+from core.errors import UserError
+from core.files import write_json_atomic
 from dataset.manifest import read_manifest
-from mindseye.errors import UserError
-from mindseye.files import write_json_atomic
 from models.jobs import train_network
 from models.runs import (
     CONFIG,
@@ -19,7 +20,6 @@ from models.runs import (
     load_network,
     save_atomically,
 )
-from models.settings import NETWORKS
 
 CLASSES = ["monkey", "penguin", "aeroplane", "none"]
 
@@ -36,7 +36,7 @@ def _inputs(network: str) -> tuple:
     return (images,)
 
 
-@pytest.mark.parametrize("network", NETWORKS)
+@pytest.mark.parametrize("network", TRAINED_NETWORKS)
 def test_saved_network_loads_back_with_identical_outputs(network: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = build_network(network, len(CLASSES) - 1).eval()

@@ -134,7 +134,7 @@ def test_each_thread_gets_its_own_shared_blender_process():
 
 
 def test_errors_in_the_child_reach_the_parent(blender, suzanne_blend):
-    from mindseye.errors import UserError
+    from core.errors import UserError
 
     with pytest.raises(UserError, match="no object named"):
         blender.render(suzanne_blend[0], "NoSuchObject", ROTATIONS[:1])

@@ -1,0 +1,29 @@
+"""Facts every stage shares, defined once. Each stage's own sizes per preset live beside it:
+`render/settings.py`, `models/settings.py`, `attacks/settings.py` (docs/architecture.md)."""
+
+# The presets every stage sizes itself by: demo (minutes on 2 cores), medium, paper.
+PRESETS = ("demo", "medium", "paper")
+
+# Frames are square, this many pixels a side (the paper's 64x64).
+IMAGE_SIZE = 64
+
+# Euler angles (radians) are sampled uniformly in [-ROTATION_LIMIT, ROTATION_LIMIT]^3, and the
+# estimator's output is clipped to the same range.
+ROTATION_LIMIT = 0.5
+
+# The background-only class: always the last label of a dataset (K positives -> label K).
+NONE_CLASS = "none"
+
+# The triple-staged network's ratio thresholds that the paper reports (Table 1, Figs. 4 and 6).
+THRESHOLDS = (0.2, 0.45, 0.7)
+
+# The networks `mindseye train` makes, in training order: the comparator learns from the
+# estimator's and projector's drawings, so it comes last.
+DIRECT_NETWORKS = ("direct", "direct-param")
+STAGES = ("estimator", "projector", "comparator")
+TRAINED_NETWORKS = (*DIRECT_NETWORKS, *STAGES)
+
+# The classifiers that are attacked and reported: the direct baselines and the three stages
+# assembled into one network.
+TRIPLE_STAGED = "triple-staged"
+CLASSIFIERS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
