@@ -18,10 +18,11 @@ from dataset.manifest import (
     ShardRecord,
     SplitRecord,
     read_manifest,
-    verify,
     write_manifest,
 )
+from dataset.samples import draw_sample
 from dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
+from dataset.verify import verify_dataset
 
 PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
 PREVIEW_GAP = 4
@@ -59,7 +60,7 @@ def info(data_dir: Path) -> None:
 @data_argument
 def verify_command(data_dir: Path) -> None:
     """Check every shard against the manifest and the format; print "ok" or the problems."""
-    problems = verify(data_dir)
+    problems = verify_dataset(data_dir)
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
@@ -103,8 +104,6 @@ def recomposite(data_dir: Path, spec: str, out_dir: Path | None) -> None:
     stream of (seed, split, i)), so recompositing with the render's own backgrounds reproduces
     the dataset exactly. Resumable: shards that already carry the new backgrounds are skipped.
     """
-    from render.sampling import draw_rotation, sample_rng
-
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
     out_dir = Path(out_dir or data_dir)
@@ -127,9 +126,9 @@ def recomposite(data_dir: Path, spec: str, out_dir: Path | None) -> None:
                 arrays, attrs = read_shard(data_dir / shard.file)
                 backgrounds = np.empty_like(arrays["image"])
                 for offset in range(len(backgrounds)):
-                    rng = sample_rng(attrs["seed"], split_name, attrs["first_index"] + offset)
-                    draw_rotation(rng)  # the rotation comes first in each sample's stream
-                    backgrounds[offset] = source.crop(rng)
+                    sample = draw_sample(attrs["seed"], split_name, attrs["first_index"] + offset,
+                                         len(manifest.classes), source)
+                    backgrounds[offset] = sample.background
                     progress.update()
                 arrays["image"] = composite(arrays["object"], arrays["alpha"], backgrounds)
                 attrs["backgrounds"] = source.describe()

@@ -2,20 +2,23 @@
 
 A split's `samples` is the number of samples the split is meant to hold; its `shards` are the
 finished ones (file relative to DATA, first sample index, count, sha256), kept in index order.
-The dataset is complete when the shards cover 0 .. samples - 1. `verify` checks all of it against
-the files.
+The dataset is complete when the shards cover 0 .. samples - 1. `dataset.verify` checks all of it
+against the files.
+
+This module reads no shard: `dataset.shards` finds a split's files through the manifest, so the
+manifest sits below the shard reader.
 """
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from core.errors import UserError
 from core.files import write_json_atomic
-from dataset.composite import composite
-from dataset.shards import SCHEMA_VERSION, ShardError, file_sha256, read_shard
+
+# The version of the dataset format, recorded in manifest.json and in every shard. Bump it when
+# the datasets or attributes change meaning; readers refuse other versions.
+SCHEMA_VERSION = 1
 
 MANIFEST_NAME = "manifest.json"
 
@@ -106,64 +109,3 @@ def record_shard(data_dir: Path, split: str, record: ShardRecord) -> Manifest:
     manifest.add_shard(split, record)
     write_manifest(data_dir, manifest)
     return manifest
-
-
-def verify(data_dir: Path) -> list[str]:
-    """Every problem found in a dataset, one line each; an empty list means it is sound."""
-    data_dir = Path(data_dir)
-    manifest = read_manifest(data_dir)
-    problems = []
-    for split_name, split in manifest.splits.items():
-        expected_first = 0
-        for shard in split.shards:
-            if shard.first_index != expected_first:
-                problems.append(f"{split_name}: shard {shard.file} starts at sample "
-                                f"{shard.first_index}, expected {expected_first}")
-            expected_first = shard.first_index + shard.count
-            problems += _shard_problems(data_dir, split_name, shard, manifest.classes)
-        if split.finished_samples != split.samples:
-            problems.append(f"{split_name}: shards hold {split.finished_samples} samples, the "
-                            f"manifest asks for {split.samples} (unfinished render? run "
-                            "`mindseye render` again to resume)")
-        listed = {Path(shard.file).name for shard in split.shards}
-        split_dir = data_dir / split_name
-        for stray in sorted(split_dir.glob("*.h5")) if split_dir.is_dir() else []:
-            if stray.name not in listed:
-                problems.append(f"{stray}: shard file not listed in the manifest")
-    return problems
-
-
-def _shard_problems(
-    data_dir: Path, split: str, shard: ShardRecord, classes: list[str]
-) -> list[str]:
-    path = data_dir / shard.file
-    if not path.is_file():
-        return [f"{path}: shard file missing"]
-    if file_sha256(path) != shard.sha256:
-        return [f"{path}: sha256 differs from the manifest (file changed or damaged)"]
-    try:
-        arrays, attrs = read_shard(path)
-    except ShardError as error:
-        return [error.message]
-    problems = []
-    for key, expected in (("split", split), ("first_index", shard.first_index),
-                          ("class_names", classes)):
-        if attrs.get(key) != expected:
-            problems.append(f"{path}: attribute {key} is {attrs.get(key)!r}, "
-                            f"the manifest says {expected!r}")
-    label, params, obj, alpha = arrays["label"], arrays["params"], arrays["object"], arrays["alpha"]
-    none_label = len(classes) - 1
-    checks = {
-        f"holds {len(label)} samples, the manifest says {shard.count}": len(label) != shard.count,
-        f"labels outside 0..{none_label}": bool(np.any((label < 0) | (label > none_label))),
-        "params are not NaN exactly for the None class": bool(
-            np.any(np.isnan(params).any(axis=1) != (label == none_label))
-            or np.any(np.isnan(params).any(axis=1) != np.isnan(params).all(axis=1))),
-        "None samples have a non-zero alpha": bool(np.any(alpha[label == none_label])),
-        "object is not 0 where alpha is 0": bool(np.any(obj[alpha == 0])),
-        # Where the object is opaque the composite is the object whatever the background.
-        "image differs from the object where alpha is 255": bool(np.any(
-            (composite(obj, alpha, np.zeros_like(obj)) != arrays["image"]) & (alpha == 255))),
-    }
-    problems += [f"{path}: {message}" for message, failed in checks.items() if failed]
-    return problems

@@ -17,9 +17,7 @@ import numpy as np
 from core.constants import IMAGE_SIZE
 from core.errors import UserError
 from core.files import file_sha256
-
-# Bump when the datasets or attributes change meaning; readers refuse other versions.
-SCHEMA_VERSION = 1
+from dataset.manifest import SCHEMA_VERSION, read_manifest
 
 # name -> (dtype, shape of one sample)
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
@@ -115,8 +113,6 @@ def shard_length(path: Path) -> int:
 
 def load_split(data_dir: Path, split: str, fields: tuple[str, ...] | None = None) -> dict:
     """The named fields (all by default) of a split's shards, concatenated in manifest order."""
-    from dataset.manifest import read_manifest
-
     paths = [Path(data_dir) / shard.file for shard in read_manifest(data_dir).split(split).shards]
     fields = tuple(fields or FIELDS)
     lengths = [shard_length(path) for path in paths]
@@ -135,8 +131,6 @@ def iter_split(
 ) -> Iterator[dict]:
     """The split's samples in manifest order, `chunk` at a time (the last chunk may be shorter),
     for data that does not fit in memory."""
-    from dataset.manifest import read_manifest
-
     fields = tuple(fields or FIELDS)
     pending: list[dict] = []
     pending_count = 0

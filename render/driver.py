@@ -1,5 +1,8 @@
 """The parallel render driver: plans shards, farms them out, writes them, resumes after a kill.
 
+What each sample is (label, rotation, background crop) is `dataset.samples.draw_sample`'s
+business; the driver only decides which samples go into which shard file.
+
 Workers (joblib's local processes, or a Dask cluster through joblib's dask backend) each keep one
 Blender child process alive across shards (`render.worker.shared_blender_process`) and return a
 finished shard's arrays; only this process writes files, so a cluster needs no shared output
@@ -27,11 +30,33 @@ from core.files import file_sha256
 from dataset.backgrounds import BackgroundSource, open_background_source
 from dataset.composite import composite
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, read_manifest, write_manifest
+from dataset.samples import SPLITS, draw_sample
 from dataset.shards import read_shard, write_shard
 from render.blender import EngineSettings
-from render.sampling import SPLITS, ShardPlan, draw_rotation, label_of, plan_shards, sample_rng
 from render.settings import RenderSettings
 from render.worker import shared_blender_process
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One shard: samples first_index .. first_index + count - 1 of a split."""
+
+    split: str
+    shard_index: int
+    first_index: int
+    count: int
+
+    @property
+    def file_name(self) -> str:
+        return f"shard-{self.shard_index:05d}.h5"
+
+
+def plan_shards(split: str, n_samples: int, shard_size: int) -> list[ShardPlan]:
+    """The shards of a split of `n_samples` samples, `shard_size` each (the last may be short)."""
+    return [
+        ShardPlan(split, k, first, min(shard_size, n_samples - first))
+        for k, first in enumerate(range(0, n_samples, shard_size))
+    ]
 
 
 @dataclass(frozen=True)
@@ -60,10 +85,13 @@ def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
     """Render, composite and return one shard's arrays (runs in a worker process)."""
     plan = job.plan
     n_labels = len(job.blend_files) + 1
-    indices = range(plan.first_index, plan.first_index + plan.count)
-    rngs = [sample_rng(job.seed, plan.split, i) for i in indices]
-    labels = np.array([label_of(i, n_labels) for i in indices], dtype=np.int64)
-    rotations = np.stack([draw_rotation(rng) for rng in rngs])
+    source = _background_source(job.backgrounds, plan.split)
+    samples = [
+        draw_sample(job.seed, plan.split, index, n_labels, source)
+        for index in range(plan.first_index, plan.first_index + plan.count)
+    ]
+    labels = np.array([sample.label for sample in samples], dtype=np.int64)
+    rotations = np.stack([sample.rotation for sample in samples])  # NaN rows: the None class
 
     objects = np.zeros((plan.count, 64, 64), np.uint8)
     alphas = np.zeros((plan.count, 64, 64), np.uint8)
@@ -73,14 +101,11 @@ def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
         if rows.size:
             objects[rows], alphas[rows] = blender.render(blend_file, object_name, rotations[rows])
 
-    source = _background_source(job.backgrounds, plan.split)
-    backgrounds = np.stack([source.crop(rng) for rng in rngs])
-    params = rotations.astype(np.float32)
-    params[labels == n_labels - 1] = np.nan
+    backgrounds = np.stack([sample.background for sample in samples])
     return plan, {
         "image": composite(objects, alphas, backgrounds),
         "label": labels,
-        "params": params,
+        "params": rotations.astype(np.float32),
         "object": objects,
         "alpha": alphas,
     }

@@ -1,5 +1,5 @@
 """A small dataset in the real shard layout without Blender: shaded discs as the "renders",
-composited over a real background source with the render driver's per-sample random stream, so
+composited over a real background source with each sample's own draws (`draw_sample`), so
 `recomposite` with the same backgrounds must reproduce every image exactly."""
 
 from pathlib import Path
@@ -9,8 +9,8 @@ import numpy as np
 from dataset.backgrounds import open_background_source
 from dataset.composite import composite
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
+from dataset.samples import draw_sample
 from dataset.shards import write_shard
-from render.sampling import draw_rotation, sample_rng
 
 CLASSES = ["disc", "ring", "none"]
 SEED = 3
@@ -35,17 +35,14 @@ def shard_arrays(split: str, first: int, count: int, spec: str) -> dict[str, np.
     none_label = len(CLASSES) - 1
     arrays = {"image": [], "label": [], "params": [], "object": [], "alpha": []}
     for index in range(first, first + count):
-        rng = sample_rng(SEED, split, index)
-        rotation = draw_rotation(rng)
-        label = index % len(CLASSES)
-        if label == none_label:
+        sample = draw_sample(SEED, split, index, len(CLASSES), source)
+        if sample.label == none_label:
             obj = alpha = np.zeros((64, 64), np.uint8)
-            rotation = np.full(3, np.nan)
         else:
-            obj, alpha = disc_render(label, rotation)
-        arrays["image"].append(composite(obj, alpha, source.crop(rng)))
-        arrays["label"].append(label)
-        arrays["params"].append(rotation)
+            obj, alpha = disc_render(sample.label, sample.rotation)
+        arrays["image"].append(composite(obj, alpha, sample.background))
+        arrays["label"].append(sample.label)
+        arrays["params"].append(sample.rotation)
         arrays["object"].append(obj)
         arrays["alpha"].append(alpha)
     dtypes = {"label": np.int64, "params": np.float32}

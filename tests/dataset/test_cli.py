@@ -5,8 +5,9 @@ import numpy as np
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from dataset.manifest import read_manifest, verify
+from dataset.manifest import read_manifest
 from dataset.shards import load_split, read_attrs
+from dataset.verify import verify_dataset
 from mindseye.cli import main
 from tests.dataset.synthetic_dataset import CLASSES
 
@@ -95,7 +96,7 @@ def test_recomposite_with_same_backgrounds_reproduces_images(
     result = run("recomposite", dataset_dir, "--backgrounds", f"npy:{npy_backgrounds}",
                  "--out", out)
     assert result.exit_code == 0, result.output
-    assert verify(out) == []
+    assert verify_dataset(out) == []
     for split in ("train", "test"):
         np.testing.assert_array_equal(load_split(out, split)["image"],
                                       load_split(dataset_dir, split)["image"])
@@ -107,7 +108,7 @@ def test_recomposite_in_place_over_new_backgrounds_and_resume(dataset_dir: Path)
     shutil.copy(dataset_dir / "train" / "shard-00000.h5", dataset_dir / "old-shard.h5")
     result = run("recomposite", dataset_dir, "--backgrounds", "builtin")
     assert result.exit_code == 0, result.output
-    assert verify(dataset_dir) == []
+    assert verify_dataset(dataset_dir) == []
     assert "builtin split=test" in read_manifest(dataset_dir).config["backgrounds"]["test"]
     for split, old in before.items():
         new = load_split(dataset_dir, split)
@@ -121,7 +122,7 @@ def test_recomposite_in_place_over_new_backgrounds_and_resume(dataset_dir: Path)
     modified = {p: p.stat().st_mtime_ns for p in dataset_dir.glob("*/*.h5")}
     shutil.copy(dataset_dir / "old-shard.h5", dataset_dir / "train" / "shard-00000.h5")
     assert run("recomposite", dataset_dir, "--backgrounds", "builtin").exit_code == 0
-    assert verify(dataset_dir) == []
+    assert verify_dataset(dataset_dir) == []
     assert "builtin" in read_attrs(dataset_dir / "train" / "shard-00000.h5")["backgrounds"]
     for path, mtime in modified.items():
         if path.name != "shard-00000.h5" or path.parent.name != "train":

@@ -27,13 +27,12 @@ def test_batch_and_broadcast_background() -> None:
 
 def test_recompositing_reproduces_stored_images(dataset_dir, npy_backgrounds) -> None:
     from dataset.backgrounds import open_background_source
-    from render.sampling import draw_rotation, sample_rng
-    from tests.dataset.synthetic_dataset import SEED
+    from dataset.samples import draw_sample
+    from tests.dataset.synthetic_dataset import CLASSES, SEED
 
     arrays = load_split(dataset_dir, "test")
     source = open_background_source(f"npy:{npy_backgrounds}", "test")
     for i in range(len(arrays["label"])):
-        rng = sample_rng(SEED, "test", i)
-        draw_rotation(rng)
-        again = composite(arrays["object"][i], arrays["alpha"][i], source.crop(rng))
+        background = draw_sample(SEED, "test", i, len(CLASSES), source).background
+        again = composite(arrays["object"][i], arrays["alpha"][i], background)
         np.testing.assert_array_equal(again, arrays["image"][i])

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from dataset.backgrounds import open_background_source
+from dataset.composite import composite
 from dataset.manifest import read_manifest
+from dataset.samples import SPLITS, draw_sample
 from dataset.shards import load_split, read_shard
 from mindseye.cli import main
-from render.sampling import SPLITS
 from tests.tiny import TINY, render_tiny
 
 pytestmark = pytest.mark.blender
@@ -42,6 +44,23 @@ def test_tiny_dataset_is_balanced_and_real(rendered_dataset: Path) -> None:
     assert train["alpha"][~positive].max() == 0
     assert np.isnan(train["params"][~positive]).all()
     assert (np.abs(train["params"][positive]) <= 0.5).all()
+
+
+def test_every_rendered_sample_is_the_one_draw_sample_describes(rendered_dataset: Path) -> None:
+    # The driver and `dataset recomposite` share one definition of sample i: its stored label and
+    # rotation are draw_sample's, and its image is the stored render over draw_sample's crop.
+    manifest = read_manifest(rendered_dataset)
+    for split in SPLITS:
+        stored = load_split(rendered_dataset, split)
+        source = open_background_source(manifest.config["render"]["backgrounds"], split)
+        for index in range(len(stored["label"])):
+            sample = draw_sample(TINY["seed"], split, index, len(manifest.classes), source)
+            assert stored["label"][index] == sample.label
+            np.testing.assert_array_equal(stored["params"][index],
+                                          sample.rotation.astype(np.float32))
+            np.testing.assert_array_equal(
+                stored["image"][index],
+                composite(stored["object"][index], stored["alpha"][index], sample.background))
 
 
 def test_one_and_two_workers_give_identical_arrays(tmp_path: Path) -> None:
