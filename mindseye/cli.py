@@ -3,12 +3,12 @@
 import click
 
 from attacks.cli import attack
-from blender_assets.cli import assets
 from core import __version__
 from dataset.cli import dataset
 from eval.cli import eval_command
 from mindseye.pipeline import pipeline
 from models.cli import train
+from render.assets_cli import assets
 from render.cli import render
 
 

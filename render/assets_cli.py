@@ -1,5 +1,7 @@
 """`mindseye assets`: build the built-in 3D models and register your own as classes.
 
+It lives in `render` rather than `blender_assets` because `assets preview` renders with the
+dataset's renderer (`render.blender`), and `blender_assets` sits below `render`.
 bpy is imported inside the commands that need it, so `mindseye --help` stays fast.
 """
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from blender_assets.cli import assets
 from blender_assets.framing import FRAME_FILL, check_rotations, extent
 from blender_assets.registry import load_classes
+from render.assets_cli import assets
 
 bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.blender
