@@ -37,11 +37,6 @@ def _sphere(material, location, scale, rotation=(0.0, 0.0, 0.0)) -> bpy.types.Ob
     return _finish_part(material, smooth=True)
 
 
-def _box(material, location, scale, rotation=(0.0, 0.0, 0.0)) -> bpy.types.Object:
-    bpy.ops.mesh.primitive_cube_add(size=2, location=location, scale=scale, rotation=rotation)
-    return _finish_part(material, smooth=False)
-
-
 def _cylinder(material, location, radius, depth, rotation) -> bpy.types.Object:
     bpy.ops.mesh.primitive_cylinder_add(
         vertices=32, radius=radius, depth=depth, location=location, rotation=rotation

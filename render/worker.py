@@ -47,7 +47,6 @@ class BlenderProcess:
         self._log = None
         self._folder: str | None = None
         self._frames = 0
-        self._loaded: tuple[str, str] | None = None
 
     def render(
         self, blend_file: str | Path, object_name: str, rotations: np.ndarray
@@ -86,7 +85,6 @@ class BlenderProcess:
         shutil.rmtree(self._folder, ignore_errors=True)
         self._folder = None
         self._frames = 0
-        self._loaded = None
 
     @property
     def pid(self) -> int | None:
