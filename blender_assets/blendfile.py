@@ -1,4 +1,4 @@
-"""bpy helpers shared by the built-in recipes and `assets add`: materials, join, fit, save.
+"""bpy helpers shared by the built-in recipes and `assets add`: join, fit, save.
 
 Import this module only where bpy is wanted (the CLI imports it lazily inside its commands).
 """
@@ -13,26 +13,11 @@ from mathutils import Matrix
 from blender_assets.framing import fit_to_frame
 from core.files import file_sha256
 
-# The grey an imported part without a material gets (a mid grey that shades well).
-DEFAULT_GREY = 0.6
-
 
 def new_empty_scene() -> None:
     """A fresh, empty scene with factory settings, and no `.blend1` backups when saving."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.preferences.filepaths.save_version = 0
-
-
-def grey_material(name: str, grey: float) -> bpy.types.Material:
-    """A Principled BSDF material whose Base Color is `grey` (linear, 0..1)."""
-    material = bpy.data.materials.new(name)
-    material.use_nodes = True
-    principled = material.node_tree.nodes["Principled BSDF"]
-    principled.inputs["Base Color"].default_value = (grey, grey, grey, 1.0)
-    principled.inputs["Roughness"].default_value = 0.6
-    # Workbench and the viewport use diffuse_color, not the node tree.
-    material.diffuse_color = (grey, grey, grey, 1.0)
-    return material
 
 
 def mesh_vertices(obj: bpy.types.Object) -> np.ndarray:

@@ -17,13 +17,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from blender_assets.blendfile import (
-    grey_material,
     join_meshes,
     mesh_vertices,
     new_empty_scene,
     normalise,
     save_single_object,
 )
+from blender_assets.materials import grey_material
 from blender_assets.registry import AssetClass
 from core.files import file_sha256
 

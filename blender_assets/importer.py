@@ -11,13 +11,12 @@ from pathlib import Path
 import bpy
 
 from blender_assets.blendfile import (
-    DEFAULT_GREY,
-    grey_material,
     join_meshes,
     new_empty_scene,
     normalise,
     save_single_object,
 )
+from blender_assets.materials import DEFAULT_GREY, grey_material
 from blender_assets.registry import (
     AssetClass,
     check_class_name,

@@ -27,12 +27,13 @@ import numpy as np
 
 # One camera for the renderer and for the asset normalisation that makes objects fit its view.
 from blender_assets.framing import CAMERA_LOCATION, LENS_MM, SENSOR_WIDTH_MM
+
+# One grey for a part without a colour, whether `assets add` or the renderer fills it in.
+from blender_assets.materials import DEFAULT_GREY, grey_material
 from core.constants import IMAGE_SIZE
 from core.errors import UserError
 
 FRAME_DIR_PREFIX = "mindseye-frames-"
-# Grey level given to objects or materials that carry no colour of their own.
-DEFAULT_GREY = 0.8
 
 _TARGA_HEADER_BYTES = 18
 _LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
@@ -158,6 +159,9 @@ class Renderer:
         self._object = None
         self._twin = None
         self._loaded: tuple[str, str] | None = None
+        # Materials of the loaded object that carry no colour of their own and are shaded with
+        # DEFAULT_GREY ("default-grey" stands for an empty slot); empty for the built-in classes.
+        self.default_grey_materials: list[str] = []
         self._own_frame_dir = frame_dir is None
         self._frame_dir = make_frame_dir() if frame_dir is None else frame_dir
         self._frame_file = os.path.join(self._frame_dir, "frame.tga")
@@ -202,8 +206,9 @@ class Renderer:
         new_object.location = (0.0, 0.0, 0.0)
         new_object.rotation_mode = "ZXY"
         new_object.rotation_euler = (0.0, 0.0, 0.0)
+        self.default_grey_materials = []
         if self.settings.shading == "emission":
-            _convert_materials_to_emission(new_object, self.settings)
+            self.default_grey_materials = _convert_materials_to_emission(new_object, self.settings)
         self._object = new_object
         self._twin = _add_unseen_twin(self._scene, new_object)
         self._loaded = key
@@ -404,20 +409,28 @@ def _set_up_lighting(scene, settings: EngineSettings) -> None:
     scene.collection.objects.link(sun)
 
 
-def _convert_materials_to_emission(obj, settings: EngineSettings) -> None:
+def _convert_materials_to_emission(obj, settings: EngineSettings) -> list[str]:
     """Rewrite each material of `obj` as base_color * (ambient + diffuse * max(0, N.L)),
-    keeping whatever feeds the surface shader's colour (a constant or a texture)."""
-    import bpy
+    keeping whatever feeds the surface shader's colour (a constant or a texture).
 
+    Returns the names of the materials that had no colour and got DEFAULT_GREY.
+    """
+    defaulted = []
     if not obj.material_slots:
-        obj.data.materials.append(bpy.data.materials.new("default-grey"))
+        obj.data.materials.append(grey_material("default-grey", DEFAULT_GREY))
+        defaulted.append("default-grey")
     for slot in obj.material_slots:
         if slot.material is None:
-            slot.material = bpy.data.materials.new("default-grey")
-        _emission_shading(slot.material, settings)
+            slot.material = grey_material("default-grey", DEFAULT_GREY)
+            defaulted.append("default-grey")
+        if not _emission_shading(slot.material, settings):
+            defaulted.append(slot.material.name)
+    return defaulted
 
 
-def _emission_shading(material, settings: EngineSettings) -> None:
+def _emission_shading(material, settings: EngineSettings) -> bool:
+    """Make `material` emit its shaded colour; False where it had no colour input of its own
+    (no surface shader, or one without a Base Color or Color input) and got DEFAULT_GREY."""
     material.use_nodes = True
     tree = material.node_tree
     nodes, links = tree.nodes, tree.links
@@ -459,6 +472,7 @@ def _emission_shading(material, settings: EngineSettings) -> None:
     links.new(emission.outputs["Emission"], output.inputs["Surface"])
     # The object is not a light source for anything else in the scene.
     material.cycles.emission_sampling = "NONE"
+    return colour_input is not None
 
 
 def _convex_hull_points(obj) -> np.ndarray:

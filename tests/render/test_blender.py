@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,66 @@ def test_coloured_and_textured_materials_keep_their_colour(tmp_path):
     assert 20 < red[face].mean() < 0.3 * 255
     assert red[face].std() < 3  # a flat face, evenly shaded
     assert textured[face].std() > 20  # the checker texture still feeds the shade
+
+
+BUILD_GREY_CUBES = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[2])
+    import bpy
+    from blender_assets.materials import DEFAULT_GREY, grey_material
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    for name in ("Grey", "Bare", "EmptySlot", "Colourless"):
+        bpy.ops.mesh.primitive_cube_add(size=0.8)
+        cube = bpy.context.active_object
+        cube.name = name
+        if name == "Grey":  # what `assets add` gives a part without a material
+            cube.data.materials.append(grey_material("grey", DEFAULT_GREY))
+        elif name == "EmptySlot":
+            cube.data.materials.append(None)
+        elif name == "Colourless":  # a surface shader with no colour input of its own
+            material = bpy.data.materials.new("colourless")
+            material.use_nodes = True
+            nodes = material.node_tree.nodes
+            mix = nodes.new("ShaderNodeMixShader")
+            output = nodes["Material Output"]
+            material.node_tree.links.new(mix.outputs["Shader"], output.inputs["Surface"])
+            cube.data.materials.append(material)
+    bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
+""")
+
+
+def test_parts_without_a_colour_are_shaded_with_the_assets_default_grey(tmp_path):
+    # `assets add` and the renderer fill in one grey: a cube with no material, an empty slot or
+    # a colourless shader renders exactly as one with the importer's default grey material.
+    from core.constants import IMAGE_SIZE
+
+    project_root = Path(__file__).resolve().parents[2]  # the child imports blender_assets
+    blend = tmp_path / "grey-cubes.blend"
+    subprocess.run([sys.executable, "-c", BUILD_GREY_CUBES, str(blend), str(project_root)],
+                   check=True, stdout=subprocess.DEVNULL)
+    renderer = Renderer(FAST)
+    rendered, defaulted = {}, {}
+    for name in ("Grey", "Bare", "EmptySlot", "Colourless"):
+        renderer.load_object(blend, name)
+        rendered[name] = renderer.render_rotations(ROTATIONS[1:2])
+        defaulted[name] = renderer.default_grey_materials
+    renderer.close()
+    assert defaulted == {"Grey": [], "Bare": ["default-grey"], "EmptySlot": ["default-grey"],
+                         "Colourless": ["colourless"]}
+    centre = IMAGE_SIZE // 2
+    assert rendered["Grey"][1][0, centre, centre] == 255 and rendered["Grey"][0].max() > 40
+    for name in ("Bare", "EmptySlot", "Colourless"):
+        np.testing.assert_array_equal(rendered[name][0], rendered["Grey"][0], err_msg=name)
+        np.testing.assert_array_equal(rendered[name][1], rendered["Grey"][1], err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["monkey", "penguin", "aeroplane"])
+def test_built_in_classes_carry_every_grey_they_render_with(name):
+    # So the one DEFAULT_GREY never reaches a built-in render: their datasets stay as they were.
+    from blender_assets.registry import load_classes
+
+    asset = load_classes()[name]
+    renderer = Renderer(FAST)
+    renderer.load_object(asset.blend_file, asset.object_name)
+    renderer.close()
+    assert renderer.default_grey_materials == []
