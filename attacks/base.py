@@ -1,9 +1,10 @@
-"""The loop every iterative, targeted attack shares: batched, with per-sample early stop.
+"""What every attack returns (`AttackResult`), the small base class (`Attack`), and the loop
+every iterative, targeted attack shares (`IterativeAttack`): batched, with per-sample early stop.
 
-A subclass says how one step moves the images (`step`) and, if it differs from the paper's J,
-which loss it follows (`loss`). The loop does the rest: it checks each sample's decision at
-every threshold the victim carries before each step, records the first step at which that
-decision equals the target, and drops a sample from the batch once every threshold has got
+An iterative subclass says how one step moves the images (`step`) and, if it differs from the
+paper's J, which loss it follows (`loss`). The loop does the rest: it checks each sample's
+decision at every threshold the victim carries before each step, records the first step at which
+that decision equals the target, and drops a sample from the batch once every threshold has got
 there (or the step cap is hit). Samples never interact (networks run in eval mode), so a
 batched run gives each sample the result it would get alone: bit for bit in float64; in float32
 the kernels round differently at different batch sizes and sign() can, rarely, turn a last-bit
@@ -33,15 +34,30 @@ class AttackResult:
     images: np.ndarray  # float32 (N, T, 64, 64): the image at that step (the last one on failure)
     clipped_steps: np.ndarray  # int (N,): steps whose gradient was taken with the estimator's
     #                            clip engaged on some hypothesis (0 for a network without a clip)
+    decisions: np.ndarray  # int (N, T): the victim's decision on `images` at each threshold
 
 
 class Attack:
-    """Base class: `Attack(victim, max_steps=..., batch_size=...)`, then `run(images, targets)`."""
+    """Base class of every attack: `run(images, targets)` on float images (N, 1, 64, 64) on
+    0..255 returns an AttackResult. A targeted attack's targets are the classes it aims at; an
+    untargeted one's are the true labels it moves away from (`untargeted` says which)."""
+
+    untargeted = False
+
+    def __init__(self, victim: Victim, batch_size: int = 128):
+        self.victim = victim
+        self.batch_size = batch_size
+
+    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
+        raise NotImplementedError
+
+
+class IterativeAttack(Attack):
+    """`IterativeAttack(victim, max_steps=..., batch_size=...)`: a subclass gives `step`."""
 
     def __init__(self, victim: Victim, max_steps: int = 1000, batch_size: int = 128):
-        self.victim = victim
+        super().__init__(victim, batch_size)
         self.max_steps = max_steps
-        self.batch_size = batch_size
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Per-sample loss to minimise; the paper's J unless a subclass says otherwise."""
@@ -64,10 +80,11 @@ class Attack:
 
     def _run_batch(
         self, originals: torch.Tensor, targets: torch.Tensor
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         count, thresholds = len(originals), len(self.victim.thresholds)
         images = originals.detach().clone()
         first_hit = torch.full((count, thresholds), -1, dtype=torch.long)
+        decisions = torch.zeros((count, thresholds), dtype=torch.long)
         clipped_steps = torch.zeros(count, dtype=torch.long)
         final = images[:, None].expand(-1, thresholds, -1, -1, -1).clone()
         active = torch.arange(count)
@@ -78,7 +95,10 @@ class Attack:
             progress.set_postfix(running=len(active), refresh=False)
             current = images[active].requires_grad_(True)
             outputs, clipped = self.victim.outputs_and_clipped(current)
-            reached = (self.victim.decisions(outputs.detach()) == targets[active, None]).cpu()
+            decided = self.victim.decisions(outputs.detach()).cpu()
+            reached = decided == targets[active, None].cpu()
+            # A sample that reached the target keeps that decision; the others keep the latest.
+            decisions[active] = torch.where(first_hit[active] < 0, decided, decisions[active])
             new_hits = reached & (first_hit[active] < 0)
             rows, columns = new_hits.nonzero(as_tuple=True)
             first_hit[active[rows], columns] = step
@@ -100,4 +120,4 @@ class Attack:
         final[failed] = images[:, None].expand(-1, thresholds, -1, -1, -1)[failed]
         steps = torch.where(failed, self.max_steps, first_hit)
         return (steps.numpy(), (~failed).numpy(), final[:, :, 0].cpu().numpy(),
-                clipped_steps.numpy())
+                clipped_steps.numpy(), decisions.numpy())

@@ -5,31 +5,21 @@ from pathlib import Path
 import click
 
 from attacks.settings import (
+    ATTACK_PRESETS,
     ATTACKS,
-    NETWORKS,
     AttackSettings,
     check_attack_name,
+    parse_epsilons,
     parse_networks,
-    with_overrides,
+    parse_thresholds,
+    settings_for_run,
 )
+from core.constants import CLASSIFIERS, PRESETS
 from core.errors import UserError
 
 
-def parse_thresholds(text: str) -> tuple[float, ...]:
-    """'0.2,0.45,0.7' -> (0.2, 0.45, 0.7); each must lie strictly between 0 and 1."""
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise UserError(f"--thresholds {text!r}: give numbers separated by commas, "
-                        "e.g. 0.2,0.45,0.7") from None
-    outside = [value for value in values if not 0 < value < 1]
-    if outside:
-        raise UserError(f"--thresholds {text!r}: {outside[0]} is outside (0, 1); "
-                        "a ratio threshold must lie strictly between 0 and 1")
-    return values
-
-
 def check_folders(run_dir: Path, data_dir: Path) -> None:
+    """RUN must exist and DATA hold a manifest, or the user is told which command comes first."""
     if not run_dir.is_dir():
         raise UserError(f"run folder {run_dir} not found; train first with `mindseye train all`")
     if not (data_dir / "manifest.json").is_file():
@@ -37,55 +27,83 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
                         "`mindseye render`")
 
 
+def _preset_values(name: str) -> str:
+    """'demo 3, medium 100, paper 1000' for one setting."""
+    return ", ".join(f"{preset} {getattr(ATTACK_PRESETS[preset], name)}" for preset in PRESETS)
+
+
 @click.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path))
 @click.option("--attack", "attack_name", default="ifgsm", show_default=True,
               help=f"{'|'.join(ATTACKS)}|all")
+@click.option("--preset", type=click.Choice(PRESETS),
+              help="Attack sizes of a preset. [default: the recorded settings of a run already "
+              "attacked, else the preset the run was trained with]")
 @click.option("--max-steps", type=int, help="Step cap of the iterative attacks "
-              f"[default: {AttackSettings.max_steps}].")
+              f"({_preset_values('max_steps')}).")
 @click.option("--per-class", type=int, help="Test images per class for the paper's attacks "
-              "(ifgsm, ifgsm-bpda; transfer uses their images) "
-              f"[default: {AttackSettings.per_class}].")
+              f"(ifgsm, ifgsm-bpda; transfer uses their images) ({_preset_values('per_class')}).")
 @click.option("--extra-per-class", type=int, help="Test images per class for the attacks "
               "beyond the paper (pgd, square, adaptive), taken in test-split order as "
               "--per-class takes them, so the smaller set is part of the larger "
-              f"[default: {AttackSettings.extra_per_class}].")
-@click.option("--thresholds", default=",".join(map(str, AttackSettings.thresholds)),
-              show_default=True, help="Triple-staged thresholds, each in (0, 1).")
-@click.option("--networks", "network_names", default=",".join(NETWORKS), show_default=True,
-              help="Which networks to attack. Records are per network, so runs on different "
-              "machines can split the networks and share one RUN/attacks/.")
+              f"({_preset_values('extra_per_class')}).")
+@click.option("--thresholds", help="Triple-staged thresholds, each in (0, 1) "
+              f"[preset: {','.join(map(str, AttackSettings.thresholds))}].")
+@click.option("--epsilons", help="L-inf budgets of pgd and square in grey levels, e.g. 2,8,32 "
+              f"(demo {','.join(f'{e:g}' for e in ATTACK_PRESETS['demo'].epsilons)}; medium "
+              f"and paper {','.join(f'{e:g}' for e in AttackSettings.epsilons)}).")
+@click.option("--pgd-iterations", type=int,
+              help=f"PGD's iterations per budget ({_preset_values('pgd_iterations')}).")
+@click.option("--square-queries", type=int,
+              help=f"Square's queries per budget ({_preset_values('square_queries')}).")
 @click.option("--chunk", type=int, help="Source images per resumable unit: a kill loses at most "
               "one; larger keeps a GPU's batches full as images flip and leave. Fixed for a "
-              f"run by its first attack, like the sizes [default: {AttackSettings.chunk}].")
+              f"run by its first attack, like the sizes [preset: {AttackSettings.chunk}].")
+@click.option("--batch-size", type=int, help="Images per forward pass; changes speed and "
+              f"memory, not the records [default: {AttackSettings.batch_size}].")
+@click.option("--networks", "network_names", default=",".join(CLASSIFIERS), show_default=True,
+              help="Which networks to attack. Records are per network, so runs on different "
+              "machines can split the networks and share one RUN/attacks/.")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
-def attack(run_dir: Path, data_dir: Path, attack_name: str, max_steps: int | None,
-           per_class: int | None, extra_per_class: int | None, thresholds: str,
-           network_names: str, chunk: int | None, device: str) -> None:
+def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
+           max_steps: int | None, per_class: int | None, extra_per_class: int | None,
+           thresholds: str | None, epsilons: str | None, pgd_iterations: int | None,
+           square_queries: int | None, chunk: int | None, batch_size: int | None,
+           network_names: str, device: str) -> None:
     """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
 
     \b
     ifgsm       the paper's attack: unit signed steps until the decision is the target
     ifgsm-bpda  the same on the triple-staged network with a straight-through clip
                 (copies ifgsm's paths that never met the clip: they would be the same)
-    pgd         L-inf PGD at budgets 1..32 -> robust accuracy against epsilon
+    pgd         L-inf PGD at each budget -> robust accuracy against epsilon
     square      gradient-free Square attack at the same budgets (reveals gradient masking)
     adaptive    margin loss on the threshold itself, with the straight-through clip
     transfer    the direct networks' ifgsm adversarials shown to the other networks
+
+    The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks
+    use them, and an option that contradicts them is refused (finished units are skipped by
+    name, so two set-ups would mix).
     """
     check_attack_name(attack_name)
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
-                          ("--extra-per-class", extra_per_class), ("--chunk", chunk)):
+                          ("--extra-per-class", extra_per_class),
+                          ("--pgd-iterations", pgd_iterations),
+                          ("--square-queries", square_queries), ("--chunk", chunk),
+                          ("--batch-size", batch_size)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
-    parsed_thresholds = parse_thresholds(thresholds)
+    parsed_thresholds = parse_thresholds(thresholds) if thresholds is not None else None
+    parsed_epsilons = parse_epsilons(epsilons) if epsilons is not None else None
     networks = parse_networks(network_names)
     check_folders(run_dir, data_dir)
-    settings = with_overrides(AttackSettings(), max_steps=max_steps, per_class=per_class,
-                              extra_per_class=extra_per_class, chunk=chunk,
-                              thresholds=parsed_thresholds, device=device)
+    settings = settings_for_run(
+        run_dir, preset, max_steps=max_steps, per_class=per_class,
+        extra_per_class=extra_per_class, thresholds=parsed_thresholds, epsilons=parsed_epsilons,
+        pgd_iterations=pgd_iterations, square_queries=square_queries, chunk=chunk,
+        batch_size=batch_size, device=device)
     from attacks.experiments import run_attack
 
     run_attack(run_dir, data_dir, attack_name, settings, networks)

@@ -6,10 +6,10 @@ Starting from an 8-bit image, every step keeps the pixels whole numbers.
 
 import torch
 
-from attacks.base import Attack
+from attacks.base import IterativeAttack
 
 
-class IterativeFGSM(Attack):
+class IterativeFGSM(IterativeAttack):
     """Targeted iterative FGSM (paper, section 3.2); `step_size` grey levels per step."""
 
     def __init__(

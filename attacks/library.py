@@ -1,18 +1,22 @@
 """Bridge to the Adversarial Robustness Toolbox (ART) for the standard budgeted attacks.
 
 ART wraps any torch module that returns scores whose argmax is the decision; `ScoresModule`
-makes one from a victim at one threshold. torchattacks was not used: it requires torchvision,
-whose PyPI wheel would replace our CPU build of torch.
+makes one from a victim at one threshold. `LibraryAttack` runs an ART evasion attack on it and
+returns the same AttackResult as our own attacks. torchattacks was not used: it requires
+torchvision, whose PyPI wheel would replace our CPU build of torch.
 """
 
 import numpy as np
 import torch
+from art.attacks import EvasionAttack
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from attacks.base import Attack, AttackResult
 from attacks.victims import Victim
+from core.constants import IMAGE_SIZE
 
-IMAGE_SHAPE = (1, 64, 64)
+IMAGE_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
 
 
 class ScoresModule(nn.Module):
@@ -41,6 +45,36 @@ def art_classifier(victim: Victim, threshold: float | None) -> PyTorchClassifier
     )
 
 
-def predict(classifier: PyTorchClassifier, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Decisions (N,) for float images (N, 1, 64, 64)."""
-    return classifier.predict(images.astype(np.float32), batch_size=batch_size).argmax(axis=1)
+class LibraryAttack(Attack):
+    """An untargeted ART attack at one threshold and one L-inf budget. A subclass makes
+    `self.attack` from `self.classifier`; `iterations` is what a result's `steps` reports."""
+
+    untargeted = True
+
+    def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
+                 iterations: int, batch_size: int = 128):
+        super().__init__(victim, batch_size)
+        self.threshold, self.epsilon, self.iterations = threshold, epsilon, iterations
+        self.classifier = art_classifier(victim, threshold)
+        self.attack: EvasionAttack | None = None
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Decisions (N,) at this attack's threshold for float images (N, 1, 64, 64)."""
+        scores = self.classifier.predict(images.astype(np.float32), batch_size=self.batch_size)
+        return scores.argmax(axis=1)
+
+    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
+        """Images (N, 1, 64, 64) on 0..255 and their true labels (N,): T = 1 column (this
+        attack's threshold); `success` means the decision left the true label."""
+        originals = images.detach().cpu().numpy().astype(np.float32)
+        labels = targets.cpu().numpy()
+        adversarials = self.attack.generate(originals, y=labels)
+        decisions = self.predict(adversarials)
+        count = len(originals)
+        return AttackResult(
+            steps=np.full((count, 1), self.iterations, np.int64),
+            success=(decisions != labels)[:, None],
+            images=adversarials[:, None, 0],
+            clipped_steps=np.zeros(count, np.int64),
+            decisions=decisions[:, None],
+        )

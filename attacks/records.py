@@ -1,69 +1,140 @@
-"""The table an attack writes: `RUN/attacks/<attack>.jsonl`, one JSON object per line, plus
-its adversarial images in `RUN/attacks/<attack>/<unit>.npy` (uint8, row `image_index`).
+"""The records an attack writes: `RUN/attacks/<attack>/`, one file per finished unit.
 
-Work is done in units (a network and a chunk of test images); a unit's images are saved first
-(atomically), then its records are appended and fsynced, so after a kill a unit is either in
-the table or redone. A torn last line is dropped when the table is opened again.
+Work is done in units (a network and a chunk of test images). A unit's adversarial images go to
+`<unit>.npy` (uint8, row `image_index`) first, then its records to `<unit>.json`, one JSON
+document holding the unit's name, its record count and the records, written atomically. So
+after a kill a unit is either complete on disk or absent and redone; a unit file damaged later
+(a copy cut short) no longer parses, and readers say so and leave it out, so `mindseye attack`
+redoes it. Two attack processes on one run never write the same file halfway: at worst both
+finish the same unit and the second rename replaces the first with the same records.
+
+Runs made before units had files of their own kept one `RUN/attacks/<attack>.jsonl`; it is
+split into unit files the first time the table is opened (see `migrate_single_table`).
 """
 
+import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from core.files import atomic_path
+from core.files import atomic_path, write_text_atomic
+
+UNIT_SUFFIX = ".json"
 
 
 class RecordTable:
-    """Append-only JSONL table of attack records."""
+    """The unit files of one attack (or of the report's clean decisions) in one folder."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.image_dir = self.path.with_suffix("")
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        migrate_single_table(self.folder)
+
+    def unit_file(self, unit: str) -> Path:
+        return self.folder / f"{unit}{UNIT_SUFFIX}"
 
     def read(self) -> list[dict]:
-        if not self.path.is_file():
-            return []
+        """Every complete unit's records, units in name order. A damaged unit file is left out
+        with a warning on stderr (its unit is redone by the next `mindseye attack`)."""
         records = []
-        for line in self.path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a line torn by a kill; its unit was not finished and is redone
+        for path in self._unit_files():
+            unit = self._read_unit(path)
+            if unit is not None:
+                records.extend(unit)
         return records
 
     def done_units(self) -> set[str]:
-        return {record["unit"] for record in self.read()}
+        """The units whose file is complete."""
+        return {path.name[: -len(UNIT_SUFFIX)] for path in self._unit_files()
+                if self._read_unit(path, warn=False) is not None}
 
-    def append(self, records: list[dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._drop_torn_tail()
-        with open(self.path, "a") as table:
-            table.write("".join(json.dumps(record) + "\n" for record in records))
-            table.flush()
-            os.fsync(table.fileno())
+    def is_done(self, unit: str) -> bool:
+        """Whether `unit` is complete now (another process may have finished it meanwhile)."""
+        path = self.unit_file(unit)
+        return path.is_file() and self._read_unit(path, warn=False) is not None
+
+    def write_unit(self, unit: str, records: list[dict]) -> None:
+        """Write a finished unit's records in one atomic step."""
+        write_unit_file(self.folder, unit, records)
 
     def save_images(self, unit: str, images: np.ndarray) -> str:
         """Save uint8 images (M, 64, 64) of a unit; returns their file, relative to RUN/attacks."""
-        self.image_dir.mkdir(parents=True, exist_ok=True)
-        path = self.image_dir / f"{unit}.npy"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{unit}.npy"
         with atomic_path(path) as partial, open(partial, "wb") as file:
             np.save(file, images)
-        return str(path.relative_to(self.path.parent))
+        return str(path.relative_to(self.folder.parent))
 
     def load_image(self, record: dict) -> np.ndarray:
-        images = np.load(self.path.parent / record["image_file"], mmap_mode="r")
+        images = np.load(self.folder.parent / record["image_file"], mmap_mode="r")
         return np.array(images[record["image_index"]])
 
-    def _drop_torn_tail(self) -> None:
-        if not self.path.is_file():
-            return
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with open(self.path, "r+b") as table:
-                table.truncate(data.rfind(b"\n") + 1)
+    def _unit_files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(path for path in self.folder.iterdir()
+                      if path.name.endswith(UNIT_SUFFIX) and ".partial" not in path.name)
+
+    @staticmethod
+    def _read_unit(path: Path, warn: bool = True) -> list[dict] | None:
+        try:
+            document = json.loads(path.read_text())
+            records = document["records"]
+            complete = document["count"] == len(records) and all(
+                record.get("unit") == document["unit"] for record in records)
+        except (ValueError, KeyError, TypeError, OSError):
+            complete = False
+        if complete:
+            return records
+        if warn:
+            print(f"warning: {path} is damaged and left out; `mindseye attack` redoes its unit "
+                  "(delete the file to redo it now)", file=sys.stderr)
+        return None
+
+
+def migrate_single_table(folder: Path) -> None:
+    """Split an older run's `<folder>.jsonl` (all units appended to one file) into unit files.
+
+    Around a torn line (a kill mid-write, or two processes appending at once) both neighbouring
+    units are left out and redone. A line that the old writer truncated away before its next
+    append left no trace and cannot be found here. The old file is kept as `.jsonl.migrated`.
+    """
+    single = folder.with_name(f"{folder.name}.jsonl")
+    if not single.is_file():
+        return
+    units: dict[str, list[dict]] = {}
+    damaged: set[str] = set()
+    previous, after_torn_line = None, False
+    for line in single.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            damaged.update([previous] if previous is not None else [])
+            after_torn_line = True
+            continue
+        unit = record["unit"]
+        if after_torn_line or (unit != previous and unit in units):
+            damaged.add(unit)  # after a torn line, or a unit whose lines are not together
+        units.setdefault(unit, []).append(record)
+        previous, after_torn_line = unit, False
+    for unit, records in units.items():
+        if unit not in damaged and not (folder / f"{unit}{UNIT_SUFFIX}").is_file():
+            write_unit_file(folder, unit, records)
+    if damaged:
+        print(f"warning: {single}: units {', '.join(sorted(damaged))} were damaged and are left "
+              "out; `mindseye attack` redoes them", file=sys.stderr)
+    with contextlib.suppress(FileNotFoundError):  # another process migrated it meanwhile
+        os.replace(single, single.with_name(f"{single.name}.migrated"))
+
+
+def write_unit_file(folder: Path, unit: str, records: list[dict]) -> None:
+    """`folder/<unit>.json`: the unit's name, its record count and the records, atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {"unit": unit, "count": len(records), "records": records}
+    write_text_atomic(folder / f"{unit}{UNIT_SUFFIX}", json.dumps(document) + "\n")
 
 
 def perturbation(original: np.ndarray, adversarial: np.ndarray) -> dict[str, float]:

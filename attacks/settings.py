@@ -1,30 +1,35 @@
-"""What `mindseye attack` does by default: the experiments, the networks and their sizes.
+"""What the attacks do by default: the experiments, their sizes per preset, and the settings lock.
 
-Kept free of torch so that the command line starts quickly.
+Every default of `mindseye attack` and of the pipeline's attack stage lives here. Kept free of
+torch so that the command line starts quickly.
 """
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
+from core.constants import CLASSIFIERS, THRESHOLDS, TRAINED_NETWORKS
 from core.errors import UserError
+from core.files import write_json_atomic
 
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
 # Sized by --extra-per-class: the attacks the paper did not run.
 EXTRA_ATTACKS = ("pgd", "square", "adaptive")
-DIRECT_NETWORKS = ("direct", "direct-param")
-TRIPLE_STAGED = "triple-staged"
-NETWORKS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
+TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
+BUDGETED_ATTACKS = ("pgd", "square")
 
 
 @dataclass(frozen=True)
 class AttackSettings:
-    """Every default of `mindseye attack` lives here."""
+    """One attack set-up. The defaults are the values the presets share; the presets below
+    set the sizes."""
 
     max_steps: int = 1000
     per_class: int = 20  # test images per class for the paper's attacks (ifgsm, ifgsm-bpda)
     # For the attacks beyond the paper (pgd, square, adaptive); the first of the same images, so
     # that adaptive pairs with ifgsm source by source.
     extra_per_class: int = 20
-    thresholds: tuple[float, ...] = (0.2, 0.45, 0.7)
+    thresholds: tuple[float, ...] = THRESHOLDS
     epsilons: tuple[float, ...] = (1, 2, 4, 8, 16, 32)  # L-inf budgets on 0..255
     pgd_iterations: int = 20
     square_queries: int = 300
@@ -33,9 +38,22 @@ class AttackSettings:
     device: str = "auto"  # auto: CUDA when present
 
 
+ATTACK_PRESETS: dict[str, AttackSettings] = {
+    # The triple-staged network dominates the cost (three classes through three stages per
+    # step), so the demo attacks a few images per class with short budgets.
+    "demo": AttackSettings(per_class=3, extra_per_class=3, max_steps=100, epsilons=(2, 8, 32),
+                           pgd_iterations=5, square_queries=25),
+    # The least that the medium experiment needs: 100 images per class for the paper's attacks,
+    # 50 for PGD, Square and the adaptive attack (results/README.md).
+    "medium": AttackSettings(per_class=100, extra_per_class=50, max_steps=1500),
+    # The paper's sizes; 1500 steps is the paper's display clip.
+    "paper": AttackSettings(per_class=1000, extra_per_class=1000, max_steps=1500),
+}
+
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
                      "pgd_iterations", "square_queries", "chunk")
+SETTINGS_FILE = "settings.json"
 
 
 def check_attack_name(name: str) -> None:
@@ -45,15 +63,123 @@ def check_attack_name(name: str) -> None:
 
 
 def parse_networks(text: str) -> tuple[str, ...]:
-    """'direct,triple-staged' -> ('direct', 'triple-staged'), in NETWORKS order."""
+    """'direct,triple-staged' -> ('direct', 'triple-staged'), in CLASSIFIERS order."""
     names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in NETWORKS]
+    unknown = [name for name in names if name not in CLASSIFIERS]
     if unknown or not names:
         raise UserError(f"--networks {text!r}: {unknown[0] if unknown else 'empty'}; choose "
-                        f"from {', '.join(NETWORKS)}, separated by commas")
-    return tuple(name for name in NETWORKS if name in names)
+                        f"from {', '.join(CLASSIFIERS)}, separated by commas")
+    return tuple(name for name in CLASSIFIERS if name in names)
 
 
-def with_overrides(settings: AttackSettings, **values: object) -> AttackSettings:
-    """Settings with the options the user gave (None = keep the default)."""
-    return replace(settings, **{key: value for key, value in values.items() if value is not None})
+def parse_numbers(option: str, text: str, low: float, high: float,
+                  example: str) -> tuple[float, ...]:
+    """'2,8,32' -> (2.0, 8.0, 32.0), each strictly inside (low, high) for the option `option`."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"{option} {text!r}: give numbers separated by commas, e.g. "
+                        f"{example}") from None
+    outside = [value for value in values if not low < value < high]
+    if outside:
+        raise UserError(f"{option} {text!r}: {outside[0]:g} is outside ({low:g}, {high:g})")
+    return values
+
+
+def parse_thresholds(text: str) -> tuple[float, ...]:
+    """'0.2,0.45,0.7' -> (0.2, 0.45, 0.7); a ratio threshold lies strictly between 0 and 1."""
+    return parse_numbers("--thresholds", text, 0, 1, ",".join(map(str, THRESHOLDS)))
+
+
+def parse_epsilons(text: str) -> tuple[float, ...]:
+    """'2,8,32' -> (2.0, 8.0, 32.0): L-inf budgets in grey levels, in (0, 255)."""
+    return parse_numbers("--epsilons", text, 0, 255, "1,2,4,8,16,32")
+
+
+def attacks_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "attacks"
+
+
+def recorded_settings(run_dir: Path) -> dict | None:
+    """RUN/attacks/settings.json: the RECORDED_SETTINGS of the run's first attack, or None."""
+    path = attacks_dir(run_dir) / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError:
+        raise UserError(f"{path} is not valid JSON; restore it, or move {attacks_dir(run_dir)} "
+                        "away to start the attacks afresh") from None
+    return {name: tuple(value) if isinstance(value, list) else value
+            for name, value in recorded.items() if name in RECORDED_SETTINGS}
+
+
+def lock_settings(run_dir: Path, settings: AttackSettings) -> None:
+    """The first attack on a run writes RUN/attacks/settings.json; later ones must match it,
+    because finished units are skipped by name and would silently mix two set-ups."""
+    wanted = {name: getattr(settings, name) for name in RECORDED_SETTINGS}
+    recorded = recorded_settings(run_dir)
+    if recorded is None:
+        attacks_dir(run_dir).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(attacks_dir(run_dir) / SETTINGS_FILE, wanted)
+        return
+    check_against_recorded(run_dir, wanted, recorded)
+
+
+def check_against_recorded(run_dir: Path, wanted: dict, recorded: dict) -> None:
+    changed = [f"{name} {_shown(recorded.get(name))} -> {_shown(value)}"
+               for name, value in wanted.items() if recorded.get(name) != value]
+    if changed:
+        raise UserError(f"{attacks_dir(run_dir) / SETTINGS_FILE}: the attacks in this run used "
+                        f"other settings ({'; '.join(changed)}); leave those options out to use "
+                        f"the recorded ones, or move {attacks_dir(run_dir)} away to start the "
+                        "attacks afresh")
+
+
+def _shown(value: object) -> str:
+    """A setting as the user types it: (2.0, 8.0) -> 2,8."""
+    if isinstance(value, tuple):
+        return ",".join(f"{item:g}" for item in value)
+    return str(value)
+
+
+def trained_preset(run_dir: Path) -> str:
+    """The preset the run's networks were trained with (RUN/<network>/config.json)."""
+    for network in TRAINED_NETWORKS:
+        path = Path(run_dir) / network / "config.json"
+        if path.is_file():
+            try:
+                preset = json.loads(path.read_text()).get("preset")
+            except ValueError:
+                continue
+            if preset in ATTACK_PRESETS:
+                return preset
+    raise UserError(f"{run_dir}: no trained network says which preset it used; train first "
+                    "with `mindseye train all`, or give --preset")
+
+
+def settings_for_run(run_dir: Path, preset: str | None, **given: object) -> AttackSettings:
+    """The settings `mindseye attack` uses on RUN, from the options the user gave (None: not
+    given). On a run that has been attacked, the recorded settings, which a preset or an
+    option may only repeat; on a fresh run, the preset (default: the one the run was trained
+    with) with the options on top."""
+    given = {name: value for name, value in given.items() if value is not None}
+    unknown = set(given) - {field.name for field in fields(AttackSettings)}
+    if unknown:
+        raise TypeError(f"unknown attack settings {sorted(unknown)}")
+    recorded = recorded_settings(run_dir)
+    if recorded is None:
+        return replace(ATTACK_PRESETS[preset or trained_preset(run_dir)], **given)
+    wanted = {name: value for name, value in given.items() if name in RECORDED_SETTINGS}
+    if preset is not None:
+        wanted = {**{name: getattr(ATTACK_PRESETS[preset], name) for name in RECORDED_SETTINGS},
+                  **wanted}
+    check_against_recorded(run_dir, wanted, recorded)
+    return replace(AttackSettings(), **recorded, **{name: value for name, value in given.items()
+                                                     if name not in RECORDED_SETTINGS})
+
+
+def attack_settings(preset: str, **given: object) -> AttackSettings:
+    """A preset's settings with the options given (None: not given), as the pipeline uses."""
+    return replace(ATTACK_PRESETS[preset],
+                   **{name: value for name, value in given.items() if value is not None})

@@ -4,23 +4,16 @@ only the network's scores. If it beats PGD at the same budget, the gradients are
 import numpy as np
 from art.attacks.evasion import SquareAttack
 
-from attacks.library import art_classifier, predict
+from attacks.library import LibraryAttack
 from attacks.victims import Victim
 
 
-class Square:
-    """`Square(victim, threshold, epsilon).run(images, labels) -> (adversarials, decisions)`."""
+class Square(LibraryAttack):
+    """`Square(victim, threshold, epsilon, queries).run(images, labels) -> AttackResult`."""
 
-    def __init__(
-        self,
-        victim: Victim,
-        threshold: float | None,
-        epsilon: float,
-        queries: int = 300,
-        batch_size: int = 128,
-    ):
-        self.classifier = art_classifier(victim, threshold)
-        self.batch_size = batch_size
+    def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
+                 queries: int = 300, batch_size: int = 128):
+        super().__init__(victim, threshold, epsilon, queries, batch_size)
         self.attack = SquareAttack(
             self.classifier,
             norm=np.inf,
@@ -30,8 +23,3 @@ class Square:
             batch_size=batch_size,
             verbose=False,
         )
-
-    def run(self, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images float (N, 1, 64, 64) on 0..255 and true labels (N,)."""
-        adversarials = self.attack.generate(images.astype(np.float32), y=labels)
-        return adversarials, predict(self.classifier, adversarials, self.batch_size)

@@ -1,4 +1,4 @@
-"""Clean decisions of every network on the whole test split: `DIR/clean.jsonl`, one record per
+"""Clean decisions of every network on the whole test split: `DIR/clean/`, one record per
 network, threshold and test image. Table 1 and the confusion matrices are computed from it; the
 triple-staged records also carry the K ratios, which show how far each decision is from flipping
 (eval.stats.ratio_margins)."""
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from attacks.experiments import outputs_and_decisions
 from attacks.records import RecordTable
+from attacks.sources import outputs_and_decisions
 from attacks.victims import TripleStagedVictim, Victim
 
 CHUNK = 256  # test images per resumable unit
@@ -17,7 +17,7 @@ CHUNK = 256  # test images per resumable unit
 def clean_predictions(victim_list: list[Victim], test: dict, out_dir: Path,
                       batch_size: int) -> list[dict]:
     """Decisions on the clean test images; finished units on disk are reused."""
-    records = RecordTable(Path(out_dir) / "clean.jsonl")
+    records = RecordTable(Path(out_dir) / "clean")
     done = records.done_units()
     images, labels = test["image"], test["label"]
     wanted = set()
@@ -34,7 +34,7 @@ def clean_predictions(victim_list: list[Victim], test: dict, out_dir: Path,
                 continue
             outputs, decisions = outputs_and_decisions(
                 victim, images[start : start + CHUNK], batch_size)
-            records.append([
+            records.write_unit(unit, [
                 {"unit": unit, "network": victim.name, "threshold": threshold,
                  "source": start + row, "label": int(labels[start + row]),
                  "decision": int(decisions[row, column]),

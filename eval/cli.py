@@ -1,12 +1,13 @@
 """`mindseye eval RUN DATA --out DIR`: Table 1, Figs. 4-6 and more as report.md, metrics.json
 and PNG figures."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from attacks.cli import check_folders, parse_thresholds
-from attacks.settings import AttackSettings, with_overrides
+from attacks.cli import check_folders
+from attacks.settings import AttackSettings, parse_thresholds
 
 
 @click.command("eval")
@@ -22,13 +23,13 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
                  device: str) -> None:
     """Write the report on the networks of RUN and their attack records (RUN/attacks/).
 
-    Clean error rates are measured on the whole test split of DATA (and kept in DIR/clean.jsonl,
+    Clean error rates are measured on the whole test split of DATA (and kept in DIR/clean/,
     so a second run is quick); sections whose attacks have not been run are left out.
     """
     parsed = parse_thresholds(thresholds)
     check_folders(run_dir, data_dir)
     out_dir = out_dir or run_dir / "report"
-    settings = with_overrides(AttackSettings(), thresholds=parsed, device=device)
+    settings = replace(AttackSettings(), thresholds=parsed, device=device)
     from eval.report import write_report
 
     write_report(run_dir, data_dir, out_dir, settings)

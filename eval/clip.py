@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from attacks.records import RecordTable
-from attacks.settings import TRIPLE_STAGED
+from core.constants import TRIPLE_STAGED
 from eval.stats import wilson_interval
 from models.estimator import engages_clip
 from models.triple_staged import TripleStaged, hypotheses

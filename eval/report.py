@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from attacks.experiments import load_test_images, table, victims
-from attacks.settings import TRIPLE_STAGED, AttackSettings
+from attacks.experiments import record_table
+from attacks.settings import BUDGETED_ATTACKS, TARGETED_ATTACKS, AttackSettings
+from attacks.sources import load_test_images, load_victims
+from core.constants import STAGES, TRIPLE_STAGED
 from core.files import write_text_atomic
 from eval.claims import check_claims
 from eval.clean import clean_predictions
@@ -20,6 +22,7 @@ from eval.figures import (
     robust_accuracy_figure,
 )
 from eval.gallery import Overlay, gallery_figure, pick_by_distortion, predicted_angles
+from eval.markdown import report_text
 from eval.stats import (
     confusion_matrices,
     effort_table,
@@ -32,8 +35,6 @@ from eval.stats import (
     transfer_table,
 )
 
-TARGETED = ("ifgsm", "ifgsm-bpda", "adaptive")
-BUDGETED = ("pgd", "square")
 KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig6_false_negatives"}
 
 
@@ -41,21 +42,22 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     classes, test = load_test_images(data_dir)
-    victim_list = victims(run_dir, classes, settings)
+    victim_list = load_victims(run_dir, classes, settings)
     models = {victim.name: victim.model for victim in victim_list}
     clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
-    tables = {name: table(run_dir, name).read() for name in (*TARGETED, *BUDGETED, "transfer")}
+    tables = {name: record_table(run_dir, name).read()
+              for name in (*TARGETED_ATTACKS, *BUDGETED_ATTACKS, "transfer")}
     metrics = {
         "classes": classes,
         "test_samples": int(len(test["label"])),
         "table1": error_table(clean),
         "confusion": confusion_matrices(clean, len(classes)),
         "ratio_margins": ratio_margins(clean),
-        "effort": {name: effort_table(tables[name]) for name in TARGETED if tables[name]},
-        "paired": {name: paired_table(tables["ifgsm"], tables[name]) for name in TARGETED[1:]
-                   if tables[name] and tables["ifgsm"]},
+        "effort": {name: effort_table(tables[name]) for name in TARGETED_ATTACKS if tables[name]},
+        "paired": {name: paired_table(tables["ifgsm"], tables[name])
+                   for name in TARGETED_ATTACKS[1:] if tables[name] and tables["ifgsm"]},
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
-                            for name in BUDGETED if tables[name]},
+                            for name in BUDGETED_ATTACKS if tables[name]},
         "transfer": transfer_table(tables["transfer"]),
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
@@ -63,7 +65,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     if metrics["ratio_margins"]:
         figures.append(ratio_histograms(clean, thresholds_of(metrics["table1"]),
                                         out_dir / "clean_ratios.png"))
-    for attack in TARGETED:
+    for attack in TARGETED_ATTACKS:
         for kind, stem in KIND_FIGURES.items():
             records = [r for r in tables[attack] if r["kind"] == kind]
             if records:
@@ -92,17 +94,17 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
 def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,
                     tables: dict[str, list[dict]], batch_size: int) -> list[dict]:
     """eval.clip's table for the targeted attacks on the triple-staged network, if any ran."""
-    targeted = {name: tables[name] for name in TARGETED}
+    targeted = {name: tables[name] for name in TARGETED_ATTACKS}
     if not any(r["network"] == TRIPLE_STAGED for records in targeted.values() for r in records):
         return []
     return clip_table(models[TRIPLE_STAGED], test["image"], targeted,
-                      {name: table(run_dir, name) for name in TARGETED}, batch_size)
+                      {name: record_table(run_dir, name) for name in TARGETED_ATTACKS}, batch_size)
 
 
 def stage_evaluations(run_dir: Path) -> dict:
     """What `mindseye train` measured on the test split for each stage (RUN/<net>/eval.json)."""
     found = {}
-    for network in ("estimator", "projector", "comparator"):
+    for network in STAGES:
         path = Path(run_dir) / network / "eval.json"
         if path.is_file():
             evaluation = json.loads(path.read_text())
@@ -122,7 +124,7 @@ def galleries(run_dir: Path, classes: list[str], models: dict[str, nn.Module], t
     chosen = [r for r in records if r["kind"] == "false-positive" and r.get("success")]
     if not chosen:
         return [], None
-    images = table(run_dir, "ifgsm")
+    images = record_table(run_dir, "ifgsm")
     overlay = Overlay(run_dir, classes, device)
     paths = []
     try:
@@ -148,181 +150,3 @@ def galleries(run_dir: Path, classes: list[str], models: dict[str, nn.Module], t
     if overlay.kind == "projector":
         return paths, f"the run's projector (Blender re-render unavailable: {overlay.reason})"
     return paths, "Blender re-renders of the .blend assets"
-
-
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def rate_text(rate: float, low: float, high: float) -> str:
-    """A rate as a percentage with its interval: 12.50% [8.1-18.2]."""
-    return f"{percent(rate)} [{100 * low:.1f}-{100 * high:.1f}]"
-
-
-def interval_text(count: int, total: int, interval: tuple[float, float]) -> str:
-    """`count` of `total` as rate_text, or "-" when there is none."""
-    return rate_text(count / total, *interval) if total else "-"
-
-
-def median_text(spread: dict) -> str:
-    """A percentiles() median with its interval, '0 [-3 to 2]'; '-' with no values."""
-    if spread["median"] is None:
-        return "-"
-    interval = spread["median_ci"]
-    bounds = f" [{number(interval[0])} to {number(interval[1])}]" if interval else ""
-    return f"{number(spread['median'])}{bounds}"
-
-
-def number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
-def report_text(metrics: dict) -> str:
-    lines = ["# mindseye report", "",
-             f"Classes: {', '.join(metrics['classes'])}; {metrics['test_samples']} test images.",
-             "", "## Table 1: clean error rates", "",
-             "| network | error rate | 95% CI (Wilson) | errors / images | paper |",
-             "|---|---|---|---|---|"]
-    for row in metrics["table1"]:
-        lines.append(f"| {setting_name(row['network'], row['threshold'])} | "
-                     f"{percent(row['error_rate'])} | {percent(row['ci_low'])} - "
-                     f"{percent(row['ci_high'])} | {row['errors']} / {row['samples']} | "
-                     f"{percent(row['paper_error_rate'])} |")
-    lines += ["", "Confusion matrices: `confusion.png`.", ""]
-    margins = metrics.get("ratio_margins")
-    if margins:
-        own, other, none = (margins["own_ratio"], margins["best_other_ratio"],
-                            margins["none_best_ratio"])
-        free = margins["error_free_thresholds"]
-        lines += [
-            "How far the triple-staged decisions are from flipping (`clean_ratios.png`): the "
-            f"positives' own-class ratio is at least {number(own['min'], 3)} (1st percentile "
-            f"{number(own['p1'], 3)}); their best other class reaches {number(other['max'], 3)};"
-            f" None images' best class reaches {number(none['max'], 3)} (99th percentile "
-            f"{number(none['p99'], 3)}). "
-            + (f"Any threshold above {free[0]:.3f} and up to {free[1]:.3f} makes no error on "
-               "this test split." if free else "No threshold makes this test split error-free."),
-            ""]
-    stages = metrics.get("stages", {})
-    if stages:
-        lines += ["## The triple-staged network's stages on the test split", ""]
-        if "estimator" in stages:
-            per_class = ", ".join(f"{name} {value:.2f}" for name, value
-                                  in stages["estimator"]["per_class_deg"].items())
-            lines.append(f"- Estimator: mean absolute rotation error "
-                         f"{stages['estimator']['mean_abs_error_deg']:.2f} degrees ({per_class}).")
-        if "projector" in stages:
-            lines.append(f"- Projector: PSNR {stages['projector']['psnr_db']:.1f} dB, alpha IoU "
-                         f"{stages['projector']['alpha_iou']:.3f}; its drawings beside the inputs: "
-                         "`projector_drawings.png`.")
-        if "comparator" in stages and "auc" in stages["comparator"]:
-            lines.append(f"- Comparator: AUC {stages['comparator']['auc']:.3f} on same/different "
-                         "pairs.")
-        lines.append("")
-    for attack, rows in metrics["effort"].items():
-        lines += [f"## Adversarial effort: {attack}", "",
-                  "| network | kind | attacked | left out (misclassified) | flipped | hit the cap "
-                  "| median steps (2nd-98th) | median distortion (2nd-98th) | median SSIM |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for row in rows:
-            steps, distortion = row["steps"], row["distortion"]
-            lines.append(
-                f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
-                f"{row['attacked']} | {row['misclassified_originals']} | {row['succeeded']} | "
-                f"{row['capped']} | {number(steps['median'])} ({number(steps['p2'])}-"
-                f"{number(steps['p98'])}) | {number(distortion['median'])} "
-                f"({number(distortion['p2'])}-{number(distortion['p98'])}) | "
-                f"{number(row['ssim']['median'])} |")
-        lines.append("")
-    for attack, rows in metrics.get("paired", {}).items():
-        lines += [f"## {attack} against the paper's attack, on the same images and targets", "",
-                  "| network | kind | pairs | flipped: paper / this | median steps where both "
-                  "flipped: paper / this | median distortion: paper / this | this needed "
-                  "fewer / as many / more steps (sign test p) | median step difference, this "
-                  "minus paper | paper's path met the clip | copied |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for row in rows:
-            lines.append(
-                f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
-                f"{row['pairs']} | {percent(row['plain_success'])} / "
-                f"{percent(row['other_success'])} | {number(row['plain_steps']['median'])} / "
-                f"{number(row['other_steps']['median'])} | "
-                f"{number(row['plain_distortion']['median'])} / "
-                f"{number(row['other_distortion']['median'])} | "
-                f"{row['other_fewer']} / {row['same_effort']} / {row['other_more']} "
-                f"({row['sign_test_p']:.2g}) | {median_text(row['effort_difference'])} | "
-                f"{row['plain_clip_met']} of {row['plain_clip_counted']} | {row['copied']} |")
-        lines += ["", "Effort is the steps to flip, a failure counting as one step past the "
-                  "cap; the step difference's median carries its 95% order-statistic interval.",
-                  ""]
-    if metrics.get("clip"):
-        lines += ["## The estimator's clip on the triple-staged network's final images", "",
-                  "A hard clip passes no gradient where it engages, so the paper's attack and "
-                  "BPDA can only part ways where some hypothesis's angles leave the sampled "
-                  "range. Counted on each trajectory's final image, so a trajectory whose angles "
-                  "left the range and came back is not counted. Brackets hold 95% Wilson "
-                  "intervals.", "",
-                  "| attack | setting | kind | images | clip engaged, any class | clip engaged, "
-                  "the class the attack moves |", "|---|---|---|---|---|---|"]
-        for row in metrics["clip"]:
-            setting = "-" if row["threshold"] is None else f"@{row['threshold']}"
-            lines.append(
-                f"| {row['attack']} | {setting} | {row['kind']} | {row['images']} | "
-                f"{interval_text(row['any_class'], row['images'], row['any_class_ci'])} | "
-                f"{interval_text(row['attacked_class'], row['images'], row['attacked_class_ci'])}"
-                " |")
-        lines.append("")
-    lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
-              "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
-              "`fig5_gallery_*.png` (drawn by "
-              f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'}).", ""]
-    for attack, rows in metrics["robust_accuracy"].items():
-        epsilons = sorted({r["epsilon"] for r in rows})
-        lines += [f"## Robust accuracy against L-inf budget: {attack}", "",
-                  "| network | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
-                  "|---|" + "---|" * len(epsilons)]
-        for key, items in group(rows).items():
-            by_eps = {r["epsilon"]: r for r in items}
-            lines.append(f"| {setting_name(*key)} | " + " | ".join(
-                rate_text(by_eps[e]["robust_accuracy"], by_eps[e]["ci_low"], by_eps[e]["ci_high"])
-                if e in by_eps else "-" for e in epsilons) + " |")
-        counts = sorted({r["samples"] for r in rows})
-        images = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
-        lines += ["", f"Robust accuracy on {images} images per setting, with 95% Wilson "
-                  "intervals. Curves: `robust_accuracy.png`. Apart by source (robust of "
-                  "attacked; on a positive image the attack mostly makes a false negative, on "
-                  "a None image a false positive):", "",
-                  "| network | sources | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
-                  "|---|---|" + "---|" * len(epsilons)]
-        for key, items in group(rows).items():
-            by_eps = {r["epsilon"]: r for r in items}
-            for part in ("positive", "none"):
-                lines.append(f"| {setting_name(*key)} | {part} | " + " | ".join(
-                    f"{by_eps[e][f'{part}_robust']} of {by_eps[e][f'{part}_samples']}"
-                    if e in by_eps else "-" for e in epsilons) + " |")
-        lines.append("")
-    if metrics["transfer"]:
-        lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
-                  "| made on | shown to | kind | adversarials | fooled (target reached) "
-                  "| still correct |", "|---|---|---|---|---|---|"]
-        for row in metrics["transfer"]:
-            count = row["adversarials"]
-            fooled = interval_text(row["fooled"], count, row["fooled_ci"])
-            still_correct = interval_text(row["still_correct"], count, row["still_correct_ci"])
-            lines.append(f"| {row['origin']} | {setting_name(row['network'], row['threshold'])} "
-                         f"| {row['kind']} | {count} | {fooled} | {still_correct} |")
-        lines.append("")
-    lines += ["## What the numbers say", "",
-              "Each verdict compares point estimates; brackets hold 95% intervals (order "
-              "statistics for medians, Wilson for rates), and the verdict says whether they "
-              "agree with it.", ""]
-    for claim in metrics["claims"]:
-        verdict = "holds" if claim["holds"] else "FAILS"
-        if claim["clear"] is not None:
-            verdict += (", and the 95% intervals agree" if claim["clear"] else
-                        " by the point estimates, within the 95% intervals' noise")
-        lines.append(f"- **{verdict}**: {claim['claim']} ({claim['evidence']})")
-    if not metrics["claims"]:
-        lines.append("- No claim could be checked: run `mindseye attack` first.")
-    lines.append("")
-    return "\n".join(lines)

@@ -12,17 +12,6 @@ import click
 from core.constants import PRESETS
 from core.files import write_json_atomic
 
-# How much attacking each preset does: the triple-staged network dominates the cost (three
-# classes through three stages per step), so the demo attacks a few images per class with short
-# budgets; medium is the least that issue 5 asks for (100 images per class for the paper's
-# attacks, 50 for PGD and Square, and adaptive with them); the other AttackSettings defaults
-# are `mindseye attack`'s.
-ATTACK_SIZES: dict[str, dict] = {
-    "demo": {"per_class": 3, "extra_per_class": 3, "max_steps": 100, "epsilons": (2, 8, 32),
-             "pgd_iterations": 5, "square_queries": 25},
-    "medium": {"per_class": 100, "extra_per_class": 50, "max_steps": 1500},
-    "paper": {"per_class": 1000, "extra_per_class": 1000, "max_steps": 1500},
-}
 TIMINGS = "pipeline-timings.json"
 
 
@@ -89,7 +78,7 @@ def pipeline(
     time of each stage, summed over resumed runs, in RUN/pipeline-timings.json.
     """
     from attacks.experiments import run_attack
-    from attacks.settings import ATTACKS, AttackSettings, check_attack_name, with_overrides
+    from attacks.settings import ATTACKS, attack_settings, check_attack_name
     from eval.report import write_report
     from models.jobs import describe
     from models.parallel import train_all
@@ -111,7 +100,7 @@ def pipeline(
         for network, results in train_all(data_dir, run_dir, preset, seed=seed, device=device):
             click.echo(describe(network, results), err=True)
     click.echo(f"[3/4] attack ({attack_name})", err=True)
-    settings = with_overrides(AttackSettings(), device=device, **ATTACK_SIZES[preset])
+    settings = attack_settings(preset, device=device)
     names = ATTACKS if attack_name == "all" else (attack_name,)
     for name in names:
         with timed_stage(run_dir, f"attack {name}"):

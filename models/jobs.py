@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.constants import TRAINED_NETWORKS
+from core.constants import STAGES, TRAINED_NETWORKS
 from core.errors import UserError
 from core.files import file_sha256, write_json_atomic
 from dataset.manifest import read_manifest
@@ -100,7 +100,7 @@ def _stage_weights(run_dir: Path, network: str) -> dict:
     if network != "comparator":
         return {}
     stages = {}
-    for stage in ("estimator", "projector"):
+    for stage in STAGES[:2]:
         weights = run_dir / stage / WEIGHTS
         if not weights.is_file():
             raise UserError(f"{weights} not found: the comparator needs a trained {stage}; run "
@@ -135,12 +135,14 @@ def train_network(
     seed: int = 0,
     device: str = "auto",
     show_progress: bool = True,
+    progress_row: int = 0,
     **schedule_overrides: int,
 ) -> dict:
     """Train (or resume, or skip if done) one network, then evaluate it on the test split.
 
-    Returns the evaluation, also written to RUN/<network>/eval.json.
-    `schedule_overrides` (e.g. checkpoint_every) are for tests and benchmarks.
+    Returns the evaluation, also written to RUN/<network>/eval.json. `progress_row` is the
+    terminal row of its progress bar; `schedule_overrides` (e.g. checkpoint_every) are for
+    tests and benchmarks.
     """
     if network not in TRAINED_NETWORKS:
         raise UserError(f"unknown network {network!r}; choose one of "
@@ -171,7 +173,8 @@ def train_network(
             batches = training_batches(data_dir, TRAIN_FIELDS[network], schedule.batch_size,
                                        seed, torch_device,
                                        k if network in POSITIVES_ONLY else None)
-        train(Job(network, model, batches, LOSSES[network], schedule), folder, show_progress)
+        train(Job(network, model, batches, LOSSES[network], schedule), folder, show_progress,
+              progress_row)
 
     if (folder / EVALUATION).is_file():
         return evaluation_summary(folder)

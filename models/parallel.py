@@ -14,12 +14,10 @@ import signal
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import torch
 
-from models import training
 from models.jobs import train_network
 from models.runs import resolve_device
 
@@ -32,15 +30,12 @@ def default_processes() -> int:
     return max(1, min(len(INDEPENDENT), os.cpu_count() or 1))
 
 
-def _start_worker(rows: "Synchronized[int]", threads: int) -> None:
+def _start_worker(threads: int) -> None:
     if sys.platform == "linux":
         # Die with the parent: a killed `train all` must not leave networks training on, as its
         # re-run would train them a second time into the same folders.
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     torch.set_num_threads(threads)
-    with rows.get_lock():
-        training.progress_row = rows.value
-        rows.value += 1
 
 
 def train_all(
@@ -59,10 +54,12 @@ def train_all(
     if processes > 1 and resolve_device(device).type == "cpu":
         threads = max(1, (os.cpu_count() or 1) // processes)
         context = multiprocessing.get_context("spawn")
-        rows = context.Value("i", 0)
         with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker,
-                                 initargs=(rows, threads)) as pool:
-            futures = {pool.submit(train_network, name, *arguments): name for name in INDEPENDENT}
+                                 initargs=(threads,)) as pool:
+            # One progress bar row per network running at once.
+            futures = {pool.submit(train_network, name, *arguments,
+                                   progress_row=index % processes): name
+                       for index, name in enumerate(INDEPENDENT)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
     else:

@@ -7,6 +7,7 @@ and a run resumed or loaded against other data, classes or code fails with one c
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -71,6 +72,19 @@ def data_fingerprint(manifest: Manifest) -> str:
     return digest.hexdigest()
 
 
+def read_tensors(path: Path, device: str | torch.device = "cpu", remedy: str = "") -> dict:
+    """A weights or checkpoint file written by `save_atomically`, loaded safely: tensors,
+    numbers, strings and containers only (weights_only), so a file from a run folder someone
+    else made cannot run code. A file that cannot be read (cut short by an interrupted copy,
+    say) is the user's to fix: one line naming it and what to do (`remedy`)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path} cannot be read ({reason[:120]}); {remedy or 'restore it'}"
+                        ) from None
+
+
 def save_atomically(obj: object, path: Path) -> None:
     """torch.save to `path.partial`, fsync, rename: a kill leaves the old file or the new one."""
     with atomic_path(path) as partial:
@@ -121,7 +135,14 @@ def load_network(
         raise UserError(f"{weights} not found: training of {folder} did not finish; run "
                         f"`mindseye train {network}` again to resume it")
     model = build_network(network, len(config["classes"]) - 1)
-    model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+    remedy = (f"copy it again from where the run was made, or delete {folder} and run "
+              f"`mindseye train {network}` to train it again")
+    try:
+        model.load_state_dict(read_tensors(weights, device, remedy))
+    except RuntimeError as error:  # the tensors are not this network's (names or shapes)
+        raise UserError(f"{weights} does not hold a {network} network for "
+                        f"{len(config['classes'])} labels ({str(error).splitlines()[0]}); "
+                        f"{remedy}") from None
     return model.to(device).eval()
 
 

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from core.files import write_text_atomic
-from models.runs import CHECKPOINT, METRICS, WEIGHTS, save_atomically
+from models.runs import CHECKPOINT, METRICS, WEIGHTS, read_tensors, save_atomically
 from models.settings import Schedule
 
 
@@ -86,13 +86,10 @@ def _keep_metrics_until(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
-# The terminal row of this process's progress bar: 0, except in the side-by-side training
-# processes of `models.parallel`, which each take their own row.
-progress_row = 0
-
-
-def train(job: Job, folder: Path, show_progress: bool = True) -> None:
-    """Train `job.network` for `job.schedule.steps`, resuming from `folder/checkpoint.pt`."""
+def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int = 0) -> None:
+    """Train `job.network` for `job.schedule.steps`, resuming from `folder/checkpoint.pt`.
+    `progress_row`: the terminal row of the progress bar (networks trained side by side by
+    `models.parallel` each take their own)."""
     schedule, network = job.schedule, job.network
     optimiser = make_optimiser(network, schedule)
     scheduler = torch.optim.lr_scheduler.StepLR(
@@ -100,7 +97,8 @@ def train(job: Job, folder: Path, show_progress: bool = True) -> None:
     checkpoint_path, metrics_path = folder / CHECKPOINT, folder / METRICS
     step = 0
     if checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        state = read_tensors(checkpoint_path, remedy=(
+            f"delete it to restart {folder.name}'s training from its first step"))
         network.load_state_dict(state["network"])
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])

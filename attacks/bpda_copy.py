@@ -1,0 +1,83 @@
+"""BPDA copies what it would repeat.
+
+The hard and the straight-through clip give the same forward pass and differ in the gradient
+only where the estimator's clip engages. So where the paper's attack (ifgsm) never stepped with
+the clip engaged, BPDA would take the same path (bit for bit in float64;
+tests/attacks/test_base.py), and ifgsm-bpda copies those records instead of spending hours to
+repeat them (marked `copied_from: "ifgsm"`).
+"""
+
+import numpy as np
+import torch
+
+from attacks.adaptive import AdaptiveMargin
+from attacks.base import AttackResult
+from attacks.ifgsm import IterativeFGSM
+from attacks.records import RecordTable
+from attacks.settings import AttackSettings
+from attacks.sources import as_tensor
+from attacks.victims import Victim
+
+Trajectory = tuple[str, int, int]  # (unit, source, target)
+
+
+def unclipped_trajectories(ifgsm: RecordTable) -> dict[Trajectory, list[dict]]:
+    """The paper's attack's trajectories whose gradients never met the estimator's clip,
+    by (unit, source, target), with their records (one per threshold)."""
+    found: dict[Trajectory, list[dict]] = {}
+    for record in ifgsm.read():
+        if record.get("clipped_steps") is not None:  # absent: recorded before it was counted
+            found.setdefault((record["unit"], record["source"], record["target"]), []).append(
+                record)
+    return {key: rows for key, rows in found.items() if all(r["clipped_steps"] == 0 for r in rows)}
+
+
+def complete_copies(copies: dict[Trajectory, list[dict]], unit: str,
+                    sources: np.ndarray, pairs: list[tuple[int, int]], correct: np.ndarray,
+                    thresholds: tuple, max_steps: int) -> dict[tuple[int, int], list[dict]]:
+    """The (row, target) pairs of this unit that `copies` covers completely: a row for exactly
+    the thresholds attacked here (`correct`), with the same step cap. Anything less is
+    attacked afresh."""
+    found = {}
+    for pair, ok in zip(pairs, correct, strict=True):
+        rows = copies.get((unit, int(sources[pair[0]]), pair[1]), [])
+        wanted = {t for t, attacked_here in zip(thresholds, ok, strict=True) if attacked_here}
+        if (rows and len(rows) == len(wanted) and {row["threshold"] for row in rows} == wanted
+                and all(row["max_steps"] == max_steps for row in rows)):
+            found[pair] = rows
+    return found
+
+
+def run_or_copy(attack: str, victim: Victim, images: np.ndarray, sources: np.ndarray,
+                attacked: list[tuple[int, int]], copied: dict[tuple[int, int], list[dict]],
+                ifgsm: RecordTable, settings: AttackSettings) -> AttackResult:
+    """The attack's result for each (row, target) pair: run, or copied from the ifgsm
+    records (`ifgsm`, the table the copies came from)."""
+    maker = AdaptiveMargin if attack == "adaptive" else IterativeFGSM
+    method = maker(victim, max_steps=settings.max_steps, batch_size=settings.batch_size)
+    to_run = [pair for pair in attacked if pair not in copied]
+    thresholds = len(victim.thresholds)
+    result = AttackResult(np.zeros((len(attacked), thresholds), np.int64),
+                          np.zeros((len(attacked), thresholds), bool),
+                          np.zeros((len(attacked), thresholds, *images.shape[1:]), np.float32),
+                          np.zeros(len(attacked), np.int64),
+                          np.full((len(attacked), thresholds), -1, np.int64))  # not copied
+    if to_run:
+        rows = np.array([row for row, _ in to_run], dtype=int)
+        targets = torch.tensor([target for _, target in to_run], dtype=torch.long)
+        ran = method.run(as_tensor(images[sources[rows]], victim),
+                         targets.to(next(victim.model.parameters()).device))
+        where = [attacked.index(pair) for pair in to_run]
+        for name in ("steps", "success", "images", "clipped_steps", "decisions"):
+            getattr(result, name)[where] = getattr(ran, name)
+    for pair, rows in copied.items():
+        index = attacked.index(pair)
+        by_threshold = {row["threshold"]: row for row in rows}
+        for column, threshold in enumerate(victim.thresholds):
+            row = by_threshold.get(threshold)
+            if row is None:
+                continue  # misclassified at this threshold: no result is written for it
+            result.steps[index, column], result.success[index, column] = (row["steps"],
+                                                                          row["success"])
+            result.images[index, column] = ifgsm.load_image(row)
+    return result

@@ -1,0 +1,60 @@
+"""pgd and square: untargeted at each L-inf budget; a sample is robust if its decision stays
+right. Every selected test image is attacked, None images included."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from attacks.library import LibraryAttack
+from attacks.pgd import PGD
+from attacks.records import RecordTable
+from attacks.settings import AttackSettings, attacks_dir
+from attacks.sources import as_tensor, chunks
+from attacks.square import Square
+from attacks.victims import Victim
+
+
+def budgeted_attack(attack: str, victim: Victim, threshold: float | None, epsilon: float,
+                    settings: AttackSettings) -> LibraryAttack:
+    if attack == "pgd":
+        return PGD(victim, threshold, epsilon, settings.pgd_iterations, settings.batch_size)
+    return Square(victim, threshold, epsilon, settings.square_queries, settings.batch_size)
+
+
+def run_budgeted(
+    run_dir: Path,
+    attack: str,
+    victim_list: list[Victim],
+    test: dict[str, np.ndarray],
+    selected: np.ndarray,
+    settings: AttackSettings,
+) -> None:
+    """Attack the selected images of every victim at each threshold and budget, unit by unit."""
+    records = RecordTable(attacks_dir(run_dir) / attack)
+    images, labels = test["image"], test["label"]
+    jobs = [(victim, threshold, epsilon) for victim in victim_list
+            for threshold in victim.thresholds for epsilon in settings.epsilons]
+    for victim, threshold, epsilon in tqdm(jobs, desc=attack, unit="budget", leave=False):
+        for number, sources in chunks(selected, settings.chunk):
+            unit = f"{victim.name}-{threshold}-{epsilon}-{number:05d}"
+            if records.is_done(unit):
+                continue
+            method = budgeted_attack(attack, victim, threshold, epsilon, settings)
+            source_images = as_tensor(images[sources], victim)
+            truth = labels[sources]
+            clean = method.predict(source_images.cpu().numpy())
+            result = method.run(source_images, torch.as_tensor(truth))
+            # An image already misclassified counts as not robust whatever the attack did.
+            decisions = np.where(clean == truth, result.decisions[:, 0], clean)
+            linf = np.abs(result.images[:, 0] - source_images[:, 0].cpu().numpy()).reshape(
+                len(sources), -1).max(axis=1)
+            records.write_unit(unit, [
+                {"unit": unit, "attack": attack, "network": victim.name, "threshold": threshold,
+                 "epsilon": float(epsilon), "source": int(source),
+                 "source_class": int(truth[row]), "clean_decision": int(clean[row]),
+                 "decision": int(decisions[row]), "robust": bool(decisions[row] == truth[row]),
+                 "linf": float(linf[row])}
+                for row, source in enumerate(sources)
+            ])

@@ -1,0 +1,181 @@
+"""report.md: the metrics of eval/report.py as Markdown text. Formatting only, no computing."""
+
+from eval.stats import group, setting_name
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def rate_text(rate: float, low: float, high: float) -> str:
+    """A rate as a percentage with its interval: 12.50% [8.1-18.2]."""
+    return f"{percent(rate)} [{100 * low:.1f}-{100 * high:.1f}]"
+
+
+def interval_text(count: int, total: int, interval: tuple[float, float]) -> str:
+    """`count` of `total` as rate_text, or "-" when there is none."""
+    return rate_text(count / total, *interval) if total else "-"
+
+
+def median_text(spread: dict) -> str:
+    """A percentiles() median with its interval, '0 [-3 to 2]'; '-' with no values."""
+    if spread["median"] is None:
+        return "-"
+    interval = spread["median_ci"]
+    bounds = f" [{number(interval[0])} to {number(interval[1])}]" if interval else ""
+    return f"{number(spread['median'])}{bounds}"
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def report_text(metrics: dict) -> str:
+    lines = ["# mindseye report", "",
+             f"Classes: {', '.join(metrics['classes'])}; {metrics['test_samples']} test images.",
+             "", "## Table 1: clean error rates", "",
+             "| network | error rate | 95% CI (Wilson) | errors / images | paper |",
+             "|---|---|---|---|---|"]
+    for row in metrics["table1"]:
+        lines.append(f"| {setting_name(row['network'], row['threshold'])} | "
+                     f"{percent(row['error_rate'])} | {percent(row['ci_low'])} - "
+                     f"{percent(row['ci_high'])} | {row['errors']} / {row['samples']} | "
+                     f"{percent(row['paper_error_rate'])} |")
+    lines += ["", "Confusion matrices: `confusion.png`.", ""]
+    margins = metrics.get("ratio_margins")
+    if margins:
+        own, other, none = (margins["own_ratio"], margins["best_other_ratio"],
+                            margins["none_best_ratio"])
+        free = margins["error_free_thresholds"]
+        lines += [
+            "How far the triple-staged decisions are from flipping (`clean_ratios.png`): the "
+            f"positives' own-class ratio is at least {number(own['min'], 3)} (1st percentile "
+            f"{number(own['p1'], 3)}); their best other class reaches {number(other['max'], 3)};"
+            f" None images' best class reaches {number(none['max'], 3)} (99th percentile "
+            f"{number(none['p99'], 3)}). "
+            + (f"Any threshold above {free[0]:.3f} and up to {free[1]:.3f} makes no error on "
+               "this test split." if free else "No threshold makes this test split error-free."),
+            ""]
+    stages = metrics.get("stages", {})
+    if stages:
+        lines += ["## The triple-staged network's stages on the test split", ""]
+        if "estimator" in stages:
+            per_class = ", ".join(f"{name} {value:.2f}" for name, value
+                                  in stages["estimator"]["per_class_deg"].items())
+            lines.append(f"- Estimator: mean absolute rotation error "
+                         f"{stages['estimator']['mean_abs_error_deg']:.2f} degrees ({per_class}).")
+        if "projector" in stages:
+            lines.append(f"- Projector: PSNR {stages['projector']['psnr_db']:.1f} dB, alpha IoU "
+                         f"{stages['projector']['alpha_iou']:.3f}; its drawings beside the inputs: "
+                         "`projector_drawings.png`.")
+        if "comparator" in stages and "auc" in stages["comparator"]:
+            lines.append(f"- Comparator: AUC {stages['comparator']['auc']:.3f} on same/different "
+                         "pairs.")
+        lines.append("")
+    for attack, rows in metrics["effort"].items():
+        lines += [f"## Adversarial effort: {attack}", "",
+                  "| network | kind | attacked | left out (misclassified) | flipped | hit the cap "
+                  "| median steps (2nd-98th) | median distortion (2nd-98th) | median SSIM |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for row in rows:
+            steps, distortion = row["steps"], row["distortion"]
+            lines.append(
+                f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
+                f"{row['attacked']} | {row['misclassified_originals']} | {row['succeeded']} | "
+                f"{row['capped']} | {number(steps['median'])} ({number(steps['p2'])}-"
+                f"{number(steps['p98'])}) | {number(distortion['median'])} "
+                f"({number(distortion['p2'])}-{number(distortion['p98'])}) | "
+                f"{number(row['ssim']['median'])} |")
+        lines.append("")
+    for attack, rows in metrics.get("paired", {}).items():
+        lines += [f"## {attack} against the paper's attack, on the same images and targets", "",
+                  "| network | kind | pairs | flipped: paper / this | median steps where both "
+                  "flipped: paper / this | median distortion: paper / this | this needed "
+                  "fewer / as many / more steps (sign test p) | median step difference, this "
+                  "minus paper | paper's path met the clip | copied |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for row in rows:
+            lines.append(
+                f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
+                f"{row['pairs']} | {percent(row['plain_success'])} / "
+                f"{percent(row['other_success'])} | {number(row['plain_steps']['median'])} / "
+                f"{number(row['other_steps']['median'])} | "
+                f"{number(row['plain_distortion']['median'])} / "
+                f"{number(row['other_distortion']['median'])} | "
+                f"{row['other_fewer']} / {row['same_effort']} / {row['other_more']} "
+                f"({row['sign_test_p']:.2g}) | {median_text(row['effort_difference'])} | "
+                f"{row['plain_clip_met']} of {row['plain_clip_counted']} | {row['copied']} |")
+        lines += ["", "Effort is the steps to flip, a failure counting as one step past the "
+                  "cap; the step difference's median carries its 95% order-statistic interval.",
+                  ""]
+    if metrics.get("clip"):
+        lines += ["## The estimator's clip on the triple-staged network's final images", "",
+                  "A hard clip passes no gradient where it engages, so the paper's attack and "
+                  "BPDA can only part ways where some hypothesis's angles leave the sampled "
+                  "range. Counted on each trajectory's final image, so a trajectory whose angles "
+                  "left the range and came back is not counted. Brackets hold 95% Wilson "
+                  "intervals.", "",
+                  "| attack | setting | kind | images | clip engaged, any class | clip engaged, "
+                  "the class the attack moves |", "|---|---|---|---|---|---|"]
+        for row in metrics["clip"]:
+            setting = "-" if row["threshold"] is None else f"@{row['threshold']}"
+            lines.append(
+                f"| {row['attack']} | {setting} | {row['kind']} | {row['images']} | "
+                f"{interval_text(row['any_class'], row['images'], row['any_class_ci'])} | "
+                f"{interval_text(row['attacked_class'], row['images'], row['attacked_class_ci'])}"
+                " |")
+        lines.append("")
+    lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
+              "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
+              "`fig5_gallery_*.png` (drawn by "
+              f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'}).", ""]
+    for attack, rows in metrics["robust_accuracy"].items():
+        epsilons = sorted({r["epsilon"] for r in rows})
+        lines += [f"## Robust accuracy against L-inf budget: {attack}", "",
+                  "| network | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
+                  "|---|" + "---|" * len(epsilons)]
+        for key, items in group(rows).items():
+            by_eps = {r["epsilon"]: r for r in items}
+            lines.append(f"| {setting_name(*key)} | " + " | ".join(
+                rate_text(by_eps[e]["robust_accuracy"], by_eps[e]["ci_low"], by_eps[e]["ci_high"])
+                if e in by_eps else "-" for e in epsilons) + " |")
+        counts = sorted({r["samples"] for r in rows})
+        images = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
+        lines += ["", f"Robust accuracy on {images} images per setting, with 95% Wilson "
+                  "intervals. Curves: `robust_accuracy.png`. Apart by source (robust of "
+                  "attacked; on a positive image the attack mostly makes a false negative, on "
+                  "a None image a false positive):", "",
+                  "| network | sources | " + " | ".join(f"eps {e:g}" for e in epsilons) + " |",
+                  "|---|---|" + "---|" * len(epsilons)]
+        for key, items in group(rows).items():
+            by_eps = {r["epsilon"]: r for r in items}
+            for part in ("positive", "none"):
+                lines.append(f"| {setting_name(*key)} | {part} | " + " | ".join(
+                    f"{by_eps[e][f'{part}_robust']} of {by_eps[e][f'{part}_samples']}"
+                    if e in by_eps else "-" for e in epsilons) + " |")
+        lines.append("")
+    if metrics["transfer"]:
+        lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
+                  "| made on | shown to | kind | adversarials | fooled (target reached) "
+                  "| still correct |", "|---|---|---|---|---|---|"]
+        for row in metrics["transfer"]:
+            count = row["adversarials"]
+            fooled = interval_text(row["fooled"], count, row["fooled_ci"])
+            still_correct = interval_text(row["still_correct"], count, row["still_correct_ci"])
+            lines.append(f"| {row['origin']} | {setting_name(row['network'], row['threshold'])} "
+                         f"| {row['kind']} | {count} | {fooled} | {still_correct} |")
+        lines.append("")
+    lines += ["## What the numbers say", "",
+              "Each verdict compares point estimates; brackets hold 95% intervals (order "
+              "statistics for medians, Wilson for rates), and the verdict says whether they "
+              "agree with it.", ""]
+    for claim in metrics["claims"]:
+        verdict = "holds" if claim["holds"] else "FAILS"
+        if claim["clear"] is not None:
+            verdict += (", and the 95% intervals agree" if claim["clear"] else
+                        " by the point estimates, within the 95% intervals' noise")
+        lines.append(f"- **{verdict}**: {claim['claim']} ({claim['evidence']})")
+    if not metrics["claims"]:
+        lines.append("- No claim could be checked: run `mindseye attack` first.")
+    lines.append("")
+    return "\n".join(lines)
