@@ -8,7 +8,7 @@ import torch
 from attacks.ifgsm import IterativeFGSM
 from attacks.victims import DirectVictim, TripleStagedVictim
 from models.triple_staged import decide
-from tests.attacks.tiny_networks import tiny_triple_staged
+from tests.fixtures.tiny_networks import tiny_triple_staged
 
 
 def positives_and_targets(test: dict, num_classes: int, count: int, model=None):

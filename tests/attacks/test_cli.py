@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from mindseye.cli import main
 from models.runs import FORMAT_VERSION, build_network
-from tests.models.synthetic import CLASSES
+from tests.fixtures.synthetic_shapes import CLASSES
 
 STAGES = ("direct", "direct-param", "estimator", "projector", "comparator")
 

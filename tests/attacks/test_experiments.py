@@ -21,7 +21,7 @@ from attacks.settings import AttackSettings
 from attacks.victims import DirectVictim, TripleStagedVictim
 from core.errors import UserError
 from models.triple_staged import decide
-from tests.attacks.tiny_networks import tiny_triple_staged
+from tests.fixtures.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=150, per_class=4, chunk=4, epsilons=(2, 16), pgd_iterations=5)
 

@@ -8,7 +8,7 @@ import torch
 from attacks.adaptive import threshold_margin_loss
 from attacks.victims import ratio_loss
 from models.triple_staged import decide
-from tests.attacks.tiny_networks import tiny_triple_staged
+from tests.fixtures.tiny_networks import tiny_triple_staged
 
 
 def test_ratio_loss_is_the_design_formula():

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.dataset.synthetic_dataset import make_dataset
+from tests.fixtures.synthetic_discs import make_dataset
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from dataset.manifest import read_manifest
 from dataset.shards import load_split, read_attrs
 from dataset.verify import verify_dataset
 from mindseye.cli import main
-from tests.dataset.synthetic_dataset import CLASSES
+from tests.fixtures.synthetic_discs import CLASSES
 
 
 def run(*args: object) -> Result:

@@ -28,7 +28,7 @@ def test_batch_and_broadcast_background() -> None:
 def test_recompositing_reproduces_stored_images(dataset_dir, npy_backgrounds) -> None:
     from dataset.backgrounds import open_background_source
     from dataset.samples import draw_sample
-    from tests.dataset.synthetic_dataset import CLASSES, SEED
+    from tests.fixtures.synthetic_discs import CLASSES, SEED
 
     arrays = load_split(dataset_dir, "test")
     source = open_background_source(f"npy:{npy_backgrounds}", "test")

@@ -14,7 +14,7 @@ from dataset.shards import (
     read_shard,
     write_shard,
 )
-from tests.dataset.synthetic_dataset import CLASSES, shard_arrays
+from tests.fixtures.synthetic_discs import CLASSES, shard_arrays
 
 ATTRS = {"class_names": CLASSES, "split": "train", "seed": 3, "shard_index": 0,
          "first_index": 0, "backgrounds": "test", "engine": {"name": "cycles", "samples": 4},

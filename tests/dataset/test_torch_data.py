@@ -6,7 +6,7 @@ import torch
 
 from dataset.shards import load_split
 from dataset.torch_data import BatchOrder, InMemorySplit, ShardChunks, training_batches
-from tests.models.synthetic import write_synthetic_dataset
+from tests.fixtures.synthetic_shapes import write_synthetic_dataset
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from attacks.experiments import load_test_images, victims
 from attacks.records import RecordTable
 from eval.clip import clip_table, clipped_hypotheses
 from eval.stats import wilson_interval
-from tests.eval.conftest import SETTINGS
+from tests.fixtures.reported import SETTINGS
 
 
 def triple_staged(reported):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from eval.gallery import Overlay, pick_by_distortion
-from tests.attacks.test_cli import untrained_run
-from tests.models.synthetic import CLASSES
+from tests.fixtures.runs import untrained_run
+from tests.fixtures.synthetic_shapes import CLASSES
 
 
 def test_gallery_rows_span_the_distortions_in_order():

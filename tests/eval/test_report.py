@@ -14,7 +14,7 @@ from eval.report import report_text
 from eval.stats import Z_95, paired_table, transfer_table, wilson_interval
 from mindseye.cli import main
 from models.triple_staged import decide
-from tests.models.synthetic import CLASSES
+from tests.fixtures.synthetic_shapes import CLASSES
 
 
 def read_jsonl(path):
@@ -132,8 +132,8 @@ def test_eval_rejects_thresholds_outside_zero_one(reported, tmp_path, args):
 
 
 def test_eval_rejects_a_run_missing_a_network(reported, tmp_path):
-    from tests.attacks.test_cli import untrained_run
-    from tests.models.synthetic import CLASSES
+    from tests.fixtures.runs import untrained_run
+    from tests.fixtures.synthetic_shapes import CLASSES
 
     run = untrained_run(tmp_path / "run", CLASSES, ("direct", "direct-param", "estimator"))
     result = CliRunner().invoke(main, ["eval", str(run), str(reported["data"]),

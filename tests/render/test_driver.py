@@ -17,7 +17,7 @@ from dataset.manifest import read_manifest
 from dataset.samples import SPLITS, draw_sample
 from dataset.shards import load_split, read_shard
 from mindseye.cli import main
-from tests.tiny import TINY, render_tiny
+from tests.fixtures.rendered import TINY, render_tiny
 
 pytestmark = pytest.mark.blender
 
