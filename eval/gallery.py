@@ -2,56 +2,81 @@
 adversarial, and what the network believes it sees: the target class drawn at the predicted
 angles, alpha-blended on the original.
 
-The drawing is a Blender re-render of the class's .blend (render/worker.py) when Blender and the
-class's asset are available, else the run's projector's drawing; `Overlay.kind` says which.
+What draws the predictions (`Overlay.kind`) is decided once, up front, by explicit rules:
+- "blender": the dataset was rendered by Blender (its manifest records the engine settings and
+  each class's asset sha256) and bpy is installed. The drawing is then a re-render with exactly
+  the engine settings and the .blend files the dataset was made with; a class whose .blend is
+  missing or differs from the recorded sha256 is a UserError naming it, and a renderer that
+  fails is an error, not a silent switch to something else.
+- "projector": the run's projector draws, where Blender cannot draw what the dataset holds: the
+  dataset records no Blender render (a synthetic dataset), bpy is not installed, or no dataset
+  folder was given (the call of older code; the settings are then unknown). `Overlay.reason`
+  says which.
 """
 
+import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from blender_assets.registry import CLASSES_FILE, AssetClass, read_classes_file, resolve_assets_dir
+from core.errors import UserError
+from core.files import file_sha256
+from dataset.manifest import manifest_path, read_manifest
 from eval.figures import plt, save
+from render.blender import EngineSettings
+from render.worker import BlenderProcess
 
 ROWS = 8  # examples per gallery
 BLEND_OPACITY = 0.6  # how strongly the drawing covers the original in the third column
 
 
 class Overlay:
-    """Draws class c at angles (n, 3): object over black and alpha, uint8 (n, 64, 64) each."""
+    """Draws class c at angles (n, 3): object over black and alpha, uint8 (n, 64, 64) each.
 
-    def __init__(self, run_dir: Path, classes: list[str], device: str):
-        self.kind = "projector"
-        self.blender = None
-        self.assets: dict = {}
-        self.reason = ""  # why the projector draws instead of Blender
-        try:
-            from blender_assets.registry import load_classes
-            from render.worker import BlenderProcess
+    `data_dir` is the dataset the run was tested on; its manifest says how to re-render its
+    classes. `assets_dir` is where their .blend files are registered (the installed
+    blender_assets by default), as for `mindseye render --assets-dir`.
+    """
 
-            assets = load_classes()
-            missing = [name for name in classes[:-1] if name not in assets]
-            if missing:
-                self.reason = f"classes {missing} have no registered 3D model"
-            else:
-                self.assets, self.blender, self.kind = assets, BlenderProcess(), "blender"
-        except Exception as problem:  # no bpy, no assets: the projector still draws
-            self.reason = f"{type(problem).__name__}: {problem}"
-        from models.runs import load_network, resolve_device
-
-        self.projector = load_network(Path(run_dir) / "projector", "projector", classes,
-                                      str(resolve_device(device)))
+    def __init__(self, run_dir: Path, classes: list[str], device: str,
+                 data_dir: Path | None = None, assets_dir: Path | None = None) -> None:
         self.classes = classes
+        self.kind = "projector"
+        self.reason = ""  # why the projector draws instead of Blender
+        self.blender: BlenderProcess | None = None
+        self.assets: dict[str, AssetClass] = {}
+        self.projector: torch.nn.Module | None = None
+        if data_dir is None:
+            warnings.warn("Overlay without data_dir draws with the projector; pass the dataset "
+                          "folder to re-render with its recorded engine and assets",
+                          DeprecationWarning, stacklevel=2)
+            self.reason = "no dataset folder given, so its engine settings and models are unknown"
+        else:
+            config = read_manifest(data_dir).config
+            if "engine" not in config or "assets_sha256" not in config:
+                self.reason = (f"{data_dir} was not rendered by Blender (its manifest records no "
+                               "engine settings or asset sha256s)")
+            elif importlib.util.find_spec("bpy") is None:
+                self.reason = "bpy is not installed"
+            else:
+                where = str(manifest_path(data_dir))
+                self.assets = recorded_assets(classes[:-1], config["assets_sha256"], where,
+                                              assets_dir)
+                engine = EngineSettings.from_record(config["engine"], where)
+                self.blender, self.kind = BlenderProcess(engine), "blender"
+        if self.kind == "projector":
+            from models.runs import load_network, resolve_device
+
+            self.projector = load_network(Path(run_dir) / "projector", "projector", classes,
+                                          str(resolve_device(device)))
 
     def draw(self, class_index: int, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.blender is not None:
-            try:
-                asset = self.assets[self.classes[class_index]]
-                return self.blender.render(asset.blend_file, asset.object_name, angles)
-            except Exception as problem:  # Blender died for good: fall back for the rest
-                self.blender.close()
-                self.blender, self.kind = None, "projector"
-                self.reason = f"{type(problem).__name__}: {problem}"
+            asset = self.assets[self.classes[class_index]]
+            return self.blender.render(asset.blend_file, asset.object_name, angles)
         parameters = next(self.projector.parameters())
         with torch.no_grad():
             classes = torch.full((len(angles),), class_index, device=parameters.device)
@@ -63,6 +88,34 @@ class Overlay:
     def close(self) -> None:
         if self.blender is not None:
             self.blender.close()
+
+
+def recorded_assets(names: list[str], recorded_sha256: dict[str, str], where: str,
+                    assets_dir: Path | None = None) -> dict[str, AssetClass]:
+    """The registered .blend of each class, checked byte for byte (sha256) against the one the
+    dataset was rendered with, as `where` (its manifest) records it."""
+    directory = resolve_assets_dir(assets_dir)
+    registered = read_classes_file(directory) if (directory / CLASSES_FILE).is_file() else {}
+    assets = {}
+    for name in names:
+        if name not in recorded_sha256:
+            raise UserError(f"class {name!r}: {where} records no 3D model for it; evaluate the "
+                            "run on the dataset it was trained for")
+        asset = registered.get(name)
+        if asset is None or not asset.blend_file.is_file():
+            missing = (f"is not registered in {directory / CLASSES_FILE}" if asset is None
+                       else f"has no model file ({asset.blend_file} is missing)")
+            raise UserError(f"class {name!r} {missing}, so Fig. 5 cannot re-render it; register "
+                            f"the model the dataset was rendered with (`mindseye assets add "
+                            f"{name} FILE`, or `mindseye assets build` for a built-in class)")
+        found = file_sha256(asset.blend_file)
+        if found != recorded_sha256[name]:
+            raise UserError(f"class {name!r}: {asset.blend_file} (sha256 {found[:12]}...) is not "
+                            f"the model the dataset was rendered with ({where} records "
+                            f"{recorded_sha256[name][:12]}...); restore that .blend file, or "
+                            "render the dataset again with this one")
+        assets[name] = asset
+    return assets
 
 
 def predicted_angles(network: str, model: torch.nn.Module, images: np.ndarray,

@@ -20,7 +20,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +78,20 @@ class EngineSettings:
     crop_to_object: bool = True
     # Render threads per Blender process; one process per core is how the driver scales out.
     threads: int = 1
+
+    @classmethod
+    def from_record(cls, record: dict, where: str) -> EngineSettings:
+        """The settings a dataset recorded (`asdict`, through JSON: tuples came back as lists).
+
+        `where` names the record in the error raised for a field this version does not know.
+        """
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(record) - known)
+        if unknown:
+            raise UserError(f"{where} records engine settings this mindseye does not know "
+                            f"({', '.join(unknown)}); use the mindseye that rendered it")
+        return cls(**{name: tuple(value) if isinstance(value, list) else value
+                      for name, value in record.items()})
 
 
 def frame_file_dir() -> str:

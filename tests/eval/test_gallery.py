@@ -1,12 +1,27 @@
-"""Fig. 5's drawing of the predicted angles: a real Blender re-render when the classes have
-registered 3D models, the run's projector otherwise."""
+"""Fig. 5's drawing of the predicted angles: a real Blender re-render with the engine settings and
+the .blend files the dataset was rendered with, or the run's projector where the dataset holds no
+Blender render; a model that is missing or changed is refused, naming its class."""
+
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from blender_assets.registry import CLASSES_FILE, PACKAGE_DIR, read_classes_file, write_classes
+from core.errors import UserError
+from dataset.backgrounds import open_background_source
+from dataset.manifest import read_manifest, write_manifest
+from dataset.samples import draw_sample
+from dataset.shards import load_split
 from eval.gallery import Overlay, pick_by_distortion
+from render.blender import EngineSettings
 from tests.fixtures.runs import untrained_run
-from tests.fixtures.synthetic_shapes import CLASSES
+from tests.fixtures.synthetic_shapes import CLASSES, write_synthetic_dataset
+
+# Not the defaults: a re-render with default settings would not match what this dataset holds.
+RECORDED_ENGINE = EngineSettings(samples=4, ambient=0.5, diffuse=0.5)
+SEED = 5
 
 
 def test_gallery_rows_span_the_distortions_in_order():
@@ -17,25 +32,99 @@ def test_gallery_rows_span_the_distortions_in_order():
     assert picked[-1] == everything[-1]
 
 
-def test_classes_without_a_3d_model_are_drawn_by_the_projector(tmp_path):
+def test_a_dataset_without_a_blender_render_is_drawn_by_the_projector(tmp_path):
+    data = write_synthetic_dataset(tmp_path / "data", per_class=1, test_per_class=1)
     run = untrained_run(tmp_path / "run", CLASSES, ("projector",))
-    overlay = Overlay(run, CLASSES, "cpu")
+    overlay = Overlay(run, CLASSES, "cpu", data_dir=data)
     drawing, alpha = overlay.draw(1, np.zeros((2, 3)))
-    assert overlay.kind == "projector" and "disc" in overlay.reason
+    overlay.close()
+    assert overlay.kind == "projector" and "not rendered by Blender" in overlay.reason
     assert drawing.shape == alpha.shape == (2, 64, 64) and drawing.dtype == np.uint8
 
 
-@pytest.mark.blender
-def test_registered_classes_are_re_rendered_by_blender(tmp_path):
-    from blender_assets.registry import load_classes
+def test_the_old_call_without_the_dataset_draws_with_the_projector_and_says_why(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES, ("projector",))
+    with pytest.warns(DeprecationWarning, match="data_dir"):
+        overlay = Overlay(run, CLASSES, "cpu")
+    drawing, _ = overlay.draw(0, np.zeros((1, 3)))
+    assert overlay.kind == "projector" and "no dataset folder" in overlay.reason
+    assert drawing.shape == (1, 64, 64)
 
-    classes = [*load_classes(), "none"]
+
+@pytest.fixture(scope="module")
+def engine_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in classes rendered with RECORDED_ENGINE: 4 train and 4 test samples."""
+    from render.driver import render_dataset
+    from render.settings import render_settings
+
+    settings = render_settings("demo", per_class=1, test_per_class=1, shard_size=4, seed=SEED)
+    data = tmp_path_factory.mktemp("engine") / "data"
+    render_dataset(data, settings, engine=RECORDED_ENGINE)
+    return data
+
+
+@pytest.mark.blender
+def test_the_drawing_re_renders_the_dataset_with_its_recorded_engine(tmp_path, engine_dataset):
+    from render.worker import BlenderProcess
+
+    classes = read_manifest(engine_dataset).classes
+    test = load_split(engine_dataset, "test")
+    source = open_background_source("builtin", "test")
+    samples = [draw_sample(SEED, "test", i, len(classes), source) for i in range(len(classes) - 1)]
     run = untrained_run(tmp_path / "run", classes, ("projector",))
-    overlay = Overlay(run, classes, "cpu")
+    overlay = Overlay(run, classes, "cpu", data_dir=engine_dataset)
     try:
-        drawing, alpha = overlay.draw(0, np.array([[0.0, 0.0, 0.0], [0.3, -0.2, 0.1]]))
+        drawn = [overlay.draw(sample.label, sample.rotation[None]) for sample in samples]
     finally:
         overlay.close()
-    assert overlay.kind == "blender"
-    assert drawing.shape == (2, 64, 64) and (alpha > 0).mean() > 0.05
-    assert not np.array_equal(alpha[0], alpha[1])  # the angles reach the renderer
+    assert overlay.kind == "blender" and overlay.blender.settings == RECORDED_ENGINE
+    for sample, (drawing, alpha) in zip(samples, drawn, strict=True):
+        # Exactly the pixels the dataset holds for that sample.
+        np.testing.assert_array_equal(drawing[0], test["object"][sample.index])
+        np.testing.assert_array_equal(alpha[0], test["alpha"][sample.index])
+    asset = overlay.assets[classes[0]]
+    with BlenderProcess(EngineSettings()) as default_engine:
+        default_drawing, _ = default_engine.render(asset.blend_file, asset.object_name,
+                                                   samples[0].rotation[None])
+    assert not np.array_equal(default_drawing[0], test["object"][0])  # so the engine mattered
+
+
+def _assets_copy(folder: Path) -> Path:
+    """The installed classes.toml and .blend files, copied to change them safely."""
+    shutil.copytree(PACKAGE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return folder
+
+
+@pytest.mark.blender
+def test_a_changed_model_is_refused_naming_its_class(tmp_path, engine_dataset):
+    assets = _assets_copy(tmp_path / "assets")
+    with (assets / "penguin.blend").open("ab") as blend:
+        blend.write(b"\0")
+    classes = read_manifest(engine_dataset).classes
+    with pytest.raises(UserError, match=r"class 'penguin': .*penguin.blend .*not the model the "
+                                        r"dataset was rendered with.*restore"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=engine_dataset, assets_dir=assets)
+
+
+@pytest.mark.blender
+def test_a_missing_or_unregistered_model_is_refused_naming_its_class(tmp_path, engine_dataset):
+    classes = read_manifest(engine_dataset).classes
+    assets = _assets_copy(tmp_path / "assets")
+    (assets / "aeroplane.blend").unlink()
+    with pytest.raises(UserError, match=r"class 'aeroplane' has no model file.*assets build"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=engine_dataset, assets_dir=assets)
+    registered = read_classes_file(assets)
+    write_classes([registered["penguin"], registered["aeroplane"]], assets)
+    with pytest.raises(UserError, match=rf"class 'monkey' is not registered in .*{CLASSES_FILE}"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=engine_dataset, assets_dir=assets)
+
+
+@pytest.mark.blender
+def test_engine_settings_this_version_does_not_know_are_refused(tmp_path, engine_dataset):
+    manifest = read_manifest(engine_dataset)
+    manifest.config["engine"]["warp_drive"] = 9  # a setting from some other mindseye
+    data = tmp_path / "data"
+    data.mkdir()
+    write_manifest(data, manifest)
+    with pytest.raises(UserError, match=r"manifest.json records engine settings .*warp_drive"):
+        Overlay(tmp_path / "run", manifest.classes, "cpu", data_dir=data)
