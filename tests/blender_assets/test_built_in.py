@@ -8,8 +8,8 @@ import pytest
 from blender_assets.framing import FRAME_FILL, euler_zxy_matrix, extent
 from blender_assets.registry import load_classes
 from core.constants import ROTATION_LIMIT
+from tests.fixtures.blender import bpy  # imported at first use, not at collection
 
-bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.blender
 
 CORNERS = np.array(list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3)))

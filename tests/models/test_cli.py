@@ -31,6 +31,7 @@ def test_foreign_data_folder(tmp_path: Path) -> None:
                    "manifest.json")
 
 
+@pytest.mark.blender
 def test_dataset_without_test_split(model_dataset: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(model_dataset, data)
@@ -40,6 +41,7 @@ def test_dataset_without_test_split(model_dataset: Path, tmp_path: Path) -> None
     _fails_cleanly(["direct", str(data), "--out", str(tmp_path / "run")], "no test split")
 
 
+@pytest.mark.blender
 @pytest.mark.parametrize(("option", "expected"), [
     (["--steps", "0"], "--steps 0"),
     (["--device", "tpu"], "--device 'tpu'"),
@@ -49,16 +51,19 @@ def test_bad_options(model_dataset: Path, tmp_path: Path, option: list, expected
     _fails_cleanly(["direct", str(model_dataset), "--out", str(tmp_path), *option], expected)
 
 
+@pytest.mark.blender
 def test_unknown_network(model_dataset: Path, tmp_path: Path) -> None:
     _fails_cleanly(["resnet", str(model_dataset), "--out", str(tmp_path)], "'resnet'")
 
 
+@pytest.mark.blender
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
 def test_cuda_asked_for_but_absent(model_dataset: Path, tmp_path: Path) -> None:
     _fails_cleanly(["direct", str(model_dataset), "--out", str(tmp_path), "--device", "cuda"],
                    "--device cuda")
 
 
+@pytest.mark.blender
 def test_train_all_skips_what_is_complete(model_dataset: Path, tmp_path: Path) -> None:
     """A finished network is not trained again (its weights file is left untouched)."""
     args = ["direct", str(model_dataset), "--out", str(tmp_path), "--steps", "2",
@@ -72,6 +77,7 @@ def test_train_all_skips_what_is_complete(model_dataset: Path, tmp_path: Path) -
     assert second.exit_code == 0 and weights.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.blender
 def test_train_all_trains_side_by_side_then_the_comparator(
     model_dataset: Path, tmp_path: Path
 ) -> None:

@@ -51,6 +51,7 @@ def test_saved_network_loads_back_with_identical_outputs(network: str, tmp_path:
         assert torch.equal(a, b)
 
 
+@pytest.mark.blender
 def test_trained_run_folder_holds_weights_config_metrics_and_evaluation(
     model_dataset: Path, tmp_path: Path
 ) -> None:

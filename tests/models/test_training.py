@@ -18,6 +18,9 @@ from dataset.torch_data import to_batch
 from models.jobs import LOSSES, train_network
 from models.runs import CHECKPOINT, WEIGHTS, build_network
 from models.training import seed_everything
+from tests.fixtures.environment import child_env
+
+pytestmark = pytest.mark.blender  # model_dataset is rendered
 
 
 def _batch(data_dir: Path, network: str, size: int = 16) -> dict:
@@ -72,8 +75,10 @@ def test_run_killed_with_sigkill_resumes_to_the_same_weights(
     model_dataset: Path, tmp_path: Path
 ) -> None:
     killed_run = tmp_path / "killed"
+    # The child trains on as many threads as this process (child_env): only then are the
+    # resumed weights bit-identical.
     child = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(model_dataset),
-                              str(killed_run)], cwd=Path(__file__).parents[2])
+                              str(killed_run)], cwd=Path(__file__).parents[2], env=child_env())
     checkpoint = killed_run / "direct" / CHECKPOINT
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and child.poll() is None:

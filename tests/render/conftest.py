@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from tests.fixtures.environment import child_env
+
 BUILD_SUZANNE = textwrap.dedent("""
     import math, sys
     import bpy
@@ -32,6 +34,7 @@ def suzanne_blend(tmp_path_factory) -> tuple[str, str]:
     """(path of a .blend holding a grey Suzanne that fits the frame, its object name)."""
     path = tmp_path_factory.mktemp("assets") / "monkey.blend"
     subprocess.run(
-        [sys.executable, "-c", BUILD_SUZANNE, str(path)], check=True, stdout=subprocess.DEVNULL
+        [sys.executable, "-c", BUILD_SUZANNE, str(path)], check=True, stdout=subprocess.DEVNULL,
+        env=child_env(),
     )
     return str(path), "Monkey"

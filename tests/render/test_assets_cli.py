@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from blender_assets.framing import FRAME_FILL, check_rotations, extent
 from blender_assets.registry import load_classes
 from render.assets_cli import assets
+from tests.fixtures.blender import bpy  # imported at first use, not at collection
 
-bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.blender
 
 TETRAHEDRON_OBJ = """\

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from render.blender import EngineSettings, Renderer, object_and_alpha, read_targa
+from tests.fixtures.environment import child_env
 
 pytestmark = pytest.mark.blender
 
@@ -110,7 +111,7 @@ BUILD_CUBES = textwrap.dedent("""
 def test_coloured_and_textured_materials_keep_their_colour(tmp_path):
     blend = tmp_path / "cubes.blend"
     subprocess.run([sys.executable, "-c", BUILD_CUBES, str(blend)], check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=child_env())
     renderer = Renderer(FAST)
     renderer.load_object(blend, "Red")
     red, red_alpha = renderer.render_rotations(np.zeros((1, 3)))
@@ -166,7 +167,7 @@ def test_parts_without_a_colour_are_shaded_with_the_assets_default_grey(tmp_path
     project_root = Path(__file__).resolve().parents[2]  # the child imports blender_assets
     blend = tmp_path / "grey-cubes.blend"
     subprocess.run([sys.executable, "-c", BUILD_GREY_CUBES, str(blend), str(project_root)],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, env=child_env())
     renderer = Renderer(FAST)
     rendered, defaulted = {}, {}
     for name in ("Grey", "Bare", "EmptySlot", "Colourless"):

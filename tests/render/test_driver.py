@@ -17,6 +17,7 @@ from dataset.manifest import read_manifest
 from dataset.samples import SPLITS, draw_sample
 from dataset.shards import load_split, read_shard
 from mindseye.cli import main
+from tests.fixtures.environment import child_env
 from tests.fixtures.rendered import TINY, render_tiny
 
 pytestmark = pytest.mark.blender
@@ -96,7 +97,8 @@ def test_resume_after_sigkill_finishes_with_exactly_the_requested_samples(tmp_pa
         "--seed", str(TINY["seed"]), "--per-class", "12", "--test-per-class", "3",
         "--shard-size", "4",
     ]
-    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL,
+                               env=child_env())
     deadline = time.monotonic() + 120
     while not list((data / "train").glob("shard-*.h5")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -107,7 +109,7 @@ def test_resume_after_sigkill_finishes_with_exactly_the_requested_samples(tmp_pa
         read_shard(shard)
     assert len(list(data.rglob("shard-*.h5"))) < len(list(reference.rglob("shard-*.h5")))
 
-    subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stderr=subprocess.DEVNULL, env=child_env())
     assert not list(data.rglob("*.partial*"))
     assert_same_dataset(reference, data)
 

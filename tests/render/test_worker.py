@@ -12,6 +12,7 @@ import pytest
 
 from render.blender import EngineSettings, frame_file_dir, make_frame_dir
 from render.worker import BlenderProcess, shared_blender_process
+from tests.fixtures.environment import child_env
 
 pytestmark = pytest.mark.blender
 
@@ -35,7 +36,7 @@ def in_process_render(suzanne_blend):
     )
     result = subprocess.run(
         [sys.executable, "-c", script, *suzanne_blend, repr(ROTATIONS.tolist())],
-        check=True, stdout=subprocess.PIPE, cwd=PROJECT_ROOT,
+        check=True, stdout=subprocess.PIPE, cwd=PROJECT_ROOT, env=child_env(),
     )
     return pickle.loads(result.stdout)
 
@@ -61,7 +62,7 @@ def test_the_parent_side_loads_neither_bpy_nor_torch():
         "import sys, render.worker, render.blender\n"
         "assert not {'bpy', 'torch'} & set(sys.modules)"
     )
-    subprocess.run([sys.executable, "-c", check], check=True)
+    subprocess.run([sys.executable, "-c", check], check=True, env=child_env())
 
 
 def test_recycling_after_max_frames_gives_identical_pixels(suzanne_blend, in_process_render):
@@ -107,7 +108,7 @@ def test_a_child_that_cannot_start_reports_the_end_of_its_log(suzanne_blend):
 
 
 def test_frame_folders_of_dead_owners_are_removed_when_a_new_one_is_made():
-    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished = subprocess.Popen([sys.executable, "-c", "pass"], env=child_env())
     finished.wait()
     dead = Path(frame_file_dir(), f"mindseye-frames-{finished.pid}-test")
     alive = Path(frame_file_dir(), f"mindseye-frames-{os.getpid()}-test")
