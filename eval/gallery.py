@@ -15,7 +15,6 @@ What draws the predictions (`Overlay.kind`) is decided once, up front, by explic
 """
 
 import importlib.util
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,31 +41,25 @@ class Overlay:
     """
 
     def __init__(self, run_dir: Path, classes: list[str], device: str,
-                 data_dir: Path | None = None, assets_dir: Path | None = None) -> None:
+                 data_dir: Path, assets_dir: Path | None = None) -> None:
         self.classes = classes
         self.kind = "projector"
         self.reason = ""  # why the projector draws instead of Blender
         self.blender: BlenderProcess | None = None
         self.assets: dict[str, AssetClass] = {}
         self.projector: torch.nn.Module | None = None
-        if data_dir is None:
-            warnings.warn("Overlay without data_dir draws with the projector; pass the dataset "
-                          "folder to re-render with its recorded engine and assets",
-                          DeprecationWarning, stacklevel=2)
-            self.reason = "no dataset folder given, so its engine settings and models are unknown"
+        config = read_manifest(data_dir).config
+        if "engine" not in config or "assets_sha256" not in config:
+            self.reason = (f"{data_dir} was not rendered by Blender (its manifest records no "
+                           "engine settings or asset sha256s)")
+        elif importlib.util.find_spec("bpy") is None:
+            self.reason = "bpy is not installed"
         else:
-            config = read_manifest(data_dir).config
-            if "engine" not in config or "assets_sha256" not in config:
-                self.reason = (f"{data_dir} was not rendered by Blender (its manifest records no "
-                               "engine settings or asset sha256s)")
-            elif importlib.util.find_spec("bpy") is None:
-                self.reason = "bpy is not installed"
-            else:
-                where = str(manifest_path(data_dir))
-                self.assets = recorded_assets(classes[:-1], config["assets_sha256"], where,
-                                              assets_dir)
-                engine = EngineSettings.from_record(config["engine"], where)
-                self.blender, self.kind = BlenderProcess(engine), "blender"
+            where = str(manifest_path(data_dir))
+            self.assets = recorded_assets(classes[:-1], config["assets_sha256"], where,
+                                          assets_dir)
+            engine = EngineSettings.from_record(config["engine"], where)
+            self.blender, self.kind = BlenderProcess(engine), "blender"
         if self.kind == "projector":
             from models.runs import load_network, resolve_device
 

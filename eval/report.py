@@ -75,7 +75,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     if metrics["robust_accuracy"]:
         figures.append(robust_accuracy_figure(metrics["robust_accuracy"],
                                               out_dir / "robust_accuracy.png"))
-    gallery_files, renderer = galleries(run_dir, classes, models, test, tables["ifgsm"],
+    gallery_files, renderer = galleries(run_dir, data_dir, classes, models, test, tables["ifgsm"],
                                         settings.device, out_dir)
     figures += gallery_files
     metrics["gallery_renderer"] = renderer
@@ -117,7 +117,8 @@ def thresholds_of(table1: list[dict]) -> tuple[float, ...]:
     return tuple(sorted({r["threshold"] for r in table1 if r["threshold"] is not None}))
 
 
-def galleries(run_dir: Path, classes: list[str], models: dict[str, nn.Module], test: dict,
+def galleries(run_dir: Path, data_dir: Path, classes: list[str], models: dict[str, nn.Module],
+              test: dict,
               records: list[dict], device: str, out_dir: Path) -> tuple[list[Path], str | None]:
     """Fig. 5: one gallery per network and threshold from the successful ifgsm false positives.
     Returns the files and what drew the predictions (with the reason for a fallback)."""
@@ -125,7 +126,7 @@ def galleries(run_dir: Path, classes: list[str], models: dict[str, nn.Module], t
     if not chosen:
         return [], None
     images = record_table(run_dir, "ifgsm")
-    overlay = Overlay(run_dir, classes, device)
+    overlay = Overlay(run_dir, classes, device, data_dir=data_dir)
     paths = []
     try:
         for (network, threshold), items in sorted(group(chosen).items(),

@@ -77,6 +77,24 @@ def pipeline(
     when run again with the same options. The report ends up in RUN/report/report.md; the wall
     time of each stage, summed over resumed runs, in RUN/pipeline-timings.json.
     """
+    run_pipeline(preset, run_dir or Path("runs") / preset, data_dir or Path("data") / preset,
+                 attack_name, workers, seed, device)
+
+
+def run_pipeline(
+    preset: str,
+    run_dir: Path,
+    data_dir: Path,
+    attack_name: str = "all",
+    workers: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    render_sizes: dict | None = None,
+    train_steps: int | None = None,
+) -> Path:
+    """The pipeline; returns the report's path. `render_sizes` (RenderSettings fields) and
+    `train_steps` shrink a preset further, for tests and trials: the attack stage keeps the
+    preset's sizes, which `mindseye attack` then finds recorded in the run."""
     from attacks.experiments import run_attack
     from attacks.settings import ATTACKS, attack_settings, check_attack_name
     from eval.report import write_report
@@ -86,18 +104,17 @@ def pipeline(
     from render.driver import default_workers, render_dataset
     from render.settings import render_settings
 
-    run_dir = run_dir or Path("runs") / preset
-    data_dir = data_dir or Path("data") / preset
     resolve_device(device)  # a bad --device or --attack fails before an hour of rendering
     check_attack_name(attack_name)
 
     click.echo(f"[1/4] render {data_dir}", err=True)
     with timed_stage(run_dir, "render"):
-        render_dataset(data_dir, render_settings(preset, seed=seed),
+        render_dataset(data_dir, render_settings(preset, seed=seed, **(render_sizes or {})),
                        workers=workers or default_workers())
     click.echo(f"[2/4] train {run_dir}", err=True)
     with timed_stage(run_dir, "train"):
-        for network, results in train_all(data_dir, run_dir, preset, seed=seed, device=device):
+        for network, results in train_all(data_dir, run_dir, preset, steps=train_steps,
+                                           seed=seed, device=device):
             click.echo(describe(network, results), err=True)
     click.echo(f"[3/4] attack ({attack_name})", err=True)
     settings = attack_settings(preset, device=device)
@@ -108,4 +125,6 @@ def pipeline(
     click.echo("[4/4] report", err=True)
     with timed_stage(run_dir, "report"):
         write_report(run_dir, data_dir, run_dir / "report", settings)
-    click.echo(f"report: {run_dir / 'report' / 'report.md'}")
+    report = run_dir / "report" / "report.md"
+    click.echo(f"report: {report}")
+    return report

@@ -1,31 +1,18 @@
 """`mindseye attack` on real run folders: bad input is one line and exit code 2."""
 
-import json
 import shutil
-from pathlib import Path
+import subprocess
+import sys
 
+import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
+from attacks.experiments import record_table
 from mindseye.cli import main
-from models.runs import FORMAT_VERSION, build_network
+from tests.fixtures.environment import child_env
+from tests.fixtures.runs import untrained_run
 from tests.fixtures.synthetic_shapes import CLASSES
-
-STAGES = ("direct", "direct-param", "estimator", "projector", "comparator")
-
-
-def untrained_run(run_dir: Path, classes: list[str], networks=STAGES) -> Path:
-    """A run folder in the layout models/runs.py reads, with freshly initialised weights."""
-    torch.manual_seed(0)
-    for network in networks:
-        folder = run_dir / network
-        folder.mkdir(parents=True)
-        model = build_network(network, len(classes) - 1)
-        torch.save(model.state_dict(), folder / "weights.pt")
-        config = {"network": network, "classes": classes, "format_version": FORMAT_VERSION}
-        (folder / "config.json").write_text(json.dumps(config))
-    return run_dir
 
 
 def invoke(*args: str):
@@ -72,21 +59,20 @@ def test_attack_command_on_real_networks_resumes(tmp_path, shapes_dataset):
             "--max-steps", "2", "--thresholds", "0.2,0.7", "--chunk", "4")
     result = invoke(*args)
     assert result.exit_code == 0, result.output
-    records = (run_dir / "attacks" / "ifgsm.jsonl").read_text().splitlines()
-    networks = {json.loads(line)["network"] for line in records}
+    records = record_table(run_dir, "ifgsm").read()
+    networks = {record["network"] for record in records}
     assert networks == {"direct", "direct-param", "triple-staged"}
     # 6 positive sources in units of 4: two units per network.
-    units = {json.loads(line)["unit"] for line in records}
+    units = {record["unit"] for record in records}
     assert {unit[-5:] for unit in units} == {"00000", "00001"} and len(units) == 6
     assert invoke(*args).exit_code == 0
-    assert (run_dir / "attacks" / "ifgsm.jsonl").read_text().splitlines() == records
+    assert record_table(run_dir, "ifgsm").read() == records
 
     # The adaptive attack (beyond the paper) takes the first --extra-per-class of the same images.
     assert invoke(*args, "--attack", "adaptive").exit_code == 0
     def sources(attack: str) -> dict[int, set[int]]:
         found: dict[int, set[int]] = {}
-        for line in (run_dir / "attacks" / f"{attack}.jsonl").read_text().splitlines():
-            record = json.loads(line)
+        for record in record_table(run_dir, attack).read():
             found.setdefault(record["source_class"], set()).add(record["source"])
         return found
 
@@ -114,14 +100,34 @@ def test_networks_split_across_runs_add_up(tmp_path, shapes_dataset):
     args = (run_dir, shapes_dataset, "--per-class", "1", "--max-steps", "2")
     result = invoke(*args, "--networks", "triple-staged")
     assert result.exit_code == 0, result.output
-    table = run_dir / "attacks" / "ifgsm.jsonl"
-    first = table.read_text().splitlines()
+    first = record_table(run_dir, "ifgsm").read()
     untrained_run(run_dir, CLASSES, ("direct",))
     assert invoke(*args, "--networks", "direct").exit_code == 0
-    lines = table.read_text().splitlines()
-    assert lines[: len(first)] == first  # the triple-staged records stay as they were
-    assert {json.loads(line)["network"] for line in lines[len(first):]} == {"direct"}
+    records = record_table(run_dir, "ifgsm").read()
+    assert [r for r in records if r["network"] == "triple-staged"] == first  # as they were
+    assert {r["network"] for r in records} - {"triple-staged"} == {"direct"}
     # Transfer on the triple-staged network alone needs the direct network's records only.
     shutil.rmtree(run_dir / "direct")
     result = invoke(*args, "--networks", "triple-staged", "--attack", "transfer")
     assert result.exit_code == 0, result.output
+
+
+def test_two_attack_processes_on_one_run_lose_and_corrupt_nothing(tmp_path, shapes_dataset):
+    """The README's way to split a run over machines, at its worst: both processes attack the
+    same networks into one RUN/attacks/ at the same time."""
+    args = ["--attack", "ifgsm", "--per-class", "3", "--max-steps", "20", "--chunk", "2",
+            "--networks", "direct,direct-param", "--device", "cpu"]
+    shared = untrained_run(tmp_path / "shared", CLASSES)
+    command = [sys.executable, "-m", "mindseye", "attack", str(shared), str(shapes_dataset), *args]
+    processes = [subprocess.Popen(command, env=child_env(), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in processes:
+        assert process.wait(timeout=600) == 0, process.stderr.read()
+        assert "damaged" not in process.stderr.read()
+    alone = untrained_run(tmp_path / "alone", CLASSES)
+    assert invoke(alone, shapes_dataset, *args).exit_code == 0
+    together, by_itself = record_table(shared, "ifgsm"), record_table(alone, "ifgsm")
+    assert together.done_units() == by_itself.done_units() and len(by_itself.done_units()) == 10
+    assert together.read() == by_itself.read()
+    for record in (r for r in by_itself.read() if r["status"] == "attacked"):
+        np.testing.assert_array_equal(together.load_image(record), by_itself.load_image(record))

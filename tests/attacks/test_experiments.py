@@ -8,16 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.experiments import (
-    check_recorded_settings,
-    run_budgeted,
-    run_targeted,
-    run_transfer,
-    select_per_class,
-    table,
-)
-from attacks.records import perturbation
-from attacks.settings import AttackSettings
+from attacks.budgeted import run_budgeted
+from attacks.experiments import record_table as table
+from attacks.records import RecordTable, perturbation
+from attacks.settings import AttackSettings, lock_settings
+from attacks.sources import select_per_class
+from attacks.targeted import run_targeted
+from attacks.transfer import run_transfer
 from attacks.victims import DirectVictim, TripleStagedVictim
 from core.errors import UserError
 from models.triple_staged import decide
@@ -58,19 +55,37 @@ def test_records_match_a_recomputation_from_the_saved_images(tmp_path, trained_d
         assert record["kind"] == ("false-negative" if record["target"] == 3 else "false-positive")
 
 
-def test_an_interrupted_attack_resumes_without_duplicates(tmp_path, trained_direct, shapes_test):
+def test_a_damaged_unit_is_reported_left_out_and_redone(tmp_path, trained_direct, shapes_test,
+                                                        capsys):
     victim = DirectVictim("direct", trained_direct, 3)
     complete = attack_direct(tmp_path, victim, shapes_test)
-    path = table(tmp_path, "ifgsm").path
-    lines = path.read_text().splitlines(keepends=True)
-    last_unit = json.loads(lines[-1])["unit"]
-    kept = [line for line in lines if json.loads(line)["unit"] != last_unit]
-    # A kill while appending the last unit: some of its lines lost, the next one torn in half.
-    path.write_text("".join(kept) + lines[-1][: len(lines[-1]) // 2])
+    units = sorted(table(tmp_path, "ifgsm").done_units())
+    assert len(units) == 3  # 12 positive sources in chunks of 4
+    # A copy cut short inside the last unit's records: its other records are intact.
+    path = table(tmp_path, "ifgsm").unit_file(units[-1])
+    text = path.read_text()
+    path.write_text(text[: len(text) * 2 // 3])
+    damaged = table(tmp_path, "ifgsm")
+    assert damaged.done_units() == set(units[:-1])
+    assert len(damaged.read()) < len(complete)
+    assert str(path) in capsys.readouterr().err  # the reader says what it left out
     resumed = attack_direct(tmp_path, victim, shapes_test)
     key = lambda r: (r["source"], r["target"], r["threshold"])  # noqa: E731
     assert sorted(map(key, resumed)) == sorted(map(key, complete))
     assert sorted(complete, key=key) == sorted(resumed, key=key)
+
+
+def test_an_older_single_table_is_split_into_units_and_a_torn_unit_redone(tmp_path):
+    """Runs made before units had files kept one RUN/attacks/<attack>.jsonl."""
+    rows = [{"unit": unit, "source": source} for unit in ("a", "b", "c") for source in range(3)]
+    lines = [json.dumps(row) + "\n" for row in rows]
+    torn = lines[:7] + [lines[7][:10]]  # unit c: one record intact, the next torn, one lost
+    (tmp_path / "ifgsm.jsonl").write_text("".join(torn))
+    table = RecordTable(tmp_path / "ifgsm")
+    assert table.done_units() == {"a", "b"}
+    assert table.read() == rows[:6]
+    assert (tmp_path / "ifgsm.jsonl.migrated").is_file()
+    assert not (tmp_path / "ifgsm.jsonl").exists()
 
 
 def test_triple_staged_records_one_row_per_threshold(tmp_path, shapes_test):
@@ -115,19 +130,19 @@ def test_pgd_and_transfer_tables(tmp_path, trained_direct, shapes_test):
               for eps in SETTINGS.epsilons}
     assert robust[16] <= robust[2]
     attack_direct(tmp_path, direct, shapes_test)
-    run_transfer(tmp_path, [direct, triple], shapes_test, SETTINGS)
+    run_transfer(tmp_path, [direct, triple], SETTINGS)
     transfer = table(tmp_path, "transfer").read()
     made = [r for r in table(tmp_path, "ifgsm").read() if r.get("success")]
     assert len(transfer) == len(made) and {r["network"] for r in transfer} == {"triple-staged"}
 
 
 def test_a_run_refuses_attacks_with_other_recorded_settings(tmp_path):
-    check_recorded_settings(tmp_path, SETTINGS)
-    check_recorded_settings(tmp_path, SETTINGS)  # the same settings resume
+    lock_settings(tmp_path, SETTINGS)
+    lock_settings(tmp_path, SETTINGS)  # the same settings resume
     with pytest.raises(UserError, match=r"per_class 4 -> 5.*move .*attacks away"):
-        check_recorded_settings(tmp_path, replace(SETTINGS, per_class=5))
+        lock_settings(tmp_path, replace(SETTINGS, per_class=5))
     # The device is not recorded: the same attack may resume on another machine.
-    check_recorded_settings(tmp_path, replace(SETTINGS, device="cpu"))
+    lock_settings(tmp_path, replace(SETTINGS, device="cpu"))
 
 
 def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_path,
@@ -145,11 +160,12 @@ def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_
     run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
     # An incomplete copy is no copy: drop one row of an unclipped trajectory (as a write cut
     # short would), and BPDA must run that pair itself.
-    lines = table(tmp_path, "ifgsm").path.read_text().splitlines()
-    cut = next(n for n, line in enumerate(lines) if (r := json.loads(line))["status"] ==
-               "attacked" and r["clipped_steps"] == 0 and r["threshold"] == 0.45)
-    cut_pair = (json.loads(lines[cut])["source"], json.loads(lines[cut])["target"])
-    table(tmp_path, "ifgsm").path.write_text("\n".join(lines[:cut] + lines[cut + 1 :]) + "\n")
+    rows = table(tmp_path, "ifgsm").read()
+    cut = next(r for r in rows if r["status"] == "attacked" and r["clipped_steps"] == 0
+               and r["threshold"] == 0.45)
+    cut_pair = (cut["source"], cut["target"])
+    table(tmp_path, "ifgsm").write_unit(cut["unit"], [r for r in rows if r["unit"] == cut["unit"]
+                                                      and r is not cut])
     victim = TripleStagedVictim("triple-staged", through, settings.thresholds)
     run_targeted(tmp_path, "ifgsm-bpda", [victim], shapes_test, selected, settings)
     paper = {(r["source"], r["target"], r["threshold"]): r

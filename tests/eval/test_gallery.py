@@ -42,15 +42,6 @@ def test_a_dataset_without_a_blender_render_is_drawn_by_the_projector(tmp_path):
     assert drawing.shape == alpha.shape == (2, 64, 64) and drawing.dtype == np.uint8
 
 
-def test_the_old_call_without_the_dataset_draws_with_the_projector_and_says_why(tmp_path):
-    run = untrained_run(tmp_path / "run", CLASSES, ("projector",))
-    with pytest.warns(DeprecationWarning, match="data_dir"):
-        overlay = Overlay(run, CLASSES, "cpu")
-    drawing, _ = overlay.draw(0, np.zeros((1, 3)))
-    assert overlay.kind == "projector" and "no dataset folder" in overlay.reason
-    assert drawing.shape == (1, 64, 64)
-
-
 @pytest.fixture(scope="module")
 def engine_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in classes rendered with RECORDED_ENGINE: 4 train and 4 test samples."""

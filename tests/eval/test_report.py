@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from attacks.records import RecordTable
 from eval.clip import clip_row
 from eval.report import report_text
 from eval.stats import Z_95, paired_table, transfer_table, wilson_interval
@@ -17,8 +19,8 @@ from models.triple_staged import decide
 from tests.fixtures.synthetic_shapes import CLASSES
 
 
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def read_records(folder):
+    return RecordTable(folder).read()
 
 
 @pytest.mark.parametrize(("errors", "samples"), [(0, 10), (3, 40), (25, 25), (1, 10000)])
@@ -35,7 +37,7 @@ def test_wilson_bounds_solve_the_score_equation(errors, samples):
 
 def test_table1_equals_a_recomputation_from_the_clean_records(reported):
     metrics = json.loads((reported["report"] / "metrics.json").read_text())
-    clean = read_jsonl(reported["report"] / "clean.jsonl")
+    clean = read_records(reported["report"] / "clean")
     rows = {(r["network"], r["threshold"]): r for r in metrics["table1"]}
     assert set(rows) == {("direct", None), ("direct-param", None), ("triple-staged", 0.2),
                          ("triple-staged", 0.7)}
@@ -53,7 +55,7 @@ def test_table1_equals_a_recomputation_from_the_clean_records(reported):
 
 
 def test_recorded_ratios_give_the_recorded_decisions(reported):
-    clean = read_jsonl(reported["report"] / "clean.jsonl")
+    clean = read_records(reported["report"] / "clean")
     triple = [r for r in clean if r["network"] == "triple-staged"]
     assert triple and all(len(r["ratios"]) == len(CLASSES) - 1 for r in triple)
     for r in triple:
@@ -68,7 +70,7 @@ def test_recorded_ratios_give_the_recorded_decisions(reported):
 
 def test_effort_and_robust_accuracy_equal_recomputations(reported):
     metrics = json.loads((reported["report"] / "metrics.json").read_text())
-    ifgsm = read_jsonl(reported["run"] / "attacks" / "ifgsm.jsonl")
+    ifgsm = read_records(reported["run"] / "attacks" / "ifgsm")
     for row in metrics["effort"]["ifgsm"]:
         mine = [r for r in ifgsm if (r["network"], r["threshold"], r["kind"])
                 == (row["network"], row["threshold"], row["kind"])]
@@ -78,7 +80,7 @@ def test_effort_and_robust_accuracy_equal_recomputations(reported):
             len(attacked), len(flipped), len(attacked) - len(flipped))
         if flipped:
             assert row["steps"]["median"] == np.median([r["steps"] for r in flipped])
-    pgd = read_jsonl(reported["run"] / "attacks" / "pgd.jsonl")
+    pgd = read_records(reported["run"] / "attacks" / "pgd")
     for row in metrics["robust_accuracy"]["pgd"]:
         mine = [r for r in pgd if (r["network"], r["threshold"]) ==
                 (row["network"], row["threshold"])]
@@ -140,6 +142,21 @@ def test_eval_rejects_a_run_missing_a_network(reported, tmp_path):
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "projector" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("network", ["direct", "comparator"])
+def test_eval_on_weights_cut_short_is_one_line_naming_the_file(reported, tmp_path, network):
+    """A copy of the run interrupted halfway: no traceback, the file and what to do."""
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
+    weights = run / network / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    result = CliRunner().invoke(main, ["eval", str(run), str(reported["data"]),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert str(weights) in lines[0] and f"mindseye train {network}" in lines[0]
 
 
 def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):

@@ -18,6 +18,7 @@ from models.runs import (
     build_network,
     load_classifier,
     load_network,
+    read_tensors,
     save_atomically,
 )
 
@@ -87,3 +88,21 @@ def test_trained_run_folder_holds_weights_config_metrics_and_evaluation(
     with pytest.raises(UserError, match="other schedule"):
         train_network("direct-param", model_dataset, tmp_path, steps=4, batch_size=8,
                       device="cpu", show_progress=False, log_every=1)
+
+
+class NotATensor:
+    """Stands for whatever a foreign checkpoint might unpickle into (code, in general)."""
+
+
+def test_checkpoints_load_tensors_only_and_a_broken_one_is_one_line(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    state = {"step": 3, "network": build_network("direct", 3).state_dict(),
+             "rng": {"python": (3, tuple(range(625)), None)}}
+    save_atomically(state, path)
+    assert read_tensors(path)["step"] == 3
+    path.write_bytes(path.read_bytes()[:1000])  # cut short
+    with pytest.raises(UserError, match=r"checkpoint.pt cannot be read.*delete it"):
+        read_tensors(path, remedy="delete it")
+    torch.save({"step": 3, "payload": NotATensor()}, path)  # would run code when unpickled
+    with pytest.raises(UserError, match="checkpoint.pt cannot be read"):
+        read_tensors(path)
