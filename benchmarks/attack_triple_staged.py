@@ -22,12 +22,11 @@ import torch
 
 from attacks.ifgsm import IterativeFGSM
 from attacks.victims import TripleStagedVictim
+from core.constants import THRESHOLDS
 from models.comparator import Comparator
 from models.estimator import Estimator
 from models.projector import Projector
 from models.triple_staged import TripleStaged
-
-THRESHOLDS = (0.2, 0.45, 0.7)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from core.constants import ROTATION_LIMIT
 from dataset.backgrounds import open_background_source
 from dataset.composite import composite
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
@@ -37,7 +38,7 @@ def synthetic_samples(count: int) -> dict[str, np.ndarray]:
     obj = np.rint(alpha * shading).astype(np.uint8)
     source = open_background_source("builtin", "train")
     backgrounds = np.stack([source.crop(np.random.default_rng(i)) for i in range(count)])
-    params = rng.uniform(-0.5, 0.5, (count, 3)).astype(np.float32)
+    params = rng.uniform(-ROTATION_LIMIT, ROTATION_LIMIT, (count, 3)).astype(np.float32)
     params[label == 1] = np.nan
     return {"image": composite(obj, alpha, backgrounds), "label": label.astype(np.int64),
             "params": params, "object": obj, "alpha": alpha}

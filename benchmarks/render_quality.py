@@ -58,6 +58,7 @@ from dataclasses import replace
 import numpy as np
 
 from blender_assets.registry import load_classes
+from core.constants import ROTATION_LIMIT
 from render.blender import EngineSettings, Renderer
 
 TARGET_RENDERS_PER_S = 40.0
@@ -147,7 +148,8 @@ def main() -> None:
     report = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
 
-    rotations = np.random.default_rng(2024).uniform(-0.5, 0.5, (args.rotations, 3))
+    rotations = np.random.default_rng(2024).uniform(-ROTATION_LIMIT, ROTATION_LIMIT,
+                                                    (args.rotations, 3))
     assets = class_assets()
     references: dict[EngineSettings, tuple] = {}
     speeds: dict[EngineSettings, float] = {}

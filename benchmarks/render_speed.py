@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from blender_assets.registry import load_classes
+from core.constants import ROTATION_LIMIT
 from render.worker import BlenderProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--naive", type=int, default=10)
     args = parser.parse_args()
-    rotations = np.random.default_rng(0).uniform(-0.5, 0.5, (args.frames, 3))
+    rotations = np.random.default_rng(0).uniform(-ROTATION_LIMIT, ROTATION_LIMIT, (args.frames, 3))
 
     asset = monkey_asset()
     with BlenderProcess() as blender:

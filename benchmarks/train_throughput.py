@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import torch
 
+from core.constants import ROTATION_LIMIT
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
 from dataset.shards import write_shard
 from dataset.torch_data import training_batches
@@ -29,7 +30,8 @@ def write_dataset(data_dir: Path, samples: int) -> Path:
     rng = np.random.default_rng(0)
     arrays = {"image": rng.integers(0, 256, (samples, 64, 64), dtype=np.uint8),
               "label": np.arange(samples, dtype=np.int64) % 4,
-              "params": rng.uniform(-0.5, 0.5, (samples, 3)).astype(np.float32),
+              "params": rng.uniform(-ROTATION_LIMIT, ROTATION_LIMIT,
+                                    (samples, 3)).astype(np.float32),
               "object": np.zeros((samples, 64, 64), np.uint8),
               "alpha": np.zeros((samples, 64, 64), np.uint8)}
     attrs = {"class_names": ["a", "b", "c", "none"], "split": "train", "seed": 0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.constants import STAGES, TRAINED_NETWORKS
+from core.constants import DIRECT_NETWORKS, STAGES, TRAINED_NETWORKS
 from core.errors import UserError
 from core.files import file_sha256, write_json_atomic
 from dataset.manifest import read_manifest
@@ -189,7 +189,7 @@ def evaluate(network: str, data_dir: Path, run_dir: Path, classes: list[str], se
     the comparator is trained)."""
     model = load_network(run_dir / network, network, classes, str(device))
     test = load_split(data_dir, "test")
-    if network in ("direct", "direct-param"):
+    if network in DIRECT_NETWORKS:
         return evaluation.evaluate_direct(model, test, classes, device)
     if network == "estimator":
         return evaluation.evaluate_estimator(model, test, classes, device)
@@ -210,7 +210,7 @@ def evaluation_summary(folder: Path) -> dict:
 
 def describe(network: str, results: dict) -> str:
     """One line of the headline numbers, for the terminal."""
-    if network in ("direct", "direct-param"):
+    if network in DIRECT_NETWORKS:
         return f"{network}: test error {results['error']:.2%}"
     if network == "estimator":
         per_class = ", ".join(f"{c} {v:.1f}" for c, v in results["per_class_deg"].items())

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core.constants import DIRECT_NETWORKS, STAGES
 from core.errors import UserError
 from core.files import atomic_path, write_json_atomic
 from dataset.manifest import Manifest
@@ -150,7 +151,7 @@ def load_classifier(
     run_dir: Path, name: str, classes: list[str] | None = None, device: str = "cpu"
 ) -> nn.Module:
     """`direct` or `direct-param` from RUN: images (B,1,64,64) on 0..255 -> logits (B, K+1)."""
-    if name not in ("direct", "direct-param"):
+    if name not in DIRECT_NETWORKS:
         raise UserError(f"{name!r} is not a direct classifier; use load_triple_staged")
     return load_network(Path(run_dir) / name, name, classes, device)
 
@@ -162,7 +163,7 @@ def load_triple_staged(
     """The triple-staged network assembled from RUN/{estimator,projector,comparator}."""
     run_dir = Path(run_dir)
     stages = {name: load_network(run_dir / name, name, classes, device)
-              for name in ("estimator", "projector", "comparator")}
+              for name in STAGES}
     stage_classes = {name: read_config(run_dir / name, name)["classes"] for name in stages}
     if len({tuple(c) for c in stage_classes.values()}) > 1:
         raise UserError(f"{run_dir}: the stages were trained on different classes "

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from blender_assets.registry import AssetClass, load_classes, select_classes
 from core import __version__
-from core.constants import NONE_CLASS
+from core.constants import IMAGE_SIZE, NONE_CLASS
 from core.errors import UserError
 from core.files import file_sha256
 from dataset.backgrounds import BackgroundSource, open_background_source
@@ -93,8 +93,8 @@ def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
     labels = np.array([sample.label for sample in samples], dtype=np.int64)
     rotations = np.stack([sample.rotation for sample in samples])  # NaN rows: the None class
 
-    objects = np.zeros((plan.count, 64, 64), np.uint8)
-    alphas = np.zeros((plan.count, 64, 64), np.uint8)
+    objects = np.zeros((plan.count, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    alphas = np.zeros((plan.count, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     blender = shared_blender_process(job.engine)
     for label, (blend_file, object_name) in enumerate(job.blend_files):
         rows = np.flatnonzero(labels == label)
