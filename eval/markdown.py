@@ -30,8 +30,40 @@ def number(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
+def provenance_text(made: dict | None) -> list[str]:
+    """The report's first lines: what made it, and whether its verdicts can speak for the paper."""
+    if not made:
+        return []
+    data, attacks = made["data"], made["attacks"]
+    trained = ", ".join(f"{name} {network['steps']} steps" for name, network
+                        in made["networks"].items())
+    seeds = sorted({network["seed"] for network in made["networks"].values()}, key=str)
+    lines = [f"Made by mindseye at {made['commit']} from:",
+             f"- training preset {', '.join(made['training_presets']) or '-'} ({trained}; "
+             f"seed {', '.join(map(str, seeds))})",
+             f"- data: {data['per_class']} training and {data['test_per_class']} test images "
+             f"per class, seed {data['seed']}, backgrounds {data['backgrounds']}"]
+    if attacks:
+        lines.append(
+            f"- attacks: {attacks['per_class']} test images per class for the paper's attack "
+            f"and BPDA, {attacks['extra_per_class']} for PGD, Square and the adaptive attack; "
+            f"at most {attacks['max_steps']} steps; budgets "
+            f"{', '.join(f'{e:g}' for e in attacks['epsilons'])} grey levels "
+            f"({attacks['pgd_iterations']} PGD iterations, {attacks['square_queries']} Square "
+            "queries)")
+    else:
+        lines.append("- attacks: none run yet")
+    if not made["sizes_enough_for_verdicts"]:
+        lines += ["", "**These sizes are below what a verdict on the paper needs** (the medium "
+                  "preset: networks trained for over an hour, 100 attacked images per class). "
+                  "The verdicts below test that the pipeline works, not the paper; the "
+                  "measured experiment and its verdicts are in the repository's "
+                  "`results/README.md`."]
+    return [*lines, ""]
+
+
 def report_text(metrics: dict) -> str:
-    lines = ["# mindseye report", "",
+    lines = ["# mindseye report", "", *provenance_text(metrics.get("provenance")),
              f"Classes: {', '.join(metrics['classes'])}; {metrics['test_samples']} test images.",
              "", "## Table 1: clean error rates", "",
              "| network | error rate | 95% CI (Wilson) | errors / images | paper |",
@@ -169,6 +201,10 @@ def report_text(metrics: dict) -> str:
               "Each verdict compares point estimates; brackets hold 95% intervals (order "
               "statistics for medians, Wilson for rates), and the verdict says whether they "
               "agree with it.", ""]
+    made = metrics.get("provenance")
+    if made and not made["sizes_enough_for_verdicts"]:
+        lines += ["At this run's sizes these verdicts check the pipeline, not the paper (see "
+                  "the top of this report).", ""]
     for claim in metrics["claims"]:
         verdict = "holds" if claim["holds"] else "FAILS"
         if claim["clear"] is not None:

@@ -23,6 +23,7 @@ from eval.figures import (
 )
 from eval.gallery import Overlay, gallery_figure, pick_by_distortion, predicted_angles
 from eval.markdown import report_text
+from eval.provenance import provenance
 from eval.stats import (
     confusion_matrices,
     effort_table,
@@ -48,6 +49,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     tables = {name: record_table(run_dir, name).read()
               for name in (*TARGETED_ATTACKS, *BUDGETED_ATTACKS, "transfer")}
     metrics = {
+        "provenance": provenance(run_dir, data_dir),
         "classes": classes,
         "test_samples": int(len(test["label"])),
         "table1": error_table(clean),

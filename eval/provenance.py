@@ -1,0 +1,65 @@
+"""What made a report: the presets, data and attack sizes, seeds and the code's commit, and
+whether those sizes are enough for the verdicts to say anything about the paper.
+
+A demo run (networks trained for minutes, three attacked images per class) exercises the whole
+pipeline, but its verdicts on the paper's claims are noise; the report says so at its top and
+points at `results/`, where the measured experiment lives.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+from attacks.settings import ATTACK_PRESETS, recorded_settings
+from core import __version__
+from core.constants import TRAINED_NETWORKS
+from dataset.manifest import read_manifest
+
+# The smallest experiment whose verdicts we publish (results/README.md): the medium preset's
+# training and its 100 attacked test images per class for the paper's attack.
+VERDICT_PRESETS = ("medium", "paper")
+VERDICT_PER_CLASS = ATTACK_PRESETS["medium"].per_class
+CODE_DIR = Path(__file__).resolve().parent
+
+
+def code_commit(where: Path = CODE_DIR) -> str:
+    """The git commit of the code that wrote the report (`+changes` when the checkout has
+    uncommitted edits), or the package version where it is not a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return f"version {__version__} (not a git checkout)"
+    return commit + (" +changes" if changed else "")
+
+
+def provenance(run_dir: Path, data_dir: Path) -> dict:
+    """Presets, sizes and seeds as the run folder, the dataset and the attack records say."""
+    config = read_manifest(data_dir).config.get("render", {})
+    networks = {}
+    for network in TRAINED_NETWORKS:
+        path = Path(run_dir) / network / "config.json"
+        if path.is_file():
+            trained = json.loads(path.read_text())
+            networks[network] = {"preset": trained.get("preset"), "seed": trained.get("seed"),
+                                 "steps": trained.get("schedule", {}).get("steps")}
+    attacks = recorded_settings(run_dir)
+    presets = sorted({str(n["preset"]) for n in networks.values()})
+    per_class = attacks["per_class"] if attacks else None
+    enough = (bool(presets) and set(presets) <= set(VERDICT_PRESETS)
+              and per_class is not None and per_class >= VERDICT_PER_CLASS)
+    return {
+        "commit": code_commit(),
+        "training_presets": presets,
+        "networks": networks,
+        "data": {name: config.get(name) for name in
+                 ("per_class", "test_per_class", "classes", "backgrounds", "seed")},
+        "attacks": (None if attacks is None else
+                    {name: list(value) if isinstance(value, tuple) else value
+                     for name, value in attacks.items()}),
+        "sizes_enough_for_verdicts": enough,
+    }

@@ -1,0 +1,46 @@
+"""The report says what made it, and where its sizes cannot speak for the paper."""
+
+import json
+import shutil
+import subprocess
+
+from attacks.settings import ATTACK_PRESETS, lock_settings
+from eval.markdown import provenance_text
+from eval.provenance import code_commit, provenance
+
+
+def test_the_report_starts_with_what_made_it(reported):
+    report = (reported["report"] / "report.md").read_text()
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    made = metrics["provenance"]
+    assert made["training_presets"] == ["demo"] and not made["sizes_enough_for_verdicts"]
+    recorded = json.loads((reported["run"] / "attacks" / "settings.json").read_text())
+    assert made["attacks"] == recorded
+    head = report[: report.index("## Table 1")]
+    assert f"at {made['commit']}" in head
+    assert f"{recorded['per_class']} test images per class for the paper's attack" in head
+    assert "not the paper" in head and "results/README.md" in head
+    assert "check the pipeline, not the paper" in report[report.index("## What the numbers"):]
+
+
+def test_medium_sizes_are_enough_and_carry_no_warning(reported, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
+    for config_path in run.glob("*/config.json"):
+        config = json.loads(config_path.read_text())
+        config_path.write_text(json.dumps({**config, "preset": "medium"}))
+    lock_settings(run, ATTACK_PRESETS["medium"])
+    made = provenance(run, reported["data"])
+    assert made["training_presets"] == ["medium"] and made["sizes_enough_for_verdicts"]
+    assert not any("not the paper" in line for line in provenance_text(made))
+    lock_settings(tmp_path / "small", ATTACK_PRESETS["demo"])  # medium networks, demo attacks
+    shutil.copytree(run, tmp_path / "small", ignore=shutil.ignore_patterns("attacks"),
+                    dirs_exist_ok=True)
+    assert not provenance(tmp_path / "small", reported["data"])["sizes_enough_for_verdicts"]
+
+
+def test_the_commit_is_this_checkouts(tmp_path):
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert code_commit().split()[0] == head
+    assert code_commit(tmp_path).startswith("version ")  # not a git checkout
