@@ -15,7 +15,6 @@ GLOBAL_STATE_CALLS = {
     "os.chdir", "os.putenv", "os.environ.update", "os.environ.setdefault", "os.environ.pop",
     "sys.path.insert", "sys.path.append", "matplotlib.use", "warnings.filterwarnings",
     "warnings.simplefilter", "np.seterr", "numpy.seterr", "signal.signal", "atexit.register",
-    "pytest.importorskip",
 }
 # Modules whose import alone changes the process (bpy: os.environ, sys.path, 200 modules).
 IMPORT_HAS_EFFECTS = {"bpy", "mathutils"}
@@ -57,6 +56,10 @@ def import_time_effects(tree: ast.Module) -> list[str]:
         for node in (n for root in nodes for n in ast.walk(root)):
             if isinstance(node, ast.Call) and dotted(node.func) in GLOBAL_STATE_CALLS:
                 found.append(f"line {node.lineno}: {dotted(node.func)}()")
+            elif (isinstance(node, ast.Call) and dotted(node.func) == "pytest.importorskip"
+                  and node.args and isinstance(node.args[0], ast.Constant)
+                  and str(node.args[0].value).partition(".")[0] in IMPORT_HAS_EFFECTS):
+                found.append(f"line {node.lineno}: import {node.args[0].value}")
             elif isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
                 targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
                 for target in targets:
@@ -98,9 +101,9 @@ def test_test_modules_import_shared_code_from_tests_fixtures_only() -> None:
 def test_the_checks_find_what_they_look_for() -> None:
     source = ("import bpy\nimport os\nimport torch\ntorch.set_num_threads(1)\n"
               "os.environ['X'] = '1'\nif True:\n    np.random.seed(0)\n"
-              "@pytest.mark.skipif(pytest.importorskip('x'), reason='')\ndef f():\n"
-              "    torch.manual_seed(0)\n")
+              "@pytest.mark.skipif(pytest.importorskip('bpy'), reason='')\ndef f():\n"
+              "    torch.manual_seed(0)\nx = pytest.importorskip('scipy')\n")
     assert sorted(import_time_effects(ast.parse(source))) == [
         "line 1: import bpy", "line 4: torch.set_num_threads()", "line 5: os.environ[...] changed",
-        "line 7: np.random.seed()", "line 8: pytest.importorskip()",
+        "line 7: np.random.seed()", "line 8: import bpy",
     ]
