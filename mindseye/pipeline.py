@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from core.constants import PRESETS
+from core.constants import PRESET_COSTS, PRESETS
 from core.files import write_json_atomic
 
 TIMINGS = "pipeline-timings.json"
@@ -51,8 +51,8 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
 
 @click.command()
 @click.option("--preset", type=click.Choice(PRESETS), default="demo", show_default=True,
-              help="Sizes of every stage: demo (minutes), medium (80 min to train and ~12 h of "
-              "attacks on 2 cores), paper (a GPU).")
+              help="Sizes of every stage: " + "; ".join(
+                  f"{name}: {cost}" for name, cost in PRESET_COSTS.items()) + ".")
 @click.option("--out", "run_dir", type=click.Path(path_type=Path),
               help="Run folder for networks, attack records and report/. [runs/PRESET]")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path),

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from core.constants import PRESETS, TRAINED_NETWORKS
+from core.constants import PRESET_COSTS, PRESETS, TRAINED_NETWORKS
 from core.errors import UserError
 
 
@@ -14,7 +14,9 @@ from core.errors import UserError
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run folder; each network goes to RUN/<network>/.")
 @click.option("--preset", default="demo", show_default=True,
-              help=f"Training schedules: {', '.join(PRESETS)}.")
+              help="Training schedules (models/settings.py) of a preset, whose whole pipeline "
+              "costs " + "; ".join(f"{name}: {cost}" for name, cost in PRESET_COSTS.items())
+              + ".")
 @click.option("--steps", type=int, help="Training steps (overrides the preset).")
 @click.option("--batch-size", type=int, help="Batch size (overrides the preset).")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import click
 
-from core.constants import PRESETS
+from core.constants import PRESET_COSTS, PRESETS
 
 
 @click.command()
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--preset", type=click.Choice(PRESETS), default="demo", show_default=True,
-              help="Dataset size: demo (minutes on a laptop), medium (~1 h pipeline), paper.")
+              help="Dataset size, one of the pipeline's presets: " + "; ".join(
+                  f"{name}: {cost}" for name, cost in PRESET_COSTS.items()) + ".")
 @click.option("--per-class", type=click.IntRange(min=1),
               help="Train samples per class, the None class included. [preset]")
 @click.option("--test-per-class", type=click.IntRange(min=1),
