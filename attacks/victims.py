@@ -81,8 +81,8 @@ class TripleStagedVictim:
 
 
 def ratio_loss(ratios: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """DESIGN.md's J on ratios (B, K): to class t, -log r_t - sum_{c != t} log(1 - r_c);
-    to None (t = K), -sum_c log(1 - r_c). Per sample (B,)."""
+    """The paper's J (docs/design.md) on ratios (B, K): to class t,
+    -log r_t - sum_{c != t} log(1 - r_c); to None (t = K), -sum_c log(1 - r_c). Per sample (B,)."""
     ratios = ratios.clamp(RATIO_EPSILON, 1 - RATIO_EPSILON)
     num_classes = ratios.shape[1]
     # one_hot over K + 1 columns, dropping None's: a None target pulls every ratio down.

@@ -1,4 +1,4 @@
-"""The camera of DESIGN.md in numpy, and the rule that sizes every asset to fit its frame.
+"""The camera of docs/design.md in numpy, and the rule that sizes every asset to fit its frame.
 
 No bpy here, so the renderer, the asset builder and the tests share one definition of where a
 vertex lands in the image. The camera sits at CAMERA_LOCATION looking at the origin with image up

@@ -1,8 +1,8 @@
 """The shard format: one HDF5 file of N samples, written atomically and checked on every read.
 
-A shard holds the datasets of FIELDS (see DESIGN.md's shard table) and the attributes that say how
-it was made. Every reader goes through `_open_checked`, so a truncated, foreign or outdated file
-fails with one line naming the file and what is wrong, never with an h5py traceback.
+A shard holds the datasets of FIELDS (see the shard table in docs/design.md) and the attributes
+that say how it was made. Every reader goes through `_open_checked`, so a truncated, foreign or
+outdated file fails with one line naming the file and what is wrong, never with an h5py traceback.
 """
 
 import json

@@ -1,6 +1,6 @@
 """The reduced AlexNet trunk shared by the direct networks and the estimator.
 
-Sizes from the paper's original implementation (DESIGN.md, "Networks"): three 3x3 convolutions
+Sizes from the paper's original implementation (docs/design.md, "Networks"): three 3x3 convolutions
 with local response normalisation and max pooling, then two fully connected layers of 1024 with
 dropout. Every classifier in `models/` takes images on the 0..255 scale; `normalise_images` is
 the one place that maps them to the range the networks work in.

@@ -31,7 +31,8 @@ from models.runs import (
 from models.settings import schedule_for
 from models.training import Job, seed_everything, train
 
-# Projector loss weights (DESIGN.md): squared error on the 0..255 drawing, cross-entropy on alpha.
+# Projector loss weights (docs/design.md): squared error on the 0..255 drawing, cross-entropy
+# on alpha.
 IMAGE_LOSS_WEIGHT = 0.01
 
 

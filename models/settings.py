@@ -1,6 +1,6 @@
 """Training settings: one `Schedule` per network, and the presets. Every default lives here.
 
-`paper` is the original schedule (DESIGN.md): SGD lr 0.01, momentum 0.9, weight decay 5e-4,
+`paper` is the original schedule (docs/design.md): SGD lr 0.01, momentum 0.9, weight decay 5e-4,
 lr x0.1 every 10k iterations, 40k iterations of batch 128 for the direct networks and the
 estimator; Adam lr 5e-4 for 500k iterations for the projector. The paper does not give the
 comparator's schedule; we train it like the direct networks.
