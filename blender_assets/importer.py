@@ -1,11 +1,18 @@
-"""`mindseye assets add`: turn a user's 3D model file into a registered class.
+"""`mindseye assets add`: turn a user's 3D model file into a registered user class.
 
 The model is imported into an empty scene, its meshes are joined into one object, parts without
 a material get a grey one, and it is centred and scaled by the same framing rule as the
 built-ins. Nothing is left behind when any step fails.
 """
 
+import contextlib
+import io
 import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
@@ -18,11 +25,14 @@ from blender_assets.blendfile import (
 )
 from blender_assets.materials import DEFAULT_GREY, grey_material
 from blender_assets.registry import (
+    CLASSES_FILE,
+    PREVIEW_SUFFIX,
     AssetClass,
-    check_class_name,
-    load_classes,
+    check_user_class_name,
+    describe_user_assets_dir,
     register_class,
-    resolve_assets_dir,
+    user_assets_dir,
+    user_classes,
 )
 from core.errors import UserError
 
@@ -81,12 +91,90 @@ def _fill_missing_materials(obj: bpy.types.Object, name: str) -> None:
             mesh.materials[index] = grey
 
 
+def _quietly(function: Callable, *args: object) -> object:
+    with _quiet_stdout():
+        return function(*args)
+
+
+@dataclass(frozen=True)
+class AddedClass:
+    """What `add_model` did: the registered class, its face count and its preview PNG."""
+
+    asset: AssetClass
+    faces: int
+    preview_file: Path | None
+
+
+@contextmanager
+def _restored_on_failure(paths: list[Path]) -> Iterator[None]:
+    """Put each file back as it was (or remove it) when the block fails."""
+    before = {path: path.read_bytes() if path.is_file() else None for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path, content in before.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+        raise
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Blender's importers and saver print status lines from C code: send them to /dev/null
+    (errors reach Python as exceptions, and stderr is left alone)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        # bpy.ops reports ("Info: ...") go through Python's sys.stdout instead.
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _make_folder(directory: Path, where: str) -> list[Path]:
+    """Create the user assets folder if needed and check that files can be made in it; the
+    folders created (to remove again if the import fails)."""
+    fix = "pass --assets-dir DIR or set $MINDSEYE_ASSETS to a writable folder"
+    missing = [folder for folder in (directory, *directory.parents) if not folder.exists()]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"user assets folder {where} cannot be created "
+                        f"({error.strerror}); {fix}") from None
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".mindseye-probe-", dir=directory)
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        for folder in missing:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise UserError(f"user assets folder {where} is not writable "
+                        f"({error.strerror}); {fix}") from None
+    return missing
+
+
 def add_model(
-    name: str, model_file: Path, assets_dir: Path | None = None, overwrite: bool = False
-) -> AssetClass:
-    """Import `model_file` as class `name`: save `<assets_dir>/<name>.blend` and register it."""
-    check_class_name(name)
-    directory = resolve_assets_dir(assets_dir)
+    name: str,
+    model_file: Path,
+    assets_dir: Path | None = None,
+    overwrite: bool = False,
+    preview: Callable[[AssetClass, Path], None] | None = None,
+) -> AddedClass:
+    """Import `model_file` as user class `name`: save `<folder>/<name>.blend`, draw it with
+    `preview(asset, path)` into `<folder>/<name>.preview.png` and register it, where the folder
+    is `registry.user_assets_dir(assets_dir)`. On any failure the folder is left as it was."""
+    check_user_class_name(name)
+    directory = user_assets_dir(assets_dir)
+    where = describe_user_assets_dir(assets_dir)
     model_file = Path(model_file)
     if model_file.suffix.lower() not in IMPORTERS:
         raise UserError(
@@ -99,46 +187,45 @@ def add_model(
         model_file.open("rb").close()
     except OSError as error:
         raise UserError(f"{model_file} cannot be read ({error.strerror})") from None
-    if not directory.is_dir():
-        raise UserError(f"assets folder {directory} does not exist; create it first")
-    if not os.access(directory, os.W_OK):
-        raise UserError(f"assets folder {directory} is not writable; pass --assets-dir")
-    if (directory / "classes.toml").is_file() and name in load_classes(directory) and not overwrite:
+    # Reads (and so checks) the folder's classes.toml before anything is written.
+    if name in user_classes(assets_dir) and not overwrite:
         raise UserError(
-            f"class {name!r} already exists in {directory / 'classes.toml'}; "
+            f"class {name!r} already exists in {directory / CLASSES_FILE}; "
             "pass --overwrite to replace it or choose another name"
         )
-
-    new_empty_scene()
-    meshes = _import_meshes(model_file.resolve())
-    obj = join_meshes(meshes, name)
-    _fill_missing_materials(obj, name)
+    created = _make_folder(directory, where)
     try:
-        centre, scale = normalise(obj)
-    except ValueError as error:
-        raise UserError(f"{model_file}: {error}") from None
-    # Imported textures live in memory or beside the source file: keep them inside the .blend.
-    bpy.ops.file.pack_all()
+        with _quiet_stdout():
+            new_empty_scene()
+            meshes = _import_meshes(model_file.resolve())
+            obj = join_meshes(meshes, name)
+            _fill_missing_materials(obj, name)
+            faces = len(obj.data.polygons)
+            try:
+                centre, scale = normalise(obj)
+            except ValueError as error:
+                raise UserError(f"{model_file}: {error}") from None
+            # Imported textures live in memory or beside the source file: keep them in the .blend.
+            bpy.ops.file.pack_all()
 
-    blend_file = directory / f"{name}.blend"
-    previous = blend_file.read_bytes() if blend_file.is_file() else None
-    sha256 = save_single_object(obj, blend_file)
-    asset = AssetClass(
-        name=name,
-        blend_file=blend_file,
-        object_name=obj.name,
-        sha256=sha256,
-        scale=scale,
-        centre=tuple(float(value) for value in centre),
-        source=model_file.name,
-    )
-    try:
-        register_class(asset, directory, overwrite=overwrite)
+        blend_file = directory / f"{name}.blend"
+        preview_file = directory / f"{name}{PREVIEW_SUFFIX}" if preview is not None else None
+        with _restored_on_failure([blend_file, *filter(None, [preview_file])]):
+            asset = AssetClass(
+                name=name,
+                blend_file=blend_file,
+                object_name=obj.name,
+                sha256=_quietly(save_single_object, obj, blend_file),
+                scale=scale,
+                centre=tuple(float(value) for value in centre),
+                source=model_file.name,
+            )
+            if preview is not None:
+                preview(asset, preview_file)
+            register_class(asset, directory, overwrite=overwrite)
     except BaseException:
-        # Leave the folder as it was: no new .blend without its classes.toml entry.
-        if previous is None:
-            blend_file.unlink(missing_ok=True)
-        else:
-            blend_file.write_bytes(previous)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when still empty
         raise
-    return asset
+    return AddedClass(asset, faces, preview_file)

@@ -5,9 +5,11 @@ angles, alpha-blended on the original.
 What draws the predictions (`Overlay.kind`) is decided once, up front, by explicit rules:
 - "blender": the dataset was rendered by Blender (its manifest records the engine settings and
   each class's asset sha256) and bpy is installed. The drawing is then a re-render with exactly
-  the engine settings and the .blend files the dataset was made with; a class whose .blend is
-  missing or differs from the recorded sha256 is a UserError naming it, and a renderer that
-  fails is an error, not a silent switch to something else.
+  the engine settings and the .blend files the dataset was made with: each class's registered
+  model (built-in, or the user's: `--assets-dir`, $MINDSEYE_ASSETS, the default folder), else the
+  file the manifest says it was rendered from, whichever has the recorded sha256. A class with
+  neither is a UserError naming it and what to do, and a renderer that fails is an error, not a
+  silent switch to something else.
 - "projector": the run's projector draws, where Blender cannot draw what the dataset holds: the
   dataset records no Blender render (a synthetic dataset), bpy is not installed, or no dataset
   folder was given (the call of older code; the settings are then unknown). `Overlay.reason`
@@ -16,11 +18,16 @@ What draws the predictions (`Overlay.kind`) is decided once, up front, by explic
 
 import importlib.util
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
 
-from blender_assets.registry import CLASSES_FILE, AssetClass, read_classes_file, resolve_assets_dir
+from blender_assets.registry import (
+    AssetClass,
+    all_classes,
+    describe_user_assets_dir,
+)
 from core.errors import UserError
 from core.files import file_sha256
 from dataset.manifest import manifest_path, read_manifest
@@ -36,8 +43,9 @@ class Overlay:
     """Draws class c at angles (n, 3): object over black and alpha, uint8 (n, 64, 64) each.
 
     `data_dir` is the dataset the run was tested on; its manifest says how to re-render its
-    classes. `assets_dir` is where their .blend files are registered (the installed
-    blender_assets by default), as for `mindseye render --assets-dir`.
+    classes. `assets_dir` is the folder of the user's classes, as for `mindseye render
+    --assets-dir` (else $MINDSEYE_ASSETS, else the default); the built-in classes are the
+    installed package's.
     """
 
     def __init__(self, run_dir: Path, classes: list[str], device: str,
@@ -57,7 +65,7 @@ class Overlay:
         else:
             where = str(manifest_path(data_dir))
             self.assets = recorded_assets(classes[:-1], config["assets_sha256"], where,
-                                          assets_dir)
+                                          assets_dir, config.get("assets"))
             engine = EngineSettings.from_record(config["engine"], where)
             self.blender, self.kind = BlenderProcess(engine), "blender"
         if self.kind == "projector":
@@ -84,31 +92,63 @@ class Overlay:
 
 
 def recorded_assets(names: list[str], recorded_sha256: dict[str, str], where: str,
-                    assets_dir: Path | None = None) -> dict[str, AssetClass]:
-    """The registered .blend of each class, checked byte for byte (sha256) against the one the
-    dataset was rendered with, as `where` (its manifest) records it."""
-    directory = resolve_assets_dir(assets_dir)
-    registered = read_classes_file(directory) if (directory / CLASSES_FILE).is_file() else {}
+                    assets_dir: Path | None = None,
+                    recorded: dict[str, dict] | None = None) -> dict[str, AssetClass]:
+    """The .blend of each class the dataset was rendered with, checked byte for byte (sha256)
+    against `where` (its manifest): the registered class of that name, else the file
+    `recorded` (the manifest's `assets`) says it came from."""
+    registered = all_classes(assets_dir)
+    recorded = recorded or {}
     assets = {}
     for name in names:
         if name not in recorded_sha256:
             raise UserError(f"class {name!r}: {where} records no 3D model for it; evaluate the "
                             "run on the dataset it was trained for")
+        sha256 = recorded_sha256[name]
         asset = registered.get(name)
-        if asset is None or not asset.blend_file.is_file():
-            missing = (f"is not registered in {directory / CLASSES_FILE}" if asset is None
-                       else f"has no model file ({asset.blend_file} is missing)")
-            raise UserError(f"class {name!r} {missing}, so Fig. 5 cannot re-render it; register "
-                            f"the model the dataset was rendered with (`mindseye assets add "
-                            f"{name} FILE`, or `mindseye assets build` for a built-in class)")
-        found = file_sha256(asset.blend_file)
-        if found != recorded_sha256[name]:
-            raise UserError(f"class {name!r}: {asset.blend_file} (sha256 {found[:12]}...) is not "
-                            f"the model the dataset was rendered with ({where} records "
-                            f"{recorded_sha256[name][:12]}...); restore that .blend file, or "
-                            "render the dataset again with this one")
-        assets[name] = asset
+        if asset is not None and asset.blend_file.is_file() and (
+                file_sha256(asset.blend_file) == sha256):
+            assets[name] = asset
+            continue
+        then = recorded.get(name, {})
+        rendered_from = Path(then["blend_file"]) if then.get("blend_file") else None
+        if (rendered_from is not None and rendered_from.is_file()
+                and file_sha256(rendered_from) == sha256):
+            # Rendered with another --assets-dir than this one: that file is still there.
+            assets[name] = AssetClass(
+                name, rendered_from, then.get("object_name", name), sha256, 1.0,
+                (0.0, 0.0, 0.0), then.get("source", ""), then.get("origin") == "built-in")
+            continue
+        _missing_model(name, asset, sha256, where, assets_dir, then)
     return assets
+
+
+def _missing_model(name: str, asset: AssetClass | None, sha256: str, where: str,
+                   assets_dir: Path | None, then: dict) -> NoReturn:
+    """The UserError for a class whose recorded model is nowhere to be found."""
+    origin = then.get("origin")
+    from_file = (f"; it was rendered from {then['blend_file']} ({origin}, source "
+                 f"{then.get('source') or 'unknown'})" if then.get("blend_file") else "")
+    if asset is None:
+        raise UserError(
+            f"class {name!r} is not a built-in class nor a user class in "
+            f"{describe_user_assets_dir(assets_dir)}, so Fig. 5 cannot re-render it{from_file}; "
+            f"add that model again (`mindseye assets add {name} FILE`) or set $MINDSEYE_ASSETS "
+            "to the folder it was added to")
+    if not asset.blend_file.is_file():
+        raise UserError(
+            f"class {name!r} has no model file ({asset.blend_file} is missing), so Fig. 5 cannot "
+            f"re-render it{from_file}; restore it (`mindseye assets add {name} FILE --overwrite`"
+            " for a user class, reinstalling mindseye or `mindseye assets build` for a built-in)")
+    found = file_sha256(asset.blend_file)
+    fix = ("restore that .blend file (or set $MINDSEYE_ASSETS to the folder holding it), or "
+           "render the dataset again with this one")
+    if asset.built_in:
+        fix = ("evaluate with the mindseye version that rendered the dataset, or render the "
+               "dataset again with this one")
+    raise UserError(f"class {name!r}: {asset.blend_file} (sha256 {found[:12]}...) is not "
+                    f"the model the dataset was rendered with ({where} records "
+                    f"{sha256[:12]}...){from_file}; {fix}")
 
 
 def predicted_angles(network: str, model: torch.nn.Module, images: np.ndarray,

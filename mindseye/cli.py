@@ -18,8 +18,8 @@ def main() -> None:
     """Turn 3D models into adversarial-robustness experiments.
 
     \b
-    mindseye assets build                     build the Monkey, Penguin and Aeroplane .blend files
-    mindseye assets add NAME FILE             register your own 3D model as a class
+    mindseye assets add NAME FILE             your own 3D model as a class (user assets folder)
+    mindseye assets list                      every class: built-in or yours, sha256, file
     mindseye render DATA --preset demo        headless Blender -> HDF5 shards (train and test)
     mindseye dataset info|verify|preview DATA inspect a dataset
     mindseye train all DATA --out RUN         the direct baselines and the triple-staged network

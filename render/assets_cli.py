@@ -1,36 +1,55 @@
-"""`mindseye assets`: build the built-in 3D models and register your own as classes.
+"""`mindseye assets`: the built-in 3D models and the user's own classes.
 
-It lives in `render` rather than `blender_assets` because `assets preview` renders with the
-dataset's renderer (`render.blender`), and `blender_assets` sits below `render`.
+It lives in `render` rather than `blender_assets` because `assets add` and `assets preview`
+render with the dataset's renderer (`render.blender`), and `blender_assets` sits below `render`.
 bpy is imported inside the commands that need it, so `mindseye --help` stays fast.
 """
 
 from pathlib import Path
 
 import click
+import numpy as np
 from tqdm import tqdm
 
 from blender_assets.registry import (
     CLASSES_FILE,
     PACKAGE_DIR,
+    AssetClass,
+    all_classes,
+    asset_problem,
+    describe_user_assets_dir,
     load_classes,
     read_classes_file,
-    resolve_assets_dir,
+    user_assets_dir,
     write_classes,
 )
+from core.errors import UserError
 from core.files import atomic_path, make_writable_folder
 
 assets_dir_option = click.option(
     "--assets-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Folder holding classes.toml and the .blend files [default: {PACKAGE_DIR}].",
+    help="Folder of your own classes (its classes.toml and .blend files). "
+    "[$MINDSEYE_ASSETS, else $XDG_DATA_HOME/mindseye/assets, i.e. ~/.local/share/mindseye/assets]",
 )
 
 
 @click.group()
 def assets() -> None:
-    """Build the built-in 3D models and register your own as classes."""
+    """The built-in 3D models and your own classes.
+
+    \b
+    Built-in classes (monkey, penguin, aeroplane) come with mindseye and are always there;
+    no command changes the installed package. Classes you add live in a user assets folder:
+      1. --assets-dir DIR, if given;
+      2. else the environment variable MINDSEYE_ASSETS;
+      3. else $XDG_DATA_HOME/mindseye/assets (~/.local/share/mindseye/assets).
+    That folder holds a classes.toml with your classes only, their .blend files and a preview
+    PNG of each. `mindseye render` finds both kinds (--classes monkey,teapot mixes them, in the
+    order given; without --classes: the built-in classes, then yours). In Docker, point
+    MINDSEYE_ASSETS at a mounted folder so that your classes outlive the container.
+    """
 
 
 @assets.command()
@@ -38,39 +57,60 @@ def assets() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=f"Folder to write the .blend files and classes.toml to [default: {PACKAGE_DIR}].",
+    required=True,
+    help="Folder to write the .blend files and their classes.toml to (in a checkout, "
+    "`--out blender_assets` replaces the committed built-in files).",
 )
-def build(out_dir: Path | None) -> None:
-    """(Re)create the Monkey, Penguin and Aeroplane .blend files and register them.
+def build(out_dir: Path) -> None:
+    """Re-create the Monkey, Penguin and Aeroplane .blend files procedurally, into --out.
 
-    Classes added with `assets add` stay registered, after the built-in ones.
+    Unchanged geometry keeps an existing file as it is. Other classes registered in the
+    folder's classes.toml stay registered, after the built-in ones.
     """
     from blender_assets.build import BUILT_IN, build_class
 
-    directory = resolve_assets_dir(out_dir)
-    make_writable_folder(directory, "--out")
+    if _is_installed_package(out_dir):
+        raise UserError(f"--out {out_dir} is the installed package's folder, which mindseye never "
+                        "changes; choose another folder")
+    if out_dir.resolve() == user_assets_dir().resolve():
+        raise UserError(f"--out {out_dir} is your user assets folder, which holds only your own "
+                        "classes; choose another folder")
+    make_writable_folder(out_dir, "--out")
     added = {}
-    if (directory / CLASSES_FILE).is_file():
+    if (out_dir / CLASSES_FILE).is_file():
         added = {
             name: asset
-            for name, asset in read_classes_file(directory).items()
+            for name, asset in read_classes_file(out_dir).items()
             if name not in BUILT_IN and asset.blend_file.is_file()
         }
-    built = [build_class(name, directory) for name in tqdm(BUILT_IN, desc="building assets")]
-    write_classes([*built, *added.values()], directory)
+    built = [build_class(name, out_dir) for name in tqdm(BUILT_IN, desc="building assets")]
+    write_classes([*built, *added.values()], out_dir)
     for asset in built:
         size_kb = asset.blend_file.stat().st_size / 1024
         click.echo(f"{asset.name}: {asset.blend_file} ({size_kb:.0f} KB)")
 
 
+def _is_installed_package(folder: Path) -> bool:
+    """Whether `folder` is this package's folder in an installation rather than a checkout
+    (one with the project's pyproject.toml beside it)."""
+    if not folder.exists() or folder.resolve() != PACKAGE_DIR:
+        return False
+    return not (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+
+
 @assets.command(name="list")
 @assets_dir_option
 def list_classes(assets_dir: Path | None) -> None:
-    """List the registered classes in label order (the None class comes last)."""
-    classes = load_classes(assets_dir)
+    """List every class in label order (the None class comes last), tab-separated:
+    label, name, built-in or user, sha256 (first 12 digits), model file, the file it was
+    imported from, and ok / missing / changed."""
+    classes = all_classes(assets_dir)
+    click.echo(f"# user classes: {describe_user_assets_dir(assets_dir)}")
     for label, asset in enumerate(classes.values()):
-        click.echo(f"{label}\t{asset.name}\t{asset.blend_file.name}\t{asset.source}")
+        status = asset_problem(asset) or "ok"
+        source = "-" if asset.built_in else asset.source
+        click.echo(f"{label}\t{asset.name}\t{asset.origin}\t{asset.sha256[:12]}\t"
+                   f"{asset.blend_file}\t{source}\t{status}")
     click.echo(f"{len(classes)}\tnone\t(backgrounds only)")
 
 
@@ -78,18 +118,61 @@ def list_classes(assets_dir: Path | None) -> None:
 @click.argument("name")
 @click.argument("model_file", metavar="FILE", type=click.Path(path_type=Path))
 @assets_dir_option
-@click.option("--overwrite", is_flag=True, help="Replace a class of the same name.")
+@click.option("--overwrite", is_flag=True, help="Replace your class of the same name.")
 def add(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool) -> None:
-    """Register the 3D model FILE (.blend/.obj/.glb/.gltf/.stl/.fbx/.ply) as class NAME."""
+    """Register the 3D model FILE (.blend/.obj/.glb/.gltf/.stl/.fbx/.ply) as class NAME.
+
+    The model's meshes are joined, centred and scaled to fit the frame at every rotation, and
+    saved as NAME.blend in your assets folder (see `mindseye assets --help`), with
+    NAME.preview.png beside it: the class rendered at 16 sampled rotations, to look at before
+    a long render.
+    """
     from blender_assets.importer import add_model
 
-    asset = add_model(name, model_file, assets_dir, overwrite=overwrite)
-    click.echo(f"{asset.name}: {asset.blend_file} (scale {asset.scale:.4g})")
+    added = add_model(name, model_file, assets_dir, overwrite=overwrite, preview=write_preview)
+    asset = added.asset
+    offset = ", ".join(f"{0.0 - value:.4g}" for value in asset.centre)
+    click.echo(f"{asset.name}: {added.faces} faces from {model_file}, offset ({offset}) then "
+               f"scale {asset.scale:.4g} applied, written to {asset.blend_file} "
+               f"(sha256 {asset.sha256[:12]}, user class)")
+    click.echo(f"preview: {added.preview_file}")
 
 
 # The preview grid: the rest pose, the 8 corners of the sampled rotation box and a few between.
 PREVIEW_GRID_SIDE = 4
 PREVIEW_UPSCALE = 4
+
+
+def preview_rotations(seed: int = 0) -> np.ndarray:
+    """(16, 3): the rest pose, the 8 corners of the rotation box, then random rotations."""
+    import itertools
+
+    from core.constants import ROTATION_LIMIT
+
+    corners = list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3))
+    count = PREVIEW_GRID_SIDE**2
+    random = np.random.default_rng(seed).uniform(
+        -ROTATION_LIMIT, ROTATION_LIMIT, (count - 1 - len(corners), 3)
+    )
+    return np.vstack([np.zeros((1, 3)), corners, random])
+
+
+def write_preview(asset: AssetClass, path: Path, seed: int = 0) -> None:
+    """Render `asset` at `preview_rotations(seed)` with the dataset's renderer (a Blender child
+    process, whose chatter goes to its log) and save the grid, over black and 4x enlarged, as
+    the PNG `path` (atomically)."""
+    from PIL import Image
+
+    from render.worker import BlenderProcess
+
+    with BlenderProcess() as blender:
+        objects, _ = blender.render(asset.blend_file, asset.object_name, preview_rotations(seed))
+    side = objects.shape[1]
+    grid = objects.reshape(PREVIEW_GRID_SIDE, PREVIEW_GRID_SIDE, side, side)
+    grid = grid.transpose(0, 2, 1, 3).reshape(PREVIEW_GRID_SIDE * side, -1)
+    grid = np.kron(grid, np.ones((PREVIEW_UPSCALE, PREVIEW_UPSCALE), np.uint8))
+    with atomic_path(path) as partial:
+        Image.fromarray(grid).save(partial, format="PNG")
 
 
 @assets.command()
@@ -108,35 +191,9 @@ def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
     The grid holds the rest pose, the 8 corners of the rotation box (the extremes the framing
     rule guarantees) and random rotations, at 64x64 shown 4x enlarged.
     """
-    import itertools
-
-    import numpy as np
-    from PIL import Image
-
-    from core.constants import ROTATION_LIMIT
-    from render.blender import Renderer
-
     classes = load_classes(assets_dir)
     make_writable_folder(out_dir, "--out")
-    corners = list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3))
-    count = PREVIEW_GRID_SIDE**2
-    random = np.random.default_rng(seed).uniform(
-        -ROTATION_LIMIT, ROTATION_LIMIT, (count - 1 - len(corners), 3)
-    )
-    rotations = np.vstack([np.zeros((1, 3)), corners, random])
     for asset in tqdm(classes.values(), desc="previewing classes"):
-        # A fresh scene per class: a handful of frames, so setting one up costs little.
-        renderer = Renderer()
-        try:
-            renderer.load_object(asset.blend_file, asset.object_name)
-            objects, _ = renderer.render_rotations(rotations)
-        finally:
-            renderer.close()
-        side = objects.shape[1]
-        grid = objects.reshape(PREVIEW_GRID_SIDE, PREVIEW_GRID_SIDE, side, side)
-        grid = grid.transpose(0, 2, 1, 3).reshape(PREVIEW_GRID_SIDE * side, -1)
-        grid = np.kron(grid, np.ones((PREVIEW_UPSCALE, PREVIEW_UPSCALE), np.uint8))
         path = out_dir / f"{asset.name}.png"
-        with atomic_path(path) as partial:
-            Image.fromarray(grid).save(partial, format="PNG")
+        write_preview(asset, path, seed)
         click.echo(str(path))

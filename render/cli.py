@@ -17,7 +17,8 @@ from core.constants import PRESET_COSTS, PRESETS
 @click.option("--test-per-class", type=click.IntRange(min=1),
               help="Test samples per class, the None class included. [preset]")
 @click.option("--classes", metavar="NAME,...",
-              help="Comma-separated classes from blender_assets/classes.toml. [all]")
+              help="Comma-separated classes, built-in or your own, in label order (see "
+              "`mindseye assets list`). [the built-in classes, then yours]")
 @click.option("--backgrounds", metavar="SPEC",
               help="builtin | folder:PATH | npy:PATH | hdf5:PATH. [builtin]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
@@ -30,7 +31,8 @@ from core.constants import PRESET_COSTS, PRESETS
 @click.option("--overwrite", is_flag=True,
               help="Replace a dataset made with other settings in DATA.")
 @click.option("--assets-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder of classes.toml and the .blend files. [the installed blender_assets]")
+              help="Folder of your own classes, beside the built-in ones (see `mindseye assets "
+              "--help`). [$MINDSEYE_ASSETS, else ~/.local/share/mindseye/assets]")
 def render(
     data_dir: Path,
     preset: str,
@@ -49,7 +51,8 @@ def render(
 
     Each sample is a function of (seed, split, index) only: the result does not depend on the
     number of workers, and a killed render resumes where it stopped when run again with the same
-    options. Re-running a finished render does nothing.
+    options. Re-running a finished render does nothing. DATA/manifest.json records each
+    class's model: sha256, built-in or user, and the file it was rendered from.
     """
     from render.driver import default_workers, render_dataset
     from render.settings import render_settings

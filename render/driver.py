@@ -6,7 +6,9 @@ business; the driver only decides which samples go into which shard file.
 Workers (joblib's local processes, or a Dask cluster through joblib's dask backend) each keep one
 Blender child process alive across shards (`render.worker.shared_blender_process`) and return a
 finished shard's arrays; only this process writes files, so a cluster needs no shared output
-folder and a complete shard is never half-written.
+folder and a complete shard is never half-written. Local workers read the .blend files where the
+driver found them; a cluster's workers get their bytes (`render.shipping`), so they need neither
+the user's assets folder nor the same mindseye version's built-in files.
 """
 
 import contextlib
@@ -22,7 +24,7 @@ import joblib
 import numpy as np
 from tqdm import tqdm
 
-from blender_assets.registry import AssetClass, load_classes, select_classes
+from blender_assets.registry import AssetClass, all_classes, select_classes
 from core import __version__
 from core.constants import IMAGE_SIZE, NONE_CLASS
 from core.errors import UserError
@@ -34,6 +36,7 @@ from dataset.samples import SPLITS, draw_sample
 from dataset.shards import read_shard, write_shard
 from render.blender import EngineSettings
 from render.settings import RenderSettings
+from render.shipping import ModelRef, ModelShipment, model_refs
 from render.worker import shared_blender_process
 
 
@@ -65,7 +68,7 @@ class ShardJob:
 
     plan: ShardPlan
     seed: int
-    blend_files: tuple[tuple[str, str], ...]  # (blend file, object name) per positive class
+    models: tuple[ModelRef, ...]  # one per positive class, in label order
     backgrounds: str
     engine: EngineSettings
 
@@ -81,10 +84,16 @@ def _background_source(spec: str, split: str) -> BackgroundSource:
     return _background_sources[key]
 
 
-def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
-    """Render, composite and return one shard's arrays (runs in a worker process)."""
+def render_shard(
+    job: ShardJob, shipment: ModelShipment | None = None
+) -> tuple[ShardPlan, dict[str, np.ndarray]]:
+    """Render, composite and return one shard's arrays (runs in a worker process).
+
+    With a `shipment` (a cluster) each model is rendered from this machine's cached copy of the
+    shipped bytes; without, from the driver's file.
+    """
     plan = job.plan
-    n_labels = len(job.blend_files) + 1
+    n_labels = len(job.models) + 1
     source = _background_source(job.backgrounds, plan.split)
     samples = [
         draw_sample(job.seed, plan.split, index, n_labels, source)
@@ -96,10 +105,12 @@ def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
     objects = np.zeros((plan.count, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     alphas = np.zeros((plan.count, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     blender = shared_blender_process(job.engine)
-    for label, (blend_file, object_name) in enumerate(job.blend_files):
+    for label, model in enumerate(job.models):
         rows = np.flatnonzero(labels == label)
         if rows.size:
-            objects[rows], alphas[rows] = blender.render(blend_file, object_name, rotations[rows])
+            blend_file = model.blend_file if shipment is None else shipment.local_file(model)
+            objects[rows], alphas[rows] = blender.render(
+                blend_file, model.object_name, rotations[rows])
 
     backgrounds = np.stack([sample.background for sample in samples])
     return plan, {
@@ -114,7 +125,8 @@ def render_shard(job: ShardJob) -> tuple[ShardPlan, dict[str, np.ndarray]]:
 def _dataset_config(
     settings: RenderSettings, engine: EngineSettings, assets: dict[str, AssetClass]
 ) -> dict:
-    """What makes two datasets the same: compared before resuming into an existing folder.
+    """What makes two datasets the same: compared before resuming into an existing folder
+    (all but `assets`, which says where each model came from: a folder may move).
 
     Returned as it reads back from manifest.json (tuples become lists), so the two compare equal.
     """
@@ -122,6 +134,7 @@ def _dataset_config(
         "render": {**asdict(settings), "classes": list(assets)},
         "engine": asdict(engine),
         "assets_sha256": {name: asset.sha256 for name, asset in assets.items()},
+        "assets": {name: asset.record() for name, asset in assets.items()},
         "backgrounds": {
             split: _background_source(settings.backgrounds, split).describe() for split in SPLITS
         },
@@ -129,15 +142,44 @@ def _dataset_config(
     return json.loads(json.dumps(config))
 
 
+# Config entries that describe where a dataset's inputs were found rather than what it is.
+_PROVENANCE = ("assets",)
+
+
+def _identity(config: dict) -> dict:
+    return {key: value for key, value in config.items() if key not in _PROVENANCE}
+
+
+def _changed_model(data_dir: Path, recorded: dict, config: dict) -> str | None:
+    """One line naming the first class whose model differs from the one the dataset recorded."""
+    old, new = recorded.get("assets_sha256", {}), config["assets_sha256"]
+    for name, sha256 in new.items():
+        if name in old and old[name] != sha256:
+            now = config["assets"][name]
+            then = recorded.get("assets", {}).get(name, {}).get("blend_file", "a model")
+            return (f"class {name!r}: {now['origin']} model {now['blend_file']} (sha256 "
+                    f"{sha256[:12]}...) is not the one {data_dir} was rendered with ({then}, "
+                    f"sha256 {old[name][:12]}...); restore that model, or pass --overwrite to "
+                    "render the dataset again with this one")
+    return None
+
+
 def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite: bool) -> Manifest:
     """Create, resume into, or (with overwrite) clear the output folder; return its manifest."""
     manifest_path = data_dir / "manifest.json"
     if manifest_path.exists():
         manifest = read_manifest(data_dir)
-        if manifest.config == config and not overwrite:
+        if _identity(manifest.config) == _identity(config) and not overwrite:
+            if "assets" not in manifest.config:  # made before manifests recorded it
+                manifest.config["assets"] = config["assets"]
+                write_manifest(data_dir, manifest)
             return manifest
         if not overwrite:
-            differs = sorted(k for k in config if manifest.config.get(k) != config[k])
+            changed = _changed_model(data_dir, manifest.config, config)
+            if changed:
+                raise UserError(changed)
+            differs = sorted(k for k in _identity(config)
+                             if manifest.config.get(k) != config[k])
             raise UserError(
                 f"{data_dir} holds a dataset made with other settings (differs in: "
                 f"{', '.join(differs)}); pass --overwrite to replace it or choose another folder"
@@ -190,8 +232,9 @@ def _has_shard(manifest: Manifest, plan: ShardPlan) -> bool:
 
 
 @contextlib.contextmanager
-def _parallel_backend(scheduler: str | None) -> Iterator[None]:
-    """Local processes by default; a Dask cluster when given its scheduler's address."""
+def _parallel_backend(scheduler: str | None, scatter: list | None = None) -> Iterator[None]:
+    """Local processes by default; a Dask cluster when given its scheduler's address, with
+    `scatter` sent to every worker once (joblib passes it to each task by reference)."""
     if scheduler is None:
         yield
         return
@@ -201,7 +244,7 @@ def _parallel_backend(scheduler: str | None) -> Iterator[None]:
         client = Client(scheduler, timeout="10s")
     except OSError as error:
         raise UserError(f"cannot reach Dask scheduler --scheduler {scheduler}: {error}") from None
-    with client, joblib.parallel_config(backend="dask"):
+    with client, joblib.parallel_config(backend="dask", scatter=scatter or None):
         yield
 
 
@@ -214,9 +257,14 @@ def render_dataset(
     overwrite: bool = False,
     assets_dir: Path | None = None,
 ) -> Manifest:
-    """Render (or finish rendering) a dataset into data_dir; return its manifest."""
+    """Render (or finish rendering) a dataset into data_dir; return its manifest.
+
+    The classes are `settings.classes` in that order, else every class (the built-in ones,
+    then the user's); user classes come from `assets_dir`, else $MINDSEYE_ASSETS, else the
+    default folder (`blender_assets.registry.user_assets_dir`).
+    """
     engine = engine or EngineSettings()
-    names = settings.classes or tuple(load_classes(assets_dir))
+    names = settings.classes or tuple(all_classes(assets_dir))
     assets = {asset.name: asset for asset in select_classes(names, assets_dir)}
     config = _dataset_config(settings, engine, assets)
     manifest = _prepare_folder(data_dir, config, [*assets, NONE_CLASS], overwrite)
@@ -237,10 +285,10 @@ def render_dataset(
     if not todo:
         return manifest
 
-    blend_files = tuple((str(a.blend_file), a.object_name) for a in assets.values())
-    jobs = [
-        ShardJob(plan, settings.seed, blend_files, settings.backgrounds, engine) for plan in todo
-    ]
+    models = model_refs(assets.values())
+    jobs = [ShardJob(plan, settings.seed, models, settings.backgrounds, engine) for plan in todo]
+    # A cluster's workers get the models' bytes, read here before any worker is contacted.
+    shipment = ModelShipment.read(assets.values()) if scheduler is not None else None
     attrs = {
         "class_names": [*assets, NONE_CLASS],
         "seed": settings.seed,
@@ -250,9 +298,10 @@ def render_dataset(
         "code_version": __version__,
     }
     progress = tqdm(total=sum(p.count for p in todo), unit="sample", desc=f"render {data_dir}")
-    with _parallel_backend(scheduler):
+    with _parallel_backend(scheduler, scatter=[shipment] if shipment else None):
         parallel = joblib.Parallel(n_jobs=workers, return_as="generator_unordered")
-        for plan, arrays in parallel(joblib.delayed(render_shard)(job) for job in jobs):
+        tasks = (joblib.delayed(render_shard)(job, shipment) for job in jobs)
+        for plan, arrays in parallel(tasks):
             shard_attrs = {
                 **attrs,
                 "split": plan.split,

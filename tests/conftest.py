@@ -2,7 +2,8 @@
 set here, by fixtures and hooks, never when a module is imported.
 
 - Threads and environment (tests/fixtures/environment.py): one torch thread in this process and
-  in every child, a Blender user folder of the session's own; restored at the end.
+  in every child, a Blender user folder, user assets folder and model cache of the session's
+  own; restored at the end.
 - Random generators (tests/fixtures/rng.py): each test starts from its own seed (its node id and
   pytest-randomly's seed), and each shared fixture is built under a fixed seed of its own without
   disturbing the generators, so neither depends on the order tests run in.
@@ -29,7 +30,8 @@ _blender_guard = pytest.StashKey[BlenderGuard]()
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with session_settings(tmp_path_factory.mktemp("blender-user")):
+    with session_settings(tmp_path_factory.mktemp("blender-user"),
+                          tmp_path_factory.mktemp("mindseye-home")):
         yield
 
 

@@ -2,14 +2,14 @@
 the .blend files the dataset was rendered with, or the run's projector where the dataset holds no
 Blender render; a model that is missing or changed is refused, naming its class."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from blender_assets.registry import CLASSES_FILE, PACKAGE_DIR, read_classes_file, write_classes
+from blender_assets.registry import AssetClass, write_classes
 from core.errors import UserError
+from core.files import file_sha256
 from dataset.backgrounds import open_background_source
 from dataset.manifest import read_manifest, write_manifest
 from dataset.samples import draw_sample
@@ -80,34 +80,87 @@ def test_the_drawing_re_renders_the_dataset_with_its_recorded_engine(tmp_path, e
     assert not np.array_equal(default_drawing[0], test["object"][0])  # so the engine mattered
 
 
-def _assets_copy(folder: Path) -> Path:
-    """The installed classes.toml and .blend files, copied to change them safely."""
-    shutil.copytree(PACKAGE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return folder
+def _manifest_copy(engine_dataset: Path, folder: Path, change) -> tuple[Path, list[str]]:
+    """A dataset folder holding engine_dataset's manifest after `change(config, classes)`
+    (the drawing reads no shard before it draws)."""
+    manifest = read_manifest(engine_dataset)
+    change(manifest.config, manifest.classes)
+    folder.mkdir()
+    write_manifest(folder, manifest)
+    return folder, manifest.classes
 
 
 @pytest.mark.blender
-def test_a_changed_model_is_refused_naming_its_class(tmp_path, engine_dataset):
-    assets = _assets_copy(tmp_path / "assets")
-    with (assets / "penguin.blend").open("ab") as blend:
-        blend.write(b"\0")
-    classes = read_manifest(engine_dataset).classes
+def test_a_changed_built_in_model_is_refused_naming_its_class(tmp_path, engine_dataset):
+    def other_penguin(config, classes):
+        config["assets_sha256"]["penguin"] = "ab" * 32  # rendered by another mindseye
+    data, classes = _manifest_copy(engine_dataset, tmp_path / "data", other_penguin)
     with pytest.raises(UserError, match=r"class 'penguin': .*penguin.blend .*not the model the "
-                                        r"dataset was rendered with.*restore"):
-        Overlay(tmp_path / "run", classes, "cpu", data_dir=engine_dataset, assets_dir=assets)
+                                        r"dataset was rendered with .*abababababab.*mindseye "
+                                        r"version that rendered"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=data)
+
+
+def _fake_model(folder: Path, name: str) -> AssetClass:
+    """A user class registered in `folder` (the drawing checks its bytes before it renders)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    blend_file = folder / f"{name}.blend"
+    blend_file.write_bytes(b"a user's model " + name.encode())
+    asset = AssetClass(name, blend_file, name, file_sha256(blend_file), 1.0, (0.0, 0.0, 0.0),
+                       f"{name}.glb")
+    write_classes([asset], folder)
+    return asset
+
+
+def _with_user_class(asset: AssetClass):
+    def change(config, classes):
+        classes.insert(-1, asset.name)
+        config["assets_sha256"][asset.name] = asset.sha256
+        config.setdefault("assets", {})[asset.name] = asset.record()
+    return change
 
 
 @pytest.mark.blender
-def test_a_missing_or_unregistered_model_is_refused_naming_its_class(tmp_path, engine_dataset):
-    classes = read_manifest(engine_dataset).classes
-    assets = _assets_copy(tmp_path / "assets")
-    (assets / "aeroplane.blend").unlink()
-    with pytest.raises(UserError, match=r"class 'aeroplane' has no model file.*assets build"):
-        Overlay(tmp_path / "run", classes, "cpu", data_dir=engine_dataset, assets_dir=assets)
-    registered = read_classes_file(assets)
-    write_classes([registered["penguin"], registered["aeroplane"]], assets)
-    with pytest.raises(UserError, match=rf"class 'monkey' is not registered in .*{CLASSES_FILE}"):
-        Overlay(tmp_path / "run", classes, "cpu", data_dir=engine_dataset, assets_dir=assets)
+def test_a_user_class_is_found_where_it_was_registered_or_rendered_from(
+    tmp_path, engine_dataset, monkeypatch
+):
+    walrus = _fake_model(tmp_path / "rendered-with", "walrus")
+    data, classes = _manifest_copy(engine_dataset, tmp_path / "data", _with_user_class(walrus))
+    # The folder it was rendered from, named by $MINDSEYE_ASSETS.
+    monkeypatch.setenv("MINDSEYE_ASSETS", str(walrus.blend_file.parent))
+    overlay = Overlay(tmp_path / "run", classes, "cpu", data_dir=data)
+    overlay.close()
+    assert overlay.kind == "blender" and overlay.assets["walrus"].blend_file == walrus.blend_file
+    assert not overlay.assets["walrus"].built_in and overlay.assets["monkey"].built_in
+    # Another user folder without it: the file the manifest records is still there.
+    monkeypatch.setenv("MINDSEYE_ASSETS", str(tmp_path / "elsewhere"))
+    overlay = Overlay(tmp_path / "run", classes, "cpu", data_dir=data)
+    overlay.close()
+    assert overlay.assets["walrus"].blend_file == walrus.blend_file
+    assert overlay.assets["walrus"].object_name == "walrus"
+
+
+@pytest.mark.blender
+def test_a_missing_or_unregistered_model_is_refused_naming_its_class(
+    tmp_path, engine_dataset, monkeypatch
+):
+    walrus = _fake_model(tmp_path / "assets", "walrus")
+    data, classes = _manifest_copy(engine_dataset, tmp_path / "data", _with_user_class(walrus))
+    monkeypatch.setenv("MINDSEYE_ASSETS", str(tmp_path / "assets"))
+    walrus.blend_file.unlink()
+    with pytest.raises(UserError, match=r"class 'walrus' has no model file \(.*walrus.blend is "
+                                        r"missing\).*assets add walrus FILE --overwrite"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=data)
+    monkeypatch.setenv("MINDSEYE_ASSETS", str(tmp_path / "elsewhere"))
+    with pytest.raises(UserError, match=r"class 'walrus' is not a built-in class nor a user class "
+                                        r"in .*elsewhere.*rendered from .*walrus.blend \(user, "
+                                        r"source walrus.glb\).*assets add walrus FILE"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=data)
+    # A model of that name that is not the one rendered: refused, not drawn.
+    _fake_model(tmp_path / "elsewhere", "walrus").blend_file.write_bytes(b"another walrus")
+    with pytest.raises(UserError, match=r"class 'walrus': .*elsewhere/walrus.blend .*not the "
+                                        r"model the dataset was rendered with.*restore"):
+        Overlay(tmp_path / "run", classes, "cpu", data_dir=data)
 
 
 @pytest.mark.blender

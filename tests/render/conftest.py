@@ -1,13 +1,16 @@
-"""A small test object for the render tests: Suzanne in its own .blend, built by real Blender in a
-child process (so that test processes which must not import bpy can use it too)."""
+"""Small test objects for the render tests, made by real Blender in a child process (so that test
+processes which must not import bpy can use them too): Suzanne in its own .blend, and a user
+assets folder holding a tetrahedron added with `mindseye assets add`."""
 
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from tests.fixtures.environment import child_env
+from tests.fixtures.user_assets import add_class, write_tetrahedron
 
 BUILD_SUZANNE = textwrap.dedent("""
     import math, sys
@@ -38,3 +41,13 @@ def suzanne_blend(tmp_path_factory) -> tuple[str, str]:
         env=child_env(),
     )
     return str(path), "Monkey"
+
+
+@pytest.fixture(scope="session")
+def tetra_assets(tmp_path_factory) -> Path:
+    """A user assets folder holding one class, `tetra`, added by the real `mindseye assets add`
+    (with its preview). Copy it before changing it."""
+    folder = tmp_path_factory.mktemp("user-assets")
+    model = write_tetrahedron(folder.parent / f"{folder.name}-tetra.obj")
+    add_class("tetra", model, folder / "assets")
+    return folder / "assets"

@@ -1,0 +1,126 @@
+"""The 3D models sent with a render to a cluster, whose workers need no access to the driver's
+files: the driver reads every class's .blend once, and each worker writes the bytes to a local
+cache keyed by their sha256, checking them first.
+
+The cache folder: `$MINDSEYE_CACHE/models`, else `$XDG_CACHE_HOME/mindseye/models`
+(`~/.cache/mindseye/models`). A file there is named by its own sha256, so two datasets, two
+drivers or two threads that need the same model share one file, and a file is never changed in
+place (a damaged one is replaced).
+"""
+
+import hashlib
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from blender_assets.registry import AssetClass
+from core.errors import UserError
+
+CACHE_VARIABLE = "MINDSEYE_CACHE"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A class's model as a render job names it: its file on the driver, object and sha256."""
+
+    name: str
+    blend_file: str
+    object_name: str
+    sha256: str
+
+
+def model_refs(assets: Iterable[AssetClass]) -> tuple[ModelRef, ...]:
+    return tuple(ModelRef(a.name, str(a.blend_file), a.object_name, a.sha256) for a in assets)
+
+
+def cache_dir() -> Path:
+    """Where a worker keeps the models it was sent: $MINDSEYE_CACHE, else the XDG cache."""
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE]) / "models"
+    cache_home = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache_home) if os.path.isabs(cache_home) else Path.home() / ".cache"
+    return base / "mindseye" / "models"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# Cache files this process has checked (or written) since it started: sha256 -> path.
+_checked: dict[str, Path] = {}
+_lock = threading.Lock()
+
+
+class ModelShipment:
+    """Every class's .blend bytes, read by the driver before any work is sent.
+
+    Deliberately a plain object (not a dict): joblib's Dask backend sends it to each worker
+    once (`scatter`) rather than with every shard.
+    """
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self.blobs = blobs  # sha256 -> the .blend's bytes
+
+    @classmethod
+    def read(cls, assets: Iterable[AssetClass]) -> "ModelShipment":
+        """Read each class's .blend; one that changed since it was checked is a UserError."""
+        blobs = {}
+        for asset in assets:
+            try:
+                data = asset.blend_file.read_bytes()
+            except OSError as error:
+                raise UserError(f"class {asset.name!r} ({asset.origin}): {asset.blend_file} "
+                                f"cannot be read ({error.strerror}); restore it") from None
+            if _sha256(data) != asset.sha256:
+                raise UserError(f"class {asset.name!r} ({asset.origin}): {asset.blend_file} "
+                                "changed while the render started; run the render again")
+            blobs[asset.sha256] = data
+        return cls(blobs)
+
+    def local_file(self, model: ModelRef) -> Path:
+        """This machine's copy of `model`: the cache file named by its sha256, written from the
+        shipped bytes (after checking them) unless an intact copy is there already."""
+        with _lock:
+            if model.sha256 in _checked and _checked[model.sha256].is_file():
+                return _checked[model.sha256]
+            folder = cache_dir()
+            path = folder / f"{model.sha256}.blend"
+            if not (path.is_file() and _file_sha256(path) == model.sha256):
+                data = self.blobs.get(model.sha256)
+                if data is None or _sha256(data) != model.sha256:
+                    raise RuntimeError(
+                        f"class {model.name!r}: the model sent to worker {socket.gethostname()} "
+                        f"does not have sha256 {model.sha256} (damaged in transit); "
+                        "render again")
+                _write_atomically(path, data)
+            _checked[model.sha256] = path
+            return path
+
+
+def _file_sha256(path: Path) -> str:
+    return _sha256(path.read_bytes())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write through a uniquely named sibling, so that workers sharing a cache never collide."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise UserError(
+            f"cannot write the model cache {path.parent} on worker {socket.gethostname()} "
+            f"({error.strerror}); set ${CACHE_VARIABLE} on the workers to a writable folder"
+        ) from None
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
