@@ -101,9 +101,11 @@ def _is_installed_package(folder: Path) -> bool:
 @assets.command(name="list")
 @assets_dir_option
 def list_classes(assets_dir: Path | None) -> None:
-    """List every class in label order (the None class comes last), tab-separated:
-    label, name, built-in or user, sha256 (first 12 digits), model file, the file it was
-    imported from, and ok / missing / changed."""
+    """Every class with its origin, sha256 and state, in label order.
+
+    Tab-separated: label, name, built-in or user, sha256 (first 12 digits), model file, the
+    file it was imported from, and ok / missing / changed. The None class comes last.
+    """
     classes = all_classes(assets_dir)
     click.echo(f"# user classes: {describe_user_assets_dir(assets_dir)}")
     for label, asset in enumerate(classes.values()):

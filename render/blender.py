@@ -199,7 +199,8 @@ class Renderer:
         if key == self._loaded:
             return
         if not Path(blend_file).is_file():
-            raise UserError(f"{blend_file}: model file not found; run `mindseye assets build`")
+            raise UserError(f"{blend_file}: model file not found; `mindseye assets list` shows "
+                            "each class's file")
         # Before appending: purging the old object's data would also take the new, unlinked one.
         self._remove_object()
         with bpy.data.libraries.load(str(blend_file), link=False) as (available, wanted):

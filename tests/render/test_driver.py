@@ -1,16 +1,26 @@
-"""The render driver on real Blender renders: determinism, resume after SIGKILL, Dask, bad input."""
+"""The render driver on real Blender renders: determinism, resume after SIGKILL, user classes
+beside built-in ones, Dask workers that cannot see the user's files, bad input."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from blender_assets.registry import (
+    PACKAGE_DIR,
+    file_sha256,
+    read_classes_file,
+    select_classes,
+    write_classes,
+)
 from dataset.backgrounds import open_background_source
 from dataset.composite import composite
 from dataset.manifest import read_manifest
@@ -114,17 +124,130 @@ def test_resume_after_sigkill_finishes_with_exactly_the_requested_samples(tmp_pa
     assert_same_dataset(reference, data)
 
 
-def test_render_on_a_dask_local_cluster(tmp_path: Path) -> None:
+MIXED = ("tetra", "monkey")  # a user class and a built-in one, in the order of --classes
+
+
+@pytest.fixture(scope="module")
+def mixed_dataset(tmp_path_factory: pytest.TempPathFactory, tetra_assets: Path) -> Path:
+    """The user's tetra and the built-in monkey rendered together by local workers."""
+    from render.driver import render_dataset
+    from render.settings import render_settings
+
+    data = tmp_path_factory.mktemp("mixed") / "data"
+    settings = render_settings("demo", **{**TINY, **SMALL, "classes": MIXED})
+    render_dataset(data, settings, workers=1, assets_dir=tetra_assets)
+    return data
+
+
+def test_a_user_class_and_a_built_in_class_render_into_one_dataset(
+    mixed_dataset: Path, tetra_assets: Path, rendered_dataset: Path
+) -> None:
+    manifest = read_manifest(mixed_dataset)
+    assert manifest.classes == [*MIXED, "none"]
+    tetra, monkey = select_classes(MIXED, tetra_assets)
+    recorded = manifest.config["assets"]
+    assert recorded["tetra"] == {"sha256": tetra.sha256, "origin": "user",
+                                 "blend_file": str(tetra_assets / "tetra.blend"),
+                                 "object_name": "tetra", "source": tetra.source}
+    assert recorded["monkey"] == {"sha256": monkey.sha256, "origin": "built-in",
+                                  "blend_file": str(PACKAGE_DIR / "monkey.blend"),
+                                  "object_name": "monkey", "source": "built-in"}
+    assert manifest.config["assets_sha256"] == {"tetra": tetra.sha256, "monkey": monkey.sha256}
+    train = load_split(mixed_dataset, "train")
+    positive = train["label"] < len(MIXED)
+    assert (train["alpha"][positive].reshape(positive.sum(), -1).max(axis=1) == 255).all()
+    assert train["alpha"][~positive].max() == 0
+    # Sample i's rotation depends on (seed, split, i) alone: where sample i is the monkey both
+    # here (label i % 3 == 1) and in the built-in dataset of the same seed (i % 4 == 0), the
+    # pixels are the same.
+    built_in = load_split(rendered_dataset, "train")
+    both = [i for i in range(len(train["label"])) if i % 3 == 1 and i % 4 == 0]
+    assert both
+    for index in both:
+        np.testing.assert_array_equal(train["object"][index], built_in["object"][index])
+        np.testing.assert_array_equal(train["alpha"][index], built_in["alpha"][index])
+
+
+def test_dask_workers_render_user_classes_without_the_users_folder(
+    tmp_path: Path, mixed_dataset: Path, tetra_assets: Path
+) -> None:
     from dask.distributed import LocalCluster
+    from distributed.diagnostics.plugin import SchedulerPlugin
 
     from render.driver import render_dataset
     from render.settings import render_settings
 
-    reference = render_tiny(tmp_path / "local", **SMALL)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
-        settings = render_settings("demo", **{**TINY, **SMALL})
-        render_dataset(tmp_path / "dask", settings, scheduler=cluster.scheduler_address)
-    assert_same_dataset(reference, tmp_path / "dask")
+    assets = shutil.copytree(tetra_assets, tmp_path / "assets")
+    hidden = tmp_path / "hidden"
+
+    class HideTheUsersFolder(SchedulerPlugin):
+        """When the driver's client connects it has read every .blend; from then on the
+        user's assets folder is gone, so a worker that looked for it would fail."""
+
+        def add_client(self, scheduler, client: str) -> None:
+            if assets.exists():
+                assets.rename(hidden)
+
+    # Workers of a machine of their own: another home, user assets folder and cache.
+    worker_env = {"HOME": str(tmp_path / "worker-home"),
+                  "MINDSEYE_ASSETS": str(tmp_path / "worker-home" / "assets"),
+                  "MINDSEYE_CACHE": str(tmp_path / "worker-cache")}
+    settings = render_settings("demo", **{**TINY, **SMALL, "classes": MIXED})
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      env=worker_env) as cluster:
+        cluster.scheduler.add_plugin(HideTheUsersFolder())
+        render_dataset(tmp_path / "dask", settings, scheduler=cluster.scheduler_address,
+                       assets_dir=assets)
+    assert hidden.is_dir() and not assets.exists()
+    assert_same_dataset(mixed_dataset, tmp_path / "dask")
+    # Each worker wrote the models it was sent into its cache, named by their sha256.
+    shipped = {asset.sha256 for asset in select_classes(MIXED, hidden)}
+    cached = {path.stem for path in (tmp_path / "worker-cache" / "models").glob("*.blend")}
+    assert cached == shipped
+    recorded = read_manifest(tmp_path / "dask").config["assets"]["tetra"]
+    assert recorded["blend_file"] == str(assets / "tetra.blend")  # the driver's file
+
+
+def render_args(data: Path, assets: Path) -> list[str]:
+    """`mindseye render` with the options the mixed dataset was made with."""
+    return ["render", str(data), "--classes", ",".join(MIXED), "--seed", str(TINY["seed"]),
+            "--per-class", str(SMALL["per_class"]), "--test-per-class",
+            str(SMALL["test_per_class"]), "--shard-size", str(SMALL["shard_size"]),
+            "--workers", "1", "--assets-dir", str(assets)]
+
+
+def test_resuming_with_another_user_model_names_the_class(
+    tmp_path: Path, mixed_dataset: Path, tetra_assets: Path
+) -> None:
+    data = shutil.copytree(mixed_dataset, tmp_path / "data")
+    assets = shutil.copytree(tetra_assets, tmp_path / "moved-assets")
+    # The same model in another folder is the same dataset: nothing to do.
+    before = {path: path.stat().st_mtime_ns for path in data.rglob("*")}
+    resumed = CliRunner().invoke(main, render_args(data, assets))
+    assert resumed.exit_code == 0, resumed.output
+    assert {path: path.stat().st_mtime_ns for path in data.rglob("*")} == before
+    # Another model registered under the same name is not.
+    tetra = read_classes_file(assets)["tetra"]
+    tetra.blend_file.write_bytes(tetra.blend_file.read_bytes() + b"\0")
+    write_classes([replace(tetra, sha256=file_sha256(tetra.blend_file))], assets)
+    refused = CliRunner().invoke(main, render_args(data, assets))
+    assert refused.exit_code == 2
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "class 'tetra': user model" in refused.stderr
+    assert str(tetra_assets / "tetra.blend") in refused.stderr  # what it was rendered with
+    assert "restore that model, or pass --overwrite" in refused.stderr
+    assert {path: path.stat().st_mtime_ns for path in data.rglob("*")} == before
+
+
+def test_a_missing_user_model_names_the_class(tmp_path: Path, tetra_assets: Path) -> None:
+    assets = shutil.copytree(tetra_assets, tmp_path / "assets")
+    (assets / "tetra.blend").unlink()
+    result = CliRunner().invoke(main, render_args(tmp_path / "data", assets))
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "class 'tetra' (user)" in result.stderr and "is missing" in result.stderr
+    assert "mindseye assets add tetra FILE --overwrite" in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.parametrize(
