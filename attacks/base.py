@@ -53,11 +53,27 @@ class Attack:
 
 
 class IterativeAttack(Attack):
-    """`IterativeAttack(victim, max_steps=..., batch_size=...)`: a subclass gives `step`."""
+    """`IterativeAttack(victim, max_steps=..., batch_size=..., stop_at=...)`: a subclass gives
+    `step`. `stop_at="any-other"` stops a false positive at the first positive class other than
+    its source (the authors' rule); `run` then needs the sources' labels."""
 
-    def __init__(self, victim: Victim, max_steps: int = 1000, batch_size: int = 128):
+    def __init__(self, victim: Victim, max_steps: int = 1000, batch_size: int = 128,
+                 stop_at: str = "target"):
         super().__init__(victim, batch_size)
         self.max_steps = max_steps
+        self.stop_at = stop_at
+
+    def reached(self, decisions: torch.Tensor, targets: torch.Tensor,
+                labels: torch.Tensor | None) -> torch.Tensor:
+        """(B, T) bool: where the decision counts as the attack's goal. A false negative's goal
+        is always None; a false positive's its target, or with `stop_at="any-other"` any
+        positive class but the source's."""
+        wanted = decisions == targets[:, None]
+        if self.stop_at == "target":
+            return wanted
+        none = self.victim.num_classes
+        other_positive = (decisions != labels[:, None]) & (decisions != none)
+        return torch.where((targets == none)[:, None], wanted, other_positive)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Per-sample loss to minimise; the paper's J unless a subclass says otherwise."""
@@ -69,17 +85,22 @@ class IterativeAttack(Attack):
         """Next images from the current ones and the gradient of the loss."""
         raise NotImplementedError
 
-    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
-        """Attack images (N, 1, 64, 64) on 0..255 towards targets (N,), batch by batch."""
+    def run(self, images: torch.Tensor, targets: torch.Tensor,
+            labels: torch.Tensor | None = None) -> AttackResult:
+        """Attack images (N, 1, 64, 64) on 0..255 towards targets (N,), batch by batch;
+        `labels` (N,), the sources' classes, are needed with `stop_at="any-other"`."""
+        if self.stop_at != "target" and labels is None:
+            raise ValueError("stop_at='any-other' needs the sources' labels")
         size = self.batch_size
         pieces = [
-            self._run_batch(images[start : start + size], targets[start : start + size])
+            self._run_batch(images[start : start + size], targets[start : start + size],
+                            None if labels is None else labels[start : start + size])
             for start in range(0, len(images), size)
         ]
         return AttackResult(*(np.concatenate(arrays) for arrays in zip(*pieces, strict=True)))
 
     def _run_batch(
-        self, originals: torch.Tensor, targets: torch.Tensor
+        self, originals: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         count, thresholds = len(originals), len(self.victim.thresholds)
         images = originals.detach().clone()
@@ -96,8 +117,9 @@ class IterativeAttack(Attack):
             current = images[active].requires_grad_(True)
             outputs, clipped = self.victim.outputs_and_clipped(current)
             decided = self.victim.decisions(outputs.detach()).cpu()
-            reached = decided == targets[active, None].cpu()
-            # A sample that reached the target keeps that decision; the others keep the latest.
+            reached = self.reached(decided, targets[active].cpu(),
+                                   None if labels is None else labels[active].cpu())
+            # A sample that reached its goal keeps that decision; the others keep the latest.
             decisions[active] = torch.where(first_hit[active] < 0, decided, decisions[active])
             new_hits = reached & (first_hit[active] < 0)
             rows, columns = new_hits.nonzero(as_tuple=True)

@@ -14,7 +14,7 @@ from attacks.adaptive import AdaptiveMargin
 from attacks.base import AttackResult
 from attacks.ifgsm import IterativeFGSM
 from attacks.records import RecordTable
-from attacks.settings import AttackSettings
+from attacks.settings import OURS, AttackSettings, Variant
 from attacks.sources import as_tensor
 from attacks.victims import Victim
 
@@ -48,13 +48,18 @@ def complete_copies(copies: dict[Trajectory, list[dict]], unit: str,
     return found
 
 
-def run_or_copy(attack: str, victim: Victim, images: np.ndarray, sources: np.ndarray,
-                attacked: list[tuple[int, int]], copied: dict[tuple[int, int], list[dict]],
-                ifgsm: RecordTable, settings: AttackSettings) -> AttackResult:
+def run_or_copy(attack: str, victim: Victim, images: np.ndarray, labels: np.ndarray,
+                sources: np.ndarray, attacked: list[tuple[int, int]],
+                copied: dict[tuple[int, int], list[dict]], ifgsm: RecordTable,
+                settings: AttackSettings, variant: Variant = OURS) -> AttackResult:
     """The attack's result for each (row, target) pair: run, or copied from the ifgsm
-    records (`ifgsm`, the table the copies came from)."""
-    maker = AdaptiveMargin if attack == "adaptive" else IterativeFGSM
-    method = maker(victim, max_steps=settings.max_steps, batch_size=settings.batch_size)
+    records (`ifgsm`, the table the copies came from). `variant` says how ifgsm runs."""
+    max_steps = variant.max_steps or settings.max_steps
+    if attack == "adaptive":
+        method = AdaptiveMargin(victim, max_steps=max_steps, batch_size=settings.batch_size)
+    else:
+        method = IterativeFGSM(victim, max_steps=max_steps, batch_size=settings.batch_size,
+                               stop_at=variant.stop_at, loss=variant.loss)
     to_run = [pair for pair in attacked if pair not in copied]
     thresholds = len(victim.thresholds)
     result = AttackResult(np.zeros((len(attacked), thresholds), np.int64),
@@ -64,9 +69,10 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, sources: np.nda
                           np.full((len(attacked), thresholds), -1, np.int64))  # not copied
     if to_run:
         rows = np.array([row for row, _ in to_run], dtype=int)
+        device = next(victim.model.parameters()).device
         targets = torch.tensor([target for _, target in to_run], dtype=torch.long)
-        ran = method.run(as_tensor(images[sources[rows]], victim),
-                         targets.to(next(victim.model.parameters()).device))
+        ran = method.run(as_tensor(images[sources[rows]], victim), targets.to(device),
+                         torch.as_tensor(labels[sources[rows]], dtype=torch.long).to(device))
         where = [attacked.index(pair) for pair in to_run]
         for name in ("steps", "success", "images", "clipped_steps", "decisions"):
             getattr(result, name)[where] = getattr(ran, name)

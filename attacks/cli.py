@@ -1,13 +1,20 @@
 """`mindseye attack RUN DATA`: adversarial effort per network and target, resumable."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from attacks.settings import (
+    ATTACK_LOSSES,
     ATTACK_PRESETS,
     ATTACKS,
+    CLIP_MODES,
+    ORIGINAL,
+    OURS,
+    STOP_RULES,
     AttackSettings,
+    Variant,
     check_attack_name,
     parse_epsilons,
     parse_networks,
@@ -67,11 +74,25 @@ def _preset_values(name: str) -> str:
               "machines can split the networks and share one RUN/attacks/.")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
+@click.option("--stop-at", type=click.Choice(STOP_RULES),
+              help="ifgsm variant: a false positive stops at its target (ours) or at any "
+              "positive class other than the source (the authors' code).")
+@click.option("--loss", "loss_name", type=click.Choice(ATTACK_LOSSES),
+              help="ifgsm variant, triple-staged network: log (ours, -log r_t - sum log(1 - "
+              "r_c)) or euclidean (the authors': squared distance to the target vector).")
+@click.option("--clip", type=click.Choice(CLIP_MODES),
+              help="ifgsm variant: the estimator's clip at attack time: hard (ours), none (the "
+              "authors' merged network has none) or straight_through.")
+@click.option("--original", is_flag=True,
+              help="ifgsm as the authors' code ran it: --stop-at any-other --loss euclidean "
+              f"--clip none --max-steps {ORIGINAL.max_steps}. Any variant option writes its "
+              "own table (RUN/attacks/ifgsm+...), and --max-steps then caps that table alone.")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            max_steps: int | None, per_class: int | None, extra_per_class: int | None,
            thresholds: str | None, epsilons: str | None, pgd_iterations: int | None,
            square_queries: int | None, chunk: int | None, batch_size: int | None,
-           network_names: str, device: str) -> None:
+           network_names: str, device: str, stop_at: str | None, loss_name: str | None,
+           clip: str | None, original: bool) -> None:
     """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
 
     \b
@@ -95,6 +116,9 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
                           ("--batch-size", batch_size)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
+    variant = variant_from_options(attack_name, stop_at, loss_name, clip, original, max_steps)
+    if variant != OURS:
+        max_steps = None  # the variant's own cap, not the run's
     parsed_thresholds = parse_thresholds(thresholds) if thresholds is not None else None
     parsed_epsilons = parse_epsilons(epsilons) if epsilons is not None else None
     networks = parse_networks(network_names)
@@ -106,5 +130,21 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
         batch_size=batch_size, device=device)
     from attacks.experiments import run_attack
 
-    run_attack(run_dir, data_dir, attack_name, settings, networks)
+    run_attack(run_dir, data_dir, attack_name, settings, networks, variant)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)
+
+
+def variant_from_options(attack_name: str, stop_at: str | None, loss_name: str | None,
+                         clip: str | None, original: bool, max_steps: int | None) -> Variant:
+    """The ifgsm variant the options ask for (OURS when none is given)."""
+    chosen = {"stop_at": stop_at, "loss": loss_name, "clip": clip}
+    if not original and all(value is None for value in chosen.values()):
+        return OURS
+    if attack_name != "ifgsm":
+        raise UserError(f"--attack {attack_name}: --stop-at, --loss, --clip and --original "
+                        "are variants of the paper's attack; use them with --attack ifgsm")
+    base = ORIGINAL if original else OURS
+    given = {name: value for name, value in chosen.items() if value is not None}
+    if max_steps is not None:
+        given["max_steps"] = max_steps
+    return replace(base, **given)

@@ -17,10 +17,13 @@ from attacks.settings import (
     ATTACKS,
     BUDGETED_ATTACKS,
     EXTRA_ATTACKS,
+    OURS,
     AttackSettings,
+    Variant,
     attacks_dir,
     check_attack_name,
     lock_settings,
+    variant_of_table,
 )
 from attacks.sources import load_test_images, load_victims, select_per_class
 from attacks.targeted import run_targeted
@@ -33,12 +36,24 @@ def record_table(run_dir: Path, attack: str) -> RecordTable:
     return RecordTable(attacks_dir(run_dir) / attack)
 
 
+def variant_tables(run_dir: Path) -> list[str]:
+    """The tables of ifgsm variants on a run (`ifgsm+...`), in name order."""
+    folder = attacks_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir()
+                  if path.is_dir() and variant_of_table(path.name) not in (None, OURS))
+
+
 def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSettings,
-               networks: tuple[str, ...] = CLASSIFIERS) -> None:
+               networks: tuple[str, ...] = CLASSIFIERS, variant: Variant = OURS) -> None:
     """Run one experiment (or `all`, in an order where transfer finds its ifgsm images) on the
     given networks. Records are per network, so runs on different networks (on different
     machines, say) add up to one run. Transfer shows the direct networks' ifgsm adversarials to
-    the given networks, making them first where the direct networks are among those."""
+    the given networks, making them first where the direct networks are among those.
+    `variant` runs ifgsm another way, into its own table (attacks/settings.py)."""
+    if variant != OURS and attack != "ifgsm":
+        raise ValueError("a variant applies to ifgsm alone")
     if attack == "all":
         for name in ATTACKS:
             run_attack(run_dir, data_dir, name, settings, networks)
@@ -64,6 +79,6 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
                      selected, settings)
     else:
         # The adaptive attack takes every gradient there is: the clip's too, as BPDA does.
-        clip = "straight_through" if attack in ("ifgsm-bpda", "adaptive") else "hard"
+        clip = "straight_through" if attack in ("ifgsm-bpda", "adaptive") else variant.clip
         run_targeted(run_dir, attack, load_victims(run_dir, classes, settings, networks, clip),
-                     test, selected, settings)
+                     test, selected, settings, variant)

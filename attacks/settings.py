@@ -13,6 +13,7 @@ from core.errors import UserError
 from core.files import write_json_atomic
 
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
+# Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
 # Sized by --extra-per-class: the attacks the paper did not run.
 EXTRA_ATTACKS = ("pgd", "square", "adaptive")
 TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
@@ -49,6 +50,70 @@ ATTACK_PRESETS: dict[str, AttackSettings] = {
     # The paper's sizes; 1500 steps is the paper's display clip.
     "paper": AttackSettings(per_class=1000, extra_per_class=1000, max_steps=1500),
 }
+
+@dataclass(frozen=True)
+class Variant:
+    """How the paper's attack (ifgsm) is run: ours by default, or as the authors' code ran it
+    (github.com/hberntsen/resisting-adversarials, collect_adv_results.py), or anything between.
+
+    - stop_at: a false positive stops at its `target` (ours), or at `any-other` positive class
+      than the source (theirs: the loop runs while the decision is the source or None);
+    - loss (triple-staged network): `log`, -log r_t - sum log(1 - r_c) (ours), or `euclidean`,
+      the squared distance between the ratios and the target vector (theirs: one-hot for a
+      false positive, zeros for a false negative);
+    - clip: the estimator's clip at attack time: `hard` (ours), `none` (theirs: the merged
+      network has no clip layer) or `straight_through`;
+    - max_steps: the step cap, None for the run's (theirs: 10000).
+    """
+
+    stop_at: str = "target"
+    loss: str = "log"
+    clip: str = "hard"
+    max_steps: int | None = None
+
+    def table(self) -> str:
+        """The attack table of this variant: `ifgsm` for ours, `ifgsm+original` for the
+        authors', else `ifgsm+` and what differs, e.g. `ifgsm+stop-any-other`."""
+        if self == OURS:
+            return "ifgsm"
+        if self == ORIGINAL:
+            return "ifgsm+original"
+        parts = [f"stop-{self.stop_at}" if self.stop_at != "target" else "",
+                 f"loss-{self.loss}" if self.loss != "log" else "",
+                 f"clip-{self.clip.replace('_', '-')}" if self.clip != "hard" else "",
+                 f"cap-{self.max_steps}" if self.max_steps is not None else ""]
+        return "ifgsm+" + "+".join(part for part in parts if part)
+
+
+STOP_RULES = ("target", "any-other")
+ATTACK_LOSSES = ("log", "euclidean")
+CLIP_MODES = ("hard", "none", "straight_through")
+OURS = Variant()
+ORIGINAL = Variant(stop_at="any-other", loss="euclidean", clip="none", max_steps=10_000)
+MAX_STEPS_LIMIT = 10_000  # the authors' cap; nothing above it is asked for
+
+
+def variant_of_table(table: str) -> Variant | None:
+    """The Variant whose records live in `table` (None for a table that is not ifgsm's)."""
+    if table == "ifgsm":
+        return OURS
+    if table == "ifgsm+original":
+        return ORIGINAL
+    if not table.startswith("ifgsm+"):
+        return None
+    values: dict = {}
+    for part in table.removeprefix("ifgsm+").split("+"):
+        key, _, value = part.partition("-")
+        if key == "stop":
+            values["stop_at"] = value
+        elif key == "loss":
+            values["loss"] = value
+        elif key == "clip":
+            values["clip"] = value.replace("-", "_")
+        elif key == "cap":
+            values["max_steps"] = int(value)
+    return Variant(**values)
+
 
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",

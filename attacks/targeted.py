@@ -13,7 +13,7 @@ from tqdm import tqdm
 from attacks.base import AttackResult
 from attacks.bpda_copy import complete_copies, run_or_copy, unclipped_trajectories
 from attacks.records import RecordTable, perturbation
-from attacks.settings import AttackSettings, attacks_dir
+from attacks.settings import OURS, AttackSettings, Variant, attacks_dir
 from attacks.sources import chunks, victim_decisions
 from attacks.victims import TripleStagedVictim, Victim
 
@@ -25,8 +25,12 @@ def run_targeted(
     test: dict[str, np.ndarray],
     selected: np.ndarray,
     settings: AttackSettings,
+    variant: Variant = OURS,
 ) -> None:
-    """Attack the selected test images of every victim, unit by unit, skipping finished units."""
+    """Attack the selected test images of every victim, unit by unit, skipping finished units.
+    ifgsm run another way (`variant`) writes to its own table, `variant.table()`."""
+    if attack == "ifgsm":
+        attack = variant.table()
     records = RecordTable(attacks_dir(run_dir) / attack)
     ifgsm = RecordTable(attacks_dir(run_dir) / "ifgsm")
     images, labels = test["image"], test["label"]
@@ -46,7 +50,7 @@ def run_targeted(
                 if records.is_done(unit):  # also when another process finished it meanwhile
                     continue
                 new = attack_unit(records, ifgsm, attack, unit, part, images, labels, sources,
-                                  settings, copies)
+                                  settings, copies, variant)
                 records.write_unit(unit, new)
 
 
@@ -61,6 +65,7 @@ def attack_unit(
     sources: np.ndarray,
     settings: AttackSettings,
     copies: dict | None = None,
+    variant: Variant = OURS,
 ) -> list[dict]:
     """Attack one chunk of sources towards every other label, save the adversarial images and
     return the unit's records. A pair found in `copies` (ifgsm records of the same unit) is
@@ -72,24 +77,37 @@ def attack_unit(
     correct = np.array([clean[row] == labels[sources[row]] for row, _ in pairs]).reshape(
         len(pairs), len(victim.thresholds))
     attacked = [pair for pair, ok in zip(pairs, correct.any(axis=1), strict=True) if ok]
+    max_steps = variant.max_steps or settings.max_steps
     copied = complete_copies(copies or {}, unit, sources, pairs, correct, victim.thresholds,
-                             settings.max_steps)
+                             max_steps)
     result, image_file = None, None
     if attacked:
-        result = run_or_copy(attack, victim, images, sources, attacked, copied, ifgsm, settings)
+        result = run_or_copy(attack, victim, images, labels, sources, attacked, copied, ifgsm,
+                             settings, variant)
         image_file = records.save_images(unit, np.rint(result.images).astype(np.uint8).reshape(
             -1, *images.shape[1:]))
     position = {pair: index for index, pair in enumerate(attacked)}
-    return [
-        unit_record(attack, unit, victim, int(sources[row]), int(labels[sources[row]]), target,
-                    column, settings.max_steps, images, result, position.get((row, target)),
-                    image_file, copied=(row, target) in copied)
-        if ok[column] else
-        {**record_header(attack, unit, victim, int(sources[row]), int(labels[sources[row]]),
-                         target, column, settings.max_steps), "status": "misclassified"}
-        for (row, target), ok in zip(pairs, correct, strict=True)
-        for column in range(len(victim.thresholds))
-    ]
+    new = []
+    for (row, target), ok in zip(pairs, correct, strict=True):
+        source, source_class = int(sources[row]), int(labels[sources[row]])
+        for column in range(len(victim.thresholds)):
+            if not ok[column]:
+                new.append({**record_header(attack, unit, victim, source, source_class,
+                                                target, column, max_steps),
+                                "status": "misclassified"})
+                continue
+            index = position[(row, target)]
+            record = unit_record(attack, unit, victim, source, source_class, target, column,
+                                 max_steps, images, result, index, image_file,
+                                 copied=(row, target) in copied)
+            if variant != OURS:
+                # Which way the attack ran, and where it stopped: with stop_at "any-other" a
+                # false positive may end at another positive class than its target.
+                record["variant"] = {"stop_at": variant.stop_at, "loss": variant.loss,
+                                     "clip": variant.clip}
+                record["decision"] = int(result.decisions[index, column])
+            new.append(record)
+    return new
 
 
 def record_header(attack: str, unit: str, victim: Victim, source: int, source_class: int,

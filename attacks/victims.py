@@ -90,4 +90,13 @@ def ratio_loss(ratios: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(wanted * ratios.log() + (1 - wanted) * (1 - ratios).log()).sum(dim=1)
 
 
+def euclidean_ratio_loss(ratios: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The authors' attack loss on the triple-staged network (Caffe's EuclideanLoss between the
+    K ratios and the target vector: one-hot for class t, zeros for None): 1/2 sum_c (r_c -
+    y_c)^2, per sample (B,)."""
+    num_classes = ratios.shape[1]
+    wanted = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(ratios.dtype)
+    return 0.5 * ((ratios - wanted) ** 2).sum(dim=1)
+
+
 Victim = DirectVictim | TripleStagedVictim

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from attacks.experiments import record_table
+from attacks.experiments import record_table, variant_tables
 from attacks.settings import BUDGETED_ATTACKS, TARGETED_ATTACKS, AttackSettings
 from attacks.sources import load_test_images, load_victims
 from core.constants import STAGES, TRIPLE_STAGED
@@ -46,8 +46,11 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     victim_list = load_victims(run_dir, classes, settings)
     models = {victim.name: victim.model for victim in victim_list}
     clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
+    # The paper's attack, its variants (ifgsm+...: the authors' way and each change alone),
+    # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
+    targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir))
     tables = {name: record_table(run_dir, name).read()
-              for name in (*TARGETED_ATTACKS, *BUDGETED_ATTACKS, "transfer")}
+              for name in (*targeted, *BUDGETED_ATTACKS, "transfer")}
     metrics = {
         "provenance": provenance(run_dir, data_dir),
         "classes": classes,
@@ -55,9 +58,9 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "table1": error_table(clean),
         "confusion": confusion_matrices(clean, len(classes)),
         "ratio_margins": ratio_margins(clean),
-        "effort": {name: effort_table(tables[name]) for name in TARGETED_ATTACKS if tables[name]},
+        "effort": {name: effort_table(tables[name]) for name in targeted if tables[name]},
         "paired": {name: paired_table(tables["ifgsm"], tables[name])
-                   for name in TARGETED_ATTACKS[1:] if tables[name] and tables["ifgsm"]},
+                   for name in targeted[1:] if tables[name] and tables["ifgsm"]},
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
                             for name in BUDGETED_ATTACKS if tables[name]},
         "transfer": transfer_table(tables["transfer"]),
@@ -67,7 +70,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     if metrics["ratio_margins"]:
         figures.append(ratio_histograms(clean, thresholds_of(metrics["table1"]),
                                         out_dir / "clean_ratios.png"))
-    for attack in TARGETED_ATTACKS:
+    for attack in targeted:
         for kind, stem in KIND_FIGURES.items():
             records = [r for r in tables[attack] if r["kind"] == kind]
             if records:
@@ -96,7 +99,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
 def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,
                     tables: dict[str, list[dict]], batch_size: int) -> list[dict]:
     """eval.clip's table for the targeted attacks on the triple-staged network, if any ran."""
-    targeted = {name: tables[name] for name in TARGETED_ATTACKS}
+    targeted = {name: tables[name] for name in TARGETED_ATTACKS}  # the clip's own attacks
     if not any(r["network"] == TRIPLE_STAGED for records in targeted.values() for r in records):
         return []
     return clip_table(models[TRIPLE_STAGED], test["image"], targeted,

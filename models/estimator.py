@@ -15,11 +15,17 @@ from torch import nn
 from core.constants import IMAGE_SIZE, ROTATION_LIMIT
 from models.alexnet import AlexNetTrunk, normalise_images
 
-ClipMode = Literal["hard", "straight_through"]
+# hard: the paper's clip; straight_through: the same forward pass with the identity's gradient
+# (BPDA); none: no clip at all, as in the authors' merged Caffe network, whose prototxt has no
+# clip layer between the estimator and the projector.
+ClipMode = Literal["hard", "straight_through", "none"]
 
 
 def clip_rotations(params: torch.Tensor, mode: ClipMode = "hard") -> torch.Tensor:
-    """Clip to [-0.5, 0.5]; with `straight_through` the gradient is the identity's."""
+    """Clip to [-0.5, 0.5]; with `straight_through` the gradient is the identity's; `none`
+    leaves the angles as they are."""
+    if mode == "none":
+        return params
     clipped = params.clamp(-ROTATION_LIMIT, ROTATION_LIMIT)
     if mode == "straight_through":
         return params + (clipped - params).detach()

@@ -10,12 +10,16 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from attacks.experiments import run_attack
 from attacks.records import RecordTable
+from attacks.settings import Variant
 from eval.clip import clip_row
-from eval.report import report_text
+from eval.markdown import report_text
+from eval.report import write_report
 from eval.stats import Z_95, paired_table, transfer_table, wilson_interval
 from mindseye.cli import main
 from models.triple_staged import decide
+from tests.fixtures.reported import SETTINGS
 from tests.fixtures.synthetic_shapes import CLASSES
 
 
@@ -183,3 +187,20 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
     assert (f"| direct | {100 * pgd['robust_accuracy']:.2f}% [{100 * pgd['ci_low']:.1f}-"
             f"{100 * pgd['ci_high']:.1f}] |") in text
     assert (f"| direct | none | {pgd['none_robust']} of {pgd['none_samples']} |") in text
+
+
+def test_a_variant_of_the_paper_attack_is_reported_beside_it(reported, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run)
+    variant = Variant(stop_at="any-other", loss="euclidean")
+    run_attack(run, reported["data"], "ifgsm", SETTINGS, variant=variant)
+    metrics = write_report(run, reported["data"], tmp_path / "report", SETTINGS)
+    name = variant.table()
+    records = RecordTable(run / "attacks" / name).read()
+    assert records and name in metrics["effort"] and name in metrics["paired"]
+    pairs = sum(row["pairs"] for row in metrics["paired"][name])
+    assert pairs == sum(r["status"] == "attacked" for r in records)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert f"## Adversarial effort: {name}" in report
+    assert f"## {name} against the paper's attack" in report
+    assert any(figure.endswith(f"_{name}.png") for figure in metrics["figures"])
