@@ -286,10 +286,9 @@ def _toml_string(value: str) -> str:
 def write_classes(classes: Iterable[AssetClass], directory: Path | str) -> None:
     """Write `directory/classes.toml` atomically, in the given order; files relative to it."""
     lines = [
-        "# The classes, in label order (the background-only class `none` is implicit and last;",
-        "# user classes follow the built-in ones). Written by `mindseye assets build` and",
-        "# `mindseye assets add`; scale and centre record the normalisation already applied:",
-        "# vertex -> (vertex - centre) * scale.",
+        "# The classes, in label order (the background-only class `none` is implicit and last).",
+        "# Written by `mindseye assets build` and `mindseye assets add`; scale and centre record",
+        "# the normalisation already applied: vertex -> (vertex - centre) * scale.",
     ]
     for asset in classes:
         centre = ", ".join(repr(float(value)) for value in asset.centre)
