@@ -5,6 +5,7 @@ render with the dataset's renderer (`render.blender`), and `blender_assets` sits
 bpy is imported inside the commands that need it, so `mindseye --help` stays fast.
 """
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -159,16 +160,16 @@ def preview_rotations(seed: int = 0) -> np.ndarray:
     return np.vstack([np.zeros((1, 3)), corners, random])
 
 
-def write_preview(asset: AssetClass, path: Path, seed: int = 0) -> None:
-    """Render `asset` at `preview_rotations(seed)` with the dataset's renderer (a Blender child
-    process, whose chatter goes to its log) and save the grid, over black and 4x enlarged, as
-    the PNG `path` (atomically)."""
+def write_preview(asset: AssetClass, path: Path, seed: int = 0, blender=None) -> None:
+    """Render `asset` at `preview_rotations(seed)` with the dataset's renderer (`blender`, a
+    `render.worker.BlenderProcess`, whose chatter goes to its log; a new one by default) and
+    save the grid, over black and 4x enlarged, as the PNG `path` (atomically)."""
     from PIL import Image
 
     from render.worker import BlenderProcess
 
-    with BlenderProcess() as blender:
-        objects, _ = blender.render(asset.blend_file, asset.object_name, preview_rotations(seed))
+    with contextlib.nullcontext(blender) if blender else BlenderProcess() as process:
+        objects, _ = process.render(asset.blend_file, asset.object_name, preview_rotations(seed))
     side = objects.shape[1]
     grid = objects.reshape(PREVIEW_GRID_SIDE, PREVIEW_GRID_SIDE, side, side)
     grid = grid.transpose(0, 2, 1, 3).reshape(PREVIEW_GRID_SIDE * side, -1)
@@ -193,9 +194,12 @@ def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
     The grid holds the rest pose, the 8 corners of the rotation box (the extremes the framing
     rule guarantees) and random rotations, at 64x64 shown 4x enlarged.
     """
+    from render.worker import BlenderProcess
+
     classes = load_classes(assets_dir)
     make_writable_folder(out_dir, "--out")
-    for asset in tqdm(classes.values(), desc="previewing classes"):
-        path = out_dir / f"{asset.name}.png"
-        write_preview(asset, path, seed)
-        click.echo(str(path))
+    with BlenderProcess() as blender:
+        for asset in tqdm(classes.values(), desc="previewing classes"):
+            path = out_dir / f"{asset.name}.png"
+            write_preview(asset, path, seed, blender)
+            click.echo(str(path))
