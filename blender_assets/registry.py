@@ -11,8 +11,9 @@ how each model was normalised:
   (`~/.local/share/mindseye/assets`). It holds only user classes; one named like a built-in
   class is refused. A folder without a classes.toml (or none at all) holds no classes.
 
-The label order is the built-in classes in their file's order, then the user's in theirs (or the
-order of `--classes`); the None class is implicit and always comes last.
+`all_classes` lists the built-in classes in their file's order, then the user's in theirs; a
+render takes the order of `--classes` (the built-in classes without it). The None class is
+implicit and always comes last.
 """
 
 import os

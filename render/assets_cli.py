@@ -48,7 +48,7 @@ def assets() -> None:
       3. else $XDG_DATA_HOME/mindseye/assets (~/.local/share/mindseye/assets).
     That folder holds a classes.toml with your classes only, their .blend files and a preview
     PNG of each. `mindseye render` finds both kinds (--classes monkey,teapot mixes them, in the
-    order given; without --classes: the built-in classes, then yours). In Docker, point
+    order given; without --classes it renders the built-in classes alone). In Docker, point
     MINDSEYE_ASSETS at a mounted folder so that your classes outlive the container.
     """
 

@@ -18,7 +18,7 @@ from core.constants import PRESET_COSTS, PRESETS
               help="Test samples per class, the None class included. [preset]")
 @click.option("--classes", metavar="NAME,...",
               help="Comma-separated classes, built-in or your own, in label order (see "
-              "`mindseye assets list`). [the built-in classes, then yours]")
+              "`mindseye assets list`). [the built-in classes]")
 @click.option("--backgrounds", metavar="SPEC",
               help="builtin | folder:PATH | npy:PATH | hdf5:PATH. [builtin]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "

@@ -24,7 +24,7 @@ import joblib
 import numpy as np
 from tqdm import tqdm
 
-from blender_assets.registry import AssetClass, all_classes, select_classes
+from blender_assets.registry import AssetClass, builtin_classes, select_classes
 from core import __version__
 from core.constants import IMAGE_SIZE, NONE_CLASS
 from core.errors import UserError
@@ -259,12 +259,13 @@ def render_dataset(
 ) -> Manifest:
     """Render (or finish rendering) a dataset into data_dir; return its manifest.
 
-    The classes are `settings.classes` in that order, else every class (the built-in ones,
-    then the user's); user classes come from `assets_dir`, else $MINDSEYE_ASSETS, else the
-    default folder (`blender_assets.registry.user_assets_dir`).
+    The classes are `settings.classes` in that order, else the built-in ones: adding a class
+    of one's own never changes what a preset renders (nor stops a render from resuming). User
+    classes come from `assets_dir`, else $MINDSEYE_ASSETS, else the default folder
+    (`blender_assets.registry.user_assets_dir`).
     """
     engine = engine or EngineSettings()
-    names = settings.classes or tuple(all_classes(assets_dir))
+    names = settings.classes or tuple(builtin_classes())
     assets = {asset.name: asset for asset in select_classes(names, assets_dir)}
     config = _dataset_config(settings, engine, assets)
     manifest = _prepare_folder(data_dir, config, [*assets, NONE_CLASS], overwrite)

@@ -9,7 +9,7 @@ class RenderSettings:
 
     per_class: int  # train samples per class, the None class included
     test_per_class: int
-    classes: tuple[str, ...] | None = None  # None: the built-in classes, then the user's
+    classes: tuple[str, ...] | None = None  # None: the built-in classes
     backgrounds: str = "builtin"
     seed: int = 0
     shard_size: int = 1000
