@@ -1,0 +1,83 @@
+"""Any attack library on our networks: a trained network of a run as a plain `torch.nn.Module`.
+
+torchattacks, foolbox, AutoAttack and ART expect a module that takes images in [0, 1] and
+returns one score per class whose argmax is the decision. `load_classifier` makes one from a run
+folder, for the direct networks and for the triple-staged network at a threshold:
+
+    import mindseye
+    model = mindseye.load_classifier("runs/demo", "triple-staged", threshold=0.45)
+    images, labels = mindseye.test_images("data/demo", count=32)  # in [0, 1], (B, 1, 64, 64)
+    decisions = model(images).argmax(dim=1)   # 0..K-1 the classes, K is None
+"""
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from attacks.sources import load_test_images
+from attacks.victims import DirectVictim, TripleStagedVictim
+from core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
+from core.errors import UserError
+from models.estimator import ClipMode
+from models.runs import load_classifier as load_direct
+from models.runs import load_triple_staged, read_config, resolve_device
+
+GREY_LEVELS = 255.0  # our networks see 0..255, the libraries 0..1
+
+
+class UnitRangeClassifier(nn.Module):
+    """Images (B, 1, 64, 64) in [0, 1] -> scores (B, K + 1), the last column None's, whose
+    argmax is the network's decision (at `threshold` for the triple-staged network). The
+    triple-staged scores are the log-odds of its ratios, with the threshold's log-odds as the
+    None column, so that cross-entropy on them behaves like the paper's loss."""
+
+    def __init__(self, victim: DirectVictim | TripleStagedVictim, threshold: float | None):
+        super().__init__()
+        self.victim, self.threshold = victim, threshold
+        self.network = victim.model  # registered: .to(device) and .parameters() reach it
+        self.num_classes = victim.num_classes + 1
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.victim.scores(images * GREY_LEVELS, self.threshold)
+
+
+def load_classifier(
+    run_dir: Path | str,
+    network: str,
+    threshold: float | None = None,
+    device: str = "auto",
+    clip: ClipMode = "hard",
+) -> UnitRangeClassifier:
+    """The trained `network` of RUN (direct, direct-param or triple-staged) as a module on
+    images in [0, 1], in eval mode on `device` (auto: CUDA when present). The triple-staged
+    network needs its `threshold`; `clip` chooses its estimator's clip (hard, straight_through
+    for BPDA, none)."""
+    run_dir = Path(run_dir)
+    where = str(resolve_device(device))
+    if network in DIRECT_NETWORKS:
+        if threshold is not None:
+            raise UserError(f"{network}: a direct network has no threshold; leave it out")
+        classes = read_config(run_dir / network, network)["classes"]
+        victim = DirectVictim(network, load_direct(run_dir, network, classes, where),
+                              len(classes) - 1)
+        return UnitRangeClassifier(victim, None).eval()
+    if network == TRIPLE_STAGED:
+        if threshold is None or not 0 < threshold < 1:
+            raise UserError(f"{network}: give a threshold in (0, 1), e.g. threshold=0.45")
+        model = load_triple_staged(run_dir, clip=clip, device=where)
+        return UnitRangeClassifier(TripleStagedVictim(network, model, (threshold,)),
+                                   threshold).eval()
+    raise UserError(f"network {network!r}: choose one of {', '.join(CLASSIFIERS)}")
+
+
+def test_images(data_dir: Path | str, count: int | None = None,
+                device: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` test images of a dataset (all without it) in [0, 1], (N, 1, 64, 64),
+    and their labels (N,) (None = K), on `device`, as attack libraries take them."""
+    _, test = load_test_images(Path(data_dir))
+    chosen = slice(None) if count is None else slice(0, count)
+    where = resolve_device(device)
+    images = torch.as_tensor(test["image"][chosen], dtype=torch.float32, device=where)
+    labels = torch.as_tensor(test["label"][chosen], dtype=torch.long, device=where)
+    return images[:, None] / GREY_LEVELS, labels
