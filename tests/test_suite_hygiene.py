@@ -1,6 +1,7 @@
 """The test suite itself, read with `ast` (nothing is imported): test modules import shared code
-from tests/fixtures/ only, and no module under tests/ changes global state when imported (that
-is the job of the fixtures and hooks in tests/conftest.py)."""
+from tests/fixtures/ only, no module under tests/ changes global state when imported (that is
+the job of the fixtures and hooks in tests/conftest.py), and no test folder is a package that
+could shadow a product package."""
 
 import ast
 from pathlib import Path
@@ -96,6 +97,19 @@ def test_test_modules_import_shared_code_from_tests_fixtures_only() -> None:
                 offenders.setdefault(str(path.relative_to(TESTS)), []).append(
                     f"line {node.lineno}: {', '.join(bad) or 'relative import'}")
     assert not offenders, f"import these from tests/fixtures/ instead: {offenders}"
+
+
+def test_test_folders_are_not_packages() -> None:
+    """With --import-mode=importlib, a test folder with an __init__.py is imported as a top-level
+    package of its own name: tests/attacks/ became `attacks`, replacing the product's `attacks`
+    in sys.modules (it only worked through the editable install's finder). tests/fixtures/ holds
+    no test or conftest module, so it is only ever imported as `tests.fixtures`."""
+    packages = [str(path.parent.relative_to(TESTS)) for path in TESTS.rglob("__init__.py")
+                if path.parent != TESTS / "fixtures" and "__pycache__" not in path.parts]
+    assert not packages, f"remove the __init__.py of: {packages}"
+    fixtures = [path.name for path in (TESTS / "fixtures").rglob("*.py")
+                if path.name.startswith("test_") or path.name == "conftest.py"]
+    assert not fixtures, f"tests/fixtures/ holds helpers only: {fixtures}"
 
 
 def test_the_checks_find_what_they_look_for() -> None:
