@@ -48,8 +48,8 @@ def assets() -> None:
       3. else $XDG_DATA_HOME/mindseye/assets (~/.local/share/mindseye/assets).
     That folder holds a classes.toml with your classes only, their .blend files and a preview
     PNG of each. `mindseye render` finds both kinds (--classes monkey,teapot mixes them, in the
-    order given; without --classes it renders the built-in classes alone). In Docker, point
-    MINDSEYE_ASSETS at a mounted folder so that your classes outlive the container.
+    order given; without --classes it renders the built-in classes alone). The Docker image
+    sets MINDSEYE_ASSETS=/data/assets, so your classes live on the folder mounted at /data.
     """
 
 
