@@ -5,8 +5,8 @@ import json
 import numpy as np
 import torch
 
-from attacks.experiments import load_test_images, victims
 from attacks.records import RecordTable
+from attacks.sources import load_test_images, load_victims
 from eval.clip import clip_table, clipped_hypotheses
 from eval.stats import wilson_interval
 from tests.fixtures.reported import SETTINGS
@@ -14,7 +14,7 @@ from tests.fixtures.reported import SETTINGS
 
 def triple_staged(reported):
     classes, test = load_test_images(reported["data"])
-    (victim,) = victims(reported["run"], classes, SETTINGS, ("triple-staged",))
+    (victim,) = load_victims(reported["run"], classes, SETTINGS, ("triple-staged",))
     return victim.model, test
 
 
@@ -47,7 +47,7 @@ def test_clip_table_counts_each_attacks_final_images(reported, tmp_path):
     labels = test["label"]
     sources = np.flatnonzero(labels < model.num_classes)[:6]
     # Records as attacks/experiments.py writes them; the "adversarials" are other test images.
-    ifgsm = RecordTable(tmp_path / "ifgsm.jsonl")
+    ifgsm = RecordTable(tmp_path / "ifgsm")
     finals = test["image"][-12:]
     image_file = ifgsm.save_images("unit", finals)
     records = [{"network": "triple-staged", "status": "attacked", "threshold": threshold,
