@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,11 +13,14 @@ from core.errors import UserError
 
 @contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a sibling `<path>.partial<suffix>` to write; when the block succeeds it is fsynced
-    and renamed onto `path`, and when it fails it is removed. `suffix` keeps an extension for
-    writers that choose the format by it (matplotlib's savefig)."""
+    """Yield a sibling `<path>.partial-<writer><suffix>` to write; when the block succeeds it is
+    fsynced and renamed onto `path`, and when it fails it is removed. The partial's name is this
+    writer's own (process id and a random token), so two processes writing the same file (two
+    attack processes finishing one unit) never write into each other's partial; the last rename
+    wins, whole. `suffix` keeps an extension for writers that choose the format by it
+    (matplotlib's savefig)."""
     path = Path(path)
-    partial = path.with_name(f"{path.name}.partial{suffix}")
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
     try:
         yield partial
         descriptor = os.open(partial, os.O_RDONLY)

@@ -13,7 +13,7 @@ from core.errors import UserError
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run folder; each network goes to RUN/<network>/.")
-@click.option("--preset", type=click.Choice(PRESETS), default="demo", show_default=True,
+@click.option("--preset", default="demo", show_default=True, metavar="|".join(PRESETS),
               help="Training schedules (models/settings.py) of a preset, whose whole pipeline "
               "costs " + "; ".join(f"{name}: {cost}" for name, cost in PRESET_COSTS.items())
               + ".")

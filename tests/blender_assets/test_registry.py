@@ -54,7 +54,7 @@ def test_round_trip_keeps_every_field_and_the_file_order(tmp_path: Path) -> None
     loaded = read_classes_file(tmp_path)
     assert list(loaded) == ["walrus", "teapot", "zebra_2"]
     assert list(loaded.values()) == written
-    assert not list(tmp_path.glob("*.partial"))
+    assert not list(tmp_path.glob("*.partial*"))
 
 
 def test_the_user_folder_is_the_option_else_the_variable_else_xdg_data_home(
