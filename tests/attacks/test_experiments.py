@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.budgeted import run_budgeted
+from attacks.budgeted import numpy_seeded_by, run_budgeted
 from attacks.experiments import record_table as table
+from attacks.pgd import PGD
 from attacks.records import RecordTable, perturbation
 from attacks.settings import AttackSettings, lock_settings
 from attacks.sources import select_per_class
@@ -192,3 +193,23 @@ def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_
                                       table(tmp_path, "ifgsm").load_image(original))
     assert all(paper[(r["source"], r["target"], r["threshold"])]["clipped_steps"] > 0
                for r in ran if (r["source"], r["target"]) != cut_pair)
+
+
+def test_a_budgeted_unit_draws_its_random_start_from_its_own_seed(trained_direct, shapes_test):
+    """ART's PGD and Square draw from numpy's global generator; seeded by the unit, a unit
+    redone after a kill, or run alone on another machine, starts from the same place."""
+    direct = DirectVictim("direct", trained_direct, 3)
+    images = torch.as_tensor(shapes_test["image"][:8], dtype=torch.float32)[:, None]
+    labels = torch.as_tensor(shapes_test["label"][:8])
+    runs = []
+    for earlier_draws in (0, 1):
+        np.random.seed(earlier_draws)  # whatever the process drew before this unit
+        with numpy_seeded_by("direct-None-8-00000"):
+            runs.append(PGD(direct, None, 8, iterations=2).run(images, labels).images)
+        after = np.random.rand()
+        np.random.seed(earlier_draws)
+        assert after == np.random.rand()  # the process's own generator is put back
+    np.testing.assert_array_equal(*runs)
+    with numpy_seeded_by("direct-None-8-00001"):
+        other = PGD(direct, None, 8, iterations=2).run(images, labels).images
+    assert not np.array_equal(other, runs[0])  # the start is random, only reproducible
