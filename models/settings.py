@@ -1,9 +1,11 @@
 """Training settings: one `Schedule` per network, and the presets. Every default lives here.
 
-`paper` is the original schedule (docs/design.md): SGD lr 0.01, momentum 0.9, weight decay 5e-4,
-lr x0.1 every 10k iterations, 40k iterations of batch 128 for the direct networks and the
-estimator; Adam lr 5e-4 for 500k iterations for the projector. The paper does not give the
-comparator's schedule; we train it like the direct networks.
+`paper` is the authors' solvers (their solver.prototxt files; docs/fidelity.md): SGD lr 0.01,
+momentum 0.9, weight decay 5e-4, lr x0.1 every 10k iterations, 40k iterations of batch 128 for
+the direct networks and the estimator; Adam (momenta 0.999 and 0.999) lr 5e-4 halved at 250k,
+350k and 450k of 500k iterations for the projector; SGD lr 2.5e-4, x0.1 every 10k, 50k
+iterations for the comparator. Their ceil-mode pooling, Gaussian initialisation, doubled bias
+rates and patch batches are not followed yet (docs/fidelity.md).
 
 `demo` and `medium` keep the networks and losses and shrink only the schedules, to fit 2 CPU
 cores: Adam instead of SGD for every network, because in a few hundred steps Adam reaches a
@@ -31,12 +33,25 @@ class Schedule:
     lr: float
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0
-    lr_decay_every: int = 0  # lr x0.1 every this many steps; 0 = constant
+    lr_decay_every: int = 0  # lr x lr_gamma every this many steps; 0 = constant
     checkpoint_every: int = 200  # steps between resumable checkpoints
     log_every: int = 20  # steps between lines of metrics.jsonl
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam only (Caffe's momentum and momentum2)
+    lr_milestones: tuple[int, ...] = ()  # lr x lr_gamma at each of these steps, instead of every
+    lr_gamma: float = 0.1
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """As config.json stores it; a field at its default is left out, so that the configs of
+        runs made before the field existed still read as the same schedule."""
+        defaults = Schedule(self.steps, self.batch_size, self.optimiser, self.lr)
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in asdict(self).items()
+                if name in CORE_FIELDS or value != getattr(defaults, name)}
+
+
+# The fields every config.json holds (the schedule of the first runs); later ones only where set.
+CORE_FIELDS = ("steps", "batch_size", "optimiser", "lr", "momentum", "weight_decay",
+               "lr_decay_every", "checkpoint_every", "log_every")
 
 
 def _paper_sgd(steps: int = 40_000) -> Schedule:
@@ -72,12 +87,24 @@ _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
         "projector": _adam(7000, 1e-3, checkpoint_every=1000),
         "comparator": _adam(1500, 5e-4, batch_size=32, checkpoint_every=500),
     },
+    # The authors' solvers (github.com/hberntsen/resisting-adversarials; docs/fidelity.md):
     "paper": {
+        # 03_TrainClassifier/solver.prototxt and 02_TrainStage1/solver.prototxt
         "direct": _paper_sgd(),
         "direct-param": _paper_sgd(),
         "estimator": _paper_sgd(),
-        "projector": Schedule(500_000, 128, "adam", 5e-4, checkpoint_every=5000, log_every=500),
-        "comparator": _paper_sgd(),
+        # 02_TrainStage2/solver.prototxt: Adam with momentum 0.999 and momentum2 0.999, lr 5e-4
+        # halved at 250k, 350k and 450k of 500k iterations, no weight decay; batch 128
+        # (train.prototxt).
+        "projector": Schedule(500_000, 128, "adam", 5e-4, betas=(0.999, 0.999),
+                              lr_milestones=(250_000, 350_000, 450_000), lr_gamma=0.5,
+                              checkpoint_every=5000, log_every=500),
+        # 05_TrainStage3/solver.prototxt: SGD lr 2.5e-4, momentum 0.9, weight decay 5e-4, x0.1
+        # every 10k of 50k iterations. Their batch is 1280 pre-extracted 10x10 patches at
+        # stride 6 (100 per image); ours is whole images with every patch position, so 13
+        # images hold about as many distinct patches (docs/fidelity.md).
+        "comparator": Schedule(50_000, 13, "sgd", 2.5e-4, 0.9, 5e-4, 10_000,
+                               checkpoint_every=1000, log_every=100),
     },
 }
 
@@ -94,10 +121,12 @@ def schedule_for(
         raise UserError(f"--batch-size {batch_size}: must be at least 1")
     schedule = _PRESET_SCHEDULES[preset][network]
     if steps is not None:
-        # A shorter run keeps the shape of the schedule: the decay lands at the same fraction.
+        # A shorter run keeps the shape of the schedule: the decays land at the same fractions.
         fraction = schedule.lr_decay_every / schedule.steps
+        milestones = tuple(max(1, round(steps * m / schedule.steps))
+                           for m in schedule.lr_milestones)
         schedule = replace(schedule, steps=steps, lr_decay_every=max(1, round(steps * fraction))
-                           if schedule.lr_decay_every else 0,
+                           if schedule.lr_decay_every else 0, lr_milestones=milestones,
                            log_every=min(schedule.log_every, max(1, steps // 20)),
                            checkpoint_every=min(schedule.checkpoint_every, max(1, steps // 10)))
     if batch_size is not None:

@@ -53,9 +53,20 @@ def make_optimiser(network: nn.Module, schedule: Schedule) -> torch.optim.Optimi
         return torch.optim.SGD(network.parameters(), lr=schedule.lr, momentum=schedule.momentum,
                                weight_decay=schedule.weight_decay)
     if schedule.optimiser == "adam":
-        return torch.optim.Adam(network.parameters(), lr=schedule.lr,
+        return torch.optim.Adam(network.parameters(), lr=schedule.lr, betas=schedule.betas,
                                 weight_decay=schedule.weight_decay)
     raise ValueError(f"unknown optimiser {schedule.optimiser!r}")
+
+
+def make_scheduler(optimiser: torch.optim.Optimizer,
+                   schedule: Schedule) -> torch.optim.lr_scheduler.LRScheduler:
+    """lr x lr_gamma at each milestone, or every lr_decay_every steps (constant without)."""
+    if schedule.lr_milestones:
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimiser, milestones=list(schedule.lr_milestones), gamma=schedule.lr_gamma)
+    return torch.optim.lr_scheduler.StepLR(
+        optimiser, step_size=schedule.lr_decay_every or schedule.steps + 1,
+        gamma=schedule.lr_gamma)
 
 
 def _rng_states() -> dict:
@@ -92,8 +103,7 @@ def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int 
     `models.parallel` each take their own)."""
     schedule, network = job.schedule, job.network
     optimiser = make_optimiser(network, schedule)
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimiser, step_size=schedule.lr_decay_every or schedule.steps + 1, gamma=0.1)
+    scheduler = make_scheduler(optimiser, schedule)
     checkpoint_path, metrics_path = folder / CHECKPOINT, folder / METRICS
     step = 0
     if checkpoint_path.is_file():
