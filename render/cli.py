@@ -24,6 +24,9 @@ from core.constants import PRESET_COSTS, PRESETS
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
               "background; same seed, same dataset. [0]")
 @click.option("--shard-size", type=click.IntRange(min=1), help="Samples per shard file. [preset]")
+@click.option("--contrast-stretch/--no-contrast-stretch", default=None,
+              help="Stretch each model's grey levels so that its 15th..85th percentiles span "
+              "0..255, as the authors' code did (on in the paper preset). [preset]")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Local worker processes, one Blender each. [all cores]")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -42,6 +45,7 @@ def render(
     backgrounds: str | None,
     seed: int | None,
     shard_size: int | None,
+    contrast_stretch: bool | None,
     workers: int | None,
     scheduler: str | None,
     overwrite: bool,
@@ -61,6 +65,7 @@ def render(
     settings = render_settings(
         preset, per_class=per_class, test_per_class=test_per_class, classes=class_names,
         backgrounds=backgrounds, seed=seed, shard_size=shard_size,
+        contrast_stretch=contrast_stretch,
     )
     manifest = render_dataset(
         data_dir, settings, workers=workers or default_workers(), scheduler=scheduler,

@@ -26,11 +26,11 @@ from tqdm import tqdm
 
 from blender_assets.registry import AssetClass, builtin_classes, select_classes
 from core import __version__
-from core.constants import IMAGE_SIZE, NONE_CLASS
+from core.constants import IMAGE_SIZE, NONE_CLASS, ROTATION_LIMIT
 from core.errors import UserError
 from core.files import file_sha256
 from dataset.backgrounds import BackgroundSource, open_background_source
-from dataset.composite import composite
+from dataset.composite import composite, contrast_stretch, stretch_range
 from dataset.manifest import Manifest, ShardRecord, SplitRecord, read_manifest, write_manifest
 from dataset.samples import SPLITS, draw_sample
 from dataset.shards import read_shard, write_shard
@@ -71,6 +71,7 @@ class ShardJob:
     models: tuple[ModelRef, ...]  # one per positive class, in label order
     backgrounds: str
     engine: EngineSettings
+    stretch: tuple[tuple[float, float], ...] | None = None  # (low, high) per class, or none
 
 
 _background_sources: dict[tuple[str, str], BackgroundSource] = {}
@@ -111,6 +112,8 @@ def render_shard(
             blend_file = model.blend_file if shipment is None else shipment.local_file(model)
             objects[rows], alphas[rows] = blender.render(
                 blend_file, model.object_name, rotations[rows])
+            if job.stretch is not None:
+                objects[rows] = contrast_stretch(objects[rows], alphas[rows], *job.stretch[label])
 
     backgrounds = np.stack([sample.background for sample in samples])
     return plan, {
@@ -130,8 +133,11 @@ def _dataset_config(
 
     Returned as it reads back from manifest.json (tuples become lists), so the two compare equal.
     """
+    render = {**asdict(settings), "classes": list(assets)}
+    if not settings.contrast_stretch:  # as datasets made before the option record it
+        del render["contrast_stretch"], render["stretch_calibration"]
     config = {
-        "render": {**asdict(settings), "classes": list(assets)},
+        "render": render,
         "engine": asdict(engine),
         "assets_sha256": {name: asset.sha256 for name, asset in assets.items()},
         "assets": {name: asset.record() for name, asset in assets.items()},
@@ -139,7 +145,27 @@ def _dataset_config(
             split: _background_source(settings.backgrounds, split).describe() for split in SPLITS
         },
     }
+    if settings.contrast_stretch:
+        config["contrast_stretch"] = {name: list(stretch) for name, stretch in
+                                      zip(assets, stretch_ranges(settings, engine, assets),
+                                          strict=True)}
     return json.loads(json.dumps(config))
+
+
+def stretch_ranges(settings: RenderSettings, engine: EngineSettings,
+                   assets: dict[str, AssetClass]) -> list[tuple[float, float]]:
+    """Each class's grey range for the contrast stretch, from `settings.stretch_calibration`
+    renders at rotations drawn from (seed, class index) alone, so the same dataset always gets
+    the same."""
+    blender = shared_blender_process(engine)
+    ranges = []
+    for label, asset in enumerate(assets.values()):
+        rng = np.random.default_rng([settings.seed, len(SPLITS), label])
+        rotations = rng.uniform(-ROTATION_LIMIT, ROTATION_LIMIT,
+                                (settings.stretch_calibration, 3))
+        objects, alphas = blender.render(str(asset.blend_file), asset.object_name, rotations)
+        ranges.append(stretch_range(objects, alphas))
+    return ranges
 
 
 # Config entries that describe where a dataset's inputs were found rather than what it is.
@@ -287,7 +313,10 @@ def render_dataset(
         return manifest
 
     models = model_refs(assets.values())
-    jobs = [ShardJob(plan, settings.seed, models, settings.backgrounds, engine) for plan in todo]
+    stretch = (tuple(tuple(config["contrast_stretch"][name]) for name in assets)
+               if settings.contrast_stretch else None)
+    jobs = [ShardJob(plan, settings.seed, models, settings.backgrounds, engine, stretch)
+            for plan in todo]
     # A cluster's workers get the models' bytes, read here before any worker is contacted.
     shipment = ModelShipment.read(assets.values()) if scheduler is not None else None
     attrs = {

@@ -22,7 +22,7 @@ from blender_assets.registry import (
     write_classes,
 )
 from dataset.backgrounds import open_background_source
-from dataset.composite import composite
+from dataset.composite import composite, contrast_stretch
 from dataset.manifest import read_manifest
 from dataset.samples import SPLITS, draw_sample
 from dataset.shards import load_split, read_shard
@@ -287,3 +287,31 @@ def test_empty_background_folder_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "empty" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_a_stretched_dataset_is_the_plain_one_with_each_models_range_stretched(
+        tmp_path: Path) -> None:
+    plain = render_tiny(tmp_path / "plain", **SMALL)
+    stretched = render_tiny(tmp_path / "stretched", **SMALL, contrast_stretch=True,
+                            stretch_calibration=60)
+    config = read_manifest(stretched).config
+    assert config["render"]["contrast_stretch"] and "contrast_stretch" not in (
+        read_manifest(plain).config["render"])
+    ranges = config["contrast_stretch"]
+    assert list(ranges) == read_manifest(stretched).classes[:-1]
+    for split in SPLITS:
+        before, after = load_split(plain, split), load_split(stretched, split)
+        np.testing.assert_array_equal(before["alpha"], after["alpha"])
+        np.testing.assert_array_equal(before["params"], after["params"])
+        for label, (low, high) in enumerate(ranges.values()):
+            rows = before["label"] == label
+            np.testing.assert_array_equal(
+                after["object"][rows],
+                contrast_stretch(before["object"][rows], before["alpha"][rows], low, high))
+        assert not np.array_equal(before["object"], after["object"])
+        # The composite is made from the stretched object, so recompositing reproduces it.
+        backgrounds = np.stack([draw_sample(TINY["seed"], split, i, len(ranges) + 1,
+                                            open_background_source("builtin", split)).background
+                                for i in range(len(after["label"]))])
+        np.testing.assert_array_equal(after["image"],
+                                      composite(after["object"], after["alpha"], backgrounds))
