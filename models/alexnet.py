@@ -88,32 +88,38 @@ def local_response_norm(fast: bool) -> nn.Module:
 
 
 class AlexNetTrunk(nn.Module):
-    """Reduced AlexNet from normalised images (B, in_channels, 64, 64) to features (B, 1024)."""
+    """Reduced AlexNet from normalised images (B, in_channels, 64, 64) to features (B, 1024).
+
+    `ceil_pooling` rounds the pooled sizes up, as Caffe does in the authors' networks (31, 15
+    and 7 instead of 30, 14 and 6; the first fully connected layer then sees 64x7x7 = 3136
+    inputs): rounded down, the last row and column of the image never reach the output.
+    """
 
     features_size = 1024
 
-    def __init__(self, in_channels: int = 1, fast_lrn: bool = True):
+    def __init__(self, in_channels: int = 1, fast_lrn: bool = True, ceil_pooling: bool = False):
         super().__init__()
+        pooled = 7 if ceil_pooling else 6
         self.convolutions = nn.Sequential(
             nn.Conv2d(in_channels, 16, 3),  # 62x62
             nn.ReLU(inplace=True),
             local_response_norm(fast_lrn),
-            nn.MaxPool2d(3, 2),  # 30x30
+            nn.MaxPool2d(3, 2, ceil_mode=ceil_pooling),  # 30x30 (31x31)
             nn.Conv2d(16, 64, 3, padding=1),
             nn.ReLU(inplace=True),
             local_response_norm(fast_lrn),
-            nn.MaxPool2d(3, 2),  # 14x14
+            nn.MaxPool2d(3, 2, ceil_mode=ceil_pooling),  # 14x14 (15x15)
             nn.Conv2d(64, 96, 3, padding=1),
             nn.ReLU(inplace=True),
             nn.Conv2d(96, 96, 3, padding=1),
             nn.ReLU(inplace=True),
             nn.Conv2d(96, 64, 3, padding=1),
             nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2),  # 6x6
+            nn.MaxPool2d(3, 2, ceil_mode=ceil_pooling),  # 6x6 (7x7)
         )
         self.fully_connected = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(64 * 6 * 6, 1024),
+            nn.Linear(64 * pooled * pooled, 1024),
             nn.ReLU(inplace=True),
             nn.Dropout(0.5),
             nn.Linear(1024, 1024),

@@ -14,10 +14,10 @@ from models.alexnet import AlexNetTrunk, normalise_images
 class Direct(nn.Module):
     """Reduced AlexNet -> fc (K + 1). Input float (B, 1, 64, 64) on 0..255; output logits."""
 
-    def __init__(self, num_classes: int, fast_lrn: bool = True):
+    def __init__(self, num_classes: int, fast_lrn: bool = True, ceil_pooling: bool = False):
         super().__init__()
         self.num_classes = num_classes  # positive classes; the output has one more, None
-        self.trunk = AlexNetTrunk(1, fast_lrn)
+        self.trunk = AlexNetTrunk(1, fast_lrn, ceil_pooling)
         self.classify = nn.Linear(AlexNetTrunk.features_size, num_classes + 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -27,10 +27,10 @@ class Direct(nn.Module):
 class DirectParam(nn.Module):
     """Direct, plus an fc 3 head for the Euler angles used as an auxiliary training target."""
 
-    def __init__(self, num_classes: int, fast_lrn: bool = True):
+    def __init__(self, num_classes: int, fast_lrn: bool = True, ceil_pooling: bool = False):
         super().__init__()
         self.num_classes = num_classes
-        self.trunk = AlexNetTrunk(1, fast_lrn)
+        self.trunk = AlexNetTrunk(1, fast_lrn, ceil_pooling)
         self.classify = nn.Linear(AlexNetTrunk.features_size, num_classes + 1)
         self.estimate = nn.Linear(AlexNetTrunk.features_size, 3)
 

@@ -40,10 +40,10 @@ def engages_clip(params: torch.Tensor) -> torch.Tensor:
 class Estimator(nn.Module):
     """Reduced AlexNet on 1 + K channels -> fc 3."""
 
-    def __init__(self, num_classes: int, fast_lrn: bool = True):
+    def __init__(self, num_classes: int, fast_lrn: bool = True, ceil_pooling: bool = False):
         super().__init__()
         self.num_classes = num_classes
-        self.trunk = AlexNetTrunk(1 + num_classes, fast_lrn)
+        self.trunk = AlexNetTrunk(1 + num_classes, fast_lrn, ceil_pooling)
         self.estimate = nn.Linear(AlexNetTrunk.features_size, 3)
 
     def unclipped(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

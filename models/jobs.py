@@ -28,7 +28,7 @@ from models.runs import (
     prepare_folder,
     resolve_device,
 )
-from models.settings import schedule_for
+from models.settings import CEIL_POOLING, schedule_for
 from models.training import Job, seed_everything, train
 
 # Projector loss weights (docs/design.md): squared error on the 0..255 drawing, cross-entropy
@@ -160,12 +160,14 @@ def train_network(
         "preset": preset, "schedule": schedule.to_json(), "seed": seed,
         "data_fingerprint": data_fingerprint(read_manifest(data_dir)),
         "stages": _stage_weights(run_dir, network),
+        # Only where set: configs written before the option keep reading as the same run.
+        **({"ceil_pooling": True} if CEIL_POOLING[preset] else {}),
     }
     prepare_folder(folder, config)
 
     if not (folder / WEIGHTS).is_file():
         seed_everything(seed)
-        model = build_network(network, k).to(torch_device)
+        model = build_network(network, k, ceil_pooling=CEIL_POOLING[preset]).to(torch_device)
         if network == "comparator":
             pairs = _comparator_pairs(run_dir, data_dir, "train", classes, seed, torch_device)
             batches = InMemorySplit(pairs, BatchOrder(len(pairs["same"]), schedule.batch_size,

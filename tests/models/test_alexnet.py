@@ -28,3 +28,16 @@ def test_fast_lrn_accepts_channels_last() -> None:
 def test_trunk_maps_images_to_1024_features() -> None:
     trunk = AlexNetTrunk(in_channels=4).eval()
     assert trunk(torch.zeros(3, 4, 64, 64)).shape == (3, 1024)
+
+
+def test_ceil_pooling_lets_the_last_row_and_column_reach_the_features() -> None:
+    """Rounded down, pooling never looks at the image's last row and column: their gradient is
+    exactly zero, for any weights. Caffe rounds up (the authors' 64x7x7 = 3136 inputs)."""
+    torch.manual_seed(0)
+    for ceil_pooling, inputs in ((False, 64 * 6 * 6), (True, 64 * 7 * 7)):
+        trunk = AlexNetTrunk(1, ceil_pooling=ceil_pooling).eval()
+        assert trunk.fully_connected[1].in_features == inputs
+        images = torch.rand(2, 1, 64, 64, requires_grad=True)
+        (gradient,) = torch.autograd.grad(trunk(images).sum(), images)
+        edge = gradient[:, :, -1, :].abs().sum() + gradient[:, :, :, -1].abs().sum()
+        assert (edge > 0) == ceil_pooling

@@ -106,3 +106,16 @@ def test_checkpoints_load_tensors_only_and_a_broken_one_is_one_line(tmp_path):
     torch.save({"step": 3, "payload": NotATensor()}, path)  # would run code when unpickled
     with pytest.raises(UserError, match="checkpoint.pt cannot be read"):
         read_tensors(path)
+
+
+@pytest.mark.blender
+def test_the_paper_preset_builds_the_authors_rounding_and_loads_it_back(
+    model_dataset: Path, tmp_path: Path
+) -> None:
+    train_network("direct", model_dataset, tmp_path, preset="paper", steps=1, batch_size=4,
+                  device="cpu", show_progress=False)
+    config = json.loads((tmp_path / "direct" / CONFIG).read_text())
+    assert config["ceil_pooling"] is True
+    model = load_classifier(tmp_path, "direct", read_manifest(model_dataset).classes)
+    assert model.trunk.fully_connected[1].in_features == 64 * 7 * 7
+    assert model(torch.zeros(2, 1, 64, 64)).shape == (2, len(read_manifest(model_dataset).classes))
