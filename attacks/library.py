@@ -13,22 +13,10 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from attacks.base import Attack, AttackResult
-from attacks.victims import Victim
+from attacks.victims import ScoresModule, Victim
 from core.constants import IMAGE_SIZE
 
 IMAGE_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-class ScoresModule(nn.Module):
-    """`victim.scores(images, threshold)` as a module: (B, K + 1), argmax = decision."""
-
-    def __init__(self, victim: Victim, threshold: float | None):
-        super().__init__()
-        self.victim, self.threshold = victim, threshold
-        self.network = victim.model  # registered, so ART moves it to its device
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.victim.scores(images, self.threshold)
 
 
 def art_classifier(victim: Victim, threshold: float | None) -> PyTorchClassifier:

@@ -100,3 +100,16 @@ def euclidean_ratio_loss(ratios: torch.Tensor, targets: torch.Tensor) -> torch.T
 
 
 Victim = DirectVictim | TripleStagedVictim
+
+
+class ScoresModule(nn.Module):
+    """`victim.scores(images, threshold)` as a module for attack libraries: images (B, 1, 64,
+    64) on 0..255 -> (B, K + 1), the last column None's, argmax = the decision."""
+
+    def __init__(self, victim: Victim, threshold: float | None):
+        super().__init__()
+        self.victim, self.threshold = victim, threshold
+        self.network = victim.model  # registered: .to(device) and .parameters() reach it
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.victim.scores(images, self.threshold)

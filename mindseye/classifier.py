@@ -13,10 +13,9 @@ folder, for the direct networks and for the triple-staged network at a threshold
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from attacks.sources import load_test_images
-from attacks.victims import DirectVictim, TripleStagedVictim
+from attacks.victims import DirectVictim, ScoresModule, TripleStagedVictim
 from core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
 from core.errors import UserError
 from models.estimator import ClipMode
@@ -26,20 +25,19 @@ from models.runs import load_triple_staged, read_config, resolve_device
 GREY_LEVELS = 255.0  # our networks see 0..255, the libraries 0..1
 
 
-class UnitRangeClassifier(nn.Module):
-    """Images (B, 1, 64, 64) in [0, 1] -> scores (B, K + 1), the last column None's, whose
-    argmax is the network's decision (at `threshold` for the triple-staged network). The
-    triple-staged scores are the log-odds of its ratios, with the threshold's log-odds as the
-    None column, so that cross-entropy on them behaves like the paper's loss."""
+class UnitRangeClassifier(ScoresModule):
+    """The same scores as the attacks' own bridge (attacks.victims.ScoresModule), on images
+    in [0, 1]: (B, 1, 64, 64) -> (B, K + 1), the last column None's, whose argmax is the
+    network's decision (at `threshold` for the triple-staged network). The triple-staged
+    scores are the log-odds of its ratios, with the threshold's log-odds as the None column,
+    so that cross-entropy on them behaves like the paper's loss."""
 
     def __init__(self, victim: DirectVictim | TripleStagedVictim, threshold: float | None):
-        super().__init__()
-        self.victim, self.threshold = victim, threshold
-        self.network = victim.model  # registered: .to(device) and .parameters() reach it
+        super().__init__(victim, threshold)
         self.num_classes = victim.num_classes + 1
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.victim.scores(images * GREY_LEVELS, self.threshold)
+        return super().forward(images * GREY_LEVELS)
 
 
 def load_classifier(
