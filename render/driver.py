@@ -31,7 +31,14 @@ from core.errors import UserError
 from core.files import file_sha256
 from dataset.backgrounds import BackgroundSource, open_background_source
 from dataset.composite import composite, contrast_stretch, stretch_range
-from dataset.manifest import Manifest, ShardRecord, SplitRecord, read_manifest, write_manifest
+from dataset.manifest import (
+    Manifest,
+    ShardRecord,
+    SplitRecord,
+    manifest_path,
+    read_manifest,
+    write_manifest,
+)
 from dataset.samples import SPLITS, draw_sample
 from dataset.shards import read_shard, write_shard
 from render.blender import EngineSettings
@@ -145,11 +152,22 @@ def _dataset_config(
             split: _background_source(settings.backgrounds, split).describe() for split in SPLITS
         },
     }
-    if settings.contrast_stretch:
-        config["contrast_stretch"] = {name: list(stretch) for name, stretch in
-                                      zip(assets, stretch_ranges(settings, engine, assets),
-                                          strict=True)}
     return json.loads(json.dumps(config))
+
+
+def _stretch_config(data_dir: Path, config: dict, settings: RenderSettings,
+                    engine: EngineSettings, assets: dict[str, AssetClass]) -> dict:
+    """Each class's stretch range as the manifest records it: taken from the folder's manifest
+    when that dataset is this one (the ranges follow from what its identity already pins down:
+    models, engine, seed, calibration size), else rendered anew (seconds per class)."""
+    if manifest_path(data_dir).exists():
+        recorded = read_manifest(data_dir).config
+        if ("contrast_stretch" in recorded
+                and _identity({**recorded, "contrast_stretch": None}) == _identity(
+                    {**config, "contrast_stretch": None})):
+            return recorded["contrast_stretch"]
+    return {name: list(stretch) for name, stretch in
+            zip(assets, stretch_ranges(settings, engine, assets), strict=True)}
 
 
 def stretch_ranges(settings: RenderSettings, engine: EngineSettings,
@@ -192,8 +210,8 @@ def _changed_model(data_dir: Path, recorded: dict, config: dict) -> str | None:
 
 def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite: bool) -> Manifest:
     """Create, resume into, or (with overwrite) clear the output folder; return its manifest."""
-    manifest_path = data_dir / "manifest.json"
-    if manifest_path.exists():
+    manifest_file = manifest_path(data_dir)
+    if manifest_file.exists():
         manifest = read_manifest(data_dir)
         if _identity(manifest.config) == _identity(config) and not overwrite:
             if "assets" not in manifest.config:  # made before manifests recorded it
@@ -212,7 +230,7 @@ def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite:
             )
         for split in SPLITS:
             shutil.rmtree(data_dir / split, ignore_errors=True)
-        manifest_path.unlink()
+        manifest_file.unlink()
     elif data_dir.exists() and any(data_dir.iterdir()) and not overwrite:
         raise UserError(
             f"{data_dir} is not empty and holds no manifest.json; choose an empty or new folder "
@@ -294,6 +312,8 @@ def render_dataset(
     names = settings.classes or tuple(builtin_classes())
     assets = {asset.name: asset for asset in select_classes(names, assets_dir)}
     config = _dataset_config(settings, engine, assets)
+    if settings.contrast_stretch:
+        config["contrast_stretch"] = _stretch_config(data_dir, config, settings, engine, assets)
     manifest = _prepare_folder(data_dir, config, [*assets, NONE_CLASS], overwrite)
 
     n_labels = len(assets) + 1

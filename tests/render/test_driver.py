@@ -1,6 +1,7 @@
 """The render driver on real Blender renders: determinism, resume after SIGKILL, user classes
 beside built-in ones, Dask workers that cannot see the user's files, bad input."""
 
+import json
 import os
 import shutil
 import signal
@@ -315,3 +316,16 @@ def test_a_stretched_dataset_is_the_plain_one_with_each_models_range_stretched(
                                 for i in range(len(after["label"]))])
         np.testing.assert_array_equal(after["image"],
                                       composite(after["object"], after["alpha"], backgrounds))
+
+
+def test_a_stretched_dataset_resumes_without_rendering_its_calibration_again(
+        tmp_path: Path) -> None:
+    data = render_tiny(tmp_path / "data", **SMALL, contrast_stretch=True, stretch_calibration=60)
+    manifest = read_manifest(data)
+    recorded = manifest.config["contrast_stretch"]
+    # A range the calibration could never give: if resuming rendered the calibration again,
+    # the configs would differ and the finished dataset would be refused.
+    manifest.config["contrast_stretch"] = {name: [1.0, 2.0] for name in recorded}
+    (data / "manifest.json").write_text(json.dumps(manifest.to_json()))
+    render_tiny(data, **SMALL, contrast_stretch=True, stretch_calibration=60)
+    assert read_manifest(data).config["contrast_stretch"] == {n: [1.0, 2.0] for n in recorded}
