@@ -11,7 +11,6 @@ place (a damaged one is replaced).
 import hashlib
 import os
 import socket
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from blender_assets.registry import AssetClass
 from core.errors import UserError
+from core.files import atomic_path, file_sha256
 
 CACHE_VARIABLE = "MINDSEYE_CACHE"
 
@@ -89,7 +89,7 @@ class ModelShipment:
                 return _checked[model.sha256]
             folder = cache_dir()
             path = folder / f"{model.sha256}.blend"
-            if not (path.is_file() and _file_sha256(path) == model.sha256):
+            if not (path.is_file() and file_sha256(path) == model.sha256):
                 data = self.blobs.get(model.sha256)
                 if data is None or _sha256(data) != model.sha256:
                     raise RuntimeError(
@@ -101,26 +101,15 @@ class ModelShipment:
             return path
 
 
-def _file_sha256(path: Path) -> str:
-    return _sha256(path.read_bytes())
-
-
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write through a uniquely named sibling, so that workers sharing a cache never collide."""
+    """core.files.atomic_path gives each writer its own partial, so workers sharing a cache
+    never collide; the last rename wins with the same bytes."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with atomic_path(path) as partial:
+            partial.write_bytes(data)
     except OSError as error:
         raise UserError(
             f"cannot write the model cache {path.parent} on worker {socket.gethostname()} "
             f"({error.strerror}); set ${CACHE_VARIABLE} on the workers to a writable folder"
         ) from None
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
