@@ -123,8 +123,8 @@ def thresholds_of(table1: list[dict]) -> tuple[float, ...]:
 
 
 def galleries(run_dir: Path, data_dir: Path, classes: list[str], models: dict[str, nn.Module],
-              test: dict,
-              records: list[dict], device: str, out_dir: Path) -> tuple[list[Path], str | None]:
+              test: dict, records: list[dict], device: str,
+              out_dir: Path) -> tuple[list[Path], str | None]:
     """Fig. 5: one gallery per network and threshold from the successful ifgsm false positives.
     Returns the files and what drew the predictions (with the reason for a fallback)."""
     chosen = [r for r in records if r["kind"] == "false-positive" and r.get("success")]
