@@ -28,11 +28,11 @@ TRAINED_NETWORKS = (*DIRECT_NETWORKS, *STAGES)
 TRIPLE_STAGED = "triple-staged"
 CLASSIFIERS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
 
-# What each preset costs, as measured (results/README.md; demo: `mindseye pipeline --preset
-# demo` on 2 busy cores on 2026-12-02, render 43 s, train 212 s, attacks 15.6 min, report
-# 23 s). Every --help that names a preset's cost reads it from here.
+# What each preset costs, as measured (results/README.md; demo: the README's first command from
+# a clean clone on 2 cores, partly shared, on 2026-12-02: render 60 s, train 254 s, attacks
+# 227 s, report 33 s). Every --help that names a preset's cost reads it from here.
 PRESET_COSTS = {
-    "demo": "about 20 min on 2 CPU cores (1 min render, 4 min training, 15 min attacks)",
+    "demo": "about 10 min on 2 CPU cores (1 min render, 4 min training, 4 min attacks)",
     "medium": "about 5 min render and 80 min training on 2 CPU cores, then about 12 h of "
               "attacks there (minutes on one GPU)",
     "paper": "about 45 min render and 67 h training on 2 CPU cores; about 30 min of training "
