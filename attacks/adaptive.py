@@ -22,11 +22,12 @@ class AdaptiveMargin(IterativeFGSM):
     """Needs a triple-staged victim with exactly one threshold: the loss depends on it."""
 
     def __init__(
-        self, victim, max_steps: int = 1000, batch_size: int = 128, margin: float = MARGIN
+        self, victim, max_steps: int = 1000, batch_size: int = 128, margin: float = MARGIN,
+        gradient_precision: str = "float32",
     ):
         if isinstance(victim, TripleStagedVictim) and len(victim.thresholds) != 1:
             raise ValueError("the adaptive attack depends on the threshold: give the victim one")
-        super().__init__(victim, max_steps, batch_size)
+        super().__init__(victim, max_steps, batch_size, gradient_precision=gradient_precision)
         self.margin = margin
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

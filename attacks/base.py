@@ -13,6 +13,13 @@ difference into a different step (benchmarks/attack_batching.py measures both).
 On the triple-staged network the loop also counts each sample's steps taken with the estimator's
 clip engaged: where there were none, the hard clip never hid a gradient, and a straight-through
 clip (BPDA) would have taken the same path.
+
+`gradient_precision="bfloat16"` (triple-staged victims only) takes each step's forward and
+backward pass under bfloat16 autocast, 2-3x faster on CPUs with AVX512-BF16 and on GPUs. Only
+the direction of the step is approximate: a decision is read off the bfloat16 ratios only where
+they are far from deciding otherwise (`TripleStagedVictim.certain`), every success is confirmed
+by the float32 network, and the decisions of failed samples are float32's too. So every recorded
+success, step count and decision is what the float32 network says of the recorded image.
 """
 
 from dataclasses import dataclass
@@ -21,7 +28,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from attacks.victims import Victim
+from attacks.settings import GRADIENT_PRECISIONS
+from attacks.victims import TripleStagedVictim, Victim
 
 
 @dataclass
@@ -58,10 +66,16 @@ class IterativeAttack(Attack):
     its source (the authors' rule); `run` then needs the sources' labels."""
 
     def __init__(self, victim: Victim, max_steps: int = 1000, batch_size: int = 128,
-                 stop_at: str = "target"):
+                 stop_at: str = "target", gradient_precision: str = "float32"):
         super().__init__(victim, batch_size)
+        if gradient_precision not in GRADIENT_PRECISIONS:
+            raise ValueError(f"gradient_precision {gradient_precision!r}: choose one of "
+                             f"{', '.join(GRADIENT_PRECISIONS)}")
         self.max_steps = max_steps
         self.stop_at = stop_at
+        # The direct networks are cheap; only the triple-staged network's steps are worth it.
+        self.low_precision = (gradient_precision == "bfloat16"
+                              and isinstance(victim, TripleStagedVictim))
 
     def reached(self, decisions: torch.Tensor, targets: torch.Tensor,
                 labels: torch.Tensor | None) -> torch.Tensor:
@@ -84,6 +98,11 @@ class IterativeAttack(Attack):
     ) -> torch.Tensor:
         """Next images from the current ones and the gradient of the loss."""
         raise NotImplementedError
+
+    def _float32_decisions(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, T) decisions of the float32 network, on the CPU."""
+        with torch.no_grad():
+            return self.victim.decisions(self.victim.outputs(images)).cpu()
 
     def run(self, images: torch.Tensor, targets: torch.Tensor,
             labels: torch.Tensor | None = None) -> AttackResult:
@@ -115,10 +134,22 @@ class IterativeAttack(Attack):
         for step in range(self.max_steps + 1):
             progress.set_postfix(running=len(active), refresh=False)
             current = images[active].requires_grad_(True)
-            outputs, clipped = self.victim.outputs_and_clipped(current)
+            with torch.autocast(current.device.type, torch.bfloat16, enabled=self.low_precision):
+                outputs, clipped = self.victim.outputs_and_clipped(current)
+            outputs = outputs.float()
             decided = self.victim.decisions(outputs.detach()).cpu()
             reached = self.reached(decided, targets[active].cpu(),
                                    None if labels is None else labels[active].cpu())
+            if self.low_precision:
+                # Where bfloat16 might be wrong, or says a goal is newly reached, float32
+                # decides.
+                new = (reached & (first_hit[active] < 0)).any(dim=1)
+                unsure = ~self.victim.certain(outputs.detach()).cpu() | new
+                if unsure.any():
+                    decided[unsure] = self._float32_decisions(current.detach()[unsure.to(
+                        current.device)])
+                    reached = self.reached(decided, targets[active].cpu(),
+                                           None if labels is None else labels[active].cpu())
             # A sample that reached its goal keeps that decision; the others keep the latest.
             decisions[active] = torch.where(first_hit[active] < 0, decided, decisions[active])
             new_hits = reached & (first_hit[active] < 0)
@@ -140,6 +171,11 @@ class IterativeAttack(Attack):
         progress.close()
         failed = first_hit < 0
         final[failed] = images[:, None].expand(-1, thresholds, -1, -1, -1)[failed]
+        if self.low_precision and failed.any():
+            # The last step's decisions may be bfloat16's; a record's are float32's.
+            rows = failed.any(dim=1).nonzero()[:, 0]
+            decisions[rows] = torch.where(failed[rows], self._float32_decisions(images[rows]),
+                                          decisions[rows])
         steps = torch.where(failed, self.max_steps, first_hit)
         return (steps.numpy(), (~failed).numpy(), final[:, :, 0].cpu().numpy(),
                 clipped_steps.numpy(), decisions.numpy())

@@ -56,10 +56,12 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, labels: np.ndar
     records (`ifgsm`, the table the copies came from). `variant` says how ifgsm runs."""
     max_steps = variant.max_steps or settings.max_steps
     if attack == "adaptive":
-        method = AdaptiveMargin(victim, max_steps=max_steps, batch_size=settings.batch_size)
+        method = AdaptiveMargin(victim, max_steps=max_steps, batch_size=settings.batch_size,
+                                gradient_precision=settings.gradient_precision)
     else:
         method = IterativeFGSM(victim, max_steps=max_steps, batch_size=settings.batch_size,
-                               stop_at=variant.stop_at, loss=variant.loss)
+                               stop_at=variant.stop_at, loss=variant.loss,
+                               gradient_precision=settings.gradient_precision)
     to_run = [pair for pair in attacked if pair not in copied]
     thresholds = len(victim.thresholds)
     result = AttackResult(np.zeros((len(attacked), thresholds), np.int64),

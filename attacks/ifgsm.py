@@ -17,9 +17,9 @@ class IterativeFGSM(IterativeAttack):
 
     def __init__(
         self, victim, max_steps: int = 1000, batch_size: int = 128, step_size: float = 1.0,
-        stop_at: str = "target", loss: str = "log",
+        stop_at: str = "target", loss: str = "log", gradient_precision: str = "float32",
     ):
-        super().__init__(victim, max_steps, batch_size, stop_at)
+        super().__init__(victim, max_steps, batch_size, stop_at, gradient_precision)
         self.step_size = step_size
         self.loss_name = loss
 

@@ -37,6 +37,9 @@ class AttackSettings:
     chunk: int = 32  # source images per resumable unit
     batch_size: int = 128
     device: str = "auto"  # auto: CUDA when present
+    # The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, adaptive) may
+    # take their gradient in bfloat16, 2-3x faster; decisions stay float32 (attacks/base.py).
+    gradient_precision: str = "float32"
 
 
 ATTACK_PRESETS: dict[str, AttackSettings] = {
@@ -117,7 +120,10 @@ def variant_of_table(table: str) -> Variant | None:
 
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
-                     "pgd_iterations", "square_queries", "chunk")
+                     "pgd_iterations", "square_queries", "chunk", "gradient_precision")
+# Recorded settings added after the first runs: a lock without them used the default.
+LATER_SETTINGS = {"gradient_precision": AttackSettings.gradient_precision}
+GRADIENT_PRECISIONS = ("float32", "bfloat16")
 SETTINGS_FILE = "settings.json"
 
 
@@ -175,8 +181,9 @@ def recorded_settings(run_dir: Path) -> dict | None:
     except ValueError:
         raise UserError(f"{path} is not valid JSON; restore it, or move {attacks_dir(run_dir)} "
                         "away to start the attacks afresh") from None
-    return {name: tuple(value) if isinstance(value, list) else value
-            for name, value in recorded.items() if name in RECORDED_SETTINGS}
+    return {**LATER_SETTINGS,
+            **{name: tuple(value) if isinstance(value, list) else value
+               for name, value in recorded.items() if name in RECORDED_SETTINGS}}
 
 
 def lock_settings(run_dir: Path, settings: AttackSettings) -> None:

@@ -4,6 +4,8 @@ Every classifier takes float images (B, 1, 64, 64) on 0..255 (docs/interfaces.md
 the three things an attack needs on top of that: `outputs` (one forward pass), `decisions` read
 from those outputs at every threshold the victim carries, and `loss` (the paper's J, per sample).
 One forward pass per attack step therefore serves the decisions at all thresholds and the gradient.
+A victim freezes its network's weights: attacks want gradients for the images only, and the
+backward pass of a network whose weights ask for gradients computes theirs too.
 
 Class indices follow the datasets: positives 0..K-1, None = K.
 """
@@ -16,6 +18,11 @@ from models.triple_staged import TripleStaged, decide
 
 # Ratios are clamped this far from 0 and 1 before taking logs, so the loss stays finite.
 RATIO_EPSILON = 1e-6
+# An attack step with a bfloat16 gradient reads the decision off its bfloat16 ratios only where
+# they are this far from every threshold and the top two this far apart; elsewhere it asks the
+# float32 network. bfloat16 ratios of trained medium networks differ from float32 ones by at
+# most about 0.01 (benchmarks/attack_precision.py measures it).
+DECISION_MARGIN = 0.05
 
 
 class DirectVictim:
@@ -23,7 +30,7 @@ class DirectVictim:
 
     def __init__(self, name: str, model: nn.Module, num_classes: int):
         self.name = name
-        self.model = model.eval()
+        self.model = model.eval().requires_grad_(False)
         self.num_classes = num_classes
         self.thresholds: tuple[float | None, ...] = (None,)
 
@@ -54,7 +61,7 @@ class TripleStagedVictim:
 
     def __init__(self, name: str, model: TripleStaged, thresholds: tuple[float, ...]):
         self.name = name
-        self.model = model.eval()
+        self.model = model.eval().requires_grad_(False)
         self.num_classes = model.num_classes
         self.thresholds: tuple[float | None, ...] = tuple(thresholds)
 
@@ -72,6 +79,18 @@ class TripleStagedVictim:
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return ratio_loss(outputs, targets)
+
+    def certain(self, outputs: torch.Tensor, margin: float = DECISION_MARGIN) -> torch.Tensor:
+        """(B,) bool: whether ratios known to within `margin` fix the decision at every
+        threshold: the best ratio is more than `margin` below each threshold (None), or more
+        than `margin` above it and more than twice `margin` above the second best."""
+        top = outputs.topk(min(2, outputs.shape[1]), dim=1).values
+        best = top[:, 0]
+        gap = best - top[:, 1] if top.shape[1] > 1 else torch.full_like(best, float("inf"))
+        sure = torch.ones_like(best, dtype=torch.bool)
+        for threshold in self.thresholds:
+            sure &= (best < threshold - margin) | ((best > threshold + margin) & (gap > 2 * margin))
+        return sure
 
     def scores(self, images: torch.Tensor, threshold: float | None) -> torch.Tensor:
         """Log-odds of `model.scores`: the same argmax, and cross-entropy on them behaves like J

@@ -101,6 +101,39 @@ class InMemorySplit:
         self.order.load_state_dict(state)
 
 
+class PatchBatches:
+    """The authors' comparator batches: square patches cut from every pair at a fixed stride
+    (their 04_Stage3Data/01_preconvolute.py), those whose mean alpha reaches `min_coverage`,
+    shuffled across all pairs and drawn `batch_size` at a time in `BatchOrder`. A batch holds
+    query, drawing and alpha patches (B,1,patch,patch) and `same` of each patch's pair."""
+
+    def __init__(self, pairs: dict[str, np.ndarray], patch: int, stride: int,
+                 min_coverage: float, batch_size: int, seed: int, device: torch.device):
+        self.pairs, self.patch, self.device = pairs, patch, device
+        coverage = torch.nn.functional.avg_pool2d(
+            torch.from_numpy(pairs["alpha"])[:, None].float() / 255.0, patch, stride)[:, 0]
+        pair, row, column = (coverage >= min_coverage).nonzero(as_tuple=True)
+        self.pair = pair.numpy()
+        self.row, self.column = row.numpy() * stride, column.numpy() * stride
+        self.order = BatchOrder(len(self.pair), batch_size, seed)
+
+    def next(self) -> dict[str, torch.Tensor]:
+        index = self.order.next().numpy()
+        offsets = np.arange(self.patch)
+        pair = self.pair[index][:, None, None]
+        rows = (self.row[index][:, None] + offsets)[:, :, None]
+        columns = (self.column[index][:, None] + offsets)[:, None, :]
+        patches = {name: self.pairs[name][pair, rows, columns]
+                   for name in ("query", "drawing", "alpha")}
+        return to_batch({**patches, "same": self.pairs["same"][self.pair[index]]}, self.device)
+
+    def state_dict(self) -> dict:
+        return self.order.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.order.load_state_dict(state)
+
+
 class ShardChunks:
     """For splits larger than memory: one shard at a time, shards and samples in seeded order."""
 

@@ -14,9 +14,10 @@ from core.files import file_sha256, write_json_atomic
 from dataset.manifest import read_manifest
 from dataset.shards import load_split
 from dataset.stage3 import comparator_pairs, load_pairs, save_pairs
-from dataset.torch_data import BatchOrder, InMemorySplit, training_batches
+from dataset.torch_data import BatchOrder, InMemorySplit, PatchBatches, training_batches
 from models import evaluation
-from models.comparator import masked_patch_loss
+from models.comparator import MIN_PATCH_COVERAGE, PATCH, masked_patch_loss
+from models.initialisation import initialise_like_authors, parameter_groups
 from models.runs import (
     EVALUATION,
     FORMAT_VERSION,
@@ -28,7 +29,7 @@ from models.runs import (
     prepare_folder,
     resolve_device,
 )
-from models.settings import CEIL_POOLING, schedule_for
+from models.settings import AUTHORS_PARAMETERS, CEIL_POOLING, schedule_for
 from models.training import Job, seed_everything, train
 
 # Projector loss weights (docs/design.md): squared error on the 0..255 drawing, cross-entropy
@@ -162,22 +163,32 @@ def train_network(
         "stages": _stage_weights(run_dir, network),
         # Only where set: configs written before the option keep reading as the same run.
         **({"ceil_pooling": True} if CEIL_POOLING[preset] else {}),
+        **({"authors_parameters": True} if AUTHORS_PARAMETERS[preset] else {}),
     }
     prepare_folder(folder, config)
 
     if not (folder / WEIGHTS).is_file():
         seed_everything(seed)
         model = build_network(network, k, ceil_pooling=CEIL_POOLING[preset]).to(torch_device)
+        groups = None
+        if AUTHORS_PARAMETERS[preset]:
+            initialise_like_authors(network, model)
+            groups = parameter_groups(network, model, schedule.lr, schedule.weight_decay)
         if network == "comparator":
             pairs = _comparator_pairs(run_dir, data_dir, "train", classes, seed, torch_device)
-            batches = InMemorySplit(pairs, BatchOrder(len(pairs["same"]), schedule.batch_size,
-                                                      seed), torch_device)
+            if schedule.patch_stride:
+                batches = PatchBatches(pairs, PATCH, schedule.patch_stride, MIN_PATCH_COVERAGE,
+                                       schedule.batch_size, seed, torch_device)
+            else:
+                batches = InMemorySplit(pairs, BatchOrder(len(pairs["same"]),
+                                                          schedule.batch_size, seed),
+                                        torch_device)
         else:
             batches = training_batches(data_dir, TRAIN_FIELDS[network], schedule.batch_size,
                                        seed, torch_device,
                                        k if network in POSITIVES_ONLY else None)
-        train(Job(network, model, batches, LOSSES[network], schedule), folder, show_progress,
-              progress_row)
+        train(Job(network, model, batches, LOSSES[network], schedule, groups), folder,
+              show_progress, progress_row)
 
     if (folder / EVALUATION).is_file():
         return evaluation_summary(folder)

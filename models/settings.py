@@ -4,8 +4,9 @@
 momentum 0.9, weight decay 5e-4, lr x0.1 every 10k iterations, 40k iterations of batch 128 for
 the direct networks and the estimator; Adam (momenta 0.999 and 0.999) lr 5e-4 halved at 250k,
 350k and 450k of 500k iterations for the projector; SGD lr 2.5e-4, x0.1 every 10k, 50k
-iterations for the comparator; their ceil-mode pooling (CEIL_POOLING). Their Gaussian
-initialisation, doubled bias rates and patch batches are not followed yet (docs/fidelity.md).
+iterations on batches of 1280 patches cut at stride 6 for the comparator; their ceil-mode
+pooling (CEIL_POOLING); their fillers and per-parameter rates (AUTHORS_PARAMETERS,
+models/initialisation.py). docs/fidelity.md lists what still differs.
 
 `demo` and `medium` keep the networks and losses and shrink only the schedules, to fit 2 CPU
 cores: Adam instead of SGD for every network, because in a few hundred steps Adam reaches a
@@ -39,6 +40,10 @@ class Schedule:
     betas: tuple[float, float] = (0.9, 0.999)  # Adam only (Caffe's momentum and momentum2)
     lr_milestones: tuple[int, ...] = ()  # lr x lr_gamma at each of these steps, instead of every
     lr_gamma: float = 0.1
+    # Comparator only: > 0 trains on 10x10 patches cut at this stride from the pair images and
+    # shuffled across all of them, batch_size patches a batch (the authors' pre-extracted
+    # patches); 0 trains on whole images, batch_size images, every patch position in each.
+    patch_stride: int = 0
 
     def to_json(self) -> dict:
         """As config.json stores it; a field at its default is left out, so that the configs of
@@ -100,11 +105,11 @@ _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
                               lr_milestones=(250_000, 350_000, 450_000), lr_gamma=0.5,
                               checkpoint_every=5000, log_every=500),
         # 05_TrainStage3/solver.prototxt: SGD lr 2.5e-4, momentum 0.9, weight decay 5e-4, x0.1
-        # every 10k of 50k iterations. Their batch is 1280 pre-extracted 10x10 patches at
-        # stride 6 (100 per image); ours is whole images with every patch position, so 13
-        # images hold about as many distinct patches (docs/fidelity.md).
-        "comparator": Schedule(50_000, 13, "sgd", 2.5e-4, 0.9, 5e-4, 10_000,
-                               checkpoint_every=1000, log_every=100),
+        # every 10k of 50k iterations, on batches of 1280 10x10 patches cut at stride 6 from
+        # the pair images and shuffled across all of them (train.prototxt;
+        # 04_Stage3Data/01_preconvolute.py).
+        "comparator": Schedule(50_000, 1280, "sgd", 2.5e-4, 0.9, 5e-4, 10_000,
+                               checkpoint_every=1000, log_every=100, patch_stride=6),
     },
 }
 
@@ -112,6 +117,11 @@ _PRESET_SCHEDULES: dict[str, dict[str, Schedule]] = {
 # Whether the AlexNet trunk's pooling rounds up, as Caffe's did in the authors' networks (their
 # first fully connected layer sees 64x7x7 inputs; models/alexnet.py). Only the paper preset.
 CEIL_POOLING = {"demo": False, "medium": False, "paper": True}
+# Whether the networks start from the authors' fillers and learn at their per-parameter rates
+# (biases x2 without decay, the projector's deconvolution biases fixed at 0;
+# models/initialisation.py). Only the paper preset: demo and medium were measured with
+# PyTorch's default initialisation.
+AUTHORS_PARAMETERS = {"demo": False, "medium": False, "paper": True}
 
 
 def schedule_for(

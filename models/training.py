@@ -39,6 +39,9 @@ class Job:
     batches: Batches
     loss: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
     schedule: Schedule
+    # Optimiser groups with their own lr and weight decay (models/initialisation.py); None:
+    # every parameter at the schedule's.
+    parameter_groups: list[dict] | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -48,12 +51,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimiser(network: nn.Module, schedule: Schedule) -> torch.optim.Optimizer:
+def make_optimiser(network: nn.Module, schedule: Schedule,
+                   groups: list[dict] | None = None) -> torch.optim.Optimizer:
+    """The schedule's optimiser over `groups` (each with its own lr and weight decay), or over
+    every parameter at the schedule's lr and decay."""
+    parameters = groups if groups is not None else network.parameters()
     if schedule.optimiser == "sgd":
-        return torch.optim.SGD(network.parameters(), lr=schedule.lr, momentum=schedule.momentum,
+        return torch.optim.SGD(parameters, lr=schedule.lr, momentum=schedule.momentum,
                                weight_decay=schedule.weight_decay)
     if schedule.optimiser == "adam":
-        return torch.optim.Adam(network.parameters(), lr=schedule.lr, betas=schedule.betas,
+        return torch.optim.Adam(parameters, lr=schedule.lr, betas=schedule.betas,
                                 weight_decay=schedule.weight_decay)
     raise ValueError(f"unknown optimiser {schedule.optimiser!r}")
 
@@ -102,7 +109,7 @@ def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int 
     `progress_row`: the terminal row of the progress bar (networks trained side by side by
     `models.parallel` each take their own)."""
     schedule, network = job.schedule, job.network
-    optimiser = make_optimiser(network, schedule)
+    optimiser = make_optimiser(network, schedule, job.parameter_groups)
     scheduler = make_scheduler(optimiser, schedule)
     checkpoint_path, metrics_path = folder / CHECKPOINT, folder / METRICS
     step = 0

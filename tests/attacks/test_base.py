@@ -120,3 +120,35 @@ def test_where_the_clip_never_engaged_bpda_takes_the_same_path(shapes_test):
     assert np.array_equal(paper.images[untouched], bpda.images[untouched])
     parted = (paper.images != bpda.images).reshape(len(images), -1).any(axis=1)
     assert parted[~untouched].any()  # the count is not vacuous: engaged paths do part
+
+
+def test_bfloat16_gradient_records_what_the_float32_network_decides(shapes_test):
+    model = tiny_triple_staged()
+    thresholds = (0.2, 0.45, 0.7)
+    victim = TripleStagedVictim("t", model, thresholds)
+    images = torch.as_tensor(shapes_test["image"][:16], dtype=torch.float32)[:, None]
+    targets = torch.tensor([1, 2, 3, 0] * 4)
+    exact = IterativeFGSM(victim, max_steps=60).run(images, targets)
+    fast = IterativeFGSM(victim, max_steps=60, gradient_precision="bfloat16").run(images, targets)
+    assert fast.success.any() and not fast.success.all()
+    for column, threshold in enumerate(thresholds):
+        with torch.no_grad():  # every recorded decision is float32's on the recorded image
+            ratios = model.ratios(torch.as_tensor(fast.images[:, column])[:, None])
+        assert torch.equal(decide(ratios, threshold), torch.as_tensor(fast.decisions[:, column]))
+        done = fast.success[:, column]
+        assert (fast.decisions[done, column] == targets.numpy()[done]).all()
+        assert (fast.decisions[~done, column] != targets.numpy()[~done]).all()
+    # Only the path differs: bfloat16 steps go where float32 ones do, about as far.
+    assert (fast.success == exact.success).mean() >= 0.8
+    both = fast.success & exact.success
+    assert abs(np.median(fast.steps[both]) - np.median(exact.steps[both])) <= 0.25 * np.median(
+        exact.steps[both]) + 1
+    assert not np.array_equal(fast.images, exact.images)  # bfloat16 was really used
+
+
+def test_victims_leave_weights_without_gradients(trained_direct):
+    victim = DirectVictim("direct", trained_direct, 3)
+    images = torch.full((2, 1, 64, 64), 100.0, requires_grad=True)
+    victim.loss(victim.outputs(images), torch.tensor([0, 1])).sum().backward()
+    assert images.grad is not None
+    assert all(parameter.grad is None for parameter in victim.model.parameters())

@@ -63,3 +63,15 @@ def test_an_option_that_contradicts_the_recorded_settings_is_refused(tmp_path, p
     lock_settings(run, ATTACK_PRESETS["demo"])
     with pytest.raises(UserError, match=message):
         settings_for_run(run, preset, **given)
+
+
+def test_the_gradient_precision_is_locked_and_older_locks_read_as_float32(tmp_path):
+    run = trained_with(tmp_path, "demo")
+    lock_settings(run, ATTACK_PRESETS["demo"])
+    lock = run / "attacks" / "settings.json"
+    older = {name: value for name, value in json.loads(lock.read_text()).items()
+             if name != "gradient_precision"}
+    lock.write_text(json.dumps(older))  # a lock written before the setting existed
+    assert settings_for_run(run, None).gradient_precision == "float32"
+    with pytest.raises(UserError, match="gradient_precision float32 -> bfloat16"):
+        settings_for_run(run, None, gradient_precision="bfloat16")

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -115,7 +116,17 @@ def test_the_paper_preset_builds_the_authors_rounding_and_loads_it_back(
     train_network("direct", model_dataset, tmp_path, preset="paper", steps=1, batch_size=4,
                   device="cpu", show_progress=False)
     config = json.loads((tmp_path / "direct" / CONFIG).read_text())
-    assert config["ceil_pooling"] is True
+    assert config["ceil_pooling"] is True and config["authors_parameters"] is True
     model = load_classifier(tmp_path, "direct", read_manifest(model_dataset).classes)
     assert model.trunk.fully_connected[1].in_features == 64 * 7 * 7
     assert model(torch.zeros(2, 1, 64, 64)).shape == (2, len(read_manifest(model_dataset).classes))
+    # The stages too: the comparator trains on the authors' patch batches at their rates.
+    for network in ("estimator", "projector", "comparator"):
+        train_network(network, model_dataset, tmp_path, preset="paper", steps=2, batch_size=8,
+                      device="cpu", show_progress=False)
+    comparator = json.loads((tmp_path / "comparator" / CONFIG).read_text())
+    assert comparator["schedule"]["patch_stride"] == 6
+    assert comparator["schedule"]["batch_size"] == 8
+    losses = [json.loads(line)["loss"]
+              for line in (tmp_path / "comparator" / "metrics.jsonl").read_text().splitlines()]
+    assert losses and all(np.isfinite(losses))

@@ -46,6 +46,9 @@ def test_the_paper_comparator_and_estimator_are_the_authors_sgd():
         assert (group["lr"], group["momentum"], group["weight_decay"]) == (lr, 0.9, 5e-4)
         assert (schedule.steps, schedule.lr_decay_every, schedule.lr_gamma) == (steps, 10_000,
                                                                                 0.1)
+    # 05_TrainStage3/train.prototxt: batches of 1280 patches; 01_preconvolute.py: stride 6.
+    comparator = schedule_for("paper", "comparator")
+    assert (comparator.batch_size, comparator.patch_stride) == (1280, 6)
 
 
 def test_demo_and_medium_configs_read_as_before():
