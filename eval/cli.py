@@ -34,3 +34,22 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
 
     write_report(run_dir, data_dir, out_dir, settings)
     click.echo(f"report: {out_dir / 'report.md'}", err=True)
+
+
+@click.command("compare")
+@click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for compare.md and compare.json.")
+def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
+    """Set runs of one experiment trained with different --seed side by side.
+
+    Each RUN needs its report (`mindseye eval RUN DATA`, which writes RUN/report/). For every
+    quantity of Table 1, the paper's attack's median steps and distortion, and PGD's robust
+    accuracy at 4 and 8 grey levels: the value per run, the mean, the between-seed standard
+    deviation and a 95% t-interval of the mean; for every claim of the report, in how many runs
+    it holds. The runs must share the preset, the data and the attack settings.
+    """
+    from eval.compare import write_comparison
+
+    click.echo(f"comparison: {write_comparison(list(run_dirs), out_dir)}", err=True)

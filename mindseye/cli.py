@@ -5,7 +5,7 @@ import click
 from attacks.cli import attack
 from core import __version__
 from dataset.cli import dataset
-from eval.cli import eval_command
+from eval.cli import compare_command, eval_command
 from mindseye.pipeline import pipeline
 from models.cli import train
 from render.assets_cli import assets
@@ -25,9 +25,11 @@ def main() -> None:
     mindseye train all DATA --out RUN         the direct baselines and the triple-staged network
     mindseye attack RUN DATA                  adversarial effort per network and target
     mindseye eval RUN DATA --out DIR          Table 1, Figs 4-6: report.md, metrics.json, PNGs
+    mindseye compare RUN... --out DIR         runs trained with different seeds, side by side
     mindseye pipeline --preset demo --out DIR all of the above, resumable
     """
 
 
-for command in (assets, render, dataset, train, attack, eval_command, pipeline):
+for command in (assets, render, dataset, train, attack, eval_command, compare_command,
+                pipeline):
     main.add_command(command)

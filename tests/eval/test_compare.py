@@ -1,0 +1,85 @@
+"""`mindseye compare`: runs of one experiment with different seeds, side by side."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attacks.experiments import run_attack
+from eval.compare import compare_runs, quantities
+from eval.report import write_report
+from tests.fixtures.environment import child_env
+from tests.fixtures.reported import SETTINGS
+from tests.fixtures.rng import isolated_rng
+from tests.fixtures.runs import untrained_run
+from tests.fixtures.synthetic_shapes import CLASSES, write_synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def seeded_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("seeds")
+    data = write_synthetic_dataset(root / "data", per_class=4, test_per_class=6)
+    runs = []
+    with isolated_rng(0):
+        for seed in (0, 1, 2):
+            run = untrained_run(root / f"run-{seed}", CLASSES, seed=seed)
+            for attack in ("ifgsm", "pgd"):
+                run_attack(run, data, attack, SETTINGS)
+            write_report(run, data, run / "report", SETTINGS)
+            runs.append(run)
+    return {"data": data, "runs": runs, "root": root}
+
+
+def test_each_quantity_is_summarised_across_the_seeds(seeded_runs):
+    runs = seeded_runs["runs"]
+    comparison = compare_runs(runs)
+    assert comparison["seeds"] == [0, 1, 2]
+    per_run = [quantities(json.loads((run / "report" / "metrics.json").read_text()))
+               for run in runs]
+    names = comparison["quantities"]
+    assert any(name.startswith("clean error") for name in names)
+    assert any(name.startswith("ifgsm success (%)") for name in names)
+    assert any(name.startswith("PGD robust accuracy (%) @8") for name in names)
+    for name, summary in names.items():
+        assert summary["values"] == [run.get(name) for run in per_run]
+        values = [run[name] for run in per_run if name in run]
+        assert summary["runs"] == len(values)
+        if len(values) < 3:
+            continue
+        assert summary["mean"] == pytest.approx(np.mean(values))
+        assert summary["sd"] == pytest.approx(np.std(values, ddof=1))
+        # t with 2 degrees of freedom: 4.303 standard errors either side.
+        half = 4.3027 * np.std(values, ddof=1) / np.sqrt(3)
+        assert summary["ci"] == pytest.approx([np.mean(values) - half, np.mean(values) + half],
+                                              abs=1e-3)
+    # Untrained networks with different seeds decide differently somewhere.
+    assert any(summary.get("sd", 0) > 0 for summary in names.values())
+    for claim in comparison["claims"]:
+        assert len(claim["holds"]) == 3
+
+
+def test_the_command_writes_the_page_and_refuses_runs_of_other_experiments(seeded_runs, tmp_path):
+    runs, out = seeded_runs["runs"], tmp_path / "compare"
+    done = subprocess.run([sys.executable, "-m", "mindseye", "compare", *map(str, runs),
+                           "--out", str(out)], capture_output=True, text=True, env=child_env())
+    assert done.returncode == 0, done.stderr
+    page = (out / "compare.md").read_text()
+    assert "seed 0 | seed 1 | seed 2" in page and "holds in" in page
+    assert json.loads((out / "compare.json").read_text())["seeds"] == [0, 1, 2]
+    # A run of another preset is another experiment.
+    other = untrained_run(tmp_path / "other", CLASSES, seed=3)
+    for network in ("direct", "estimator"):
+        config = json.loads((other / network / "config.json").read_text())
+        (other / network / "config.json").write_text(json.dumps({**config, "preset": "medium"}))
+    refused = subprocess.run([sys.executable, "-m", "mindseye", "compare", str(runs[0]),
+                              str(other), "--out", str(out)], capture_output=True, text=True,
+                             env=child_env())
+    assert refused.returncode == 2
+    assert "differ in preset" in refused.stderr and "Traceback" not in refused.stderr
+    missing = subprocess.run([sys.executable, "-m", "mindseye", "compare", str(runs[0]),
+                              str(Path(seeded_runs["root"]) / "nowhere"), "--out", str(out)],
+                             capture_output=True, text=True, env=child_env())
+    assert missing.returncode == 2 and "not a trained run" in missing.stderr
