@@ -5,7 +5,9 @@ Each experiment lives in its own module and resumes, skipping finished units:
   ifgsm-bpda is the triple-staged network only, and copies what it would repeat
   (attacks/bpda_copy.py);
 - pgd, square (attacks/budgeted.py): robust accuracy at each L-inf budget;
-- transfer (attacks/transfer.py): the direct networks' ifgsm adversarials, shown to the others.
+- transfer (attacks/transfer.py): the direct networks' ifgsm adversarials, shown to the others,
+  and the triple-staged network's false positives (every targeted table), shown to the direct
+  networks.
 Their records are kept by attacks/records.py, their settings locked by attacks/settings.py.
 """
 
@@ -73,7 +75,9 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         if origins:
             run_targeted(run_dir, "ifgsm", load_victims(run_dir, classes, settings, origins),
                          test, selected, settings)
-        run_transfer(run_dir, load_victims(run_dir, classes, settings, networks), settings)
+        run_transfer(run_dir, load_victims(run_dir, classes, settings, networks), settings,
+                     reverse_tables=("ifgsm", *variant_tables(run_dir), "ifgsm-bpda",
+                                     "adaptive"))
     elif attack in BUDGETED_ATTACKS:
         run_budgeted(run_dir, attack, load_victims(run_dir, classes, settings, networks), test,
                      selected, settings)

@@ -1,4 +1,13 @@
-"""transfer: the direct networks' successful ifgsm adversarials, shown to the other networks."""
+"""transfer: adversarials made on one network, shown to the others.
+
+- Forward: the direct networks' successful ifgsm adversarials, shown to every other network.
+- Reverse: the triple-staged network's successful false positives, from every targeted table
+  (ifgsm, its variants, ifgsm-bpda, adaptive) and at each threshold, shown to the two direct
+  networks, which were trained on clean renders. The paper says that to fool the
+  triple-staged network "the false positive class will be evidently visible"; if so, the
+  direct networks should call such an image its target far more often than they call each
+  other's adversarials theirs.
+"""
 
 from pathlib import Path
 
@@ -8,34 +17,54 @@ from attacks.records import RecordTable
 from attacks.settings import AttackSettings, attacks_dir
 from attacks.sources import victim_decisions
 from attacks.victims import Victim
-from core.constants import DIRECT_NETWORKS
+from core.constants import DIRECT_NETWORKS, TRIPLE_STAGED
 
 
-def run_transfer(
-    run_dir: Path, victim_list: list[Victim], settings: AttackSettings
-) -> None:
-    """Show each direct network's successful ifgsm adversarials to every other victim."""
+def run_transfer(run_dir: Path, victim_list: list[Victim], settings: AttackSettings,
+                 reverse_tables: tuple[str, ...] = ()) -> None:
+    """Show each direct network's successful ifgsm adversarials to every other victim, and the
+    triple-staged network's successful false positives of each table in `reverse_tables` to
+    the direct victims. One unit per (origin, victim), skipped once written."""
+    records = RecordTable(attacks_dir(run_dir) / "transfer")
     ifgsm = RecordTable(attacks_dir(run_dir) / "ifgsm")
     made = [record for record in ifgsm.read()
             if record["network"] in DIRECT_NETWORKS and record.get("success")]
-    records = RecordTable(attacks_dir(run_dir) / "transfer")
     for origin in DIRECT_NETWORKS:
         adversarials = [record for record in made if record["network"] == origin]
-        if not adversarials:
-            continue
-        stack = np.stack([ifgsm.load_image(record) for record in adversarials])
         for victim in victim_list:
-            unit = f"{origin}-to-{victim.name}"
-            if victim.name == origin or records.is_done(unit):
-                continue
-            decisions = victim_decisions(victim, stack, settings.batch_size)
-            records.write_unit(unit, [
-                {"unit": unit, "attack": "transfer", "origin": origin, "network": victim.name,
-                 "threshold": threshold, "source": made_record["source"],
-                 "source_class": made_record["source_class"], "target": made_record["target"],
-                 "kind": made_record["kind"], "decision": int(decisions[row, column]),
-                 "fooled": bool(decisions[row, column] == made_record["target"]),
-                 "still_correct": bool(decisions[row, column] == made_record["source_class"])}
-                for row, made_record in enumerate(adversarials)
-                for column, threshold in enumerate(victim.thresholds)
-            ])
+            if victim.name != origin:
+                _show(records, f"{origin}-to-{victim.name}", ifgsm, adversarials, victim,
+                      settings, {"origin": origin})
+    direct_victims = [victim for victim in victim_list if victim.name in DIRECT_NETWORKS]
+    for table_name in reverse_tables:
+        table = RecordTable(attacks_dir(run_dir) / table_name)
+        false_positives = [record for record in table.read()
+                           if record["network"] == TRIPLE_STAGED and record.get("success")
+                           and record["kind"] == "false-positive"]
+        for threshold in sorted({record["threshold"] for record in false_positives}):
+            adversarials = [record for record in false_positives
+                            if record["threshold"] == threshold]
+            for victim in direct_victims:
+                _show(records, f"{TRIPLE_STAGED}-{table_name}-{threshold}-to-{victim.name}",
+                      table, adversarials, victim, settings,
+                      {"origin": TRIPLE_STAGED, "origin_attack": table_name,
+                       "origin_threshold": threshold})
+
+
+def _show(records: RecordTable, unit: str, table: RecordTable, adversarials: list[dict],
+          victim: Victim, settings: AttackSettings, origin: dict) -> None:
+    """One transfer unit: `victim`'s decisions on the saved images of `adversarials`."""
+    if not adversarials or records.is_done(unit):
+        return
+    stack = np.stack([table.load_image(record) for record in adversarials])
+    decisions = victim_decisions(victim, stack, settings.batch_size)
+    records.write_unit(unit, [
+        {"unit": unit, "attack": "transfer", **origin, "network": victim.name,
+         "threshold": threshold, "source": made["source"], "source_class": made["source_class"],
+         "target": made["target"], "kind": made["kind"],
+         "decision": int(decisions[row, column]),
+         "fooled": bool(decisions[row, column] == made["target"]),
+         "still_correct": bool(decisions[row, column] == made["source_class"])}
+        for row, made in enumerate(adversarials)
+        for column, threshold in enumerate(victim.thresholds)
+    ])

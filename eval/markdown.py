@@ -160,7 +160,8 @@ def report_text(metrics: dict) -> str:
     lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
               "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
               "`fig5_gallery_*.png` (drawn by "
-              f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'}).", ""]
+              f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'})."
+              + gallery_transfer_caption(metrics["transfer"]), ""]
     for attack, rows in metrics["robust_accuracy"].items():
         epsilons = sorted({r["epsilon"] for r in rows})
         lines += [f"## Robust accuracy against L-inf budget: {attack}", "",
@@ -186,16 +187,28 @@ def report_text(metrics: dict) -> str:
                     f"{by_eps[e][f'{part}_robust']} of {by_eps[e][f'{part}_samples']}"
                     if e in by_eps else "-" for e in epsilons) + " |")
         lines.append("")
-    if metrics["transfer"]:
+    forward = [row for row in metrics["transfer"] if row["origin"] != "triple-staged"]
+    reverse = [row for row in metrics["transfer"] if row["origin"] == "triple-staged"]
+    if forward:
         lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
                   "| made on | shown to | kind | adversarials | fooled (target reached) "
                   "| still correct |", "|---|---|---|---|---|---|"]
-        for row in metrics["transfer"]:
-            count = row["adversarials"]
-            fooled = interval_text(row["fooled"], count, row["fooled_ci"])
-            still_correct = interval_text(row["still_correct"], count, row["still_correct_ci"])
+        for row in forward:
             lines.append(f"| {row['origin']} | {setting_name(row['network'], row['threshold'])} "
-                         f"| {row['kind']} | {count} | {fooled} | {still_correct} |")
+                         f"| {row['kind']} | {transfer_cells(row)} |")
+        lines.append("")
+    if reverse:
+        lines += ["## Did the false positive become the target?", "",
+                  "The paper says that to fool the triple-staged network \"the false positive "
+                  "class will be evidently visible\". Each of its successful false positives "
+                  "is shown to the two direct networks, trained on clean renders: the share they "
+                  "call the target, beside the share for the direct networks' own false "
+                  "positives shown to each other (above).", "",
+                  "| made by | shown to | adversarials | called the target | still the source |",
+                  "|---|---|---|---|---|"]
+        for row in reverse:
+            lines.append(f"| {row['origin_attack']} @{row['origin_threshold']} | "
+                         f"{row['network']} | {transfer_cells(row)} |")
         lines.append("")
     lines += ["## What the numbers say", "",
               "Each verdict compares point estimates; brackets hold 95% intervals (order "
@@ -215,3 +228,25 @@ def report_text(metrics: dict) -> str:
         lines.append("- No claim could be checked: run `mindseye attack` first.")
     lines.append("")
     return "\n".join(lines)
+
+
+def transfer_cells(row: dict) -> str:
+    """'adversarials | fooled [CI] | still correct [CI]' of one transfer row."""
+    count = row["adversarials"]
+    return (f"{count} | {interval_text(row['fooled'], count, row['fooled_ci'])} | "
+            f"{interval_text(row['still_correct'], count, row['still_correct_ci'])}")
+
+
+def gallery_transfer_caption(transfer: list[dict]) -> str:
+    """For the triple-staged galleries (the paper's attack): how often the direct networks call
+    those false positives their target ('' without reverse-transfer records)."""
+    rows = [row for row in transfer
+            if row["origin"] == "triple-staged" and row["origin_attack"] == "ifgsm"]
+    if not rows:
+        return ""
+    parts = [f"@{row['origin_threshold']} {row['network']} "
+             f"{interval_text(row['fooled'], row['adversarials'], row['fooled_ci'])}"
+             for row in rows]
+    return (" Shown to the direct networks, the triple-staged galleries' kind of image (every "
+            "successful false positive of the paper's attack) is called its target: "
+            + "; ".join(parts) + ".")

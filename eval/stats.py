@@ -242,13 +242,21 @@ def robust_accuracy(records: list[dict], none_label: int) -> list[dict]:
 
 
 def transfer_table(records: list[dict]) -> list[dict]:
+    """Per origin (network, and for the triple-staged network's adversarials the attack table
+    and threshold they were made with), victim setting and kind: how many adversarials fooled
+    the victim into the target, and how many it still got right."""
     rows = []
-    by_pair = group(records, lambda r: (r["origin"], r["network"], r["threshold"], r["kind"]))
-    for (origin, network, threshold, kind), items in sorted(by_pair.items(), key=_sort_key):
+    by_pair = group(records, lambda r: (r["origin"], r.get("origin_attack", "ifgsm"),
+                                        r.get("origin_threshold"), r["network"],
+                                        r["threshold"], r["kind"]))
+    for key, items in sorted(by_pair.items(), key=_sort_key):
+        origin, origin_attack, origin_threshold, network, threshold, kind = key
         fooled = sum(r["fooled"] for r in items)
         still_correct = sum(r["still_correct"] for r in items)
         rows.append({
-            "origin": origin, "network": network, "threshold": threshold, "kind": kind,
+            "origin": origin, "origin_attack": origin_attack,
+            "origin_threshold": origin_threshold, "network": network, "threshold": threshold,
+            "kind": kind,
             "adversarials": len(items),
             "fooled": fooled, "fooled_rate": fooled / len(items),
             "fooled_ci": wilson_interval(fooled, len(items)),

@@ -18,6 +18,7 @@ from attacks.targeted import run_targeted
 from attacks.transfer import run_transfer
 from attacks.victims import DirectVictim, TripleStagedVictim
 from core.errors import UserError
+from eval.stats import transfer_table
 from models.triple_staged import decide
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
@@ -213,3 +214,36 @@ def test_a_budgeted_unit_draws_its_random_start_from_its_own_seed(trained_direct
     with numpy_seeded_by("direct-None-8-00001"):
         other = PGD(direct, None, 8, iterations=2).run(images, labels).images
     assert not np.array_equal(other, runs[0])  # the start is random, only reproducible
+
+
+def test_reverse_transfer_shows_the_triple_staged_false_positives_to_the_direct_networks(
+        tmp_path, trained_direct, shapes_test):
+    direct = DirectVictim("direct", trained_direct, 3)
+    triple = TripleStagedVictim("triple-staged", tiny_triple_staged(), (0.2, 0.45))
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    run_targeted(tmp_path, "ifgsm", [triple], shapes_test, selected, SETTINGS)
+    made = [r for r in table(tmp_path, "ifgsm").read()
+            if r.get("success") and r["kind"] == "false-positive"]
+    assert {r["threshold"] for r in made} == {0.2, 0.45}
+    run_transfer(tmp_path, [direct, triple], SETTINGS, reverse_tables=("ifgsm",))
+    shown = [r for r in table(tmp_path, "transfer").read() if r["origin"] == "triple-staged"]
+    assert len(shown) == len(made) and {r["network"] for r in shown} == {"direct"}
+    images = table(tmp_path, "ifgsm")
+    by_pair = {(r["source"], r["target"], r["threshold"]): r for r in made}
+    for record in shown:
+        origin = by_pair[(record["source"], record["target"], record["origin_threshold"])]
+        assert record["origin_attack"] == "ifgsm"
+        with torch.no_grad():
+            decision = trained_direct(torch.as_tensor(images.load_image(origin),
+                                                      dtype=torch.float32)[None, None])
+        assert record["decision"] == decision.argmax(1).item()
+        assert record["fooled"] == (record["decision"] == origin["target"])
+    # The table's counts are a recomputation from the records, per threshold of origin.
+    for row in transfer_table(shown):
+        mine = [r for r in shown if r["origin_threshold"] == row["origin_threshold"]]
+        assert row["adversarials"] == len(mine)
+        assert row["fooled"] == sum(r["fooled"] for r in mine)
+    # Resuming writes nothing new.
+    before = sorted(p.name for p in (tmp_path / "attacks" / "transfer").iterdir())
+    run_transfer(tmp_path, [direct, triple], SETTINGS, reverse_tables=("ifgsm",))
+    assert sorted(p.name for p in (tmp_path / "attacks" / "transfer").iterdir()) == before

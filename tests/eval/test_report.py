@@ -175,7 +175,11 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
         "clip": [clip_row("ifgsm", 0.7, "false-positive", np.array([True, False]),
                           np.array([False, False]))],
         "paired": {"ifgsm-bpda": paired_table(paper, bpda)},
-        "transfer": transfer_table([shown, {**shown, "fooled": True, "still_correct": False}]),
+        "transfer": transfer_table([shown, {**shown, "fooled": True, "still_correct": False},
+                                    *[{**shown, "origin": "triple-staged", "network": "direct",
+                                       "threshold": None, "origin_attack": "ifgsm",
+                                       "origin_threshold": 0.45, "fooled": fooled}
+                                      for fooled in (True, False, False, False)]]),
     })
     text = report_text(metrics)
     assert "| ifgsm | @0.7 | false-positive | 2 | 50.00% [" in text
@@ -183,6 +187,9 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
     # BPDA needed fewer steps on the one pair (30 - 40); the paper's path met the clip.
     assert "| 1 / 0 / 0 (1) | -10 | 1 of 1 | 0 |" in text
     assert "| direct | triple-staged @0.7 | false-positive | 2 | 50.00% [" in text
+    assert "## Did the false positive become the target?" in text
+    assert "| ifgsm @0.45 | direct | 4 | 25.00% [" in text
+    assert "is called its target: @0.45 direct 25.00% [" in text
     pgd = next(r for r in metrics["robust_accuracy"]["pgd"] if r["network"] == "direct")
     assert (f"| direct | {100 * pgd['robust_accuracy']:.2f}% [{100 * pgd['ci_low']:.1f}-"
             f"{100 * pgd['ci_high']:.1f}] |") in text
