@@ -13,8 +13,9 @@ import torch
 from attacks.adaptive import AdaptiveMargin
 from attacks.base import AttackResult
 from attacks.ifgsm import IterativeFGSM
+from attacks.minimal_norm import MinimalNorm
 from attacks.records import RecordTable
-from attacks.settings import OURS, AttackSettings, Variant
+from attacks.settings import MINIMAL_NORM_ATTACKS, OURS, AttackSettings, Variant, step_cap
 from attacks.sources import as_tensor
 from attacks.victims import Victim
 
@@ -54,8 +55,11 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, labels: np.ndar
                 settings: AttackSettings, variant: Variant = OURS) -> AttackResult:
     """The attack's result for each (row, target) pair: run, or copied from the ifgsm
     records (`ifgsm`, the table the copies came from). `variant` says how ifgsm runs."""
-    max_steps = variant.max_steps or settings.max_steps
-    if attack == "adaptive":
+    max_steps = step_cap(attack, settings, variant)
+    if attack in MINIMAL_NORM_ATTACKS:
+        method = MinimalNorm(victim, attack.removeprefix("fmn-"), settings.fmn_steps,
+                             settings.batch_size)
+    elif attack == "adaptive":
         method = AdaptiveMargin(victim, max_steps=max_steps, batch_size=settings.batch_size,
                                 gradient_precision=settings.gradient_precision)
     else:

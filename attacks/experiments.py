@@ -1,7 +1,8 @@
 """The attack experiments on a run folder: which experiment runs on which networks.
 
 Each experiment lives in its own module and resumes, skipping finished units:
-- ifgsm, ifgsm-bpda, adaptive (attacks/targeted.py): false positives and false negatives;
+- ifgsm, ifgsm-bpda, adaptive, fmn-l2, fmn-linf (attacks/targeted.py): false positives and
+  false negatives;
   ifgsm-bpda is the triple-staged network only, and copies what it would repeat
   (attacks/bpda_copy.py);
 - pgd, square (attacks/budgeted.py): robust accuracy at each L-inf budget;
@@ -19,6 +20,7 @@ from attacks.settings import (
     ATTACKS,
     BUDGETED_ATTACKS,
     EXTRA_ATTACKS,
+    MINIMAL_NORM_ATTACKS,
     OURS,
     AttackSettings,
     Variant,
@@ -82,7 +84,9 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         run_budgeted(run_dir, attack, load_victims(run_dir, classes, settings, networks), test,
                      selected, settings)
     else:
-        # The adaptive attack takes every gradient there is: the clip's too, as BPDA does.
-        clip = "straight_through" if attack in ("ifgsm-bpda", "adaptive") else variant.clip
+        # The adaptive and minimal-norm attacks take every gradient there is: the clip's too,
+        # as BPDA does.
+        clip = ("straight_through" if attack in ("ifgsm-bpda", "adaptive", *MINIMAL_NORM_ATTACKS)
+                else variant.clip)
         run_targeted(run_dir, attack, load_victims(run_dir, classes, settings, networks, clip),
                      test, selected, settings, variant)

@@ -13,9 +13,13 @@ from core.errors import UserError
 from core.files import write_json_atomic
 
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
+# A reviewer's attacks (attacks/minimal_norm.py): by name only, not part of `all` or the
+# pipeline, whose cost they would multiply.
+MINIMAL_NORM_ATTACKS = ("fmn-l2", "fmn-linf")
+NAMED_ONLY_ATTACKS = MINIMAL_NORM_ATTACKS
 # Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
 # Sized by --extra-per-class: the attacks the paper did not run.
-EXTRA_ATTACKS = ("pgd", "square", "adaptive")
+EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS)
 TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED_ATTACKS = ("pgd", "square")
 
@@ -40,6 +44,7 @@ class AttackSettings:
     # The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, adaptive) may
     # take their gradient in bfloat16, 2-3x faster; decisions stay float32 (attacks/base.py).
     gradient_precision: str = "float32"
+    fmn_steps: int = 100  # Fast Minimum-Norm's steps (attacks/minimal_norm.py)
 
 
 ATTACK_PRESETS: dict[str, AttackSettings] = {
@@ -118,19 +123,30 @@ def variant_of_table(table: str) -> Variant | None:
     return Variant(**values)
 
 
+def step_cap(attack: str, settings: AttackSettings, variant: Variant = OURS) -> int:
+    """The `max_steps` a targeted attack's records carry: FMN's fixed steps, a variant's own
+    cap, or the run's."""
+    if attack in MINIMAL_NORM_ATTACKS:
+        return settings.fmn_steps
+    return variant.max_steps or settings.max_steps
+
+
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
-                     "pgd_iterations", "square_queries", "chunk", "gradient_precision")
+                     "pgd_iterations", "square_queries", "chunk", "gradient_precision",
+                     "fmn_steps")
 # Recorded settings added after the first runs: a lock without them used the default.
-LATER_SETTINGS = {"gradient_precision": AttackSettings.gradient_precision}
+LATER_SETTINGS = {"gradient_precision": AttackSettings.gradient_precision,
+                  "fmn_steps": AttackSettings.fmn_steps}
 GRADIENT_PRECISIONS = ("float32", "bfloat16")
 SETTINGS_FILE = "settings.json"
 
 
 def check_attack_name(name: str) -> None:
     """`--attack` must name one experiment or `all`."""
-    if name != "all" and name not in ATTACKS:
-        raise UserError(f"--attack {name!r}: unknown; choose one of {', '.join(ATTACKS)} or all")
+    if name != "all" and name not in (*ATTACKS, *NAMED_ONLY_ATTACKS):
+        raise UserError(f"--attack {name!r}: unknown; choose one of "
+                        f"{', '.join((*ATTACKS, *NAMED_ONLY_ATTACKS))} or all")
 
 
 def parse_networks(text: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from attacks.base import AttackResult
 from attacks.bpda_copy import complete_copies, run_or_copy, unclipped_trajectories
 from attacks.records import RecordTable, perturbation
-from attacks.settings import OURS, AttackSettings, Variant, attacks_dir
+from attacks.settings import OURS, AttackSettings, Variant, attacks_dir, step_cap
 from attacks.sources import chunks, victim_decisions
 from attacks.victims import TripleStagedVictim, Victim
 
@@ -77,7 +77,7 @@ def attack_unit(
     correct = np.array([clean[row] == labels[sources[row]] for row, _ in pairs]).reshape(
         len(pairs), len(victim.thresholds))
     attacked = [pair for pair, ok in zip(pairs, correct.any(axis=1), strict=True) if ok]
-    max_steps = variant.max_steps or settings.max_steps
+    max_steps = step_cap(attack, settings, variant)
     copied = complete_copies(copies or {}, unit, sources, pairs, correct, victim.thresholds,
                              max_steps)
     result, image_file = None, None

@@ -132,3 +132,21 @@ class ScoresModule(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.victim.scores(images, self.threshold)
+
+
+GREY_LEVELS = 255.0  # our networks see 0..255, attack libraries 0..1
+
+
+class UnitRangeClassifier(ScoresModule):
+    """The same scores on images in [0, 1], as torchattacks, foolbox, AutoAttack and ART expect:
+    (B, 1, 64, 64) -> (B, K + 1), the last column None's, whose argmax is the network's decision
+    (at `threshold` for the triple-staged network). The triple-staged scores are the log-odds of
+    its ratios, with the threshold's log-odds as the None column, so that cross-entropy and
+    logit margins on them behave like the paper's loss."""
+
+    def __init__(self, victim: Victim, threshold: float | None):
+        super().__init__(victim, threshold)
+        self.num_classes = victim.num_classes + 1
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return super().forward(images * GREY_LEVELS)

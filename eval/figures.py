@@ -64,16 +64,20 @@ def ratio_histograms(clean: list[dict], thresholds: tuple[float, ...], path: Pat
     return save(figure, path)
 
 
-def effort_boxplots(records: list[dict], title: str, path: Path) -> Path:
+def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool = False) -> Path:
     """Steps (clipped at 1500 for display) and distortion of the successful attacks, one box per
-    network and threshold; whiskers at the 2nd and 98th percentiles."""
+    network and threshold; whiskers at the 2nd and 98th percentiles. `by_linf`: the L-inf
+    distance instead of the steps (a minimal-norm attack's steps are fixed)."""
     succeeded = [r for r in records if r["status"] == "attacked" and r["success"]]
     settings = sorted(group(succeeded).items(), key=lambda item: (item[0][0], item[0][1] or 0))
     names = [setting_name(*key) for key, _ in settings]
     figure, axes = plt.subplots(1, 2, figsize=(max(6, 1.3 * len(names) + 2), 4))
+    first = (("linf", "L-inf (grey levels)", lambda items: [r["linf"] for r in items])
+             if by_linf else
+             ("steps", f"steps (clipped at {STEPS_DISPLAY_CLIP})",
+              lambda items: np.minimum([r["steps"] for r in items], STEPS_DISPLAY_CLIP)))
     panels = (
-        ("steps", f"steps (clipped at {STEPS_DISPLAY_CLIP})",
-         lambda items: np.minimum([r["steps"] for r in items], STEPS_DISPLAY_CLIP)),
+        first,
         ("distortion", "distortion", lambda items: [r["distortion"] for r in items]),
     )
     for axis, (_, label, values) in zip(axes, panels, strict=True):

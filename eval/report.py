@@ -8,7 +8,12 @@ import numpy as np
 from torch import nn
 
 from attacks.experiments import record_table, variant_tables
-from attacks.settings import BUDGETED_ATTACKS, TARGETED_ATTACKS, AttackSettings
+from attacks.settings import (
+    BUDGETED_ATTACKS,
+    MINIMAL_NORM_ATTACKS,
+    TARGETED_ATTACKS,
+    AttackSettings,
+)
 from attacks.sources import load_test_images, load_victims
 from core.constants import STAGES, TRIPLE_STAGED
 from core.files import write_text_atomic
@@ -48,7 +53,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
     # The paper's attack, its variants (ifgsm+...: the authors' way and each change alone),
     # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
-    targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir))
+    # And the minimal-norm attacks, paired with the paper's attack's distortion.
+    targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), *MINIMAL_NORM_ATTACKS)
     tables = {name: record_table(run_dir, name).read()
               for name in (*targeted, *BUDGETED_ATTACKS, "transfer")}
     metrics = {
@@ -76,7 +82,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
             if records:
                 suffix = "" if attack == "ifgsm" else f"_{attack}"
                 title = f"{kind.replace('-', ' ')}s, {attack} (max {records[0]['max_steps']} steps)"
-                figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png"))
+                figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png",
+                                               by_linf=attack in MINIMAL_NORM_ATTACKS))
     if metrics["robust_accuracy"]:
         figures.append(robust_accuracy_figure(metrics["robust_accuracy"],
                                               out_dir / "robust_accuracy.png"))

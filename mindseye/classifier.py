@@ -15,29 +15,12 @@ from pathlib import Path
 import torch
 
 from attacks.sources import load_test_images
-from attacks.victims import DirectVictim, ScoresModule, TripleStagedVictim
+from attacks.victims import GREY_LEVELS, DirectVictim, TripleStagedVictim, UnitRangeClassifier
 from core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
 from core.errors import UserError
 from models.estimator import ClipMode
 from models.runs import load_classifier as load_direct
 from models.runs import load_triple_staged, read_config, resolve_device
-
-GREY_LEVELS = 255.0  # our networks see 0..255, the libraries 0..1
-
-
-class UnitRangeClassifier(ScoresModule):
-    """The same scores as the attacks' own bridge (attacks.victims.ScoresModule), on images
-    in [0, 1]: (B, 1, 64, 64) -> (B, K + 1), the last column None's, whose argmax is the
-    network's decision (at `threshold` for the triple-staged network). The triple-staged
-    scores are the log-odds of its ratios, with the threshold's log-odds as the None column,
-    so that cross-entropy on them behaves like the paper's loss."""
-
-    def __init__(self, victim: DirectVictim | TripleStagedVictim, threshold: float | None):
-        super().__init__(victim, threshold)
-        self.num_classes = victim.num_classes + 1
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return super().forward(images * GREY_LEVELS)
 
 
 def load_classifier(

@@ -1,0 +1,61 @@
+"""Fast Minimum-Norm (foolbox): the smallest perturbation to the target, on real networks."""
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from attacks.experiments import record_table as table
+from attacks.settings import AttackSettings
+from attacks.sources import select_per_class
+from attacks.targeted import run_targeted
+from attacks.victims import DirectVictim, TripleStagedVictim, UnitRangeClassifier
+from tests.fixtures.tiny_networks import tiny_triple_staged
+
+SETTINGS = AttackSettings(max_steps=300, per_class=3, extra_per_class=3, chunk=3, fmn_steps=60)
+
+
+def paired(records_a: list[dict], records_b: list[dict]) -> list[tuple[dict, dict]]:
+    key = lambda r: (r["network"], r["threshold"], r["source"], r["target"])  # noqa: E731
+    other = {key(r): r for r in records_b if r.get("success")}
+    return [(r, other[key(r)]) for r in records_a if r.get("success") and key(r) in other]
+
+
+def test_fmn_needs_no_more_l2_than_the_paper_attack_on_the_same_pair(tmp_path, trained_direct,
+                                                                      shapes_test):
+    direct = DirectVictim("direct", trained_direct, 3)
+    selected = select_per_class(shapes_test["label"], 3, 4)
+    run_targeted(tmp_path, "ifgsm", [direct], shapes_test, selected, SETTINGS)
+    run_targeted(tmp_path, "fmn-l2", [direct], shapes_test, selected, SETTINGS)
+    pairs = paired(table(tmp_path, "fmn-l2").read(), table(tmp_path, "ifgsm").read())
+    assert len(pairs) >= 6
+    smaller = [fmn["distortion"] <= paper["distortion"] for fmn, paper in pairs]
+    assert np.mean(smaller) >= 0.9
+    assert np.median([f["distortion"] / p["distortion"] for f, p in pairs]) < 0.8
+    # Every record is what the network says of the saved image.
+    images = table(tmp_path, "fmn-l2")
+    for record in table(tmp_path, "fmn-l2").read():
+        if record["status"] != "attacked":
+            continue
+        adversarial = images.load_image(record)
+        assert record["max_steps"] == SETTINGS.fmn_steps
+        with torch.no_grad():
+            decision = trained_direct(torch.as_tensor(adversarial, dtype=torch.float32)[None, None])
+        assert (decision.argmax(1).item() == record["target"]) == record["success"]
+
+
+def test_fmn_on_the_triple_staged_network_at_each_threshold(tmp_path, shapes_test):
+    model = tiny_triple_staged()
+    victim = TripleStagedVictim("triple-staged", model, (0.2, 0.45))
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, thresholds=(0.2, 0.45))
+    run_targeted(tmp_path, "fmn-linf", [victim], shapes_test, selected, settings)
+    records = [r for r in table(tmp_path, "fmn-linf").read() if r["status"] == "attacked"]
+    assert any(r["success"] for r in records)
+    images = table(tmp_path, "fmn-linf")
+    for record in records:
+        adversarial = torch.as_tensor(images.load_image(record), dtype=torch.float32)[None, None]
+        with torch.no_grad():
+            scores = UnitRangeClassifier(victim, record["threshold"])(adversarial / 255)
+        assert (scores.argmax(1).item() == record["target"]) == record["success"]
+        assert np.array_equal(images.load_image(record), np.rint(images.load_image(record)))
