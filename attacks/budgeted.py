@@ -1,5 +1,6 @@
-"""pgd and square: untargeted at each L-inf budget; a sample is robust if its decision stays
-right. Every selected test image is attacked, None images included."""
+"""pgd, square and the converged attacks (pgd-ITERATIONSxRESTARTS, apgd-...): at each L-inf
+budget; a sample is robust if its decision stays right. Every selected test image is attacked,
+None images included."""
 
 import zlib
 from collections.abc import Iterator
@@ -10,10 +11,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from attacks.apgd import APGD
 from attacks.library import LibraryAttack
 from attacks.pgd import PGD
 from attacks.records import RecordTable
-from attacks.settings import AttackSettings, attacks_dir
+from attacks.settings import APGD_ITERATIONS, AttackSettings, attacks_dir
 from attacks.sources import as_tensor, chunks
 from attacks.square import Square
 from attacks.victims import Victim
@@ -34,9 +36,18 @@ def numpy_seeded_by(unit: str) -> Iterator[None]:
 
 def budgeted_attack(attack: str, victim: Victim, threshold: float | None, epsilon: float,
                     settings: AttackSettings) -> LibraryAttack:
+    """The attack a budgeted table's name stands for: pgd, square, pgd-ITERATIONSxRESTARTS,
+    apgd-LOSS or apgd-LOSS-targeted."""
     if attack == "pgd":
         return PGD(victim, threshold, epsilon, settings.pgd_iterations, settings.batch_size)
-    return Square(victim, threshold, epsilon, settings.square_queries, settings.batch_size)
+    if attack == "square":
+        return Square(victim, threshold, epsilon, settings.square_queries, settings.batch_size)
+    if attack.startswith("apgd-"):
+        loss, _, targeted = attack.removeprefix("apgd-").partition("-")
+        return APGD(victim, threshold, epsilon, APGD_ITERATIONS, settings.batch_size, loss,
+                    targeted=bool(targeted))
+    iterations, _, restarts = attack.removeprefix("pgd-").partition("x")
+    return PGD(victim, threshold, epsilon, int(iterations), settings.batch_size, int(restarts))
 
 
 def run_budgeted(

@@ -16,10 +16,16 @@ ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
 # A reviewer's attacks (attacks/minimal_norm.py): by name only, not part of `all` or the
 # pipeline, whose cost they would multiply.
 MINIMAL_NORM_ATTACKS = ("fmn-l2", "fmn-linf")
-NAMED_ONLY_ATTACKS = MINIMAL_NORM_ATTACKS
+# Robust accuracy under attacks run to convergence (attacks/apgd.py, attacks/pgd.py): PGD at
+# ITERATIONSxRESTARTS, Auto-PGD with either loss, untargeted and targeted. Same images and
+# budgets as pgd; the report's headline is the worst case over all of them, image by image.
+CONVERGED_ATTACKS = ("pgd-20x5", "pgd-100x1", "pgd-100x5", "pgd-500x1", "pgd-500x5",
+                     "apgd-ce", "apgd-dlr", "apgd-ce-targeted", "apgd-dlr-targeted")
+APGD_ITERATIONS = 100  # AutoAttack's standard version
+NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS)
 # Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
 # Sized by --extra-per-class: the attacks the paper did not run.
-EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS)
+EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS)
 TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED_ATTACKS = ("pgd", "square")
 

@@ -92,12 +92,18 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
     return save(figure, path)
 
 
+# Line styles of the robust-accuracy curves; any other attack is dotted.
+CURVE_STYLES = {"pgd": "-o", "square": "--s", "worst-case": "-D"}
+
+
 def robust_accuracy_figure(curves: dict[str, list[dict]], path: Path) -> Path:
-    """Robust accuracy against the L-inf budget; PGD solid, Square dashed."""
+    """Robust accuracy against the L-inf budget, one colour per network and threshold: PGD
+    solid, Square dashed, the converged attacks dotted, the worst case over all of them solid
+    with diamonds."""
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     colours = {}
-    for attack, style in (("pgd", "-o"), ("square", "--s")):
-        rows = curves.get(attack, [])
+    for attack, rows in curves.items():
+        style = CURVE_STYLES.get(attack, ":.")
         for key, items in group(rows).items():
             items = sorted(items, key=lambda r: r["epsilon"])
             name = setting_name(*key)

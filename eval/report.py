@@ -10,6 +10,7 @@ from torch import nn
 from attacks.experiments import record_table, variant_tables
 from attacks.settings import (
     BUDGETED_ATTACKS,
+    CONVERGED_ATTACKS,
     MINIMAL_NORM_ATTACKS,
     TARGETED_ATTACKS,
     AttackSettings,
@@ -39,6 +40,7 @@ from eval.stats import (
     robust_accuracy,
     setting_name,
     transfer_table,
+    worst_case_records,
 )
 
 KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig6_false_negatives"}
@@ -55,8 +57,13 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
     # And the minimal-norm attacks, paired with the paper's attack's distortion.
     targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), *MINIMAL_NORM_ATTACKS)
+    budgeted = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS)
     tables = {name: record_table(run_dir, name).read()
-              for name in (*targeted, *BUDGETED_ATTACKS, "transfer")}
+              for name in (*targeted, *budgeted, "transfer")}
+    ran = {name: tables[name] for name in budgeted if tables[name]}
+    if len(ran) > 1:
+        tables["worst-case"] = worst_case_records(ran)
+        budgeted = (*budgeted, "worst-case")
     metrics = {
         "provenance": provenance(run_dir, data_dir),
         "classes": classes,
@@ -68,7 +75,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "paired": {name: paired_table(tables["ifgsm"], tables[name])
                    for name in targeted[1:] if tables[name] and tables["ifgsm"]},
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
-                            for name in BUDGETED_ATTACKS if tables[name]},
+                            for name in budgeted if tables.get(name)},
         "transfer": transfer_table(tables["transfer"]),
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }

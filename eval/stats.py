@@ -241,6 +241,24 @@ def robust_accuracy(records: list[dict], none_label: int) -> list[dict]:
     return rows
 
 
+def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
+    """Per network, threshold, budget and image: robust only if every budgeted attack that ran
+    on it left it robust (AutoAttack's headline, image by image). `attacks` names the attacks
+    that ran on the image and `broken_by` those that broke it."""
+    merged: dict[tuple, dict] = {}
+    for attack, records in tables.items():
+        for record in records:
+            key = (record["network"], record["threshold"], record["epsilon"], record["source"])
+            row = merged.setdefault(key, {**{name: record[name] for name in (
+                "network", "threshold", "epsilon", "source", "source_class")},
+                "attack": "worst-case", "robust": True, "attacks": [], "broken_by": []})
+            row["attacks"].append(attack)
+            if not record["robust"]:
+                row["robust"] = False
+                row["broken_by"].append(attack)
+    return list(merged.values())
+
+
 def transfer_table(records: list[dict]) -> list[dict]:
     """Per origin (network, and for the triple-staged network's adversarials the attack table
     and threshold they were made with), victim setting and kind: how many adversarials fooled

@@ -211,3 +211,19 @@ def test_a_variant_of_the_paper_attack_is_reported_beside_it(reported, tmp_path)
     assert f"## Adversarial effort: {name}" in report
     assert f"## {name} against the paper's attack" in report
     assert any(figure.endswith(f"_{name}.png") for figure in metrics["figures"])
+
+
+def test_the_worst_case_over_the_budgeted_attacks_is_reported(reported, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run)
+    run_attack(run, reported["data"], "apgd-ce", SETTINGS)
+    metrics = write_report(run, reported["data"], tmp_path / "report", SETTINGS)
+    curves = metrics["robust_accuracy"]
+    assert {"pgd", "apgd-ce", "worst-case"} <= set(curves)
+    worst = {(r["network"], r["threshold"], r["epsilon"]): r for r in curves["worst-case"]}
+    for attack in ("pgd", "apgd-ce"):
+        for row in curves[attack]:
+            key = (row["network"], row["threshold"], row["epsilon"])
+            assert worst[key]["robust_accuracy"] <= row["robust_accuracy"]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Robust accuracy against L-inf budget: worst-case" in text

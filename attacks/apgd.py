@@ -1,0 +1,52 @@
+"""Auto-PGD (Croce and Hein 2020; ART's implementation): L-inf PGD with a step size it adapts
+itself and momentum, run until it stops improving, with the cross-entropy or the
+difference-of-logits-ratio (DLR) loss; untargeted, or targeted at every other label in turn
+(robust only if no target is reached), as AutoAttack runs it."""
+
+import numpy as np
+import torch
+from art.attacks.evasion import AutoProjectedGradientDescent
+
+from attacks.base import AttackResult
+from attacks.library import LibraryAttack
+from attacks.victims import Victim
+
+APGD_LOSSES = {"ce": "cross_entropy", "dlr": "difference_logits_ratio"}
+
+
+class APGD(LibraryAttack):
+    """`APGD(victim, threshold, epsilon, iterations, loss="ce"|"dlr", targeted=False)
+    .run(images, labels) -> AttackResult` (one column; `success`: the decision left the label)."""
+
+    def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
+                 iterations: int = 100, batch_size: int = 128, loss: str = "ce",
+                 targeted: bool = False):
+        super().__init__(victim, threshold, epsilon, iterations, batch_size)
+        self.targeted = targeted
+        self.attack = AutoProjectedGradientDescent(
+            self.classifier, norm=np.inf, eps=float(epsilon), eps_step=2 * float(epsilon),
+            max_iter=iterations, targeted=targeted, nb_random_init=1, batch_size=batch_size,
+            loss_type=APGD_LOSSES[loss], verbose=False)
+
+    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
+        if not self.targeted:
+            return super().run(images, targets)
+        originals = images.detach().cpu().numpy().astype(np.float32)
+        labels = targets.cpu().numpy()
+        worst = originals.copy()
+        decisions = self.predict(originals)
+        for shift in range(1, self.victim.num_classes + 1):  # every other label, in turn
+            aims = (labels + shift) % (self.victim.num_classes + 1)
+            still = decisions == labels
+            if not still.any():
+                break
+            found = self.attack.generate(originals[still], y=np.eye(
+                self.victim.num_classes + 1, dtype=np.float32)[aims[still]])
+            found_decisions = self.predict(found)
+            flipped = found_decisions != labels[still]
+            rows = np.flatnonzero(still)[flipped]
+            worst[rows], decisions[rows] = found[flipped], found_decisions[flipped]
+        count = len(originals)
+        return AttackResult(steps=np.full((count, 1), self.iterations, np.int64),
+                            success=(decisions != labels)[:, None], images=worst[:, None, 0],
+                            clipped_steps=np.zeros(count, np.int64), decisions=decisions[:, None])
