@@ -12,10 +12,17 @@ import torch
 from tqdm import tqdm
 
 from attacks.apgd import APGD
+from attacks.hop_skip_jump import DecisionOnly
 from attacks.library import LibraryAttack
 from attacks.pgd import PGD
 from attacks.records import RecordTable
-from attacks.settings import APGD_ITERATIONS, AttackSettings, attacks_dir
+from attacks.settings import (
+    APGD_ITERATIONS,
+    CONVERGED_ATTACKS,
+    LONG_SQUARE_QUERIES,
+    AttackSettings,
+    attacks_dir,
+)
 from attacks.sources import as_tensor, chunks
 from attacks.square import Square
 from attacks.victims import Victim
@@ -42,6 +49,11 @@ def budgeted_attack(attack: str, victim: Victim, threshold: float | None, epsilo
         return PGD(victim, threshold, epsilon, settings.pgd_iterations, settings.batch_size)
     if attack == "square":
         return Square(victim, threshold, epsilon, settings.square_queries, settings.batch_size)
+    if attack == "square-5000":
+        return Square(victim, threshold, epsilon, LONG_SQUARE_QUERIES, settings.batch_size)
+    if attack == "hsj":
+        return DecisionOnly(victim, threshold, settings.hsj_iterations,
+                            settings.hsj_evaluations, settings.batch_size)
     if attack.startswith("apgd-"):
         loss, _, targeted = attack.removeprefix("apgd-").partition("-")
         return APGD(victim, threshold, epsilon, APGD_ITERATIONS, settings.batch_size, loss,
@@ -58,31 +70,60 @@ def run_budgeted(
     selected: np.ndarray,
     settings: AttackSettings,
 ) -> None:
-    """Attack the selected images of every victim at each threshold and budget, unit by unit."""
+    """Attack the selected images of every victim at each threshold and budget, unit by unit.
+    HopSkipJump runs once per threshold and its distance decides every budget; square-5000
+    takes only the images that every gradient attack run so far left robust at that budget
+    (run it after them: a unit, once written, is not redone)."""
     records = RecordTable(attacks_dir(run_dir) / attack)
     images, labels = test["image"], test["label"]
+    budgets = (None,) if attack == "hsj" else settings.epsilons
     jobs = [(victim, threshold, epsilon) for victim in victim_list
-            for threshold in victim.thresholds for epsilon in settings.epsilons]
+            for threshold in victim.thresholds for epsilon in budgets]
     for victim, threshold, epsilon in tqdm(jobs, desc=attack, unit="budget", leave=False):
         for number, sources in chunks(selected, settings.chunk):
-            unit = f"{victim.name}-{threshold}-{epsilon}-{number:05d}"
+            unit = f"{victim.name}-{threshold}-{'all' if epsilon is None else epsilon}-{number:05d}"
             if records.is_done(unit):
                 continue
+            if attack == "square-5000":
+                sources = robust_so_far(run_dir, victim.name, threshold, epsilon, sources)
             method = budgeted_attack(attack, victim, threshold, epsilon, settings)
             source_images = as_tensor(images[sources], victim)
             truth = labels[sources]
             clean = method.predict(source_images.cpu().numpy())
-            with numpy_seeded_by(unit):
-                result = method.run(source_images, torch.as_tensor(truth))
-            # An image already misclassified counts as not robust whatever the attack did.
-            decisions = np.where(clean == truth, result.decisions[:, 0], clean)
-            linf = np.abs(result.images[:, 0] - source_images[:, 0].cpu().numpy()).reshape(
-                len(sources), -1).max(axis=1)
-            records.write_unit(unit, [
-                {"unit": unit, "attack": attack, "network": victim.name, "threshold": threshold,
-                 "epsilon": float(epsilon), "source": int(source),
-                 "source_class": int(truth[row]), "clean_decision": int(clean[row]),
-                 "decision": int(decisions[row]), "robust": bool(decisions[row] == truth[row]),
-                 "linf": float(linf[row])}
-                for row, source in enumerate(sources)
-            ])
+            if len(sources):
+                with numpy_seeded_by(unit):
+                    result = method.run(source_images, torch.as_tensor(truth))
+                decided, adversarial = result.decisions[:, 0], result.images[:, 0]
+            else:
+                decided, adversarial = clean, np.zeros((0, *images.shape[1:]), np.float32)
+            linf = np.abs(adversarial - source_images[:, 0].cpu().numpy()).reshape(
+                len(sources), -1).max(axis=1, initial=0)
+            rows = []
+            for budget in (settings.epsilons if epsilon is None else (epsilon,)):
+                # Broken at this budget if the adversarial lies within it (HopSkipJump's found
+                # distance may exceed a small budget); misclassified counts as not robust.
+                within = linf <= budget + 1e-3
+                decisions = np.where(clean != truth, clean,
+                                     np.where(within, decided, truth))
+                rows += [{"unit": unit, "attack": attack, "network": victim.name,
+                          "threshold": threshold, "epsilon": float(budget),
+                          "source": int(source), "source_class": int(truth[row]),
+                          "clean_decision": int(clean[row]), "decision": int(decisions[row]),
+                          "robust": bool(decisions[row] == truth[row]),
+                          "linf": float(linf[row]) if within[row] else 0.0,
+                          **({"found_linf": float(linf[row])} if epsilon is None else {})}
+                         for row, source in enumerate(sources)]
+            records.write_unit(unit, rows)
+
+
+def robust_so_far(run_dir: Path, network: str, threshold: float | None, epsilon: float,
+                  sources: np.ndarray) -> np.ndarray:
+    """The sources that every gradient attack recorded so far (pgd and the converged ones)
+    left robust at this budget; all of them if none has run."""
+    broken = set()
+    for attack in ("pgd", *CONVERGED_ATTACKS):
+        for record in RecordTable(attacks_dir(run_dir) / attack).read():
+            if (record["network"], record["threshold"], record["epsilon"]) == (
+                    network, threshold, float(epsilon)) and not record["robust"]:
+                broken.add(record["source"])
+    return np.array([source for source in sources if int(source) not in broken], dtype=int)

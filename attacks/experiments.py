@@ -21,6 +21,7 @@ from attacks.settings import (
     BUDGETED_ATTACKS,
     CONVERGED_ATTACKS,
     EXTRA_ATTACKS,
+    GRADIENT_FREE_ATTACKS,
     MINIMAL_NORM_ATTACKS,
     OURS,
     AttackSettings,
@@ -81,7 +82,7 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         run_transfer(run_dir, load_victims(run_dir, classes, settings, networks), settings,
                      reverse_tables=("ifgsm", *variant_tables(run_dir), "ifgsm-bpda",
                                      "adaptive"))
-    elif attack in (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS):
+    elif attack in (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS):
         run_budgeted(run_dir, attack, load_victims(run_dir, classes, settings, networks), test,
                      selected, settings)
     else:

@@ -22,10 +22,15 @@ MINIMAL_NORM_ATTACKS = ("fmn-l2", "fmn-linf")
 CONVERGED_ATTACKS = ("pgd-20x5", "pgd-100x1", "pgd-100x5", "pgd-500x1", "pgd-500x5",
                      "apgd-ce", "apgd-dlr", "apgd-ce-targeted", "apgd-dlr-targeted")
 APGD_ITERATIONS = 100  # AutoAttack's standard version
-NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS)
+# Without gradients (attacks/hop_skip_jump.py, attacks/square.py): HopSkipJump on the decision
+# alone, and Square at LONG_SQUARE_QUERIES on the images every gradient attack left robust.
+GRADIENT_FREE_ATTACKS = ("hsj", "square-5000")
+LONG_SQUARE_QUERIES = 5000
+NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
 # Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
 # Sized by --extra-per-class: the attacks the paper did not run.
-EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS)
+EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS,
+                 *GRADIENT_FREE_ATTACKS)
 TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED_ATTACKS = ("pgd", "square")
 
@@ -51,6 +56,10 @@ class AttackSettings:
     # take their gradient in bfloat16, 2-3x faster; decisions stay float32 (attacks/base.py).
     gradient_precision: str = "float32"
     fmn_steps: int = 100  # Fast Minimum-Norm's steps (attacks/minimal_norm.py)
+    # HopSkipJump: boundary iterations, and probes per gradient estimate (at most
+    # iterations x evaluations queries per image).
+    hsj_iterations: int = 40
+    hsj_evaluations: int = 1000
 
 
 ATTACK_PRESETS: dict[str, AttackSettings] = {
@@ -140,10 +149,10 @@ def step_cap(attack: str, settings: AttackSettings, variant: Variant = OURS) -> 
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
                      "pgd_iterations", "square_queries", "chunk", "gradient_precision",
-                     "fmn_steps")
+                     "fmn_steps", "hsj_iterations", "hsj_evaluations")
 # Recorded settings added after the first runs: a lock without them used the default.
-LATER_SETTINGS = {"gradient_precision": AttackSettings.gradient_precision,
-                  "fmn_steps": AttackSettings.fmn_steps}
+LATER_SETTINGS = {name: getattr(AttackSettings, name) for name in (
+    "gradient_precision", "fmn_steps", "hsj_iterations", "hsj_evaluations")}
 GRADIENT_PRECISIONS = ("float32", "bfloat16")
 SETTINGS_FILE = "settings.json"
 

@@ -187,6 +187,21 @@ def report_text(metrics: dict) -> str:
                     f"{by_eps[e][f'{part}_robust']} of {by_eps[e][f'{part}_samples']}"
                     if e in by_eps else "-" for e in epsilons) + " |")
         lines.append("")
+    masking = metrics.get("masking", [])
+    gradient_free_ran = any(name in metrics["robust_accuracy"]
+                            for name in ("square", "square-5000", "hsj"))
+    if gradient_free_ran:
+        lines += ["## Gradient masking, image by image", "",
+                  "Images that a gradient-free attack (Square, HopSkipJump) broke at a budget "
+                  "where every gradient attack that ran on the same image left it robust. "
+                  + (f"{len(masking)} such cases." if masking else "None."), ""]
+        if masking:
+            lines += ["| attack | setting | eps | source | class | decision | L-inf |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += [f"| {row['attack']} | {setting_name(row['network'], row['threshold'])} | "
+                      f"{row['epsilon']:g} | {row['source']} | {row['source_class']} | "
+                      f"{row['decision']} | {row['linf']:.1f} |" for row in masking]
+            lines.append("")
     forward = [row for row in metrics["transfer"] if row["origin"] != "triple-staged"]
     reverse = [row for row in metrics["transfer"] if row["origin"] == "triple-staged"]
     if forward:

@@ -11,6 +11,7 @@ from attacks.experiments import record_table, variant_tables
 from attacks.settings import (
     BUDGETED_ATTACKS,
     CONVERGED_ATTACKS,
+    GRADIENT_FREE_ATTACKS,
     MINIMAL_NORM_ATTACKS,
     TARGETED_ATTACKS,
     AttackSettings,
@@ -35,6 +36,7 @@ from eval.stats import (
     effort_table,
     error_table,
     group,
+    masking_cases,
     paired_table,
     ratio_margins,
     robust_accuracy,
@@ -57,7 +59,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
     # And the minimal-norm attacks, paired with the paper's attack's distortion.
     targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), *MINIMAL_NORM_ATTACKS)
-    budgeted = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS)
+    budgeted = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
     tables = {name: record_table(run_dir, name).read()
               for name in (*targeted, *budgeted, "transfer")}
     ran = {name: tables[name] for name in budgeted if tables[name]}
@@ -77,6 +79,9 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
                             for name in budgeted if tables.get(name)},
         "transfer": transfer_table(tables["transfer"]),
+        "masking": masking_cases(
+            {name: tables[name] for name in ("pgd", *CONVERGED_ATTACKS)},
+            {name: tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)}),
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]

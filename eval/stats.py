@@ -259,6 +259,29 @@ def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
     return list(merged.values())
 
 
+def masking_cases(gradient: dict[str, list[dict]], gradient_free: dict[str, list[dict]]
+                  ) -> list[dict]:
+    """Images a gradient-free attack broke at a budget where every gradient attack that ran on
+    the same image and budget left it robust: signs of gradient masking, one row each."""
+    robust_under_gradients: dict[tuple, bool] = {}
+    for records in gradient.values():
+        for record in records:
+            key = (record["network"], record["threshold"], record["epsilon"], record["source"])
+            robust_under_gradients[key] = robust_under_gradients.get(key, True) and record[
+                "robust"]
+    cases = []
+    for attack, records in gradient_free.items():
+        for record in records:
+            key = (record["network"], record["threshold"], record["epsilon"], record["source"])
+            if (not record["robust"] and record["clean_decision"] == record["source_class"]
+                    and robust_under_gradients.get(key)):
+                cases.append({"attack": attack, **{name: record[name] for name in (
+                    "network", "threshold", "epsilon", "source", "source_class", "decision",
+                    "linf")}})
+    return sorted(cases, key=lambda r: (r["network"], r["threshold"] or 0, r["epsilon"],
+                                        r["source"], r["attack"]))
+
+
 def transfer_table(records: list[dict]) -> list[dict]:
     """Per origin (network, and for the triple-staged network's adversarials the attack table
     and threshold they were made with), victim setting and kind: how many adversarials fooled

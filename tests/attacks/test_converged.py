@@ -62,3 +62,28 @@ def test_targeted_apgd_aims_at_every_other_label(trained_direct, shapes_test):
     assert np.array_equal(decided.numpy(), result.decisions[:, 0])
     moved = np.abs(result.images[:, 0] - images[:, 0].numpy()).reshape(len(rows), -1).max(1)
     assert (moved <= 32 + 1e-3).all()
+
+
+def test_gradient_free_attacks_decision_only_and_long_square(tmp_path, trained_direct,
+                                                              shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, hsj_iterations=5, hsj_evaluations=100, epsilons=(16, 64))
+    run_budgeted(tmp_path, "hsj", [victim], shapes_test, selected, settings)
+    hsj = table(tmp_path, "hsj").read()
+    assert len(hsj) == len(selected) * len(SETTINGS.epsilons)
+    for record in hsj:
+        # One distance decides every budget: broken exactly where it lies within the budget.
+        found = record["found_linf"]
+        if record["clean_decision"] == record["source_class"]:
+            assert record["robust"] == (found == 0 or found > record["epsilon"] + 1e-3)
+    assert any(not r["robust"] for r in hsj if r["clean_decision"] == r["source_class"])
+    # square-5000 takes only what the gradient attacks left robust at each budget.
+    run_budgeted(tmp_path, "pgd", [victim], shapes_test, selected, settings)
+    broken = {(r["epsilon"], r["source"]) for r in table(tmp_path, "pgd").read()
+              if not r["robust"]}
+    run_budgeted(tmp_path, "square-5000", [victim], shapes_test, selected,
+                 replace(settings, epsilons=(4,)))
+    long_square = table(tmp_path, "square-5000").read()
+    attacked = {(r["epsilon"], r["source"]) for r in long_square}
+    assert attacked == {(4.0, int(s)) for s in selected} - broken

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from eval.stats import (
+    masking_cases,
     median_interval,
     paired_table,
     ratio_margins,
@@ -123,3 +124,17 @@ def test_transfer_table_counts_with_intervals():
     assert (row["adversarials"], row["fooled"], row["still_correct"]) == (4, 1, 2)
     assert row["fooled_rate"] == 0.25 and row["still_correct_rate"] == 0.5
     assert tuple(row["fooled_ci"]) == wilson_interval(1, 4)
+
+
+def test_masking_cases_are_images_only_a_gradient_free_attack_broke():
+    def record(source, epsilon, robust, clean=0):
+        return {"network": "triple-staged", "threshold": 0.45, "epsilon": epsilon,
+                "source": source, "source_class": 0, "clean_decision": clean,
+                "decision": 0 if robust else 3, "robust": robust, "linf": epsilon}
+
+    gradient = {"pgd": [record(1, 8, True), record(2, 8, False), record(3, 8, True)],
+                "apgd-ce": [record(1, 8, True), record(2, 8, True), record(3, 8, False)]}
+    free = {"hsj": [record(1, 8, False), record(2, 8, False), record(3, 8, False),
+                    record(4, 8, False, clean=3)]}
+    (case,) = masking_cases(gradient, free)
+    assert (case["attack"], case["source"], case["epsilon"]) == ("hsj", 1, 8)

@@ -1,0 +1,37 @@
+"""HopSkipJump (Chen, Jordan and Wainwright 2020; ART's implementation): what an attacker who
+sees only the decision can do. It walks along the decision boundary, estimating the boundary's
+normal from the answers to random probes, and shrinks the L-inf distance to the source. One run
+gives the smallest distance it found per image, so robust accuracy at every budget follows from
+it (an image is broken at budget eps if the found adversarial lies within eps)."""
+
+import numpy as np
+import torch
+from art.attacks.evasion import HopSkipJump
+
+from attacks.base import AttackResult
+from attacks.library import LibraryAttack
+from attacks.victims import Victim
+
+
+class DecisionOnly(LibraryAttack):
+    """`DecisionOnly(victim, threshold, iterations, evaluations).run(images, labels)`: untargeted
+    HopSkipJump on the thresholded decision; `images` is the closest adversarial found (the
+    source where none was), `success` whether one was found at any distance."""
+
+    def __init__(self, victim: Victim, threshold: float | None, iterations: int = 40,
+                 evaluations: int = 1000, batch_size: int = 128):
+        super().__init__(victim, threshold, float("inf"), iterations, batch_size)
+        self.attack = HopSkipJump(self.classifier, targeted=False, norm=np.inf,
+                                  max_iter=iterations, max_eval=evaluations, init_eval=100,
+                                  batch_size=batch_size, verbose=False)
+
+    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
+        result = super().run(images, targets)
+        # Where HopSkipJump found nothing it returns its input (or a failed probe): keep the
+        # source there, so that no distance is claimed for it.
+        sources = images.detach().cpu().numpy()[:, 0].astype(np.float32)
+        failed = ~result.success[:, 0]
+        if failed.any():
+            result.images[failed, 0] = sources[failed]
+            result.decisions[failed, 0] = self.predict(sources[failed][:, None])
+        return result
