@@ -39,13 +39,25 @@ class TripleStaged(nn.Module):
     def ratios_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The ratios (B, K), and (B, K) bool: whether the estimator's clip changed an angle of
         class c's hypothesis (where the hard clip passes no gradient)."""
+        ratios, unclipped = self.ratios_and_angles(images)
+        return ratios, engages_clip(unclipped.flatten(0, 1)).view(unclipped.shape[:2])
+
+    def ratios_and_angles(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ratios (B, K), and the estimator's angles for each class before the clip
+        (B, K, 3)."""
         batch, k = images.shape[0], self.num_classes
         queries, classes = hypotheses(images, k)
         unclipped = self.estimator.unclipped(queries, classes)
         params = clip_rotations(unclipped, self.clip)
         drawing, alpha = self.projector.draw(params, classes)
         ratios = self.comparator.ratio(queries, drawing, alpha).view(batch, k)
-        return ratios, engages_clip(unclipped).view(batch, k)
+        return ratios, unclipped.view(batch, k, 3)
+
+    def ratio_at(self, images: torch.Tensor, angles: torch.Tensor,
+                 classes: torch.Tensor) -> torch.Tensor:
+        """(N,): how much of class c's drawing at the given angles (N, 3) is in each image."""
+        drawing, alpha = self.projector.draw(angles, classes)
+        return self.comparator.ratio(images, drawing, alpha)
 
     def scores(self, images: torch.Tensor, threshold: float) -> torch.Tensor:
         """(B, K + 1): the ratios then a None column equal to `threshold`."""
