@@ -93,6 +93,12 @@ class IterativeAttack(Attack):
         """Per-sample loss to minimise; the paper's J unless a subclass says otherwise."""
         return self.victim.loss(outputs, targets)
 
+    def batch_loss(self, images: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
+                   rows: torch.Tensor) -> torch.Tensor:
+        """The loss of the running samples: `images` and `outputs` theirs, `rows` their
+        indices in the images given to `run`. `loss` unless a subclass needs more."""
+        return self.loss(outputs, targets)
+
     def step(
         self, images: torch.Tensor, gradients: torch.Tensor, originals: torch.Tensor
     ) -> torch.Tensor:
@@ -113,13 +119,14 @@ class IterativeAttack(Attack):
         size = self.batch_size
         pieces = [
             self._run_batch(images[start : start + size], targets[start : start + size],
-                            None if labels is None else labels[start : start + size])
+                            None if labels is None else labels[start : start + size], start)
             for start in range(0, len(images), size)
         ]
         return AttackResult(*(np.concatenate(arrays) for arrays in zip(*pieces, strict=True)))
 
     def _run_batch(
-        self, originals: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor | None
+        self, originals: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor | None,
+        offset: int = 0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         count, thresholds = len(originals), len(self.victim.thresholds)
         images = originals.detach().clone()
@@ -160,7 +167,8 @@ class IterativeAttack(Attack):
             if step == self.max_steps or not unfinished.any():
                 break
             # Finished samples get no loss term, hence zero gradient; they leave the batch below.
-            loss = self.loss(outputs, targets[active])[unfinished.to(outputs.device)].sum()
+            loss = self.batch_loss(current, outputs, targets[active], offset + active)[
+                unfinished.to(outputs.device)].sum()
             (gradients,) = torch.autograd.grad(loss, current)
             active = active[unfinished]
             if clipped is not None:

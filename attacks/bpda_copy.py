@@ -14,8 +14,16 @@ from attacks.adaptive import AdaptiveMargin
 from attacks.base import AttackResult
 from attacks.ifgsm import IterativeFGSM
 from attacks.minimal_norm import MinimalNorm
+from attacks.pose_search import PoseSearch
 from attacks.records import RecordTable
-from attacks.settings import MINIMAL_NORM_ATTACKS, OURS, AttackSettings, Variant, step_cap
+from attacks.settings import (
+    MINIMAL_NORM_ATTACKS,
+    OURS,
+    POSE_SEARCH,
+    AttackSettings,
+    Variant,
+    step_cap,
+)
 from attacks.sources import as_tensor
 from attacks.victims import Victim
 
@@ -59,6 +67,9 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, labels: np.ndar
     if attack in MINIMAL_NORM_ATTACKS:
         method = MinimalNorm(victim, attack.removeprefix("fmn-"), settings.fmn_steps,
                              settings.batch_size)
+    elif attack == POSE_SEARCH:
+        method = PoseSearch(victim, max_steps=max_steps, batch_size=settings.batch_size,
+                            gradient_precision=settings.gradient_precision)
     elif attack == "adaptive":
         method = AdaptiveMargin(victim, max_steps=max_steps, batch_size=settings.batch_size,
                                 gradient_precision=settings.gradient_precision)

@@ -24,6 +24,7 @@ from attacks.settings import (
     GRADIENT_FREE_ATTACKS,
     MINIMAL_NORM_ATTACKS,
     OURS,
+    POSE_SEARCH,
     AttackSettings,
     Variant,
     attacks_dir,
@@ -66,7 +67,7 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         return
     check_attack_name(attack)
     lock_settings(run_dir, settings)
-    if attack == "ifgsm-bpda":
+    if attack in ("ifgsm-bpda", POSE_SEARCH):
         networks = tuple(name for name in networks if name == TRIPLE_STAGED)
     if not networks:
         return
@@ -88,7 +89,8 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
     else:
         # The adaptive and minimal-norm attacks take every gradient there is: the clip's too,
         # as BPDA does.
-        clip = ("straight_through" if attack in ("ifgsm-bpda", "adaptive", *MINIMAL_NORM_ATTACKS)
+        clip = ("straight_through"
+                if attack in ("ifgsm-bpda", "adaptive", POSE_SEARCH, *MINIMAL_NORM_ATTACKS)
                 else variant.clip)
         run_targeted(run_dir, attack, load_victims(run_dir, classes, settings, networks, clip),
                      test, selected, settings, variant)

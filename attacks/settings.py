@@ -26,11 +26,14 @@ APGD_ITERATIONS = 100  # AutoAttack's standard version
 # alone, and Square at LONG_SQUARE_QUERIES on the images every gradient attack left robust.
 GRADIENT_FREE_ATTACKS = ("hsj", "square-5000")
 LONG_SQUARE_QUERIES = 5000
-NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
+# Built for analysis by synthesis (attacks/pose_search.py); the triple-staged network only.
+POSE_SEARCH = "pose-search"
+NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS,
+                      POSE_SEARCH)
 # Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
 # Sized by --extra-per-class: the attacks the paper did not run.
 EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS,
-                 *GRADIENT_FREE_ATTACKS)
+                 *GRADIENT_FREE_ATTACKS, "pose-search")
 TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED_ATTACKS = ("pgd", "square")
 

@@ -168,7 +168,9 @@ def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, 
 def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
     claims = []
     names = {"ifgsm-bpda": "straight-through (BPDA) clip",
-             "adaptive": "adaptive attack (margin loss and straight-through clip)"}
+             "adaptive": "adaptive attack (margin loss and straight-through clip)",
+             "pose-search": "pose-search attack (the pose where the target fits, then the "
+                            "estimator aimed at it)"}
     for attack, rows in metrics.get("paired", {}).items():
         if attack not in names:
             continue  # a variant of the paper's attack is a way to run it, not a defence test

@@ -13,6 +13,7 @@ from attacks.settings import (
     CONVERGED_ATTACKS,
     GRADIENT_FREE_ATTACKS,
     MINIMAL_NORM_ATTACKS,
+    POSE_SEARCH,
     TARGETED_ATTACKS,
     AttackSettings,
 )
@@ -58,7 +59,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     # The paper's attack, its variants (ifgsm+...: the authors' way and each change alone),
     # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
     # And the minimal-norm attacks, paired with the paper's attack's distortion.
-    targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), *MINIMAL_NORM_ATTACKS)
+    targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), POSE_SEARCH,
+                *MINIMAL_NORM_ATTACKS)
     budgeted = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
     tables = {name: record_table(run_dir, name).read()
               for name in (*targeted, *budgeted, "transfer")}
