@@ -44,7 +44,7 @@ def _preset_values(name: str) -> str:
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path))
 @click.option("--attack", "attack_name", default="ifgsm", show_default=True,
-              help=f"{'|'.join(ATTACKS)}|all")
+              help=f"{'|'.join(ATTACKS)}|all, or a reviewer's attack (below)")
 @click.option("--preset", type=click.Choice(PRESETS),
               help="Attack sizes of a preset. [default: the recorded settings of a run already "
               "attacked, else the preset the run was trained with]")
@@ -75,6 +75,13 @@ def _preset_values(name: str) -> str:
               "machines can split the networks and share one RUN/attacks/.")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
+@click.option("--fmn-steps", type=int, help="Steps of fmn-l2 and fmn-linf; fixed for a run "
+              f"by its first attack [default: {AttackSettings.fmn_steps}].")
+@click.option("--hsj-iterations", type=int, help="hsj's boundary iterations; fixed for a run "
+              f"[default: {AttackSettings.hsj_iterations}].")
+@click.option("--hsj-evaluations", type=int, help="hsj's probes per gradient estimate (at most "
+              "iterations x evaluations queries per image); fixed for a run "
+              f"[default: {AttackSettings.hsj_evaluations}].")
 @click.option("--gradient-precision", type=click.Choice(GRADIENT_PRECISIONS),
               help="The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, "
               "adaptive) take their gradient in bfloat16: 2-3x faster on CPUs with "
@@ -98,7 +105,9 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            max_steps: int | None, per_class: int | None, extra_per_class: int | None,
            thresholds: str | None, epsilons: str | None, pgd_iterations: int | None,
            square_queries: int | None, chunk: int | None, batch_size: int | None,
-           network_names: str, device: str, gradient_precision: str | None,
+           network_names: str, device: str, fmn_steps: int | None,
+           hsj_iterations: int | None, hsj_evaluations: int | None,
+           gradient_precision: str | None,
            stop_at: str | None, loss_name: str | None, clip: str | None,
            original: bool) -> None:
     """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
@@ -110,7 +119,22 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
     pgd         L-inf PGD at each budget -> robust accuracy against epsilon
     square      gradient-free Square attack at the same budgets (reveals gradient masking)
     adaptive    margin loss on the threshold itself, with the straight-through clip
-    transfer    the direct networks' ifgsm adversarials shown to the other networks
+    transfer    the direct networks' ifgsm adversarials shown to the other networks, and
+                the triple-staged network's false positives shown to the direct ones
+
+    \b
+    A reviewer's attacks, by name only (not in `all`), on the --extra-per-class images:
+    fmn-l2, fmn-linf       Fast Minimum-Norm (foolbox): the smallest perturbation to each
+                           target, at each threshold
+    pgd-20x5 .. pgd-500x5  PGD at ITERATIONSxRESTARTS (20x5, 100x1, 100x5, 500x1, 500x5)
+    apgd-ce, apgd-dlr      Auto-PGD (ART), untargeted; apgd-ce-targeted, apgd-dlr-targeted
+                           aim at every other label in turn
+    hsj                    HopSkipJump on the decision alone; its distance decides every
+                           budget
+    square-5000            Square at 5000 queries on what every gradient attack left robust
+    pose-search            the triple-staged network: search the pose where the target fits,
+                           then aim the estimator at it
+    The report's robust accuracy headline is the worst case over every budgeted attack run.
 
     The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks
     use them, and an option that contradicts them is refused (finished units are skipped by
@@ -121,7 +145,9 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
                           ("--extra-per-class", extra_per_class),
                           ("--pgd-iterations", pgd_iterations),
                           ("--square-queries", square_queries), ("--chunk", chunk),
-                          ("--batch-size", batch_size)):
+                          ("--batch-size", batch_size), ("--fmn-steps", fmn_steps),
+                          ("--hsj-iterations", hsj_iterations),
+                          ("--hsj-evaluations", hsj_evaluations)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
     variant = variant_from_options(attack_name, stop_at, loss_name, clip, original, max_steps)
@@ -135,7 +161,8 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
         run_dir, preset, max_steps=max_steps, per_class=per_class,
         extra_per_class=extra_per_class, thresholds=parsed_thresholds, epsilons=parsed_epsilons,
         pgd_iterations=pgd_iterations, square_queries=square_queries, chunk=chunk,
-        batch_size=batch_size, device=device, gradient_precision=gradient_precision)
+        batch_size=batch_size, device=device, gradient_precision=gradient_precision,
+        fmn_steps=fmn_steps, hsj_iterations=hsj_iterations, hsj_evaluations=hsj_evaluations)
     from attacks.experiments import run_attack
 
     run_attack(run_dir, data_dir, attack_name, settings, networks, variant)
