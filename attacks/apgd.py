@@ -1,7 +1,9 @@
 """Auto-PGD (Croce and Hein 2020; ART's implementation): L-inf PGD with a step size it adapts
 itself and momentum, run until it stops improving, with the cross-entropy or the
 difference-of-logits-ratio (DLR) loss; untargeted, or targeted at every other label in turn
-(robust only if no target is reached), as AutoAttack runs it."""
+(robust only if no target is reached). AutoAttack's APGD-T aims at the top 9 labels with a
+targeted DLR loss; ART's targeted DLR keeps the untargeted formula, and we have at most 4
+labels, so every other label is tried."""
 
 import numpy as np
 import torch

@@ -1,6 +1,6 @@
 """pgd, square and the converged attacks (pgd-ITERATIONSxRESTARTS, apgd-...): at each L-inf
 budget; a sample is robust if its decision stays right. Every selected test image is attacked,
-None images included."""
+None images included (square-5000: only those the gradient attacks left robust)."""
 
 import zlib
 from collections.abc import Iterator
@@ -73,7 +73,9 @@ def run_budgeted(
     """Attack the selected images of every victim at each threshold and budget, unit by unit.
     HopSkipJump runs once per threshold and its distance decides every budget; square-5000
     takes only the images that every gradient attack run so far left robust at that budget
-    (run it after them: a unit, once written, is not redone)."""
+    (run it after them have finished: a unit, once written, is not redone). HopSkipJump's first
+    adversarial comes from ART's own unseeded generator, so its units are not reproducible
+    draw for draw."""
     records = RecordTable(attacks_dir(run_dir) / attack)
     images, labels = test["image"], test["label"]
     budgets = (None,) if attack == "hsj" else settings.epsilons
@@ -89,7 +91,8 @@ def run_budgeted(
             method = budgeted_attack(attack, victim, threshold, epsilon, settings)
             source_images = as_tensor(images[sources], victim)
             truth = labels[sources]
-            clean = method.predict(source_images.cpu().numpy())
+            clean = (method.predict(source_images.cpu().numpy()) if len(sources)
+                     else np.zeros(0, np.int64))
             if len(sources):
                 with numpy_seeded_by(unit):
                     result = method.run(source_images, torch.as_tensor(truth))
@@ -97,7 +100,7 @@ def run_budgeted(
             else:
                 decided, adversarial = clean, np.zeros((0, *images.shape[1:]), np.float32)
             linf = np.abs(adversarial - source_images[:, 0].cpu().numpy()).reshape(
-                len(sources), -1).max(axis=1, initial=0)
+                len(sources), adversarial[0].size if len(sources) else 1).max(axis=1, initial=0)
             rows = []
             for budget in (settings.epsilons if epsilon is None else (epsilon,)):
                 # Broken at this budget if the adversarial lies within it (HopSkipJump's found

@@ -80,9 +80,12 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         if origins:
             run_targeted(run_dir, "ifgsm", load_victims(run_dir, classes, settings, origins),
                          test, selected, settings)
+        # The triple-staged network's own false positives: not a variant that removes its clip.
+        reverse = ("ifgsm", *(table for table in variant_tables(run_dir)
+                              if variant_of_table(table).clip != "none"),
+                   "ifgsm-bpda", "adaptive", POSE_SEARCH, *MINIMAL_NORM_ATTACKS)
         run_transfer(run_dir, load_victims(run_dir, classes, settings, networks), settings,
-                     reverse_tables=("ifgsm", *variant_tables(run_dir), "ifgsm-bpda",
-                                     "adaptive"))
+                     reverse_tables=reverse)
     elif attack in (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS):
         run_budgeted(run_dir, attack, load_victims(run_dir, classes, settings, networks), test,
                      selected, settings)

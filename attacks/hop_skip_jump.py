@@ -22,7 +22,8 @@ class DecisionOnly(LibraryAttack):
                  evaluations: int = 1000, batch_size: int = 128):
         super().__init__(victim, threshold, float("inf"), iterations, batch_size)
         self.attack = HopSkipJump(self.classifier, targeted=False, norm=np.inf,
-                                  max_iter=iterations, max_eval=evaluations, init_eval=100,
+                                  max_iter=iterations, max_eval=evaluations,
+                                  init_eval=min(100, evaluations),
                                   batch_size=batch_size, verbose=False)
 
     def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:

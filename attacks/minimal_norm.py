@@ -51,7 +51,7 @@ class MinimalNorm(Attack):
         decisions = np.zeros((count, thresholds), np.int64)
         for column, threshold in enumerate(self.victim.thresholds):
             model = foolbox.PyTorchModel(UnitRangeClassifier(self.victim, threshold).eval(),
-                                         bounds=(0, 1))
+                                         bounds=(0, 1), device=images.device)
             for start in range(0, count, self.batch_size):
                 batch = slice(start, start + self.batch_size)
                 unit = images[batch] / GREY_LEVELS

@@ -18,7 +18,7 @@ class PGD(LibraryAttack):
                  iterations: int = 20, batch_size: int = 128, restarts: int = 1):
         super().__init__(victim, threshold, epsilon, iterations, batch_size)
         # Step eps/4 from a random start: reaches any corner of the ball within the iterations.
-        # With several restarts ART keeps, per image, the first start that succeeds.
+        # With several restarts ART keeps, per image, the last start that succeeds.
         self.attack = ProjectedGradientDescent(
             self.classifier,
             norm=np.inf,

@@ -56,6 +56,11 @@ class RecordTable:
         path = self.unit_file(unit)
         return path.is_file() and self._read_unit(path, warn=False) is not None
 
+    def read_unit(self, unit: str) -> list[dict]:
+        """One complete unit's records ([] if it is missing or damaged)."""
+        path = self.unit_file(unit)
+        return (self._read_unit(path, warn=False) or []) if path.is_file() else []
+
     def write_unit(self, unit: str, records: list[dict]) -> None:
         """Write a finished unit's records in one atomic step."""
         write_unit_file(self.folder, unit, records)

@@ -38,9 +38,12 @@ def run_transfer(run_dir: Path, victim_list: list[Victim], settings: AttackSetti
     direct_victims = [victim for victim in victim_list if victim.name in DIRECT_NETWORKS]
     for table_name in reverse_tables:
         table = RecordTable(attacks_dir(run_dir) / table_name)
-        false_positives = [record for record in table.read()
-                           if record["network"] == TRIPLE_STAGED and record.get("success")
-                           and record["kind"] == "false-positive"]
+        made_by_triple = [record for record in table.read() if record["network"] == TRIPLE_STAGED]
+        # A unit shown from a table still being filled (by another machine, say) is shown again
+        # once the table has more units: each record says how many it was made from.
+        source_units = len({record["unit"] for record in made_by_triple})
+        false_positives = [record for record in made_by_triple
+                           if record.get("success") and record["kind"] == "false-positive"]
         for threshold in sorted({record["threshold"] for record in false_positives}):
             adversarials = [record for record in false_positives
                             if record["threshold"] == threshold]
@@ -48,14 +51,20 @@ def run_transfer(run_dir: Path, victim_list: list[Victim], settings: AttackSetti
                 _show(records, f"{TRIPLE_STAGED}-{table_name}-{threshold}-to-{victim.name}",
                       table, adversarials, victim, settings,
                       {"origin": TRIPLE_STAGED, "origin_attack": table_name,
-                       "origin_threshold": threshold})
+                       "origin_threshold": threshold, "origin_units": source_units})
 
 
 def _show(records: RecordTable, unit: str, table: RecordTable, adversarials: list[dict],
           victim: Victim, settings: AttackSettings, origin: dict) -> None:
-    """One transfer unit: `victim`'s decisions on the saved images of `adversarials`."""
-    if not adversarials or records.is_done(unit):
+    """One transfer unit: `victim`'s decisions on the saved images of `adversarials`. A
+    false positive made with the authors' stop rule counts as fooling the victim if the victim
+    decides what the triple-staged network decided (its `decision`), not only the target."""
+    if not adversarials:
         return
+    if records.is_done(unit):
+        written = records.read_unit(unit) if "origin_units" in origin else []
+        if not written or written[0].get("origin_units") == origin["origin_units"]:
+            return
     stack = np.stack([table.load_image(record) for record in adversarials])
     decisions = victim_decisions(victim, stack, settings.batch_size)
     records.write_unit(unit, [
@@ -63,7 +72,7 @@ def _show(records: RecordTable, unit: str, table: RecordTable, adversarials: lis
          "threshold": threshold, "source": made["source"], "source_class": made["source_class"],
          "target": made["target"], "kind": made["kind"],
          "decision": int(decisions[row, column]),
-         "fooled": bool(decisions[row, column] == made["target"]),
+         "fooled": bool(decisions[row, column] == made.get("decision", made["target"])),
          "still_correct": bool(decisions[row, column] == made["source_class"])}
         for row, made in enumerate(adversarials)
         for column, threshold in enumerate(victim.thresholds)

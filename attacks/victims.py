@@ -22,7 +22,8 @@ RATIO_EPSILON = 1e-6
 # they are this far from every threshold and the top two this far apart; elsewhere it asks the
 # float32 network. On the trained medium network, bfloat16 ratios differed from float32 ones by
 # at most 0.0056 on 108 adversarials (benchmarks/attack_precision.py). A gap beyond the margin
-# could only delay a stop by a step (every success is confirmed in float32); at 0.01 the float32
+# could delay a stop, or turn a late success into a failure, but never record a wrong success
+# (every success is confirmed in float32); at 0.01 the float32
 # network is asked on 11% of the image-steps (0.02: 19%, 0.05: 44%), and on 36 medium
 # trajectories 0.01 and 0.02 stopped at the same steps.
 DECISION_MARGIN = 0.01

@@ -103,7 +103,8 @@ class InMemorySplit:
 
 class PatchBatches:
     """The authors' comparator batches: square patches cut from every pair at a fixed stride
-    (their 04_Stage3Data/01_preconvolute.py), those whose mean alpha reaches `min_coverage`,
+    (their 04_Stage3Data/01_preconvolute.py, which kept patches whose 0/1-truncated alpha summed
+    to more than 1%; here, whose mean alpha reaches `min_coverage`),
     shuffled across all pairs and drawn `batch_size` at a time in `BatchOrder`. A batch holds
     query, drawing and alpha patches (B,1,patch,patch) and `same` of each patch's pair."""
 

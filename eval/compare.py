@@ -92,17 +92,24 @@ def compare_runs(run_dirs: list[Path]) -> dict:
     """The comparison of several runs of one experiment (see the module docstring)."""
     if len(run_dirs) < 2:
         raise UserError("give at least two run folders to compare")
+    if len({Path(run_dir).resolve() for run_dir in run_dirs}) < len(run_dirs):
+        raise UserError("a run folder is given twice; give each run once")
     identities = [run_identity(run_dir) for run_dir in run_dirs]
+    seeds = [json.dumps(identity["seed"]) for identity in identities]
+    if len(set(seeds)) < len(seeds):
+        raise UserError(f"the runs share a training seed ({', '.join(seeds)}): compare runs "
+                        "trained with different --seed")
     for name in ("preset", "data", "attacks"):
         differing = {json.dumps(identity[name], sort_keys=True) for identity in identities}
         if len(differing) > 1:
             raise UserError(f"the runs differ in {name} ({', '.join(str(d) for d in run_dirs)}): "
                             "compare runs of one experiment that differ only in --seed")
-    per_run = [quantities(read_metrics(run_dir)) for run_dir in run_dirs]
+    metrics = [read_metrics(run_dir) for run_dir in run_dirs]
+    per_run = [quantities(run) for run in metrics]
     names = list(dict.fromkeys(name for run in per_run for name in run))
     claims: dict[str, list] = {}  # claim -> holds per run (None: not judged in that run)
-    for index, run_dir in enumerate(run_dirs):
-        for claim in read_metrics(run_dir).get("claims", []):
+    for index, run in enumerate(metrics):
+        for claim in run.get("claims", []):
             claims.setdefault(claim["claim"], [None] * len(run_dirs))[index] = claim["holds"]
     return {
         "runs": [str(run_dir) for run_dir in run_dirs],

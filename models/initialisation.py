@@ -3,7 +3,8 @@
 Only the `paper` preset uses them (`models/settings.py`, AUTHORS_PARAMETERS); `demo` and
 `medium` keep PyTorch's defaults, with which their schedules were measured. Sources, in
 github.com/hberntsen/resisting-adversarials: `03_TrainClassifier/train.prototxt` (the direct
-networks), `02_TrainStage1/train.prototxt` (the estimator: the same fillers),
+networks; `03_TrainClassifier_p/` for direct-param), `02_TrainStage1/train.prototxt` (the
+estimator: the same fillers),
 `02_TrainStage2/train.prototxt` (the projector), `05_TrainStage3/train.prototxt` (the
 comparator). Every bias learns at twice the rate and without weight decay (`lr_mult: 2`,
 `decay_mult: 0`); the projector's deconvolution biases start at 0 and never learn
@@ -54,7 +55,7 @@ _COMPARATOR = _layer(Rule("xavier"), Rule("xavier", lr_mult=2.0, decay_mult=0.0)
 
 LAYERS: dict[str, dict[str, dict[str, Rule]]] = {
     "direct": {**ALEXNET_TRUNK, "classify": FC8},
-    # The authors' direct-param network is not committed; its angle head is treated as fc8.
+    # 03_TrainClassifier_p/train.prototxt: its angle head (fc8_params) has fc8's filler and rates.
     "direct-param": {**ALEXNET_TRUNK, "classify": FC8, "estimate": FC8},
     "estimator": {**ALEXNET_TRUNK, "estimate": FC8},
     "projector": {

@@ -87,3 +87,15 @@ def test_gradient_free_attacks_decision_only_and_long_square(tmp_path, trained_d
     long_square = table(tmp_path, "square-5000").read()
     attacked = {(r["epsilon"], r["source"]) for r in long_square}
     assert attacked == {(4.0, int(s)) for s in selected} - broken
+
+
+def test_long_square_writes_a_unit_where_the_gradient_attacks_broke_everything(
+        tmp_path, trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(64,), square_queries=50)
+    run_budgeted(tmp_path, "pgd", [victim], shapes_test, selected, settings)
+    assert not any(r["robust"] for r in table(tmp_path, "pgd").read())
+    run_budgeted(tmp_path, "square-5000", [victim], shapes_test, selected, settings)
+    assert table(tmp_path, "square-5000").read() == []
+    assert table(tmp_path, "square-5000").done_units()  # done, with nothing left to attack

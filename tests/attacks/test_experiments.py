@@ -244,6 +244,20 @@ def test_reverse_transfer_shows_the_triple_staged_false_positives_to_the_direct_
         assert row["adversarials"] == len(mine)
         assert row["fooled"] == sum(r["fooled"] for r in mine)
     # Resuming writes nothing new.
-    before = sorted(p.name for p in (tmp_path / "attacks" / "transfer").iterdir())
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "attacks" / "transfer").iterdir()}
     run_transfer(tmp_path, [direct, triple], SETTINGS, reverse_tables=("ifgsm",))
-    assert sorted(p.name for p in (tmp_path / "attacks" / "transfer").iterdir()) == before
+    assert {p.name: p.stat().st_mtime_ns
+            for p in (tmp_path / "attacks" / "transfer").iterdir()} == before
+    # Shown while the table was still being filled (one unit of two), a unit is shown again
+    # once the table has grown.
+    last = sorted((tmp_path / "attacks" / "ifgsm").glob("triple-staged-*.json"))[-1]
+    aside = last.rename(tmp_path / "aside.json")
+    for path in (tmp_path / "attacks" / "transfer").glob("triple-staged-*"):
+        path.unlink()
+    run_transfer(tmp_path, [direct, triple], SETTINGS, reverse_tables=("ifgsm",))
+    partial = [r for r in table(tmp_path, "transfer").read() if r["origin"] == "triple-staged"]
+    aside.rename(last)
+    run_transfer(tmp_path, [direct, triple], SETTINGS, reverse_tables=("ifgsm",))
+    again = [r for r in table(tmp_path, "transfer").read() if r["origin"] == "triple-staged"]
+    assert len(partial) < len(again) == len(made)
+    assert {r["origin_units"] for r in again} == {2} and {r["origin_units"] for r in partial} == {1}

@@ -79,6 +79,10 @@ def test_the_command_writes_the_page_and_refuses_runs_of_other_experiments(seede
                              env=child_env())
     assert refused.returncode == 2
     assert "differ in preset" in refused.stderr and "Traceback" not in refused.stderr
+    twice = subprocess.run([sys.executable, "-m", "mindseye", "compare", str(runs[0]),
+                            str(runs[0]), "--out", str(out)], capture_output=True, text=True,
+                           env=child_env())
+    assert twice.returncode == 2 and "given twice" in twice.stderr
     missing = subprocess.run([sys.executable, "-m", "mindseye", "compare", str(runs[0]),
                               str(Path(seeded_runs["root"]) / "nowhere"), "--out", str(out)],
                              capture_output=True, text=True, env=child_env())
