@@ -120,11 +120,12 @@ def report_text(metrics: dict) -> str:
                 f"{number(row['ssim']['median'])} |")
         lines.append("")
     for attack, rows in metrics.get("paired", {}).items():
+        unit = "distortion" if rows and rows[0].get("effort_by") == "distortion" else "steps"
         lines += [f"## {attack} against the paper's attack, on the same images and targets", "",
                   "| network | kind | pairs | flipped: paper / this | median steps where both "
                   "flipped: paper / this | median distortion: paper / this | this needed "
-                  "fewer / as many / more steps (sign test p) | median step difference, this "
-                  "minus paper | paper's path met the clip | copied |",
+                  f"less / as much / more {unit} (sign test p) | median {unit} difference, "
+                  "this minus paper | paper's path met the clip | copied |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for row in rows:
             lines.append(
@@ -138,8 +139,9 @@ def report_text(metrics: dict) -> str:
                 f"({row['sign_test_p']:.2g}) | {median_text(row['effort_difference'])} | "
                 f"{row['plain_clip_met']} of {row['plain_clip_counted']} | {row['copied']} |")
         lines += ["", "Effort is the steps to flip, a failure counting as one step past the "
-                  "cap; the step difference's median carries its 95% order-statistic interval.",
-                  ""]
+                  "cap (for a minimal-norm attack, whose steps are fixed: the distortion, a "
+                  "failure counting as 1); the difference's median carries its 95% "
+                  "order-statistic interval.", ""]
     if metrics.get("clip"):
         lines += ["## The estimator's clip on the triple-staged network's final images", "",
                   "A hard clip passes no gradient where it engages, so the paper's attack and "

@@ -76,7 +76,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "confusion": confusion_matrices(clean, len(classes)),
         "ratio_margins": ratio_margins(clean),
         "effort": {name: effort_table(tables[name]) for name in targeted if tables[name]},
-        "paired": {name: paired_table(tables["ifgsm"], tables[name])
+        "paired": {name: paired_table(tables["ifgsm"], tables[name],
+                                      "distortion" if name in MINIMAL_NORM_ATTACKS else "steps")
                    for name in targeted[1:] if tables[name] and tables["ifgsm"]},
         # square-5000 attacks only what the gradient attacks left robust: its own rate would
         # be conditional on that, so it counts in the worst case and the masking list alone.

@@ -166,14 +166,15 @@ def effort_table(records: list[dict]) -> list[dict]:
     return rows
 
 
-def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
+def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> list[dict]:
     """Another targeted attack against the paper's, on the (source, target) pairs both attacked,
     per network, threshold and kind: success rates, and steps and distortion where both
     succeeded. Pair by pair, effort is the steps to flip, a failure counting as one step past the
     cap: `other_fewer`, `same_effort` and `other_more` count the pairs where the other attack
     needed fewer, as many or more; `sign_test_p` is the two-sided sign test of fewer against
     more (ties left out), and `effort_difference` the spread of other minus paper, with the
-    median's interval. `other_fewer_steps` is the share with fewer. `plain_clip_met` counts the
+    median's interval. `other_fewer_steps` is the share with fewer. `by="distortion"` measures
+    effort by distortion instead (`effort_by`), a failure counting as 1. `plain_clip_met` counts the
     paper's trajectories that took a step with the estimator's clip engaged, of
     `plain_clip_counted` (records made before the count have none); `copied`, the other
     attack's records copied from the paper's (BPDA, where the clip never engaged)."""
@@ -188,7 +189,11 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
     for (network, threshold, kind), items in sorted(shared.items(), key=_sort_key):
         both = [(a, b) for _, a, b in items if a["success"] and b["success"]]
 
-        def effort(record: dict) -> int:
+        def effort(record: dict) -> float:
+            # By distortion (a minimal-norm attack's steps are fixed), a failure counts as the
+            # largest distortion there is, 1.
+            if by == "distortion":
+                return record["distortion"] if record["success"] else 1.0
             return record["steps"] if record["success"] else record["max_steps"] + 1
 
         differences = [effort(b) - effort(a) for _, a, b in items]
@@ -210,7 +215,7 @@ def paired_table(plain: list[dict], other: list[dict]) -> list[dict]:
             "other_fewer": fewer, "same_effort": len(items) - fewer - more, "other_more": more,
             "other_fewer_steps": fewer / len(items),
             "sign_test_p": binomtest(fewer, fewer + more).pvalue if fewer + more else 1.0,
-            "effort_difference": percentiles(differences),
+            "effort_difference": percentiles(differences), "effort_by": by,
             "plain_clip_met": sum(count > 0 for count in counted),
             "plain_clip_counted": len(counted),
             "copied": sum("copied_from" in b for _, _, b in items),

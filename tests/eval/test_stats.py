@@ -138,3 +138,18 @@ def test_masking_cases_are_images_only_a_gradient_free_attack_broke():
                     record(4, 8, False, clean=3)]}
     (case,) = masking_cases(gradient, free)
     assert (case["attack"], case["source"], case["epsilon"]) == ("hsj", 1, 8)
+
+
+def test_a_minimal_norm_attack_is_paired_by_distortion():
+    made = {"network": "direct", "threshold": None, "kind": "false-positive",
+            "status": "attacked", "max_steps": 100}
+    paper = [{**made, "source": i, "target": 1, "steps": 10 + i, "success": True,
+              "distortion": 0.05} for i in range(4)]
+    fmn = [{**made, "source": i, "target": 1, "steps": 100, "success": i < 3,
+            "distortion": 0.02 if i < 3 else 0.0} for i in range(4)]
+    (row,) = paired_table(paper, fmn, by="distortion")
+    # Three pairs where FMN needed less distortion; the failure counts as distortion 1.
+    assert (row["other_fewer"], row["same_effort"], row["other_more"]) == (3, 0, 1)
+    assert row["effort_by"] == "distortion"
+    (by_steps,) = paired_table(paper, fmn)
+    assert by_steps["other_fewer"] == 0  # by steps FMN's fixed 100 looks like more effort
