@@ -16,7 +16,7 @@ import itertools
 import torch
 
 from attacks.ifgsm import IterativeFGSM
-from attacks.victims import TripleStagedVictim, ratio_loss
+from attacks.victims import DECISION_MARGIN, TripleStagedVictim, ratio_loss
 from core.constants import ROTATION_LIMIT
 from models.triple_staged import TripleStaged
 
@@ -61,6 +61,26 @@ def best_poses(model: TripleStaged, images: torch.Tensor, classes: torch.Tensor,
             torch.where(better, refined_ratio, start_ratio))
 
 
+class _AnglesToo(TripleStagedVictim):
+    """The victim with the estimator's angles (before the clip) after the K ratios in its
+    outputs, (B, K + 3K), so that the pose term needs no second pass; decisions, certainty and
+    J read the ratios."""
+
+    def outputs_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ratios, angles = self.model.ratios_and_angles(images)
+        clipped = (angles.detach().abs() > ROTATION_LIMIT).any(dim=2).any(dim=1)
+        return torch.cat([ratios, angles.flatten(1)], dim=1), clipped
+
+    def outputs(self, images: torch.Tensor) -> torch.Tensor:
+        return self.outputs_and_clipped(images)[0]
+
+    def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
+        return super().decisions(outputs[:, : self.num_classes])
+
+    def certain(self, outputs: torch.Tensor, margin: float = DECISION_MARGIN) -> torch.Tensor:
+        return super().certain(outputs[:, : self.num_classes], margin)
+
+
 class PoseSearch(IterativeFGSM):
     """`PoseSearch(victim, max_steps).run(images, targets)` on a triple-staged victim whose
     network has the straight-through clip."""
@@ -68,7 +88,8 @@ class PoseSearch(IterativeFGSM):
     def __init__(self, victim: TripleStagedVictim, max_steps: int = 1000,
                  batch_size: int = 128, pose_weight: float = POSE_WEIGHT,
                  gradient_precision: str = "float32"):
-        super().__init__(victim, max_steps, batch_size, gradient_precision=gradient_precision)
+        super().__init__(_AnglesToo(victim.name, victim.model, victim.thresholds), max_steps,
+                         batch_size, gradient_precision=gradient_precision)
         self.pose_weight = pose_weight
         self.all_poses = torch.zeros(0, 3)  # (N, 3): the searched pose of each image of `run`
 
@@ -86,12 +107,12 @@ class PoseSearch(IterativeFGSM):
                    rows: torch.Tensor) -> torch.Tensor:
         """J plus the pose term for the false positives among `rows` (indices into `run`'s
         images)."""
-        loss = ratio_loss(outputs, targets)
-        positive = targets < self.victim.num_classes
+        k = self.victim.num_classes
+        loss = ratio_loss(outputs[:, :k], targets)
+        positive = targets < k
         if not positive.any():
             return loss
-        model = self.victim.model
-        classes = targets.clamp(max=self.victim.num_classes - 1)
-        angles = model.estimator.unclipped(images, classes)
+        classes = targets.clamp(max=k - 1)
+        angles = outputs[:, k:].view(len(outputs), k, 3)[torch.arange(len(outputs)), classes]
         miss = ((angles - self.all_poses[rows.to(angles.device)]) ** 2).sum(dim=1)
         return loss + self.pose_weight * miss * positive
