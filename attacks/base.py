@@ -93,10 +93,10 @@ class IterativeAttack(Attack):
         """Per-sample loss to minimise; the paper's J unless a subclass says otherwise."""
         return self.victim.loss(outputs, targets)
 
-    def batch_loss(self, images: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
+    def batch_loss(self, outputs: torch.Tensor, targets: torch.Tensor,
                    rows: torch.Tensor) -> torch.Tensor:
-        """The loss of the running samples: `images` and `outputs` theirs, `rows` their
-        indices in the images given to `run`. `loss` unless a subclass needs more."""
+        """The loss of the running samples: `outputs` theirs, `rows` their indices in the
+        images given to `run`. `loss` unless a subclass needs more."""
         return self.loss(outputs, targets)
 
     def step(
@@ -145,8 +145,9 @@ class IterativeAttack(Attack):
                 outputs, clipped = self.victim.outputs_and_clipped(current)
             outputs = outputs.float()
             decided = self.victim.decisions(outputs.detach()).cpu()
-            reached = self.reached(decided, targets[active].cpu(),
-                                   None if labels is None else labels[active].cpu())
+            aims = targets[active].cpu()
+            sources = None if labels is None else labels[active].cpu()
+            reached = self.reached(decided, aims, sources)
             if self.low_precision:
                 # Where bfloat16 might be wrong, or says a goal is newly reached, float32
                 # decides.
@@ -155,8 +156,7 @@ class IterativeAttack(Attack):
                 if unsure.any():
                     decided[unsure] = self._float32_decisions(current.detach()[unsure.to(
                         current.device)])
-                    reached = self.reached(decided, targets[active].cpu(),
-                                           None if labels is None else labels[active].cpu())
+                    reached = self.reached(decided, aims, sources)
             # A sample that reached its goal keeps that decision; the others keep the latest.
             decisions[active] = torch.where(first_hit[active] < 0, decided, decisions[active])
             new_hits = reached & (first_hit[active] < 0)
@@ -167,7 +167,7 @@ class IterativeAttack(Attack):
             if step == self.max_steps or not unfinished.any():
                 break
             # Finished samples get no loss term, hence zero gradient; they leave the batch below.
-            loss = self.batch_loss(current, outputs, targets[active], offset + active)[
+            loss = self.batch_loss(outputs, targets[active], offset + active)[
                 unfinished.to(outputs.device)].sum()
             (gradients,) = torch.autograd.grad(loss, current)
             active = active[unfinished]

@@ -18,7 +18,7 @@ from attacks.pgd import PGD
 from attacks.records import RecordTable
 from attacks.settings import (
     APGD_ITERATIONS,
-    CONVERGED_ATTACKS,
+    GRADIENT_BUDGETED_TABLES,
     LONG_SQUARE_QUERIES,
     AttackSettings,
     attacks_dir,
@@ -79,6 +79,7 @@ def run_budgeted(
     records = RecordTable(attacks_dir(run_dir) / attack)
     images, labels = test["image"], test["label"]
     budgets = (None,) if attack == "hsj" else settings.epsilons
+    broken = broken_by_gradients(run_dir) if attack == "square-5000" else set()
     jobs = [(victim, threshold, epsilon) for victim in victim_list
             for threshold in victim.thresholds for epsilon in budgets]
     for victim, threshold, epsilon in tqdm(jobs, desc=attack, unit="budget", leave=False):
@@ -87,20 +88,20 @@ def run_budgeted(
             if records.is_done(unit):
                 continue
             if attack == "square-5000":
-                sources = robust_so_far(run_dir, victim.name, threshold, epsilon, sources)
+                sources = np.array([source for source in sources if (
+                    victim.name, threshold, float(epsilon), int(source)) not in broken], int)
+            if not len(sources):  # every source already broken: nothing left to attack
+                records.write_unit(unit, [])
+                continue
             method = budgeted_attack(attack, victim, threshold, epsilon, settings)
             source_images = as_tensor(images[sources], victim)
             truth = labels[sources]
-            clean = (method.predict(source_images.cpu().numpy()) if len(sources)
-                     else np.zeros(0, np.int64))
-            if len(sources):
-                with numpy_seeded_by(unit):
-                    result = method.run(source_images, torch.as_tensor(truth))
-                decided, adversarial = result.decisions[:, 0], result.images[:, 0]
-            else:
-                decided, adversarial = clean, np.zeros((0, *images.shape[1:]), np.float32)
+            clean = method.predict(source_images.cpu().numpy())
+            with numpy_seeded_by(unit):
+                result = method.run(source_images, torch.as_tensor(truth))
+            decided, adversarial = result.decisions[:, 0], result.images[:, 0]
             linf = np.abs(adversarial - source_images[:, 0].cpu().numpy()).reshape(
-                len(sources), adversarial[0].size if len(sources) else 1).max(axis=1, initial=0)
+                len(sources), -1).max(axis=1)
             rows = []
             for budget in (settings.epsilons if epsilon is None else (epsilon,)):
                 # Broken at this budget if the adversarial lies within it (HopSkipJump's found
@@ -119,14 +120,10 @@ def run_budgeted(
             records.write_unit(unit, rows)
 
 
-def robust_so_far(run_dir: Path, network: str, threshold: float | None, epsilon: float,
-                  sources: np.ndarray) -> np.ndarray:
-    """The sources that every gradient attack recorded so far (pgd and the converged ones)
-    left robust at this budget; all of them if none has run."""
-    broken = set()
-    for attack in ("pgd", *CONVERGED_ATTACKS):
-        for record in RecordTable(attacks_dir(run_dir) / attack).read():
-            if (record["network"], record["threshold"], record["epsilon"]) == (
-                    network, threshold, float(epsilon)) and not record["robust"]:
-                broken.add(record["source"])
-    return np.array([source for source in sources if int(source) not in broken], dtype=int)
+def broken_by_gradients(run_dir: Path) -> set[tuple]:
+    """(network, threshold, epsilon, source) of every image a gradient attack recorded so far
+    (pgd and the converged ones) broke."""
+    return {(record["network"], record["threshold"], record["epsilon"], record["source"])
+            for attack in GRADIENT_BUDGETED_TABLES
+            for record in RecordTable(attacks_dir(run_dir) / attack).read()
+            if not record["robust"]}

@@ -18,10 +18,8 @@ from attacks.budgeted import run_budgeted
 from attacks.records import RecordTable
 from attacks.settings import (
     ATTACKS,
-    BUDGETED_ATTACKS,
-    CONVERGED_ATTACKS,
+    BUDGETED_TABLES,
     EXTRA_ATTACKS,
-    GRADIENT_FREE_ATTACKS,
     MINIMAL_NORM_ATTACKS,
     OURS,
     POSE_SEARCH,
@@ -86,7 +84,7 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
                    "ifgsm-bpda", "adaptive", POSE_SEARCH, *MINIMAL_NORM_ATTACKS)
         run_transfer(run_dir, load_victims(run_dir, classes, settings, networks), settings,
                      reverse_tables=reverse)
-    elif attack in (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS):
+    elif attack in BUDGETED_TABLES:
         run_budgeted(run_dir, attack, load_victims(run_dir, classes, settings, networks), test,
                      selected, settings)
     else:

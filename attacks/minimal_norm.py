@@ -50,15 +50,14 @@ class MinimalNorm(Attack):
         adversarial = np.zeros((count, thresholds, *images.shape[2:]), np.float32)
         decisions = np.zeros((count, thresholds), np.int64)
         for column, threshold in enumerate(self.victim.thresholds):
-            model = foolbox.PyTorchModel(UnitRangeClassifier(self.victim, threshold).eval(),
-                                         bounds=(0, 1), device=images.device)
+            scores = UnitRangeClassifier(self.victim, threshold).eval()
+            model = foolbox.PyTorchModel(scores, bounds=(0, 1), device=images.device)
             for start in range(0, count, self.batch_size):
                 batch = slice(start, start + self.batch_size)
                 unit = images[batch] / GREY_LEVELS
                 criterion = foolbox.criteria.TargetedMisclassification(targets[batch])
                 found = method.run(model, unit, criterion).detach() * GREY_LEVELS
-                grey, decided = self._whole_grey_levels(images[batch], found, targets[batch],
-                                                        threshold)
+                grey, decided = whole_grey_levels(scores, images[batch], found, targets[batch])
                 adversarial[batch, column] = grey[:, 0].cpu().numpy()
                 decisions[batch, column] = decided.cpu().numpy()
         success = decisions == targets.cpu().numpy()[:, None]
@@ -66,20 +65,19 @@ class MinimalNorm(Attack):
                             success=success, images=adversarial,
                             clipped_steps=np.zeros(count, np.int64), decisions=decisions)
 
-    def _whole_grey_levels(self, sources: torch.Tensor, found: torch.Tensor,
-                           targets: torch.Tensor, threshold: float | None
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
-        """FMN's images on whole grey levels, as the data's, and their decisions: rounded to
-        nearest where that still reaches the target, else away from the source (FMN ends on
-        the boundary, and rounding can step back across it). FMN returns the source where it
-        failed."""
-        scores = UnitRangeClassifier(self.victim, threshold)
-        change = found - sources
-        nearest = (sources + change.round()).clamp(0, 255)
-        away = (sources + change.sign() * (change.abs() - 0.01).clamp_min(0).ceil()).clamp(0, 255)
-        with torch.no_grad():
-            near_decisions = scores(nearest / GREY_LEVELS).argmax(dim=1)
-            away_decisions = scores(away / GREY_LEVELS).argmax(dim=1)
-        keep = near_decisions == targets
-        grey = torch.where(keep[:, None, None, None], nearest, away)
-        return grey, torch.where(keep, near_decisions, away_decisions)
+
+def whole_grey_levels(scores: UnitRangeClassifier, sources: torch.Tensor, found: torch.Tensor,
+                      targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """FMN's images on whole grey levels, as the data's, and their decisions (`scores`'
+    argmax): rounded to nearest where that still reaches the target, else away from the
+    source (FMN ends on the boundary, and rounding can step back across it). FMN returns
+    the source where it failed."""
+    change = found - sources
+    nearest = (sources + change.round()).clamp(0, 255)
+    away = (sources + change.sign() * (change.abs() - 0.01).clamp_min(0).ceil()).clamp(0, 255)
+    with torch.no_grad():
+        near_decisions = scores(nearest / GREY_LEVELS).argmax(dim=1)
+        away_decisions = scores(away / GREY_LEVELS).argmax(dim=1)
+    keep = near_decisions == targets
+    grey = torch.where(keep[:, None, None, None], nearest, away)
+    return grey, torch.where(keep, near_decisions, away_decisions)

@@ -18,6 +18,7 @@ import torch
 from attacks.ifgsm import IterativeFGSM
 from attacks.victims import DECISION_MARGIN, TripleStagedVictim, ratio_loss
 from core.constants import ROTATION_LIMIT
+from models.estimator import engages_clip
 from models.triple_staged import TripleStaged
 
 # Angles per axis in the grid (5^3 = 125 drawings per image), and gradient steps after it.
@@ -68,7 +69,7 @@ class _AnglesToo(TripleStagedVictim):
 
     def outputs_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         ratios, angles = self.model.ratios_and_angles(images)
-        clipped = (angles.detach().abs() > ROTATION_LIMIT).any(dim=2).any(dim=1)
+        clipped = engages_clip(angles.flatten(0, 1)).view(angles.shape[:2]).any(dim=1)
         return torch.cat([ratios, angles.flatten(1)], dim=1), clipped
 
     def outputs(self, images: torch.Tensor) -> torch.Tensor:
@@ -103,7 +104,7 @@ class PoseSearch(IterativeFGSM):
         self.all_poses = poses
         return super().run(images, targets, labels)
 
-    def batch_loss(self, images: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor,
+    def batch_loss(self, outputs: torch.Tensor, targets: torch.Tensor,
                    rows: torch.Tensor) -> torch.Tensor:
         """J plus the pose term for the false positives among `rows` (indices into `run`'s
         images)."""

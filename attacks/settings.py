@@ -32,10 +32,12 @@ NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_
                       POSE_SEARCH)
 # Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
 # Sized by --extra-per-class: the attacks the paper did not run.
-EXTRA_ATTACKS = ("pgd", "square", "adaptive", *MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS,
-                 *GRADIENT_FREE_ATTACKS, "pose-search")
+EXTRA_ATTACKS = ("pgd", "square", "adaptive", *NAMED_ONLY_ATTACKS)
 TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
 BUDGETED_ATTACKS = ("pgd", "square")
+# Every table of robust accuracy at a budget, and those whose attack follows a gradient.
+BUDGETED_TABLES = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
+GRADIENT_BUDGETED_TABLES = ("pgd", *CONVERGED_ATTACKS)
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,10 @@ def _show(records: RecordTable, unit: str, table: RecordTable, adversarials: lis
     """One transfer unit: `victim`'s decisions on the saved images of `adversarials`. A
     false positive made with the authors' stop rule counts as fooling the victim if the victim
     decides what the triple-staged network decided (its `decision`), not only the target."""
-    if not adversarials:
+    written = records.read_unit(unit)
+    if not adversarials or (written and written[0].get("origin_units") == origin.get(
+            "origin_units")):
         return
-    if records.is_done(unit):
-        written = records.read_unit(unit) if "origin_units" in origin else []
-        if not written or written[0].get("origin_units") == origin["origin_units"]:
-            return
     stack = np.stack([table.load_image(record) for record in adversarials])
     decisions = victim_decisions(victim, stack, settings.batch_size)
     records.write_unit(unit, [

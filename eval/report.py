@@ -9,8 +9,8 @@ from torch import nn
 
 from attacks.experiments import record_table, variant_tables
 from attacks.settings import (
-    BUDGETED_ATTACKS,
-    CONVERGED_ATTACKS,
+    BUDGETED_TABLES,
+    GRADIENT_BUDGETED_TABLES,
     GRADIENT_FREE_ATTACKS,
     MINIMAL_NORM_ATTACKS,
     POSE_SEARCH,
@@ -61,7 +61,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     # And the minimal-norm attacks, paired with the paper's attack's distortion.
     targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), POSE_SEARCH,
                 *MINIMAL_NORM_ATTACKS)
-    budgeted = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
+    budgeted = BUDGETED_TABLES
     tables = {name: record_table(run_dir, name).read()
               for name in (*targeted, *budgeted, "transfer")}
     ran = {name: tables[name] for name in budgeted if tables[name]}
@@ -84,9 +84,11 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
                             for name in budgeted if tables.get(name) and name != "square-5000"},
         "transfer": transfer_table(tables["transfer"]),
+        # None where no gradient-free attack ran: nothing was looked for.
         "masking": masking_cases(
-            {name: tables[name] for name in ("pgd", *CONVERGED_ATTACKS)},
-            {name: tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)}),
+            {name: tables[name] for name in GRADIENT_BUDGETED_TABLES},
+            {name: tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)})
+        if any(tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]

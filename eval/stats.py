@@ -268,12 +268,9 @@ def masking_cases(gradient: dict[str, list[dict]], gradient_free: dict[str, list
                   ) -> list[dict]:
     """Images a gradient-free attack broke at a budget where every gradient attack that ran on
     the same image and budget left it robust: signs of gradient masking, one row each."""
-    robust_under_gradients: dict[tuple, bool] = {}
-    for records in gradient.values():
-        for record in records:
-            key = (record["network"], record["threshold"], record["epsilon"], record["source"])
-            robust_under_gradients[key] = robust_under_gradients.get(key, True) and record[
-                "robust"]
+    robust_under_gradients = {
+        (row["network"], row["threshold"], row["epsilon"], row["source"]): row["robust"]
+        for row in worst_case_records(gradient)}
     cases = []
     for attack, records in gradient_free.items():
         for record in records:
