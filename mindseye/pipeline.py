@@ -23,15 +23,15 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
     run's attacks span sessions, and a killed run would otherwise lose all of its stage's time.
     """
     path = run_dir / TIMINGS
-    last = time.perf_counter()
+    start = time.perf_counter()
+    # The stage's time from earlier runs, read once: each write stores earlier + elapsed, rounded
+    # once, so many writes of a long stage cannot accumulate rounding errors.
+    earlier = json.loads(path.read_text()).get(stage, 0.0) if path.is_file() else 0.0
     stop = threading.Event()
 
     def add_elapsed() -> None:
-        nonlocal last
-        now = time.perf_counter()
         timings = json.loads(path.read_text()) if path.is_file() else {}
-        timings[stage] = round(timings.get(stage, 0.0) + now - last, 3)  # ms: no drift
-        last = now
+        timings[stage] = round(earlier + time.perf_counter() - start, 3)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, timings)
 
