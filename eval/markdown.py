@@ -1,5 +1,6 @@
 """report.md: the metrics of eval/report.py as Markdown text. Formatting only, no computing."""
 
+from attacks.settings import MINIMAL_NORM_ATTACKS
 from eval.stats import group, setting_name
 
 
@@ -109,13 +110,17 @@ def report_text(metrics: dict) -> str:
                   "| network | kind | attacked | left out (misclassified) | flipped | hit the cap "
                   "| median steps (2nd-98th) | median distortion (2nd-98th) | median SSIM |",
                   "|---|---|---|---|---|---|---|---|---|"]
+        # A minimal-norm attack runs a fixed number of steps: its steps and cap say nothing.
+        fixed_steps = attack in MINIMAL_NORM_ATTACKS
         for row in rows:
             steps, distortion = row["steps"], row["distortion"]
+            steps_text = "-" if fixed_steps else (
+                f"{number(steps['median'])} ({number(steps['p2'])}-{number(steps['p98'])})")
             lines.append(
                 f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
                 f"{row['attacked']} | {row['misclassified_originals']} | {row['succeeded']} | "
-                f"{row['capped']} | {number(steps['median'])} ({number(steps['p2'])}-"
-                f"{number(steps['p98'])}) | {number(distortion['median'])} "
+                f"{'-' if fixed_steps else row['capped']} | {steps_text} | "
+                f"{number(distortion['median'])} "
                 f"({number(distortion['p2'])}-{number(distortion['p98'])}) | "
                 f"{number(row['ssim']['median'])} |")
         lines.append("")
@@ -132,7 +137,7 @@ def report_text(metrics: dict) -> str:
                 f"| {setting_name(row['network'], row['threshold'])} | {row['kind']} | "
                 f"{row['pairs']} | {percent(row['plain_success'])} / "
                 f"{percent(row['other_success'])} | {number(row['plain_steps']['median'])} / "
-                f"{number(row['other_steps']['median'])} | "
+                f"{'-' if unit == 'distortion' else number(row['other_steps']['median'])} | "
                 f"{number(row['plain_distortion']['median'])} / "
                 f"{number(row['other_distortion']['median'])} | "
                 f"{row['other_fewer']} / {row['same_effort']} / {row['other_more']} "

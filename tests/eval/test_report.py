@@ -16,7 +16,7 @@ from attacks.settings import Variant
 from eval.clip import clip_row
 from eval.markdown import report_text
 from eval.report import write_report
-from eval.stats import Z_95, paired_table, transfer_table, wilson_interval
+from eval.stats import Z_95, effort_table, paired_table, transfer_table, wilson_interval
 from mindseye.cli import main
 from models.triple_staged import decide
 from tests.fixtures.reported import SETTINGS
@@ -181,7 +181,14 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
                                        "origin_threshold": 0.45, "fooled": fooled}
                                       for fooled in (True, False, False, False)]]),
     })
+    # A minimal-norm attack's steps are fixed: the report shows none, and pairs by distortion.
+    fmn = [{**made, "steps": 100, "success": True, "distortion": 0.15, "linf": 0.05,
+            "ssim": 0.9}]
+    metrics["effort"]["fmn-l2"] = effort_table(fmn)
+    metrics["paired"]["fmn-l2"] = paired_table(paper, fmn, by="distortion")
     text = report_text(metrics)
+    assert "| triple-staged @0.7 | false-positive | 1 | 0 | 1 | - | - | 0.15 (0.15-0.15) |" in text
+    assert "| 1 | 100.00% / 100.00% | 40 / - | 0.2 / 0.15 | 1 / 0 / 0 (1) | -0.05 |" in text
     assert "| ifgsm | @0.7 | false-positive | 2 | 50.00% [" in text
     assert "| triple-staged @0.7 | false-positive | 1 | 100.00% / 100.00% | 40 / 30 |" in text
     # BPDA needed fewer steps on the one pair (30 - 40); the paper's path met the clip.
