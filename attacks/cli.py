@@ -94,9 +94,10 @@ def _preset_values(name: str) -> str:
 @click.option("--loss", "loss_name", type=click.Choice(ATTACK_LOSSES),
               help="ifgsm variant, triple-staged network: log (ours, -log r_t - sum log(1 - "
               "r_c)) or euclidean (the authors': squared distance to the target vector).")
-@click.option("--clip", type=click.Choice(CLIP_MODES),
+@click.option("--clip", type=click.Choice([mode.replace("_", "-") for mode in CLIP_MODES]),
+              callback=lambda _context, _option, value: value and value.replace("-", "_"),
               help="ifgsm variant: the estimator's clip at attack time: hard (ours), none (the "
-              "authors' merged network has none) or straight_through.")
+              "authors' merged network has none) or straight-through.")
 @click.option("--original", is_flag=True,
               help="ifgsm as the authors' code ran it: --stop-at any-other --loss euclidean "
               f"--clip none --max-steps {ORIGINAL.max_steps}. Any variant option writes its "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from attacks.settings import ORIGINAL, Variant
 from core.constants import PRESET_COSTS, PRESETS
 from core.files import write_json_atomic
 
@@ -62,6 +63,10 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
 @click.option("--workers", type=click.IntRange(min=1), help="Render processes. [all cores]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
+@click.option("--original", is_flag=True,
+              help="Also run the paper's attack as the authors' code ran it (`mindseye attack "
+              "--attack ifgsm --original`: stop at any other class, their Euclidean loss, no "
+              "clip, 10000 steps); the report pairs it with ours on the same sources.")
 def pipeline(
     preset: str,
     run_dir: Path | None,
@@ -70,6 +75,7 @@ def pipeline(
     workers: int | None,
     seed: int,
     device: str,
+    original: bool,
 ) -> None:
     """Render the data, train all five networks, attack them and write the report.
 
@@ -78,7 +84,7 @@ def pipeline(
     time of each stage, summed over resumed runs, in RUN/pipeline-timings.json.
     """
     run_pipeline(preset, run_dir or Path("runs") / preset, data_dir or Path("data") / preset,
-                 attack_name, workers, seed, device)
+                 attack_name, workers, seed, device, variants=(ORIGINAL,) if original else ())
 
 
 def run_pipeline(
@@ -91,10 +97,12 @@ def run_pipeline(
     device: str = "auto",
     render_sizes: dict | None = None,
     train_steps: int | None = None,
+    variants: tuple[Variant, ...] = (),
 ) -> Path:
-    """The pipeline; returns the report's path. `render_sizes` (RenderSettings fields) and
-    `train_steps` shrink a preset further, for tests and trials: the attack stage keeps the
-    preset's sizes, which `mindseye attack` then finds recorded in the run."""
+    """The pipeline; returns the report's path. `variants` of the paper's attack run after the
+    attacks named by `attack_name`. `render_sizes` (RenderSettings fields) and `train_steps`
+    shrink a preset further, for tests and trials: the attack stage keeps the preset's sizes,
+    which `mindseye attack` then finds recorded in the run."""
     from attacks.experiments import run_attack
     from attacks.settings import ATTACKS, attack_settings, check_attack_name
     from eval.report import write_report
@@ -122,6 +130,9 @@ def run_pipeline(
     for name in names:
         with timed_stage(run_dir, f"attack {name}"):
             run_attack(run_dir, data_dir, name, settings)
+    for variant in variants:
+        with timed_stage(run_dir, f"attack {variant.table()}"):
+            run_attack(run_dir, data_dir, "ifgsm", settings, variant=variant)
     click.echo("[4/4] report", err=True)
     with timed_stage(run_dir, "report"):
         write_report(run_dir, data_dir, run_dir / "report", settings)

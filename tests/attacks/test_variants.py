@@ -114,6 +114,20 @@ def test_original_on_the_command_line_records_its_variant(tmp_path, shapes_datas
     assert {r["max_steps"] for r in record_table(run, "ifgsm").read()} == {3}
 
 
+def test_clip_is_spelled_with_a_hyphen_on_the_command_line(tmp_path, shapes_dataset):
+    run = untrained_run(tmp_path / "run", CLASSES, ("estimator", "projector", "comparator"))
+    result = CliRunner().invoke(main, [
+        "attack", str(run), str(shapes_dataset), "--per-class", "3", "--networks",
+        "triple-staged", "--thresholds", "0.01,0.2", "--max-steps", "2", "--device", "cpu",
+        "--clip", "straight-through"])
+    assert result.exit_code == 0, result.output
+    # --max-steps beside a variant option caps the variant's table alone.
+    assert variant_tables(run) == ["ifgsm+clip-straight-through+cap-2"]
+    records = record_table(run, variant_tables(run)[0]).read()
+    assert {r["variant"]["clip"] for r in records if r["status"] == "attacked"} == {
+        "straight_through"}
+
+
 @pytest.mark.parametrize("option", [["--original"], ["--stop-at", "any-other"],
                                     ["--loss", "euclidean"], ["--clip", "none"]])
 def test_variant_options_belong_to_ifgsm(tmp_path, shapes_dataset, option):
