@@ -1,4 +1,5 @@
-"""BPDA copies what it would repeat.
+"""What other attacks take from the paper's attack's records: BPDA copies what it would
+repeat, and FMN starts from the adversarials it found.
 
 The hard and the straight-through clip give the same forward pass and differ in the gradient
 only where the estimator's clip engages. So where the paper's attack (ifgsm) never stepped with
@@ -88,8 +89,13 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, labels: np.ndar
         rows = np.array([row for row, _ in to_run], dtype=int)
         device = next(victim.model.parameters()).device
         targets = torch.tensor([target for _, target in to_run], dtype=torch.long)
+        # FMN starts from the paper's attack's adversarial where there is one.
+        starts = ({"starts": paper_adversarials(ifgsm, victim, sources[rows], targets.numpy(),
+                                                images.shape[1:])}
+                  if attack in MINIMAL_NORM_ATTACKS else {})
         ran = method.run(as_tensor(images[sources[rows]], victim), targets.to(device),
-                         torch.as_tensor(labels[sources[rows]], dtype=torch.long).to(device))
+                         torch.as_tensor(labels[sources[rows]], dtype=torch.long).to(device),
+                         **starts)
         where = [attacked.index(pair) for pair in to_run]
         for name in ("steps", "success", "images", "clipped_steps", "decisions"):
             getattr(result, name)[where] = getattr(ran, name)
@@ -104,3 +110,18 @@ def run_or_copy(attack: str, victim: Victim, images: np.ndarray, labels: np.ndar
                                                                           row["success"])
             result.images[index, column] = ifgsm.load_image(row)
     return result
+
+
+def paper_adversarials(ifgsm: RecordTable, victim: Victim, sources: np.ndarray,
+                       targets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The paper's attack's successful adversarial of each (source, target) at each of the
+    victim's thresholds, (count, thresholds, *shape) in grey levels; NaN where it has none."""
+    found = {(r["source"], r["target"], r["threshold"]): r for r in ifgsm.read()
+             if r["network"] == victim.name and r["status"] == "attacked" and r["success"]}
+    starts = np.full((len(sources), len(victim.thresholds), *shape), np.nan, np.float32)
+    for row, (source, target) in enumerate(zip(sources, targets, strict=True)):
+        for column, threshold in enumerate(victim.thresholds):
+            record = found.get((int(source), int(target), threshold))
+            if record is not None:
+                starts[row, column] = ifgsm.load_image(record)
+    return starts
