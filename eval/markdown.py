@@ -74,6 +74,14 @@ def report_text(metrics: dict) -> str:
                      f"{percent(row['error_rate'])} | {percent(row['ci_low'])} - "
                      f"{percent(row['ci_high'])} | {row['errors']} / {row['samples']} | "
                      f"{percent(row['paper_error_rate'])} |")
+    unclipped = metrics.get("table1_unclipped")
+    if unclipped:
+        rows = "; ".join(
+            f"@{row['threshold']} {rate_text(row['error_rate'], row['ci_low'], row['ci_high'])}"
+            f" ({unclipped['changed'][str(row['threshold'])]} decisions differ)"
+            for row in unclipped["rows"])
+        lines += ["", "The triple-staged network without the estimator's clip, as the authors' "
+                  f"merged network has it: {rows}."]
     lines += ["", "Confusion matrices: `confusion.png`.", ""]
     margins = metrics.get("ratio_margins")
     if margins:

@@ -18,6 +18,7 @@ from attacks.settings import (
     AttackSettings,
 )
 from attacks.sources import load_test_images, load_victims
+from attacks.victims import TripleStagedVictim
 from core.constants import STAGES, TRIPLE_STAGED
 from core.files import write_text_atomic
 from eval.claims import check_claims
@@ -56,6 +57,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     victim_list = load_victims(run_dir, classes, settings)
     models = {victim.name: victim.model for victim in victim_list}
     clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
+    unclipped = unclipped_table1(run_dir, classes, test, out_dir, settings, clean)
     # The paper's attack, its variants (ifgsm+...: the authors' way and each change alone),
     # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
     # And the minimal-norm attacks, paired with the paper's attack's distortion.
@@ -73,6 +75,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "classes": classes,
         "test_samples": int(len(test["label"])),
         "table1": error_table(clean),
+        "table1_unclipped": unclipped,
         "confusion": confusion_matrices(clean, len(classes)),
         "ratio_margins": ratio_margins(clean),
         "effort": {name: effort_table(tables[name]) for name in targeted if tables[name]},
@@ -120,6 +123,27 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(out_dir / "report.md", report_text(metrics))
     return metrics
+
+
+UNCLIPPED = f"{TRIPLE_STAGED}-unclipped"
+
+
+def unclipped_table1(run_dir: Path, classes: list[str], test: dict, out_dir: Path,
+                     settings: AttackSettings, clean: list[dict]) -> dict:
+    """Table 1's triple-staged rows without the estimator's clip, as the authors' merged network
+    computes them (it has no clip layer), and how many decisions differ from the clipped
+    network's (`changed`, per threshold)."""
+    (victim,) = load_victims(run_dir, classes, settings, (TRIPLE_STAGED,), clip="none")
+    records = clean_predictions([TripleStagedVictim(UNCLIPPED, victim.model, victim.thresholds)],
+                                test, out_dir, settings.batch_size)
+    clipped = {(r["source"], r["threshold"]): r["decision"] for r in clean
+               if r["network"] == TRIPLE_STAGED}
+    changed: dict[str, int] = {}
+    for record in records:
+        key = str(record["threshold"])
+        changed[key] = changed.get(key, 0) + (
+            record["decision"] != clipped[(record["source"], record["threshold"])])
+    return {"rows": error_table(records), "changed": changed}
 
 
 def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,

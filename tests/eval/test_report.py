@@ -13,6 +13,7 @@ from PIL import Image
 from attacks.experiments import run_attack
 from attacks.records import RecordTable
 from attacks.settings import Variant
+from attacks.sources import load_test_images, load_victims, outputs_and_decisions
 from eval.clip import clip_row
 from eval.markdown import report_text
 from eval.report import write_report
@@ -161,6 +162,26 @@ def test_eval_on_weights_cut_short_is_one_line_naming_the_file(reported, tmp_pat
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.output
     assert str(weights) in lines[0] and f"mindseye train {network}" in lines[0]
+
+
+def test_table1_without_the_clip_is_the_unclipped_networks(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    unclipped = metrics["table1_unclipped"]
+    classes, test = load_test_images(reported["data"])
+    decisions = {}
+    for clip in ("hard", "none"):
+        (victim,) = load_victims(reported["run"], classes, SETTINGS, ("triple-staged",), clip=clip)
+        decisions[clip] = outputs_and_decisions(victim, test["image"], 64)[1]
+    for column, threshold in enumerate(SETTINGS.thresholds):
+        (row,) = [r for r in unclipped["rows"] if r["threshold"] == threshold]
+        none = decisions["none"][:, column]
+        assert row["network"] == "triple-staged-unclipped"
+        assert row["samples"] == len(test["label"])
+        assert row["errors"] == int((none != test["label"]).sum())
+        assert unclipped["changed"][str(threshold)] == int(
+            (none != decisions["hard"][:, column]).sum())
+    report = (reported["report"] / "report.md").read_text()
+    assert "The triple-staged network without the estimator's clip" in report
 
 
 def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
