@@ -1,6 +1,7 @@
 """report.md: the metrics of eval/report.py as Markdown text. Formatting only, no computing."""
 
 from attacks.settings import MINIMAL_NORM_ATTACKS
+from eval.provenance import VERDICT_PER_CLASS
 from eval.stats import group, setting_name
 
 
@@ -56,7 +57,8 @@ def provenance_text(made: dict | None) -> list[str]:
         lines.append("- attacks: none run yet")
     if not made["sizes_enough_for_verdicts"]:
         lines += ["", "**These sizes are below what a verdict on the paper needs** (the medium "
-                  "preset: networks trained for over an hour, 100 attacked images per class). "
+                  "preset: networks trained for over an hour, "
+                  f"{VERDICT_PER_CLASS} attacked images per class). "
                   "The verdicts below test that the pipeline works, not the paper; the "
                   "measured experiment and its verdicts are in the repository's "
                   "`results/README.md`."]
