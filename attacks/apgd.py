@@ -42,9 +42,9 @@ class APGD(LibraryAttack):
             still = decisions == labels
             if not still.any():
                 break
-            found = self.attack.generate(originals[still], y=np.eye(
-                self.victim.num_classes + 1, dtype=np.float32)[aims[still]])
-            found_decisions = self.predict(found)
+            found, found_decisions = self.on_grey_levels(
+                originals[still], self.attack.generate(originals[still], y=np.eye(
+                    self.victim.num_classes + 1, dtype=np.float32)[aims[still]]), labels[still])
             flipped = found_decisions != labels[still]
             rows = np.flatnonzero(still)[flipped]
             worst[rows], decisions[rows] = found[flipped], found_decisions[flipped]

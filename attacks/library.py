@@ -51,13 +51,27 @@ class LibraryAttack(Attack):
         scores = self.classifier.predict(images.astype(np.float32), batch_size=self.batch_size)
         return scores.argmax(axis=1)
 
+    def on_grey_levels(self, originals: np.ndarray, adversarials: np.ndarray,
+                       labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The library's adversarials on whole grey levels, as an 8-bit image file holds them,
+        and their decisions: rounded to nearest, or away from the source where nearest undoes
+        the flip. Either stays within an integer budget."""
+        change = adversarials - originals
+        nearest = np.clip(originals + np.rint(change), 0, 255)
+        away = np.clip(originals + np.sign(change) * np.ceil(np.maximum(np.abs(change) - 0.01,
+                                                                        0)), 0, 255)
+        near_decisions, away_decisions = self.predict(nearest), self.predict(away)
+        use_away = (near_decisions == labels) & (away_decisions != labels)
+        return (np.where(use_away[:, None, None, None], away, nearest).astype(np.float32),
+                np.where(use_away, away_decisions, near_decisions))
+
     def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
         """Images (N, 1, 64, 64) on 0..255 and their true labels (N,): T = 1 column (this
         attack's threshold); `success` means the decision left the true label."""
         originals = images.detach().cpu().numpy().astype(np.float32)
         labels = targets.cpu().numpy()
-        adversarials = self.attack.generate(originals, y=labels)
-        decisions = self.predict(adversarials)
+        adversarials, decisions = self.on_grey_levels(
+            originals, self.attack.generate(originals, y=labels), labels)
         count = len(originals)
         return AttackResult(
             steps=np.full((count, 1), self.iterations, np.int64),
