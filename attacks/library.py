@@ -13,7 +13,7 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from attacks.base import Attack, AttackResult
-from attacks.victims import ScoresModule, Victim
+from attacks.victims import ScoresModule, Victim, grey_level_roundings
 from core.constants import IMAGE_SIZE
 
 IMAGE_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
@@ -56,10 +56,8 @@ class LibraryAttack(Attack):
         """The library's adversarials on whole grey levels, as an 8-bit image file holds them,
         and their decisions: rounded to nearest, or away from the source where nearest undoes
         the flip. Either stays within an integer budget."""
-        change = adversarials - originals
-        nearest = np.clip(originals + np.rint(change), 0, 255)
-        away = np.clip(originals + np.sign(change) * np.ceil(np.maximum(np.abs(change) - 0.01,
-                                                                        0)), 0, 255)
+        nearest, away = (rounded.numpy() for rounded in grey_level_roundings(
+            torch.from_numpy(originals), torch.from_numpy(adversarials)))
         near_decisions, away_decisions = self.predict(nearest), self.predict(away)
         use_away = (near_decisions == labels) & (away_decisions != labels)
         return (np.where(use_away[:, None, None, None], away, nearest).astype(np.float32),

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from attacks.base import Attack, AttackResult
-from attacks.victims import GREY_LEVELS, UnitRangeClassifier, Victim
+from attacks.victims import GREY_LEVELS, UnitRangeClassifier, Victim, grey_level_roundings
 
 NORMS = ("l2", "linf")
 
@@ -132,9 +132,7 @@ def whole_grey_levels(scores: UnitRangeClassifier, sources: torch.Tensor, found:
     argmax): rounded to nearest where that still reaches the target, else away from the
     source (FMN ends on the boundary, and rounding can step back across it). FMN returns
     the source where it failed."""
-    change = found - sources
-    nearest = (sources + change.round()).clamp(0, 255)
-    away = (sources + change.sign() * (change.abs() - 0.01).clamp_min(0).ceil()).clamp(0, 255)
+    nearest, away = grey_level_roundings(sources, found)
     with torch.no_grad():
         near_decisions = scores(nearest / GREY_LEVELS).argmax(dim=1)
         away_decisions = scores(away / GREY_LEVELS).argmax(dim=1)

@@ -141,6 +141,17 @@ class ScoresModule(nn.Module):
 GREY_LEVELS = 255.0  # our networks see 0..255, attack libraries 0..1
 
 
+def grey_level_roundings(sources: torch.Tensor, found: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A library's adversarials `found` on whole grey levels, as an 8-bit image holds them, two
+    ways: rounded to nearest, and away from the source (a library ends on the boundary, and
+    nearest can step back across it). Both stay within an integer L-inf budget of `sources`."""
+    change = found - sources
+    nearest = (sources + change.round()).clamp(0, 255)
+    away = (sources + change.sign() * (change.abs() - 0.01).clamp_min(0).ceil()).clamp(0, 255)
+    return nearest, away
+
+
 class UnitRangeClassifier(ScoresModule):
     """The same scores on images in [0, 1], as torchattacks, foolbox, AutoAttack and ART expect:
     (B, 1, 64, 64) -> (B, K + 1), the last column None's, whose argmax is the network's decision

@@ -66,6 +66,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     budgeted = BUDGETED_TABLES
     tables = {name: record_table(run_dir, name).read()
               for name in (*targeted, *budgeted, "transfer")}
+    gradient_free = {name: tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)}
     ran = {name: tables[name] for name in budgeted if tables[name]}
     if len(ran) > 1:
         tables["worst-case"] = worst_case_records(ran)
@@ -89,9 +90,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "transfer": transfer_table(tables["transfer"]),
         # None where no gradient-free attack ran: nothing was looked for.
         "masking": masking_cases(
-            {name: tables[name] for name in GRADIENT_BUDGETED_TABLES},
-            {name: tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)})
-        if any(tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)) else None,
+            {name: tables[name] for name in GRADIENT_BUDGETED_TABLES}, gradient_free)
+        if any(gradient_free.values()) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]

@@ -66,7 +66,8 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
 @click.option("--original", is_flag=True,
               help="Also run the paper's attack as the authors' code ran it (`mindseye attack "
               "--attack ifgsm --original`: stop at any other class, their Euclidean loss, no "
-              "clip, 10000 steps); the report pairs it with ours on the same sources.")
+              f"clip, {ORIGINAL.max_steps} steps); the report pairs it with ours on the same "
+              "sources.")
 def pipeline(
     preset: str,
     run_dir: Path | None,
