@@ -5,6 +5,7 @@ that say how it was made. Every reader goes through `_open_checked`, so a trunca
 outdated file fails with one line naming the file and what is wrong, never with an h5py traceback.
 """
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -124,6 +125,25 @@ def load_split(data_dir: Path, split: str, fields: tuple[str, ...] | None = None
                 _read(h5, path, name, out=out[name][start:start + length])
         start += length
     return out
+
+
+def content_sha256(data_dir: Path) -> str:
+    """sha256 over every split's samples (each field's dtype, shape and bytes, shard by shard in
+    manifest order): what a network saw, independent of how the files store it. A run folder
+    identifies its data by this, not by the files' sha256 in the manifest: two renders of the
+    same pixels gave different file bytes on two machines (the compressed fields' gzip stream
+    is not guaranteed to be the same from one zlib build to the next)."""
+    digest = hashlib.sha256()
+    manifest = read_manifest(data_dir)
+    for split in sorted(manifest.splits):
+        for shard in manifest.splits[split].shards:
+            arrays, _ = read_shard(Path(data_dir) / shard.file)
+            digest.update(f"{split}/{shard.file}\n".encode())
+            for name in sorted(arrays):
+                array = np.ascontiguousarray(arrays[name])
+                digest.update(f"{name}:{array.dtype.str}:{array.shape}\n".encode())
+                digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def iter_split(

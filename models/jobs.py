@@ -12,7 +12,7 @@ from core.constants import DIRECT_NETWORKS, STAGES, TRAINED_NETWORKS
 from core.errors import UserError
 from core.files import file_sha256, write_json_atomic
 from dataset.manifest import read_manifest
-from dataset.shards import load_split
+from dataset.shards import content_sha256, load_split
 from dataset.stage3 import comparator_pairs, load_pairs, save_pairs
 from dataset.torch_data import BatchOrder, InMemorySplit, PatchBatches, training_batches
 from models import evaluation
@@ -23,7 +23,6 @@ from models.runs import (
     FORMAT_VERSION,
     WEIGHTS,
     build_network,
-    data_fingerprint,
     load_network,
     load_triple_staged,
     prepare_folder,
@@ -159,7 +158,7 @@ def train_network(
         "format_version": FORMAT_VERSION, "network": network, "classes": classes,
         "num_classes": k, "input": "float images (B,1,64,64) on 0..255",
         "preset": preset, "schedule": schedule.to_json(), "seed": seed,
-        "data_fingerprint": data_fingerprint(read_manifest(data_dir)),
+        "data_fingerprint": content_sha256(data_dir),
         "stages": _stage_weights(run_dir, network),
         # Only where set: configs written before the option keep reading as the same run.
         **({"ceil_pooling": True} if CEIL_POOLING[preset] else {}),

@@ -5,7 +5,6 @@ the data's fingerprint, the format version), so `load_classifier` needs nothing 
 and a run resumed or loaded against other data, classes or code fails with one clear line.
 """
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -16,7 +15,6 @@ from torch import nn
 from core.constants import DIRECT_NETWORKS, STAGES
 from core.errors import UserError
 from core.files import atomic_path, write_json_atomic
-from dataset.manifest import Manifest
 from models.comparator import Comparator
 from models.direct import Direct, DirectParam
 from models.estimator import ClipMode, Estimator
@@ -64,15 +62,6 @@ def resolve_device(name: str) -> torch.device:
             raise UserError("--device cuda: no CUDA device is available here; use --device cpu")
         return torch.device("cuda")
     raise UserError(f"--device {name!r}: unknown device; choose auto, cpu or cuda")
-
-
-def data_fingerprint(manifest: Manifest) -> str:
-    """sha256 over the shard sha256s of every split, in order: which data a network saw."""
-    digest = hashlib.sha256()
-    for split in sorted(manifest.splits):
-        for shard in manifest.splits[split].shards:
-            digest.update(f"{split}/{shard.file}:{shard.sha256}\n".encode())
-    return digest.hexdigest()
 
 
 def read_tensors(path: Path, device: str | torch.device = "cpu", remedy: str = "") -> dict:

@@ -7,6 +7,7 @@ import pytest
 from dataset.shards import (
     SCHEMA_VERSION,
     ShardError,
+    content_sha256,
     file_sha256,
     iter_split,
     load_split,
@@ -97,3 +98,30 @@ def test_load_split_and_iter_split_follow_manifest_order(dataset_dir: Path) -> N
     chunks = list(iter_split(dataset_dir, "train", chunk=10, fields=("label", "image")))
     assert [len(chunk["label"]) for chunk in chunks] == [10, 10, 4]  # across shards of 12
     np.testing.assert_array_equal(np.concatenate([c["image"] for c in chunks]), whole["image"])
+
+
+def _rewrite(path: Path, arrays: dict, original: Path) -> None:
+    """Store `arrays` at `path` with the attributes of `original`, at another gzip level than
+    write_shard's: the same samples in different file bytes."""
+    with h5py.File(original, "r") as source, h5py.File(path, "w") as h5:
+        for name, array in arrays.items():
+            compressed = name in ("object", "alpha")
+            h5.create_dataset(name, data=array, compression="gzip" if compressed else None,
+                              compression_opts=9 if compressed else None)
+        for key, value in source.attrs.items():
+            h5.attrs[key] = value
+
+
+def test_content_sha256_follows_the_samples_not_the_file_bytes(dataset_dir: Path) -> None:
+    before = content_sha256(dataset_dir)
+    path = dataset_dir / "train" / "shard-00000.h5"
+    original = path.with_name("original.h5")
+    original.write_bytes(path.read_bytes())
+    arrays, _ = read_shard(path)
+    _rewrite(path, arrays, original)
+    assert file_sha256(path) != file_sha256(original)
+    assert content_sha256(dataset_dir) == before
+
+    arrays["image"][0, 0, 0] ^= 1
+    _rewrite(path, arrays, original)
+    assert content_sha256(dataset_dir) != before
