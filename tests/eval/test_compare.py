@@ -51,10 +51,12 @@ def test_each_quantity_is_summarised_across_the_seeds(seeded_runs):
             continue
         assert summary["mean"] == pytest.approx(np.mean(values))
         assert summary["sd"] == pytest.approx(np.std(values, ddof=1))
-        # t with 2 degrees of freedom: 4.303 standard errors either side.
-        half = 4.3027 * np.std(values, ddof=1) / np.sqrt(3)
+        # Student's t with 2 degrees of freedom has a closed-form quantile, (2q - 1) /
+        # sqrt(2q(1 - q)): 4.3027 standard errors either side at q = 0.975.
+        t_975 = 0.95 / np.sqrt(2 * 0.975 * 0.025)
+        half = t_975 * np.std(values, ddof=1) / np.sqrt(3)
         assert summary["ci"] == pytest.approx([np.mean(values) - half, np.mean(values) + half],
-                                              abs=1e-3)
+                                              rel=1e-9, abs=1e-9)
     # Untrained networks with different seeds decide differently somewhere.
     assert any(summary.get("sd", 0) > 0 for summary in names.values())
     for claim in comparison["claims"]:
