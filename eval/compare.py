@@ -52,19 +52,20 @@ def read_metrics(run_dir: Path) -> dict:
 
 
 def quantities(metrics: dict) -> dict[str, float]:
-    """One value per compared quantity of one run's report, by name."""
+    """One value per compared quantity of one run's report, by name (its parts joined by
+    commas: a name is one cell of the markdown table)."""
     found = {}
     for row in metrics.get("table1", []):
-        found[f"clean error (%) | {setting_name(row['network'], row['threshold'])}"] = (
+        found[f"clean error (%), {setting_name(row['network'], row['threshold'])}"] = (
             100 * row["error_rate"])
     for row in metrics.get("effort", {}).get("ifgsm", []):
-        where = f"{setting_name(row['network'], row['threshold'])} | {row['kind']}"
-        found[f"ifgsm median steps | {where}"] = row["steps"]["median"]
-        found[f"ifgsm median distortion | {where}"] = row["distortion"]["median"]
-        found[f"ifgsm success (%) | {where}"] = 100 * row["succeeded"] / max(1, row["attacked"])
+        where = f"{setting_name(row['network'], row['threshold'])}, {row['kind']}"
+        found[f"ifgsm median steps, {where}"] = row["steps"]["median"]
+        found[f"ifgsm median distortion, {where}"] = row["distortion"]["median"]
+        found[f"ifgsm success (%), {where}"] = 100 * row["succeeded"] / max(1, row["attacked"])
     for row in metrics.get("robust_accuracy", {}).get("pgd", []):
         if row["epsilon"] in COMPARED_EPSILONS:
-            found[f"PGD robust accuracy (%) @{row['epsilon']:g} | "
+            found[f"PGD robust accuracy (%) @{row['epsilon']:g}, "
                   f"{setting_name(row['network'], row['threshold'])}"] = 100 * row[
                       "robust_accuracy"]
     return {name: float(value) for name, value in found.items() if value is not None}

@@ -70,6 +70,10 @@ def test_the_command_writes_the_page_and_refuses_runs_of_other_experiments(seede
     assert done.returncode == 0, done.stderr
     page = (out / "compare.md").read_text()
     assert "seed 0 | seed 1 | seed 2" in page and "holds in" in page
+    # Every row of a table has its header's cells: no name spills into the next column.
+    for table in page.split("\n\n"):
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        assert all(row.count("|") == rows[0].count("|") for row in rows), table
     assert json.loads((out / "compare.json").read_text())["seeds"] == [0, 1, 2]
     # A run of another preset is another experiment.
     other = untrained_run(tmp_path / "other", CLASSES, seed=3)
