@@ -1,6 +1,7 @@
 """What differs per network: its batches, its loss, its evaluation; and `train_network`, which
 runs one network from data folder to trained, evaluated run folder (resuming what was begun)."""
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from models import evaluation
 from models.comparator import MIN_PATCH_COVERAGE, PATCH, masked_patch_loss
 from models.initialisation import initialise_like_authors, parameter_groups
 from models.runs import (
+    CONFIG,
     EVALUATION,
     FORMAT_VERSION,
     WEIGHTS,
@@ -96,6 +98,23 @@ def check_data(data_dir: Path) -> list[str]:
     return manifest.classes
 
 
+def _carry_over_file_fingerprint(folder: Path, data_dir: Path, fingerprint: str) -> None:
+    """A run begun before runs fingerprinted the samples recorded a sha256 over the manifest's
+    shard-file sha256s. Where that is this data's, the run saw these very files: re-stamp it
+    with the samples' digest, so that it resumes instead of being refused."""
+    path = folder / CONFIG
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text())
+    manifest = read_manifest(data_dir)
+    files = hashlib.sha256()
+    for split in sorted(manifest.splits):
+        for shard in manifest.splits[split].shards:
+            files.update(f"{split}/{shard.file}:{shard.sha256}\n".encode())
+    if config.get("data_fingerprint") == files.hexdigest():
+        write_json_atomic(path, {**config, "data_fingerprint": fingerprint})
+
+
 def _stage_weights(run_dir: Path, network: str) -> dict:
     """The comparator is trained on the outputs of the estimator and projector: record which."""
     if network != "comparator":
@@ -164,6 +183,7 @@ def train_network(
         **({"ceil_pooling": True} if CEIL_POOLING[preset] else {}),
         **({"authors_parameters": True} if AUTHORS_PARAMETERS[preset] else {}),
     }
+    _carry_over_file_fingerprint(folder, data_dir, config["data_fingerprint"])
     prepare_folder(folder, config)
 
     if not (folder / WEIGHTS).is_file():

@@ -1,5 +1,6 @@
 """Run folders: what a trained network leaves behind, and loading it back."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -89,6 +90,23 @@ def test_trained_run_folder_holds_weights_config_metrics_and_evaluation(
     with pytest.raises(UserError, match="other schedule"):
         train_network("direct-param", model_dataset, tmp_path, steps=4, batch_size=8,
                       device="cpu", show_progress=False, log_every=1)
+
+    # A run begun by an older mindseye recorded a sha256 over the shard files' sha256s: on
+    # these very files it is carried over to the samples' digest; on other data it is refused.
+    files = hashlib.sha256()
+    for split in sorted(manifest.splits):
+        for shard in manifest.splits[split].shards:
+            files.update(f"{split}/{shard.file}:{shard.sha256}\n".encode())
+    for recorded, resumes in ((files.hexdigest(), True), ("0" * 64, False)):
+        write_json_atomic(folder / CONFIG, {**config, "data_fingerprint": recorded})
+        if resumes:
+            train_network("direct-param", model_dataset, tmp_path, steps=3, batch_size=8,
+                          device="cpu", show_progress=False, log_every=1)
+            assert json.loads((folder / CONFIG).read_text()) == config
+        else:
+            with pytest.raises(UserError, match="other data_fingerprint"):
+                train_network("direct-param", model_dataset, tmp_path, steps=3, batch_size=8,
+                              device="cpu", show_progress=False, log_every=1)
 
 
 class NotATensor:
