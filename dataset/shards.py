@@ -131,8 +131,8 @@ def content_sha256(data_dir: Path) -> str:
     """sha256 over every split's samples (each field's dtype, shape and bytes, shard by shard in
     manifest order): what a network saw, independent of how the files store it. A run folder
     identifies its data by this, not by the files' sha256 in the manifest: two renders of the
-    same pixels gave different file bytes on two machines (the compressed fields' gzip stream
-    is not guaranteed to be the same from one zlib build to the next)."""
+    same pixels gave different file bytes on two machines (why is not known; a compressed
+    field's gzip stream, for one, is not promised to be the same from one zlib to the next)."""
     digest = hashlib.sha256()
     manifest = read_manifest(data_dir)
     for split in sorted(manifest.splits):
