@@ -11,8 +11,8 @@ the estimator's clip hides nothing from it.
 
 import torch
 
-from attacks.ifgsm import IterativeFGSM
-from attacks.victims import TripleStagedVictim
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.victims import TripleStagedVictim
 
 # How far past the decision boundary the hinge pushes (ratio units for the triple-staged network).
 MARGIN = 0.01

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from art.attacks.evasion import AutoProjectedGradientDescent
 
-from attacks.base import AttackResult
-from attacks.library import LibraryAttack
-from attacks.victims import Victim
+from mindseye.attacks.base import AttackResult
+from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.victims import Victim
 
 APGD_LOSSES = {"ce": "cross_entropy", "dlr": "difference_logits_ratio"}
 

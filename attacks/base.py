@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from attacks.settings import GRADIENT_PRECISIONS
-from attacks.victims import TripleStagedVictim, Victim
+from mindseye.attacks.settings import GRADIENT_PRECISIONS
+from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 
 @dataclass

@@ -11,13 +11,13 @@ repeat them (marked `copied_from: "ifgsm"`).
 import numpy as np
 import torch
 
-from attacks.adaptive import AdaptiveMargin
-from attacks.base import AttackResult
-from attacks.ifgsm import IterativeFGSM
-from attacks.minimal_norm import MinimalNorm
-from attacks.pose_search import PoseSearch
-from attacks.records import RecordTable
-from attacks.settings import (
+from mindseye.attacks.adaptive import AdaptiveMargin
+from mindseye.attacks.base import AttackResult
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.minimal_norm import MinimalNorm
+from mindseye.attacks.pose_search import PoseSearch
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.settings import (
     MINIMAL_NORM_ATTACKS,
     OURS,
     POSE_SEARCH,
@@ -25,8 +25,8 @@ from attacks.settings import (
     Variant,
     step_cap,
 )
-from attacks.sources import as_tensor
-from attacks.victims import Victim
+from mindseye.attacks.sources import as_tensor
+from mindseye.attacks.victims import Victim
 
 Trajectory = tuple[str, int, int]  # (unit, source, target)
 

@@ -11,21 +11,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from attacks.apgd import APGD
-from attacks.hop_skip_jump import DecisionOnly
-from attacks.library import LibraryAttack
-from attacks.pgd import PGD
-from attacks.records import RecordTable
-from attacks.settings import (
+from mindseye.attacks.apgd import APGD
+from mindseye.attacks.hop_skip_jump import DecisionOnly
+from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.pgd import PGD
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.settings import (
     APGD_ITERATIONS,
     GRADIENT_BUDGETED_TABLES,
     LONG_SQUARE_QUERIES,
     AttackSettings,
     attacks_dir,
 )
-from attacks.sources import as_tensor, chunks
-from attacks.square import Square
-from attacks.victims import Victim
+from mindseye.attacks.sources import as_tensor, chunks
+from mindseye.attacks.square import Square
+from mindseye.attacks.victims import Victim
 
 
 @contextmanager

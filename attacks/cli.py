@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from attacks.settings import (
+from mindseye.attacks.settings import (
     ATTACK_LOSSES,
     ATTACK_PRESETS,
     ATTACKS,
@@ -22,8 +22,8 @@ from attacks.settings import (
     parse_thresholds,
     settings_for_run,
 )
-from core.constants import CLASSIFIERS, PRESETS
-from core.errors import UserError
+from mindseye.core.constants import CLASSIFIERS, PRESETS
+from mindseye.core.errors import UserError
 
 
 def check_folders(run_dir: Path, data_dir: Path) -> None:
@@ -164,7 +164,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
         pgd_iterations=pgd_iterations, square_queries=square_queries, chunk=chunk,
         batch_size=batch_size, device=device, gradient_precision=gradient_precision,
         fmn_steps=fmn_steps, hsj_iterations=hsj_iterations, hsj_evaluations=hsj_evaluations)
-    from attacks.experiments import run_attack
+    from mindseye.attacks.experiments import run_attack
 
     run_attack(run_dir, data_dir, attack_name, settings, networks, variant)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)

@@ -14,9 +14,9 @@ Their records are kept by attacks/records.py, their settings locked by attacks/s
 
 from pathlib import Path
 
-from attacks.budgeted import run_budgeted
-from attacks.records import RecordTable
-from attacks.settings import (
+from mindseye.attacks.budgeted import run_budgeted
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.settings import (
     ATTACKS,
     BUDGETED_TABLES,
     EXTRA_ATTACKS,
@@ -30,10 +30,10 @@ from attacks.settings import (
     lock_settings,
     variant_of_table,
 )
-from attacks.sources import load_test_images, load_victims, select_per_class
-from attacks.targeted import run_targeted
-from attacks.transfer import run_transfer
-from core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
+from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
+from mindseye.attacks.targeted import run_targeted
+from mindseye.attacks.transfer import run_transfer
+from mindseye.core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
 
 
 def record_table(run_dir: Path, attack: str) -> RecordTable:

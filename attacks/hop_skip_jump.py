@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from art.attacks.evasion import HopSkipJump
 
-from attacks.base import AttackResult
-from attacks.library import LibraryAttack
-from attacks.victims import Victim
+from mindseye.attacks.base import AttackResult
+from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.victims import Victim
 
 
 class DecisionOnly(LibraryAttack):

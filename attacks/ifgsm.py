@@ -8,8 +8,8 @@ follows the authors' code on the triple-staged network instead of J (attacks/set
 
 import torch
 
-from attacks.base import IterativeAttack
-from attacks.victims import TripleStagedVictim, euclidean_ratio_loss
+from mindseye.attacks.base import IterativeAttack
+from mindseye.attacks.victims import TripleStagedVictim, euclidean_ratio_loss
 
 
 class IterativeFGSM(IterativeAttack):

@@ -12,9 +12,9 @@ from art.attacks import EvasionAttack
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
-from attacks.base import Attack, AttackResult
-from attacks.victims import ScoresModule, Victim, grey_level_roundings
-from core.constants import IMAGE_SIZE
+from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.victims import ScoresModule, Victim, grey_level_roundings
+from mindseye.core.constants import IMAGE_SIZE
 
 IMAGE_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
 

@@ -27,8 +27,8 @@ import os
 import numpy as np
 import torch
 
-from attacks.base import Attack, AttackResult
-from attacks.victims import GREY_LEVELS, UnitRangeClassifier, Victim, grey_level_roundings
+from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.victims import GREY_LEVELS, UnitRangeClassifier, Victim, grey_level_roundings
 
 NORMS = ("l2", "linf")
 

@@ -7,8 +7,8 @@ image; robust accuracy against eps is the curve the report draws.
 import numpy as np
 from art.attacks.evasion import ProjectedGradientDescent
 
-from attacks.library import LibraryAttack
-from attacks.victims import Victim
+from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.victims import Victim
 
 
 class PGD(LibraryAttack):

@@ -15,11 +15,11 @@ import itertools
 
 import torch
 
-from attacks.ifgsm import IterativeFGSM
-from attacks.victims import DECISION_MARGIN, TripleStagedVictim, ratio_loss
-from core.constants import ROTATION_LIMIT
-from models.estimator import engages_clip
-from models.triple_staged import TripleStaged
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.victims import DECISION_MARGIN, TripleStagedVictim, ratio_loss
+from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.models.estimator import engages_clip
+from mindseye.models.triple_staged import TripleStaged
 
 # Angles per axis in the grid (5^3 = 125 drawings per image), and gradient steps after it.
 POSE_GRID = 5

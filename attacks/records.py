@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from core.files import atomic_path, write_text_atomic
+from mindseye.core.files import atomic_path, write_text_atomic
 
 UNIT_SUFFIX = ".json"
 

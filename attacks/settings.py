@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from core.constants import CLASSIFIERS, THRESHOLDS, TRAINED_NETWORKS
-from core.errors import UserError
-from core.files import write_json_atomic
+from mindseye.core.constants import CLASSIFIERS, THRESHOLDS, TRAINED_NETWORKS
+from mindseye.core.errors import UserError
+from mindseye.core.files import write_json_atomic
 
 ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
 # A reviewer's attacks (attacks/minimal_norm.py): by name only, not part of `all` or the

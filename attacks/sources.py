@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attacks.settings import AttackSettings
-from attacks.victims import DirectVictim, TripleStagedVictim, Victim
-from core.constants import CLASSIFIERS, TRIPLE_STAGED
-from dataset.manifest import read_manifest
-from dataset.shards import load_split
-from models.estimator import ClipMode
-from models.runs import load_classifier, load_triple_staged, resolve_device
+from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.victims import DirectVictim, TripleStagedVictim, Victim
+from mindseye.core.constants import CLASSIFIERS, TRIPLE_STAGED
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import load_split
+from mindseye.models.estimator import ClipMode
+from mindseye.models.runs import load_classifier, load_triple_staged, resolve_device
 
 
 def load_test_images(data_dir: Path) -> tuple[list[str], dict[str, np.ndarray]]:

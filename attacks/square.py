@@ -4,8 +4,8 @@ only the network's scores. If it beats PGD at the same budget, the gradients are
 import numpy as np
 from art.attacks.evasion import SquareAttack
 
-from attacks.library import LibraryAttack
-from attacks.victims import Victim
+from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.victims import Victim
 
 
 class Square(LibraryAttack):

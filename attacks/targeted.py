@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from attacks.base import AttackResult
-from attacks.bpda_copy import complete_copies, run_or_copy, unclipped_trajectories
-from attacks.records import RecordTable, perturbation
-from attacks.settings import OURS, AttackSettings, Variant, attacks_dir, step_cap
-from attacks.sources import chunks, victim_decisions
-from attacks.victims import TripleStagedVictim, Victim
+from mindseye.attacks.base import AttackResult
+from mindseye.attacks.bpda_copy import complete_copies, run_or_copy, unclipped_trajectories
+from mindseye.attacks.records import RecordTable, perturbation
+from mindseye.attacks.settings import OURS, AttackSettings, Variant, attacks_dir, step_cap
+from mindseye.attacks.sources import chunks, victim_decisions
+from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 
 def run_targeted(

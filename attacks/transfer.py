@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from attacks.records import RecordTable
-from attacks.settings import AttackSettings, attacks_dir
-from attacks.sources import victim_decisions
-from attacks.victims import Victim
-from core.constants import DIRECT_NETWORKS, TRIPLE_STAGED
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.settings import AttackSettings, attacks_dir
+from mindseye.attacks.sources import victim_decisions
+from mindseye.attacks.victims import Victim
+from mindseye.core.constants import DIRECT_NETWORKS, TRIPLE_STAGED
 
 
 def run_transfer(run_dir: Path, victim_list: list[Victim], settings: AttackSettings,

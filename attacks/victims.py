@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.triple_staged import TripleStaged, decide
+from mindseye.models.triple_staged import TripleStaged, decide
 
 # Ratios are clamped this far from 0 and 1 before taking logs, so the loss stays finite.
 RATIO_EPSILON = 1e-6

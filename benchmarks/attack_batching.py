@@ -16,9 +16,9 @@ import time
 import numpy as np
 import torch
 
-from attacks.ifgsm import IterativeFGSM
-from attacks.victims import DirectVictim
-from models.direct import Direct
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.victims import DirectVictim
+from mindseye.models.direct import Direct
 
 
 def smooth_images(count: int, seed: int) -> torch.Tensor:

@@ -28,17 +28,17 @@ import time
 import numpy as np
 import torch
 
-from attacks.ifgsm import IterativeFGSM
-from attacks.victims import DECISION_MARGIN, TripleStagedVictim
-from core.constants import THRESHOLDS
-from models.runs import build_network
-from models.triple_staged import TripleStaged, decide
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.victims import DECISION_MARGIN, TripleStagedVictim
+from mindseye.core.constants import THRESHOLDS
+from mindseye.models.runs import build_network
+from mindseye.models.triple_staged import TripleStaged, decide
 
 
 def sources(args: argparse.Namespace, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Test images (N,1,64,64) and targets: each positive image towards every other label."""
     if args.data:
-        from dataset.shards import load_split
+        from mindseye.dataset.shards import load_split
 
         test = load_split(args.data, "test", ("image", "label"))
         per_class = max(1, args.images // num_classes)
@@ -66,7 +66,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.run:
-        from models.runs import load_triple_staged
+        from mindseye.models.runs import load_triple_staged
 
         model = load_triple_staged(args.run)
     else:

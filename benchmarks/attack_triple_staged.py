@@ -20,13 +20,13 @@ import time
 import numpy as np
 import torch
 
-from attacks.ifgsm import IterativeFGSM
-from attacks.victims import TripleStagedVictim
-from core.constants import THRESHOLDS
-from models.comparator import Comparator
-from models.estimator import Estimator
-from models.projector import Projector
-from models.triple_staged import TripleStaged
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.victims import TripleStagedVictim
+from mindseye.core.constants import THRESHOLDS
+from mindseye.models.comparator import Comparator
+from mindseye.models.estimator import Estimator
+from mindseye.models.projector import Projector
+from mindseye.models.triple_staged import TripleStaged
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     if args.run:
-        from models.runs import load_triple_staged
+        from mindseye.models.runs import load_triple_staged
 
         model = load_triple_staged(args.run)
     else:

@@ -15,11 +15,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from core.constants import ROTATION_LIMIT
-from dataset.backgrounds import open_background_source
-from dataset.composite import composite
-from dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
-from dataset.shards import FIELDS, load_split, write_shard
+from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.dataset.backgrounds import open_background_source
+from mindseye.dataset.composite import composite
+from mindseye.dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
+from mindseye.dataset.shards import FIELDS, load_split, write_shard
 
 SHARD_SIZE = 1000
 CLASSES = ["disc", "none"]

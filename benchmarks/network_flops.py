@@ -20,9 +20,9 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from attacks.victims import TripleStagedVictim
-from models.runs import build_network, resolve_device
-from models.triple_staged import TripleStaged
+from mindseye.attacks.victims import TripleStagedVictim
+from mindseye.models.runs import build_network, resolve_device
+from mindseye.models.triple_staged import TripleStaged
 
 CLASSES = 3
 TRAIN_BATCH = 128  # the paper's SGD batch

@@ -57,9 +57,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from blender_assets.registry import load_classes
-from core.constants import ROTATION_LIMIT
-from render.blender import EngineSettings, Renderer
+from mindseye.blender_assets.registry import load_classes
+from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.render.blender import EngineSettings, Renderer
 
 TARGET_RENDERS_PER_S = 40.0
 TARGET_RMS_GREY_LEVELS = 3.0

@@ -16,8 +16,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from render.driver import render_dataset
-from render.settings import RENDER_PRESETS, render_settings
+from mindseye.render.driver import render_dataset
+from mindseye.render.settings import RENDER_PRESETS, render_settings
 
 
 def samples_per_second(workers: int, per_class: int, folder: Path) -> float:

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_assets.registry import load_classes
-from core.constants import ROTATION_LIMIT
-from render.worker import BlenderProcess
+from mindseye.blender_assets.registry import load_classes
+from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.render.worker import BlenderProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 NAIVE_ONE_IMAGE = """
 import os, sys
 os.dup2(2, 1)
-from render.blender import Renderer
+from mindseye.render.blender import Renderer
 renderer = Renderer()
 renderer.load_object(sys.argv[1], sys.argv[2])
 renderer.render_rotations([[float(v) for v in sys.argv[3:6]]])

@@ -19,11 +19,11 @@ import h5py
 import numpy as np
 import torch
 
-from core.constants import ROTATION_LIMIT
-from dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
-from dataset.shards import write_shard
-from dataset.torch_data import training_batches
-from models.direct import Direct
+from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.dataset.manifest import Manifest, ShardRecord, SplitRecord, write_manifest
+from mindseye.dataset.shards import write_shard
+from mindseye.dataset.torch_data import training_batches
+from mindseye.models.direct import Direct
 
 
 def write_dataset(data_dir: Path, samples: int) -> Path:

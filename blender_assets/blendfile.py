@@ -10,8 +10,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from blender_assets.framing import fit_to_frame
-from core.files import file_sha256
+from mindseye.blender_assets.framing import fit_to_frame
+from mindseye.core.files import file_sha256
 
 
 def new_empty_scene() -> None:

@@ -16,16 +16,16 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from blender_assets.blendfile import (
+from mindseye.blender_assets.blendfile import (
     join_meshes,
     mesh_vertices,
     new_empty_scene,
     normalise,
     save_single_object,
 )
-from blender_assets.materials import grey_material
-from blender_assets.registry import AssetClass
-from core.files import file_sha256
+from mindseye.blender_assets.materials import grey_material
+from mindseye.blender_assets.registry import AssetClass
+from mindseye.core.files import file_sha256
 
 BLACK, WHITE, ORANGE = 0.04, 0.85, 0.45
 

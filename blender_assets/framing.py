@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-from core.constants import IMAGE_SIZE, ROTATION_LIMIT
+from mindseye.core.constants import IMAGE_SIZE, ROTATION_LIMIT
 
 CAMERA_LOCATION = (0.0, -0.2, 2.5)
 LENS_MM = 50.0

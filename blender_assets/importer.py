@@ -17,14 +17,14 @@ from pathlib import Path
 
 import bpy
 
-from blender_assets.blendfile import (
+from mindseye.blender_assets.blendfile import (
     join_meshes,
     new_empty_scene,
     normalise,
     save_single_object,
 )
-from blender_assets.materials import DEFAULT_GREY, grey_material
-from blender_assets.registry import (
+from mindseye.blender_assets.materials import DEFAULT_GREY, grey_material
+from mindseye.blender_assets.registry import (
     CLASSES_FILE,
     PREVIEW_SUFFIX,
     AssetClass,
@@ -34,7 +34,7 @@ from blender_assets.registry import (
     user_assets_dir,
     user_classes,
 )
-from core.errors import UserError
+from mindseye.core.errors import UserError
 
 
 def _append_blend_objects(path: Path) -> None:

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.constants import NONE_CLASS
-from core.errors import UserError
-from core.files import file_sha256, write_text_atomic
+from mindseye.core.constants import NONE_CLASS
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256, write_text_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CLASSES_FILE = "classes.toml"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.errors import UserError
+from mindseye.core.errors import UserError
 
 
 @contextmanager

@@ -21,8 +21,8 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from core.constants import IMAGE_SIZE
-from core.errors import UserError
+from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.errors import UserError
 
 TEST_EVERY = 5  # where a source has no split of its own, every 5th image is a test image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

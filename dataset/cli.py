@@ -8,21 +8,21 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from core.constants import IMAGE_SIZE
-from core.errors import UserError
-from core.files import atomic_path, make_writable_folder
-from dataset.backgrounds import FolderSource, open_background_source
-from dataset.composite import composite
-from dataset.manifest import (
+from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.errors import UserError
+from mindseye.core.files import atomic_path, make_writable_folder
+from mindseye.dataset.backgrounds import FolderSource, open_background_source
+from mindseye.dataset.composite import composite
+from mindseye.dataset.manifest import (
     Manifest,
     ShardRecord,
     SplitRecord,
     read_manifest,
     write_manifest,
 )
-from dataset.samples import draw_sample
-from dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
-from dataset.verify import verify_dataset
+from mindseye.dataset.samples import draw_sample
+from mindseye.dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
+from mindseye.dataset.verify import verify_dataset
 
 PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
 PREVIEW_GAP = 4

@@ -13,8 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.errors import UserError
-from core.files import write_json_atomic
+from mindseye.core.errors import UserError
+from mindseye.core.files import write_json_atomic
 
 # The version of the dataset format, recorded in manifest.json and in every shard. Bump it when
 # the datasets or attributes change meaning; readers refuse other versions.

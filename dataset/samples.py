@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.constants import ROTATION_LIMIT
-from dataset.backgrounds import BackgroundSource
+from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.dataset.backgrounds import BackgroundSource
 
 # A split's id is its position here; it is part of every sample's random stream.
 SPLITS = ("train", "test")

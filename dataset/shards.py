@@ -15,10 +15,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from core.constants import IMAGE_SIZE
-from core.errors import UserError
-from core.files import file_sha256
-from dataset.manifest import SCHEMA_VERSION, read_manifest
+from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256
+from mindseye.dataset.manifest import SCHEMA_VERSION, read_manifest
 
 # name -> (dtype, shape of one sample)
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.files import atomic_path
+from mindseye.core.files import atomic_path
 
 PAIR_FIELDS = ("query", "drawing", "alpha", "same")
 

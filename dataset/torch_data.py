@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset.manifest import read_manifest
-from dataset.shards import FIELDS, load_split, read_shard
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import FIELDS, load_split, read_shard
 
 # uint8 fields on 0..255 that become float images (B,1,64,64); "alpha" becomes 0..1.
 IMAGE_FIELDS = ("image", "object", "query", "drawing")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import file_sha256
-from dataset.composite import composite
-from dataset.manifest import ShardRecord, read_manifest
-from dataset.shards import ShardError, read_shard
+from mindseye.core.files import file_sha256
+from mindseye.dataset.composite import composite
+from mindseye.dataset.manifest import ShardRecord, read_manifest
+from mindseye.dataset.shards import ShardError, read_shard
 
 
 def verify_dataset(data_dir: Path) -> list[str]:

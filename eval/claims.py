@@ -9,7 +9,7 @@ hard-coded to an outcome: every verdict is a comparison of measured values.
 
 import math
 
-from eval.stats import setting_name, wilson_interval
+from mindseye.eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
 # "the error rate on normal samples is still reasonable" (paper, section 4) made a number: the

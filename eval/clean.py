@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from attacks.records import RecordTable
-from attacks.sources import outputs_and_decisions
-from attacks.victims import TripleStagedVictim, Victim
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.sources import outputs_and_decisions
+from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 CHUNK = 256  # test images per resumable unit
 

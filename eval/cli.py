@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from attacks.cli import check_folders
-from attacks.settings import AttackSettings, parse_thresholds
+from mindseye.attacks.cli import check_folders
+from mindseye.attacks.settings import AttackSettings, parse_thresholds
 
 
 @click.command("eval")
@@ -30,7 +30,7 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
     check_folders(run_dir, data_dir)
     out_dir = out_dir or run_dir / "report"
     settings = replace(AttackSettings(), thresholds=parsed, device=device)
-    from eval.report import write_report
+    from mindseye.eval.report import write_report
 
     write_report(run_dir, data_dir, out_dir, settings)
     click.echo(f"report: {out_dir / 'report.md'}", err=True)
@@ -50,6 +50,6 @@ def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
     deviation and a 95% t-interval of the mean; for every claim of the report, in how many runs
     it holds. The runs must share the preset, the data and the attack settings.
     """
-    from eval.compare import write_comparison
+    from mindseye.eval.compare import write_comparison
 
     click.echo(f"comparison: {write_comparison(list(run_dirs), out_dir)}", err=True)

@@ -12,11 +12,11 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from attacks.records import RecordTable
-from core.constants import TRIPLE_STAGED
-from eval.stats import wilson_interval
-from models.estimator import engages_clip
-from models.triple_staged import TripleStaged, hypotheses
+from mindseye.attacks.records import RecordTable
+from mindseye.core.constants import TRIPLE_STAGED
+from mindseye.eval.stats import wilson_interval
+from mindseye.models.estimator import engages_clip
+from mindseye.models.triple_staged import TripleStaged, hypotheses
 
 
 def clipped_hypotheses(model: TripleStaged, images: np.ndarray, batch_size: int) -> np.ndarray:

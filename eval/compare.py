@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import t as student_t
 
-from attacks.settings import recorded_settings
-from core.constants import TRAINED_NETWORKS
-from core.errors import UserError
-from core.files import write_json_atomic, write_text_atomic
-from eval.stats import setting_name
+from mindseye.attacks.settings import recorded_settings
+from mindseye.core.constants import TRAINED_NETWORKS
+from mindseye.core.errors import UserError
+from mindseye.core.files import write_json_atomic, write_text_atomic
+from mindseye.eval.stats import setting_name
 
 # PGD budgets (grey levels) whose robust accuracy is compared.
 COMPARED_EPSILONS = (4.0, 8.0)

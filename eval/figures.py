@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
-from eval.stats import (  # noqa: E402
+from mindseye.eval.stats import (  # noqa: E402
     STEPS_DISPLAY_CLIP,
     WHISKER_PERCENTILES,
     clean_ratio_groups,

@@ -23,17 +23,17 @@ from typing import NoReturn
 import numpy as np
 import torch
 
-from blender_assets.registry import (
+from mindseye.blender_assets.registry import (
     AssetClass,
     all_classes,
     describe_user_assets_dir,
 )
-from core.errors import UserError
-from core.files import file_sha256
-from dataset.manifest import manifest_path, read_manifest
-from eval.figures import plt, save
-from render.blender import EngineSettings
-from render.worker import BlenderProcess
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256
+from mindseye.dataset.manifest import manifest_path, read_manifest
+from mindseye.eval.figures import plt, save
+from mindseye.render.blender import EngineSettings
+from mindseye.render.worker import BlenderProcess
 
 ROWS = 8  # examples per gallery
 BLEND_OPACITY = 0.6  # how strongly the drawing covers the original in the third column
@@ -69,7 +69,7 @@ class Overlay:
             engine = EngineSettings.from_record(config["engine"], where)
             self.blender, self.kind = BlenderProcess(engine), "blender"
         if self.kind == "projector":
-            from models.runs import load_network, resolve_device
+            from mindseye.models.runs import load_network, resolve_device
 
             self.projector = load_network(Path(run_dir) / "projector", "projector", classes,
                                           str(resolve_device(device)))

@@ -1,8 +1,8 @@
 """report.md: the metrics of eval/report.py as Markdown text. Formatting only, no computing."""
 
-from attacks.settings import MINIMAL_NORM_ATTACKS
-from eval.provenance import VERDICT_PER_CLASS
-from eval.stats import group, setting_name
+from mindseye.attacks.settings import MINIMAL_NORM_ATTACKS
+from mindseye.eval.provenance import VERDICT_PER_CLASS
+from mindseye.eval.stats import group, setting_name
 
 
 def percent(value: float | None) -> str:

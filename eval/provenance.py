@@ -10,10 +10,10 @@ import json
 import subprocess
 from pathlib import Path
 
-from attacks.settings import ATTACK_PRESETS, recorded_settings
-from core import __version__
-from core.constants import TRAINED_NETWORKS
-from dataset.manifest import read_manifest
+from mindseye.attacks.settings import ATTACK_PRESETS, recorded_settings
+from mindseye.core import __version__
+from mindseye.core.constants import TRAINED_NETWORKS
+from mindseye.dataset.manifest import read_manifest
 
 # The smallest experiment whose verdicts we publish (results/README.md): the medium preset's
 # training and its 100 attacked test images per class for the paper's attack.

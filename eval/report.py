@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from attacks.experiments import record_table, variant_tables
-from attacks.settings import (
+from mindseye.attacks.experiments import record_table, variant_tables
+from mindseye.attacks.settings import (
     BUDGETED_TABLES,
     GRADIENT_BUDGETED_TABLES,
     GRADIENT_FREE_ATTACKS,
@@ -17,23 +17,23 @@ from attacks.settings import (
     TARGETED_ATTACKS,
     AttackSettings,
 )
-from attacks.sources import load_test_images, load_victims
-from attacks.victims import TripleStagedVictim
-from core.constants import STAGES, TRIPLE_STAGED
-from core.files import write_text_atomic
-from eval.claims import check_claims
-from eval.clean import clean_predictions
-from eval.clip import clip_table
-from eval.figures import (
+from mindseye.attacks.sources import load_test_images, load_victims
+from mindseye.attacks.victims import TripleStagedVictim
+from mindseye.core.constants import STAGES, TRIPLE_STAGED
+from mindseye.core.files import write_text_atomic
+from mindseye.eval.claims import check_claims
+from mindseye.eval.clean import clean_predictions
+from mindseye.eval.clip import clip_table
+from mindseye.eval.figures import (
     confusion_figure,
     effort_boxplots,
     ratio_histograms,
     robust_accuracy_figure,
 )
-from eval.gallery import Overlay, gallery_figure, pick_by_distortion, predicted_angles
-from eval.markdown import report_text
-from eval.provenance import provenance
-from eval.stats import (
+from mindseye.eval.gallery import Overlay, gallery_figure, pick_by_distortion, predicted_angles
+from mindseye.eval.markdown import report_text
+from mindseye.eval.provenance import provenance
+from mindseye.eval.stats import (
     confusion_matrices,
     effort_table,
     error_table,

@@ -6,7 +6,7 @@ stages together, and `load_classifier`, the entry point for attack libraries
 `dataset`, `models`, `attacks` and `eval`, which share `core` (docs/architecture.md).
 """
 
-from core import __version__
+from mindseye.core import __version__
 
 __all__ = ["__version__", "load_classifier", "test_images"]
 

@@ -14,13 +14,18 @@ from pathlib import Path
 
 import torch
 
-from attacks.sources import load_test_images
-from attacks.victims import GREY_LEVELS, DirectVictim, TripleStagedVictim, UnitRangeClassifier
-from core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
-from core.errors import UserError
-from models.estimator import ClipMode
-from models.runs import load_classifier as load_direct
-from models.runs import load_triple_staged, read_config, resolve_device
+from mindseye.attacks.sources import load_test_images
+from mindseye.attacks.victims import (
+    GREY_LEVELS,
+    DirectVictim,
+    TripleStagedVictim,
+    UnitRangeClassifier,
+)
+from mindseye.core.constants import CLASSIFIERS, DIRECT_NETWORKS, TRIPLE_STAGED
+from mindseye.core.errors import UserError
+from mindseye.models.estimator import ClipMode
+from mindseye.models.runs import load_classifier as load_direct
+from mindseye.models.runs import load_triple_staged, read_config, resolve_device
 
 
 def load_classifier(

@@ -2,14 +2,14 @@
 
 import click
 
-from attacks.cli import attack
-from core import __version__
-from dataset.cli import dataset
-from eval.cli import compare_command, eval_command
+from mindseye.attacks.cli import attack
+from mindseye.core import __version__
+from mindseye.dataset.cli import dataset
+from mindseye.eval.cli import compare_command, eval_command
+from mindseye.models.cli import train
 from mindseye.pipeline import pipeline
-from models.cli import train
-from render.assets_cli import assets
-from render.cli import render
+from mindseye.render.assets_cli import assets
+from mindseye.render.cli import render
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

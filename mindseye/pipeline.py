@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from attacks.settings import ORIGINAL, Variant
-from core.constants import PRESET_COSTS, PRESETS
-from core.files import write_json_atomic
+from mindseye.attacks.settings import ORIGINAL, Variant
+from mindseye.core.constants import PRESET_COSTS, PRESETS
+from mindseye.core.files import write_json_atomic
 
 TIMINGS = "pipeline-timings.json"
 
@@ -104,14 +104,14 @@ def run_pipeline(
     attacks named by `attack_name`. `render_sizes` (RenderSettings fields) and `train_steps`
     shrink a preset further, for tests and trials: the attack stage keeps the preset's sizes,
     which `mindseye attack` then finds recorded in the run."""
-    from attacks.experiments import run_attack
-    from attacks.settings import ATTACKS, attack_settings, check_attack_name
-    from eval.report import write_report
-    from models.jobs import describe
-    from models.parallel import train_all
-    from models.runs import resolve_device
-    from render.driver import default_workers, render_dataset
-    from render.settings import render_settings
+    from mindseye.attacks.experiments import run_attack
+    from mindseye.attacks.settings import ATTACKS, attack_settings, check_attack_name
+    from mindseye.eval.report import write_report
+    from mindseye.models.jobs import describe
+    from mindseye.models.parallel import train_all
+    from mindseye.models.runs import resolve_device
+    from mindseye.render.driver import default_workers, render_dataset
+    from mindseye.render.settings import render_settings
 
     resolve_device(device)  # a bad --device or --attack fails before an hour of rendering
     check_attack_name(attack_name)

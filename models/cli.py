@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
-from core.constants import PRESET_COSTS, PRESETS, TRAINED_NETWORKS
-from core.errors import UserError
+from mindseye.core.constants import PRESET_COSTS, PRESETS, TRAINED_NETWORKS
+from mindseye.core.errors import UserError
 
 
 @click.command()
@@ -35,10 +35,10 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
     printed and saved to RUN/<network>/eval.json (the comparator also evaluates the assembled
     triple-staged network at thresholds 0.2, 0.45 and 0.7).
     """
-    from models.jobs import check_data, describe, train_network
-    from models.parallel import train_all
-    from models.runs import resolve_device
-    from models.settings import schedule_for
+    from mindseye.models.jobs import check_data, describe, train_network
+    from mindseye.models.parallel import train_all
+    from mindseye.models.runs import resolve_device
+    from mindseye.models.settings import schedule_for
 
     if network not in (*TRAINED_NETWORKS, "all"):
         raise UserError(f"unknown network {network!r}; choose one of "

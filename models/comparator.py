@@ -11,7 +11,7 @@ nothing (paper, Fig. 2).
 import torch
 from torch import nn
 
-from models.alexnet import normalise_images
+from mindseye.models.alexnet import normalise_images
 
 PATCH = 10
 # Patches whose drawn alpha covers less than this fraction are left out of training (paper 3.1).

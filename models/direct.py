@@ -8,7 +8,7 @@ samples, whose angles exist) and is ignored when classifying.
 import torch
 from torch import nn
 
-from models.alexnet import AlexNetTrunk, normalise_images
+from mindseye.models.alexnet import AlexNetTrunk, normalise_images
 
 
 class Direct(nn.Module):

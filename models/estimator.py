@@ -12,8 +12,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from core.constants import IMAGE_SIZE, ROTATION_LIMIT
-from models.alexnet import AlexNetTrunk, normalise_images
+from mindseye.core.constants import IMAGE_SIZE, ROTATION_LIMIT
+from mindseye.models.alexnet import AlexNetTrunk, normalise_images
 
 # hard: the paper's clip; straight_through: the same forward pass with the identity's gradient
 # (BPDA); none: no clip at all, as in the authors' merged Caffe network, whose prototxt has no

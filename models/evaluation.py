@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.constants import THRESHOLDS
-from core.files import atomic_path
-from models.triple_staged import TripleStaged, decide
+from mindseye.core.constants import THRESHOLDS
+from mindseye.core.files import atomic_path
+from mindseye.models.triple_staged import TripleStaged, decide
 
 
 @torch.no_grad()

@@ -9,17 +9,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.constants import DIRECT_NETWORKS, STAGES, TRAINED_NETWORKS
-from core.errors import UserError
-from core.files import file_sha256, write_json_atomic
-from dataset.manifest import read_manifest
-from dataset.shards import content_sha256, load_split
-from dataset.stage3 import comparator_pairs, load_pairs, save_pairs
-from dataset.torch_data import BatchOrder, InMemorySplit, PatchBatches, training_batches
-from models import evaluation
-from models.comparator import MIN_PATCH_COVERAGE, PATCH, masked_patch_loss
-from models.initialisation import initialise_like_authors, parameter_groups
-from models.runs import (
+from mindseye.core.constants import DIRECT_NETWORKS, STAGES, TRAINED_NETWORKS
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256, write_json_atomic
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import content_sha256, load_split
+from mindseye.dataset.stage3 import comparator_pairs, load_pairs, save_pairs
+from mindseye.dataset.torch_data import BatchOrder, InMemorySplit, PatchBatches, training_batches
+from mindseye.models import evaluation
+from mindseye.models.comparator import MIN_PATCH_COVERAGE, PATCH, masked_patch_loss
+from mindseye.models.initialisation import initialise_like_authors, parameter_groups
+from mindseye.models.runs import (
     CONFIG,
     EVALUATION,
     FORMAT_VERSION,
@@ -30,8 +30,8 @@ from models.runs import (
     prepare_folder,
     resolve_device,
 )
-from models.settings import AUTHORS_PARAMETERS, CEIL_POOLING, schedule_for
-from models.training import Job, seed_everything, train
+from mindseye.models.settings import AUTHORS_PARAMETERS, CEIL_POOLING, schedule_for
+from mindseye.models.training import Job, seed_everything, train
 
 # Projector loss weights (docs/design.md): squared error on the 0..255 drawing, cross-entropy
 # on alpha.

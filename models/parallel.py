@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from models.jobs import train_network
-from models.runs import resolve_device
+from mindseye.models.jobs import train_network
+from mindseye.models.runs import resolve_device
 
 # Longest first, so that the last one to start is a short one.
 INDEPENDENT = ("estimator", "projector", "direct", "direct-param")

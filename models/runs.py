@@ -12,14 +12,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.constants import DIRECT_NETWORKS, STAGES
-from core.errors import UserError
-from core.files import atomic_path, write_json_atomic
-from models.comparator import Comparator
-from models.direct import Direct, DirectParam
-from models.estimator import ClipMode, Estimator
-from models.projector import Projector
-from models.triple_staged import TripleStaged
+from mindseye.core.constants import DIRECT_NETWORKS, STAGES
+from mindseye.core.errors import UserError
+from mindseye.core.files import atomic_path, write_json_atomic
+from mindseye.models.comparator import Comparator
+from mindseye.models.direct import Direct, DirectParam
+from mindseye.models.estimator import ClipMode, Estimator
+from mindseye.models.projector import Projector
+from mindseye.models.triple_staged import TripleStaged
 
 # Bump when saved weights or config.json change meaning; newer runs are refused.
 FORMAT_VERSION = 1

@@ -22,8 +22,8 @@ the quality targets of issue 3.
 
 from dataclasses import asdict, dataclass, replace
 
-from core.constants import PRESETS
-from core.errors import UserError
+from mindseye.core.constants import PRESETS
+from mindseye.core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from core.files import write_text_atomic
-from models.runs import CHECKPOINT, METRICS, WEIGHTS, read_tensors, save_atomically
-from models.settings import Schedule
+from mindseye.core.files import write_text_atomic
+from mindseye.models.runs import CHECKPOINT, METRICS, WEIGHTS, read_tensors, save_atomically
+from mindseye.models.settings import Schedule
 
 
 class Batches(Protocol):

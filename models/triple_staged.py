@@ -10,9 +10,9 @@ a constant None column equal to the threshold (docs/interfaces.md).
 import torch
 from torch import nn
 
-from models.comparator import Comparator
-from models.estimator import ClipMode, Estimator, clip_rotations, engages_clip
-from models.projector import Projector
+from mindseye.models.comparator import Comparator
+from mindseye.models.estimator import ClipMode, Estimator, clip_rotations, engages_clip
+from mindseye.models.projector import Projector
 
 
 class TripleStaged(nn.Module):

@@ -12,7 +12,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from blender_assets.registry import (
+from mindseye.blender_assets.registry import (
     CLASSES_FILE,
     PACKAGE_DIR,
     AssetClass,
@@ -24,8 +24,8 @@ from blender_assets.registry import (
     user_assets_dir,
     write_classes,
 )
-from core.errors import UserError
-from core.files import atomic_path, make_writable_folder
+from mindseye.core.errors import UserError
+from mindseye.core.files import atomic_path, make_writable_folder
 
 assets_dir_option = click.option(
     "--assets-dir",
@@ -68,7 +68,7 @@ def build(out_dir: Path) -> None:
     Unchanged geometry keeps an existing file as it is. Other classes registered in the
     folder's classes.toml stay registered, after the built-in ones.
     """
-    from blender_assets.build import BUILT_IN, build_class
+    from mindseye.blender_assets.build import BUILT_IN, build_class
 
     if _is_installed_package(out_dir):
         raise UserError(f"--out {out_dir} is the installed package's folder, which mindseye never "
@@ -130,7 +130,7 @@ def add(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool) -
     NAME.preview.png beside it: the class rendered at 16 sampled rotations, to look at before
     a long render.
     """
-    from blender_assets.importer import add_model
+    from mindseye.blender_assets.importer import add_model
 
     added = add_model(name, model_file, assets_dir, overwrite=overwrite, preview=write_preview)
     asset = added.asset
@@ -150,7 +150,7 @@ def preview_rotations(seed: int = 0) -> np.ndarray:
     """(16, 3): the rest pose, the 8 corners of the rotation box, then random rotations."""
     import itertools
 
-    from core.constants import ROTATION_LIMIT
+    from mindseye.core.constants import ROTATION_LIMIT
 
     corners = list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3))
     count = PREVIEW_GRID_SIDE**2
@@ -166,7 +166,7 @@ def write_preview(asset: AssetClass, path: Path, seed: int = 0, blender=None) ->
     save the grid, over black and 4x enlarged, as the PNG `path` (atomically)."""
     from PIL import Image
 
-    from render.worker import BlenderProcess
+    from mindseye.render.worker import BlenderProcess
 
     with contextlib.nullcontext(blender) if blender else BlenderProcess() as process:
         objects, _ = process.render(asset.blend_file, asset.object_name, preview_rotations(seed))
@@ -194,7 +194,7 @@ def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
     The grid holds the rest pose, the 8 corners of the rotation box (the extremes the framing
     rule guarantees) and random rotations, at 64x64 shown 4x enlarged.
     """
-    from render.worker import BlenderProcess
+    from mindseye.render.worker import BlenderProcess
 
     classes = load_classes(assets_dir)
     make_writable_folder(out_dir, "--out")

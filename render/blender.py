@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 # One camera for the renderer and for the asset normalisation that makes objects fit its view.
-from blender_assets.framing import CAMERA_LOCATION, LENS_MM, SENSOR_WIDTH_MM
+from mindseye.blender_assets.framing import CAMERA_LOCATION, LENS_MM, SENSOR_WIDTH_MM
 
 # One grey for a part without a colour, whether `assets add` or the renderer fills it in.
-from blender_assets.materials import DEFAULT_GREY, grey_material
-from core.constants import IMAGE_SIZE
-from core.errors import UserError
+from mindseye.blender_assets.materials import DEFAULT_GREY, grey_material
+from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.errors import UserError
 
 FRAME_DIR_PREFIX = "mindseye-frames-"
 

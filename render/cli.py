@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from core.constants import PRESET_COSTS, PRESETS
+from mindseye.core.constants import PRESET_COSTS, PRESETS
 
 
 @click.command()
@@ -58,8 +58,8 @@ def render(
     options. Re-running a finished render does nothing. DATA/manifest.json records each
     class's model: sha256, built-in or user, and the file it was rendered from.
     """
-    from render.driver import default_workers, render_dataset
-    from render.settings import render_settings
+    from mindseye.render.driver import default_workers, render_dataset
+    from mindseye.render.settings import render_settings
 
     class_names = tuple(name.strip() for name in classes.split(",")) if classes else None
     settings = render_settings(

@@ -24,14 +24,14 @@ import joblib
 import numpy as np
 from tqdm import tqdm
 
-from blender_assets.registry import AssetClass, builtin_classes, select_classes
-from core import __version__
-from core.constants import IMAGE_SIZE, NONE_CLASS, ROTATION_LIMIT
-from core.errors import UserError
-from core.files import file_sha256
-from dataset.backgrounds import BackgroundSource, open_background_source
-from dataset.composite import composite, contrast_stretch, stretch_range
-from dataset.manifest import (
+from mindseye.blender_assets.registry import AssetClass, builtin_classes, select_classes
+from mindseye.core import __version__
+from mindseye.core.constants import IMAGE_SIZE, NONE_CLASS, ROTATION_LIMIT
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256
+from mindseye.dataset.backgrounds import BackgroundSource, open_background_source
+from mindseye.dataset.composite import composite, contrast_stretch, stretch_range
+from mindseye.dataset.manifest import (
     Manifest,
     ShardRecord,
     SplitRecord,
@@ -39,12 +39,12 @@ from dataset.manifest import (
     read_manifest,
     write_manifest,
 )
-from dataset.samples import SPLITS, draw_sample
-from dataset.shards import read_shard, write_shard
-from render.blender import EngineSettings
-from render.settings import RenderSettings
-from render.shipping import ModelRef, ModelShipment, model_refs
-from render.worker import shared_blender_process
+from mindseye.dataset.samples import SPLITS, draw_sample
+from mindseye.dataset.shards import read_shard, write_shard
+from mindseye.render.blender import EngineSettings
+from mindseye.render.settings import RenderSettings
+from mindseye.render.shipping import ModelRef, ModelShipment, model_refs
+from mindseye.render.worker import shared_blender_process
 
 
 @dataclass(frozen=True)

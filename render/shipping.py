@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from blender_assets.registry import AssetClass
-from core.errors import UserError
-from core.files import atomic_path, file_sha256
+from mindseye.blender_assets.registry import AssetClass
+from mindseye.core.errors import UserError
+from mindseye.core.files import atomic_path, file_sha256
 
 CACHE_VARIABLE = "MINDSEYE_CACHE"
 

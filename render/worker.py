@@ -1,6 +1,6 @@
 """Blender in a child process: one per worker, many frames each, recycled after `max_frames`.
 
-The parent (`BlenderProcess`) never imports bpy. It starts `python -m render.worker`, sends
+The parent (`BlenderProcess`) never imports bpy. It starts `python -m mindseye.render.worker`, sends
 pickled requests (small dicts of numpy arrays) on the child's stdin and reads pickled replies
 from a pipe of their own. The child's stdout and stderr go to a log file: Blender prints some 30
 status lines a frame from C code, which would flood the terminal (and corrupt a protocol on
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from render.blender import EngineSettings, make_frame_dir
+from mindseye.render.blender import EngineSettings, make_frame_dir
 
 # Frames a child renders before it is replaced by a fresh one.
 DEFAULT_MAX_FRAMES = 5000
@@ -150,7 +150,7 @@ class BlenderProcess:
         project_root = str(Path(__file__).resolve().parents[1])
         python_path = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "render.worker", str(write_end), self._folder],
+            [sys.executable, "-m", "mindseye.render.worker", str(write_end), self._folder],
             stdin=subprocess.PIPE,
             stdout=self._log,
             stderr=self._log,
@@ -185,7 +185,7 @@ def _serve(reply_fd: int, frame_dir: str) -> None:
     replies = os.fdopen(reply_fd, "wb")
     requests = sys.stdin.buffer
 
-    from render.blender import Renderer
+    from mindseye.render.blender import Renderer
 
     renderer = Renderer(pickle.load(requests), frame_dir)
     try:

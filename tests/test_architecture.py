@@ -1,9 +1,10 @@
 """The package stack, read from the source with `ast` alone (nothing is imported).
 
 Packages stack core < blender_assets < dataset < render < models < attacks < eval < mindseye, and
-imports go downwards only. Every import counts, including those inside functions (a lazy import
-is still a dependency, only a later one), so a cycle cannot hide behind an import moved into a
-function body.
+imports go downwards only. Each folder is imported as `mindseye.<folder>` (the top, `mindseye/`,
+as `mindseye`), and nothing imports a folder by its bare name. Every import counts, including
+those inside functions (a lazy import is still a dependency, only a later one), so a cycle cannot
+hide behind an import moved into a function body.
 """
 
 import ast
@@ -17,11 +18,23 @@ PACKAGE_STACK = (
 )
 
 
+SUBPACKAGES = PACKAGE_STACK[:-1]  # mindseye.core, ..., mindseye.eval
+
+
 def module_name(path: Path) -> str:
+    """core/files.py -> mindseye.core.files; mindseye/cli.py -> mindseye.cli."""
     parts = list(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    if parts[0] in SUBPACKAGES:
+        parts.insert(0, "mindseye")
     return ".".join(parts)
+
+
+def package_of(module: str) -> str:
+    """mindseye.core.files -> core; mindseye.cli -> mindseye."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in SUBPACKAGES else "mindseye"
 
 
 def project_modules() -> dict[str, Path]:
@@ -69,7 +82,7 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]
     packages: dict[str, dict[str, list[str]]] = {package: {} for package in PACKAGE_STACK}
     for module, targets in graph.items():
         for target in sorted(targets):
-            source_package, target_package = module.split(".")[0], target.split(".")[0]
+            source_package, target_package = package_of(module), package_of(target)
             if source_package != target_package:
                 packages[source_package].setdefault(target_package, []).append(
                     f"{module} -> {target}")
@@ -115,16 +128,17 @@ def test_the_scan_sees_function_level_and_relative_imports(tmp_path: Path) -> No
     # What the checks below rely on: an import inside a function body is found, and a relative
     # import resolves against the importing module's package.
     path = tmp_path / "example.py"
-    path.write_text("def later():\n    from dataset.shards import load_split\n"
+    path.write_text("def later():\n    from mindseye.dataset.shards import load_split\n"
                     "from . import composite\nfrom .manifest import Manifest\n")
-    names = set(imported_names("dataset.example", path))
-    assert {"dataset.shards", "dataset.composite", "dataset.manifest"} <= names
+    names = set(imported_names("mindseye.dataset.example", path))
+    assert {"mindseye.dataset.shards", "mindseye.dataset.composite",
+            "mindseye.dataset.manifest"} <= names
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
 def test_no_two_modules_import_each_other_in_a_cycle() -> None:
     graph = import_graph()
-    assert "dataset.shards" in graph and "render.driver" in graph  # the scan found the code
+    assert "mindseye.dataset.shards" in graph and "mindseye.render.driver" in graph
     found = cycles(graph)
     details = [
         "; ".join(f"{module} -> {target}" for module in cycle for target in sorted(graph[module])
@@ -154,3 +168,16 @@ def test_packages_import_only_the_packages_below_them() -> None:
         for edge in edges
     ]
     assert not upward, f"imports up the stack {' < '.join(PACKAGE_STACK)}: {upward}"
+
+
+def test_everything_imports_the_packages_through_the_mindseye_namespace() -> None:
+    # A bare `import models` would find a user's models.py first (issue 20): the packages, the
+    # tests and the benchmarks all say `mindseye.models`.
+    bare = []
+    for folder in (*PACKAGE_STACK, "tests", "benchmarks"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            module = module_name(path)
+            for name in imported_names(module, path):
+                if name.split(".")[0] in SUBPACKAGES:
+                    bare.append(f"{path.relative_to(PROJECT_ROOT)}: {name}")
+    assert not bare, f"imports outside the mindseye namespace: {bare}"

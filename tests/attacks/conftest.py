@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dataset.shards import load_split
+from mindseye.dataset.shards import load_split
 from tests.fixtures.snapshots import unchanged
 from tests.fixtures.synthetic_shapes import write_synthetic_dataset
 from tests.fixtures.tiny_networks import TinyDirect, train_tiny_direct

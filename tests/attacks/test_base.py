@@ -5,9 +5,9 @@ import copy
 import numpy as np
 import torch
 
-from attacks.ifgsm import IterativeFGSM
-from attacks.victims import DirectVictim, TripleStagedVictim
-from models.triple_staged import decide
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.victims import DirectVictim, TripleStagedVictim
+from mindseye.models.triple_staged import decide
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
 

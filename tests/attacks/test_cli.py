@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from attacks.experiments import record_table
+from mindseye.attacks.experiments import record_table
 from mindseye.cli import main
 from tests.fixtures.environment import child_env
 from tests.fixtures.runs import untrained_run

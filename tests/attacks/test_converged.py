@@ -5,13 +5,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from attacks.apgd import APGD
-from attacks.budgeted import run_budgeted
-from attacks.experiments import record_table as table
-from attacks.settings import AttackSettings
-from attacks.sources import select_per_class
-from attacks.victims import DirectVictim
-from eval.stats import robust_accuracy, worst_case_records
+from mindseye.attacks.apgd import APGD
+from mindseye.attacks.budgeted import run_budgeted
+from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.victims import DirectVictim
+from mindseye.eval.stats import robust_accuracy, worst_case_records
 
 SETTINGS = AttackSettings(per_class=3, extra_per_class=3, chunk=6, epsilons=(4, 16),
                           pgd_iterations=5)

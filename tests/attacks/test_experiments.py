@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.budgeted import numpy_seeded_by, run_budgeted
-from attacks.experiments import record_table as table
-from attacks.pgd import PGD
-from attacks.records import RecordTable, perturbation
-from attacks.settings import AttackSettings, lock_settings
-from attacks.sources import select_per_class
-from attacks.targeted import run_targeted
-from attacks.transfer import run_transfer
-from attacks.victims import DirectVictim, TripleStagedVictim
-from core.errors import UserError
-from eval.stats import transfer_table
-from models.triple_staged import decide
+from mindseye.attacks.budgeted import numpy_seeded_by, run_budgeted
+from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.pgd import PGD
+from mindseye.attacks.records import RecordTable, perturbation
+from mindseye.attacks.settings import AttackSettings, lock_settings
+from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.targeted import run_targeted
+from mindseye.attacks.transfer import run_transfer
+from mindseye.attacks.victims import DirectVictim, TripleStagedVictim
+from mindseye.core.errors import UserError
+from mindseye.eval.stats import transfer_table
+from mindseye.models.triple_staged import decide
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=150, per_class=4, chunk=4, epsilons=(2, 16), pgd_iterations=5)

@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 import torch
 
-from attacks.adaptive import threshold_margin_loss
-from attacks.victims import ratio_loss
-from models.triple_staged import decide
+from mindseye.attacks.adaptive import threshold_margin_loss
+from mindseye.attacks.victims import ratio_loss
+from mindseye.models.triple_staged import decide
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
 

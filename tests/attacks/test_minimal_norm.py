@@ -5,11 +5,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from attacks.experiments import record_table as table
-from attacks.settings import AttackSettings
-from attacks.sources import select_per_class
-from attacks.targeted import run_targeted
-from attacks.victims import DirectVictim, TripleStagedVictim, UnitRangeClassifier
+from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.targeted import run_targeted
+from mindseye.attacks.victims import DirectVictim, TripleStagedVictim, UnitRangeClassifier
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=300, per_class=3, extra_per_class=3, chunk=3, fmn_steps=60)

@@ -5,13 +5,13 @@ import copy
 import numpy as np
 import torch
 
-from attacks.experiments import record_table as table
-from attacks.pose_search import best_poses
-from attacks.settings import AttackSettings
-from attacks.sources import select_per_class
-from attacks.targeted import run_targeted
-from attacks.victims import TripleStagedVictim
-from models.triple_staged import decide
+from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.pose_search import best_poses
+from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.targeted import run_targeted
+from mindseye.attacks.victims import TripleStagedVictim
+from mindseye.models.triple_staged import decide
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=80, per_class=2, extra_per_class=2, chunk=2,

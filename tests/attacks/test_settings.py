@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import pytest
 
-from attacks.settings import (
+from mindseye.attacks.settings import (
     ATTACK_PRESETS,
     RECORDED_SETTINGS,
     AttackSettings,
@@ -13,8 +13,8 @@ from attacks.settings import (
     lock_settings,
     settings_for_run,
 )
-from core.constants import PRESETS
-from core.errors import UserError
+from mindseye.core.constants import PRESETS
+from mindseye.core.errors import UserError
 
 
 def trained_with(run_dir, preset: str):

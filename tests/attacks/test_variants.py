@@ -7,12 +7,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from attacks.experiments import record_table, variant_tables
-from attacks.ifgsm import IterativeFGSM
-from attacks.settings import ORIGINAL, OURS, Variant, variant_of_table
-from attacks.victims import DirectVictim, euclidean_ratio_loss, ratio_loss
+from mindseye.attacks.experiments import record_table, variant_tables
+from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.settings import ORIGINAL, OURS, Variant, variant_of_table
+from mindseye.attacks.victims import DirectVictim, euclidean_ratio_loss, ratio_loss
 from mindseye.cli import main
-from models.estimator import clip_rotations
+from mindseye.models.estimator import clip_rotations
 from tests.fixtures.runs import untrained_run
 from tests.fixtures.synthetic_shapes import CLASSES
 from tests.fixtures.tiny_networks import tiny_triple_staged

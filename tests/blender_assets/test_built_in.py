@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from blender_assets.framing import FRAME_FILL, euler_zxy_matrix, extent
-from blender_assets.registry import load_classes
-from core.constants import ROTATION_LIMIT
+from mindseye.blender_assets.framing import FRAME_FILL, euler_zxy_matrix, extent
+from mindseye.blender_assets.registry import load_classes
+from mindseye.core.constants import ROTATION_LIMIT
 from tests.fixtures.blender import bpy  # imported at first use, not at collection
 
 pytestmark = pytest.mark.blender

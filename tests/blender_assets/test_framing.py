@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 
-from blender_assets.framing import (
+from mindseye.blender_assets.framing import (
     CAMERA_LOCATION,
     FRAME_FILL,
     euler_zxy_matrix,
@@ -13,7 +13,7 @@ from blender_assets.framing import (
     project,
     to_pixels,
 )
-from core.constants import ROTATION_LIMIT
+from mindseye.core.constants import ROTATION_LIMIT
 
 CORNERS = np.array(list(itertools.product((-ROTATION_LIMIT, ROTATION_LIMIT), repeat=3)))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from blender_assets.registry import (
+from mindseye.blender_assets.registry import (
     PACKAGE_DIR,
     AssetClass,
     all_classes,
@@ -20,7 +20,7 @@ from blender_assets.registry import (
     user_classes,
     write_classes,
 )
-from core.errors import UserError
+from mindseye.core.errors import UserError
 
 BUILT_IN = ["monkey", "penguin", "aeroplane"]
 

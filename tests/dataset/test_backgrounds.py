@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import UserError
-from dataset.backgrounds import (
+from mindseye.core.errors import UserError
+from mindseye.dataset.backgrounds import (
     BUILTIN_PHOTOS,
     FolderSource,
     _skimage_data_dir,

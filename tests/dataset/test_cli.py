@@ -5,10 +5,10 @@ import numpy as np
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from dataset.manifest import read_manifest
-from dataset.shards import load_split, read_attrs
-from dataset.verify import verify_dataset
 from mindseye.cli import main
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import load_split, read_attrs
+from mindseye.dataset.verify import verify_dataset
 from tests.fixtures.synthetic_discs import CLASSES
 
 

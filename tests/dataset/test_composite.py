@@ -1,7 +1,7 @@
 import numpy as np
 
-from dataset.composite import composite
-from dataset.shards import load_split
+from mindseye.dataset.composite import composite
+from mindseye.dataset.shards import load_split
 
 
 def test_formula_on_single_pixels() -> None:
@@ -26,8 +26,8 @@ def test_batch_and_broadcast_background() -> None:
 
 
 def test_recompositing_reproduces_stored_images(dataset_dir, npy_backgrounds) -> None:
-    from dataset.backgrounds import open_background_source
-    from dataset.samples import draw_sample
+    from mindseye.dataset.backgrounds import open_background_source
+    from mindseye.dataset.samples import draw_sample
     from tests.fixtures.synthetic_discs import CLASSES, SEED
 
     arrays = load_split(dataset_dir, "test")

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import UserError
-from dataset.manifest import (
+from mindseye.core.errors import UserError
+from mindseye.dataset.manifest import (
     Manifest,
     ShardRecord,
     SplitRecord,

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset.backgrounds import open_background_source
-from dataset.samples import SPLITS, draw_sample
+from mindseye.dataset.backgrounds import open_background_source
+from mindseye.dataset.samples import SPLITS, draw_sample
 
 N_LABELS = 4  # three classes and the None class
 

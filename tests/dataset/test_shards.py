@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from dataset.shards import (
+from mindseye.dataset.shards import (
     SCHEMA_VERSION,
     ShardError,
     content_sha256,

@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset.stage3 import choose_pairs, comparator_pairs, load_pairs, save_pairs
-from models.estimator import Estimator
-from models.projector import Projector
+from mindseye.dataset.stage3 import choose_pairs, comparator_pairs, load_pairs, save_pairs
+from mindseye.models.estimator import Estimator
+from mindseye.models.projector import Projector
 
 
 def test_pairs_are_balanced_and_labelled_by_whether_the_class_is_right() -> None:

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from dataset.composite import contrast_stretch, stretch_range
-from render.settings import RENDER_PRESETS
+from mindseye.dataset.composite import contrast_stretch, stretch_range
+from mindseye.render.settings import RENDER_PRESETS
 
 
 def test_the_15th_and_85th_percentiles_become_0_and_255():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dataset.shards import load_split
-from dataset.torch_data import (
+from mindseye.dataset.shards import load_split
+from mindseye.dataset.torch_data import (
     BatchOrder,
     InMemorySplit,
     PatchBatches,

@@ -3,10 +3,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from core.files import file_sha256
-from dataset.manifest import ShardRecord, read_manifest, write_manifest
-from dataset.shards import read_shard, write_shard
-from dataset.verify import verify_dataset
+from mindseye.core.files import file_sha256
+from mindseye.dataset.manifest import ShardRecord, read_manifest, write_manifest
+from mindseye.dataset.shards import read_shard, write_shard
+from mindseye.dataset.verify import verify_dataset
 
 
 def test_verify_accepts_a_sound_dataset(dataset_dir: Path) -> None:

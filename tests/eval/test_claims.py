@@ -1,6 +1,6 @@
 """eval.claims on hand-made metrics: verdicts follow the numbers, intervals decide `clear`."""
 
-from eval.claims import check_claims
+from mindseye.eval.claims import check_claims
 
 
 def effort(network, threshold, kind, steps, steps_ci, distortion=0.05, distortion_ci=(0.04, 0.06)):

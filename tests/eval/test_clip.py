@@ -5,10 +5,10 @@ import json
 import numpy as np
 import torch
 
-from attacks.records import RecordTable
-from attacks.sources import load_test_images, load_victims
-from eval.clip import clip_table, clipped_hypotheses
-from eval.stats import wilson_interval
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.sources import load_test_images, load_victims
+from mindseye.eval.clip import clip_table, clipped_hypotheses
+from mindseye.eval.stats import wilson_interval
 from tests.fixtures.reported import SETTINGS
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attacks.experiments import run_attack
-from eval.compare import compare_runs, quantities
-from eval.report import write_report
+from mindseye.attacks.experiments import run_attack
+from mindseye.eval.compare import compare_runs, quantities
+from mindseye.eval.report import write_report
 from tests.fixtures.environment import child_env
 from tests.fixtures.reported import SETTINGS
 from tests.fixtures.rng import isolated_rng

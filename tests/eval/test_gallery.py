@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blender_assets.registry import AssetClass, write_classes
-from core.errors import UserError
-from core.files import file_sha256
-from dataset.backgrounds import open_background_source
-from dataset.manifest import read_manifest, write_manifest
-from dataset.samples import draw_sample
-from dataset.shards import load_split
-from eval.gallery import Overlay, pick_by_distortion
-from render.blender import EngineSettings
+from mindseye.blender_assets.registry import AssetClass, write_classes
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256
+from mindseye.dataset.backgrounds import open_background_source
+from mindseye.dataset.manifest import read_manifest, write_manifest
+from mindseye.dataset.samples import draw_sample
+from mindseye.dataset.shards import load_split
+from mindseye.eval.gallery import Overlay, pick_by_distortion
+from mindseye.render.blender import EngineSettings
 from tests.fixtures.runs import untrained_run
 from tests.fixtures.synthetic_shapes import CLASSES, write_synthetic_dataset
 
@@ -45,8 +45,8 @@ def test_a_dataset_without_a_blender_render_is_drawn_by_the_projector(tmp_path):
 @pytest.fixture(scope="module")
 def engine_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in classes rendered with RECORDED_ENGINE: 4 train and 4 test samples."""
-    from render.driver import render_dataset
-    from render.settings import render_settings
+    from mindseye.render.driver import render_dataset
+    from mindseye.render.settings import render_settings
 
     settings = render_settings("demo", per_class=1, test_per_class=1, shard_size=4, seed=SEED)
     data = tmp_path_factory.mktemp("engine") / "data"
@@ -56,7 +56,7 @@ def engine_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.blender
 def test_the_drawing_re_renders_the_dataset_with_its_recorded_engine(tmp_path, engine_dataset):
-    from render.worker import BlenderProcess
+    from mindseye.render.worker import BlenderProcess
 
     classes = read_manifest(engine_dataset).classes
     test = load_split(engine_dataset, "test")

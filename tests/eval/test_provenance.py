@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from attacks.settings import ATTACK_PRESETS, lock_settings
-from eval.markdown import provenance_text
-from eval.provenance import CODE_DIR, code_commit, provenance
+from mindseye.attacks.settings import ATTACK_PRESETS, lock_settings
+from mindseye.eval.markdown import provenance_text
+from mindseye.eval.provenance import CODE_DIR, code_commit, provenance
 
 
 def test_the_report_starts_with_what_made_it(reported):

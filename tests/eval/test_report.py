@@ -10,16 +10,16 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from attacks.experiments import run_attack
-from attacks.records import RecordTable
-from attacks.settings import Variant
-from attacks.sources import load_test_images, load_victims, outputs_and_decisions
-from eval.clip import clip_row
-from eval.markdown import report_text
-from eval.report import write_report
-from eval.stats import Z_95, effort_table, paired_table, transfer_table, wilson_interval
+from mindseye.attacks.experiments import run_attack
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.settings import Variant
+from mindseye.attacks.sources import load_test_images, load_victims, outputs_and_decisions
 from mindseye.cli import main
-from models.triple_staged import decide
+from mindseye.eval.clip import clip_row
+from mindseye.eval.markdown import report_text
+from mindseye.eval.report import write_report
+from mindseye.eval.stats import Z_95, effort_table, paired_table, transfer_table, wilson_interval
+from mindseye.models.triple_staged import decide
 from tests.fixtures.reported import SETTINGS
 from tests.fixtures.synthetic_shapes import CLASSES
 

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from eval.stats import (
+from mindseye.eval.stats import (
     masking_cases,
     median_interval,
     paired_table,
@@ -11,7 +11,7 @@ from eval.stats import (
     transfer_table,
     wilson_interval,
 )
-from models.triple_staged import decide
+from mindseye.models.triple_staged import decide
 
 
 def record(source: int, steps: int, success: bool, distortion: float, **fields) -> dict:

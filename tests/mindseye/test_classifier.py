@@ -7,11 +7,11 @@ from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 
 import mindseye
-from core.errors import UserError
-from dataset.shards import load_split
-from models.runs import load_classifier as load_direct
-from models.runs import load_triple_staged
-from models.triple_staged import decide
+from mindseye.core.errors import UserError
+from mindseye.dataset.shards import load_split
+from mindseye.models.runs import load_classifier as load_direct
+from mindseye.models.runs import load_triple_staged
+from mindseye.models.triple_staged import decide
 from tests.fixtures.runs import untrained_run
 from tests.fixtures.synthetic_shapes import CLASSES, write_synthetic_dataset
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from core.files import atomic_path, file_sha256, write_json_atomic, write_text_atomic
+from mindseye.core.files import atomic_path, file_sha256, write_json_atomic, write_text_atomic
 
 
 def test_success_replaces_the_file_and_leaves_no_partial(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from attacks.experiments import record_table
-from attacks.settings import ATTACK_PRESETS, ORIGINAL
+from mindseye.attacks.experiments import record_table
+from mindseye.attacks.settings import ATTACK_PRESETS, ORIGINAL
 from mindseye.cli import main
 from mindseye.pipeline import run_pipeline
 from tests.fixtures.rendered import TINY

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.alexnet import AlexNetTrunk, FastLocalResponseNorm
+from mindseye.models.alexnet import AlexNetTrunk, FastLocalResponseNorm
 
 
 @pytest.mark.parametrize(("channels", "beta"), [(16, 0.75), (64, 0.75), (7, 0.75), (16, 0.5)])

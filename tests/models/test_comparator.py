@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.comparator import (
+from mindseye.models.comparator import (
     MIN_PATCH_COVERAGE,
     PATCH,
     Comparator,

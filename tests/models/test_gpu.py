@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.jobs import train_network
-from models.runs import load_triple_staged
+from mindseye.models.jobs import train_network
+from mindseye.models.runs import load_triple_staged
 
 pytestmark = [pytest.mark.gpu, pytest.mark.blender,  # model_dataset is rendered
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]

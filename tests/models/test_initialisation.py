@@ -5,10 +5,14 @@ import math
 import pytest
 import torch
 
-from models.initialisation import initialise_like_authors, parameter_groups, parameter_rules
-from models.runs import build_network
-from models.settings import schedule_for
-from models.training import make_optimiser
+from mindseye.models.initialisation import (
+    initialise_like_authors,
+    parameter_groups,
+    parameter_rules,
+)
+from mindseye.models.runs import build_network
+from mindseye.models.settings import schedule_for
+from mindseye.models.training import make_optimiser
 from tests.fixtures.rng import isolated_rng
 
 NETWORKS = ("direct", "direct-param", "estimator", "projector", "comparator")

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.constants import TRAINED_NETWORKS
-from core.errors import UserError
-from core.files import write_json_atomic
-from dataset.manifest import read_manifest
-from models.jobs import train_network
-from models.runs import (
+from mindseye.core.constants import TRAINED_NETWORKS
+from mindseye.core.errors import UserError
+from mindseye.core.files import write_json_atomic
+from mindseye.dataset.manifest import read_manifest
+from mindseye.models.jobs import train_network
+from mindseye.models.runs import (
     CONFIG,
     FORMAT_VERSION,
     WEIGHTS,

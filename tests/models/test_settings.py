@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from models.settings import CORE_FIELDS, schedule_for
-from models.training import make_optimiser, make_scheduler
+from mindseye.models.settings import CORE_FIELDS, schedule_for
+from mindseye.models.training import make_optimiser, make_scheduler
 
 
 def lrs_at(schedule, steps: list[int]) -> list[float]:

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from dataset.manifest import read_manifest
-from dataset.shards import load_split
-from dataset.torch_data import to_batch
-from models.jobs import LOSSES, train_network
-from models.runs import CHECKPOINT, WEIGHTS, build_network
-from models.training import seed_everything
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import load_split
+from mindseye.dataset.torch_data import to_batch
+from mindseye.models.jobs import LOSSES, train_network
+from mindseye.models.runs import CHECKPOINT, WEIGHTS, build_network
+from mindseye.models.training import seed_everything
 from tests.fixtures.environment import child_env
 
 pytestmark = pytest.mark.blender  # model_dataset is rendered
@@ -60,7 +60,7 @@ def test_loss_falls_over_real_training_steps(model_dataset: Path, network: str) 
 
 _TRAIN_SCRIPT = """
 import sys
-from models.jobs import train_network
+from mindseye.models.jobs import train_network
 train_network("direct", sys.argv[1], sys.argv[2], steps=10, batch_size=8, seed=3,
               device="cpu", show_progress=False, checkpoint_every=2, log_every=1)
 """

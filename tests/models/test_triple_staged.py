@@ -1,9 +1,9 @@
 import torch
 
-from models.comparator import Comparator
-from models.estimator import Estimator, clip_rotations
-from models.projector import Projector
-from models.triple_staged import TripleStaged, decide
+from mindseye.models.comparator import Comparator
+from mindseye.models.estimator import Estimator, clip_rotations
+from mindseye.models.projector import Projector
+from mindseye.models.triple_staged import TripleStaged, decide
 
 
 def test_decision_is_best_class_at_or_above_threshold_else_none() -> None:

@@ -8,9 +8,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from blender_assets.framing import FRAME_FILL, check_rotations, extent
-from blender_assets.registry import PACKAGE_DIR, builtin_classes, load_classes, read_classes_file
-from render.assets_cli import PREVIEW_GRID_SIDE, assets
+from mindseye.blender_assets.framing import FRAME_FILL, check_rotations, extent
+from mindseye.blender_assets.registry import (
+    PACKAGE_DIR,
+    builtin_classes,
+    load_classes,
+    read_classes_file,
+)
+from mindseye.render.assets_cli import PREVIEW_GRID_SIDE, assets
 from tests.fixtures.blender import bpy  # imported at first use, not at collection
 from tests.fixtures.user_assets import TETRAHEDRON_OBJ, package_files, write_tetrahedron
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render.blender import EngineSettings, Renderer, object_and_alpha, read_targa
+from mindseye.render.blender import EngineSettings, Renderer, object_and_alpha, read_targa
 from tests.fixtures.environment import child_env
 
 pytestmark = pytest.mark.blender
@@ -137,7 +137,7 @@ BUILD_GREY_CUBES = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[2])
     import bpy
-    from blender_assets.materials import DEFAULT_GREY, grey_material
+    from mindseye.blender_assets.materials import DEFAULT_GREY, grey_material
     bpy.ops.wm.read_factory_settings(use_empty=True)
     for name in ("Grey", "Bare", "EmptySlot", "Colourless"):
         bpy.ops.mesh.primitive_cube_add(size=0.8)
@@ -162,7 +162,7 @@ BUILD_GREY_CUBES = textwrap.dedent("""
 def test_parts_without_a_colour_are_shaded_with_the_assets_default_grey(tmp_path):
     # `assets add` and the renderer fill in one grey: a cube with no material, an empty slot or
     # a colourless shader renders exactly as one with the importer's default grey material.
-    from core.constants import IMAGE_SIZE
+    from mindseye.core.constants import IMAGE_SIZE
 
     project_root = Path(__file__).resolve().parents[2]  # the child imports blender_assets
     blend = tmp_path / "grey-cubes.blend"
@@ -187,7 +187,7 @@ def test_parts_without_a_colour_are_shaded_with_the_assets_default_grey(tmp_path
 @pytest.mark.parametrize("name", ["monkey", "penguin", "aeroplane"])
 def test_built_in_classes_carry_every_grey_they_render_with(name):
     # So the one DEFAULT_GREY never reaches a built-in render: their datasets stay as they were.
-    from blender_assets.registry import load_classes
+    from mindseye.blender_assets.registry import load_classes
 
     asset = load_classes()[name]
     renderer = Renderer(FAST)

@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from blender_assets.registry import (
+from mindseye.blender_assets.registry import (
     PACKAGE_DIR,
     file_sha256,
     read_classes_file,
     select_classes,
     write_classes,
 )
-from dataset.backgrounds import open_background_source
-from dataset.composite import composite, contrast_stretch
-from dataset.manifest import read_manifest
-from dataset.samples import SPLITS, draw_sample
-from dataset.shards import load_split, read_shard
 from mindseye.cli import main
+from mindseye.dataset.backgrounds import open_background_source
+from mindseye.dataset.composite import composite, contrast_stretch
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.samples import SPLITS, draw_sample
+from mindseye.dataset.shards import load_split, read_shard
 from tests.fixtures.environment import child_env
 from tests.fixtures.rendered import TINY, render_tiny
 
@@ -131,8 +131,8 @@ MIXED = ("tetra", "monkey")  # a user class and a built-in one, in the order of 
 @pytest.fixture(scope="module")
 def mixed_dataset(tmp_path_factory: pytest.TempPathFactory, tetra_assets: Path) -> Path:
     """The user's tetra and the built-in monkey rendered together by local workers."""
-    from render.driver import render_dataset
-    from render.settings import render_settings
+    from mindseye.render.driver import render_dataset
+    from mindseye.render.settings import render_settings
 
     data = tmp_path_factory.mktemp("mixed") / "data"
     settings = render_settings("demo", **{**TINY, **SMALL, "classes": MIXED})
@@ -175,8 +175,8 @@ def test_dask_workers_render_user_classes_without_the_users_folder(
     from dask.distributed import LocalCluster
     from distributed.diagnostics.plugin import SchedulerPlugin
 
-    from render.driver import render_dataset
-    from render.settings import render_settings
+    from mindseye.render.driver import render_dataset
+    from mindseye.render.settings import render_settings
 
     assets = shutil.copytree(tetra_assets, tmp_path / "assets")
     hidden = tmp_path / "hidden"

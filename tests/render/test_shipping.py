@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from blender_assets.registry import AssetClass
-from core.errors import UserError
-from render.shipping import ModelShipment, cache_dir, model_refs
+from mindseye.blender_assets.registry import AssetClass
+from mindseye.core.errors import UserError
+from mindseye.render.shipping import ModelShipment, cache_dir, model_refs
 
 
 def model(folder: Path, name: str) -> AssetClass:

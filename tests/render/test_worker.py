@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render.blender import EngineSettings, frame_file_dir, make_frame_dir
-from render.worker import BlenderProcess, shared_blender_process
+from mindseye.render.blender import EngineSettings, frame_file_dir, make_frame_dir
+from mindseye.render.worker import BlenderProcess, shared_blender_process
 from tests.fixtures.environment import child_env
 
 pytestmark = pytest.mark.blender
@@ -135,7 +135,7 @@ def test_each_thread_gets_its_own_shared_blender_process():
 
 
 def test_errors_in_the_child_reach_the_parent(blender, suzanne_blend):
-    from core.errors import UserError
+    from mindseye.core.errors import UserError
 
     with pytest.raises(UserError, match="no object named"):
         blender.render(suzanne_blend[0], "NoSuchObject", ROTATIONS[:1])
