@@ -12,7 +12,9 @@ the estimator's clip hides nothing from it.
 import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
-from mindseye.attacks.victims import TripleStagedVictim
+from mindseye.attacks.registry import TARGETED, AttackSpec, register_attack
+from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 # How far past the decision boundary the hinge pushes (ratio units for the triple-staged network).
 MARGIN = 0.01
@@ -22,7 +24,7 @@ class AdaptiveMargin(IterativeFGSM):
     """Needs a triple-staged victim with exactly one threshold: the loss depends on it."""
 
     def __init__(
-        self, victim, max_steps: int = 1000, batch_size: int = 128, margin: float = MARGIN,
+        self, victim, max_steps: int, batch_size: int = BATCH_SIZE, margin: float = MARGIN,
         gradient_precision: str = "float32",
     ):
         if isinstance(victim, TripleStagedVictim) and len(victim.thresholds) != 1:
@@ -59,3 +61,15 @@ def logit_margin_loss(logits: torch.Tensor, targets: torch.Tensor, margin: float
     target_logit = logits.gather(1, targets[:, None])[:, 0]
     others = logits.scatter(1, targets[:, None], float("-inf"))
     return (others.max(dim=1).values - target_logit + margin).relu()
+
+
+def build(victim: Victim, settings: AttackSettings, variant: object = None) -> AdaptiveMargin:
+    return AdaptiveMargin(victim, max_steps=settings.max_steps, batch_size=settings.batch_size,
+                          gradient_precision=settings.gradient_precision)
+
+
+register_attack(AttackSpec(
+    name="adaptive", kind=TARGETED, build=build, order=40, in_all=True, clip="straight_through",
+    per_threshold=True, counts_clip=True,
+    claim="adaptive attack (margin loss and straight-through clip)",
+    summary="margin loss on the threshold itself, with the straight-through clip"))

@@ -11,9 +11,12 @@ from art.attacks.evasion import AutoProjectedGradientDescent
 
 from mindseye.attacks.base import AttackResult
 from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
+from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import Victim
 
 APGD_LOSSES = {"ce": "cross_entropy", "dlr": "difference_logits_ratio"}
+APGD_ITERATIONS = 100  # AutoAttack's standard version
 
 
 class APGD(LibraryAttack):
@@ -21,8 +24,8 @@ class APGD(LibraryAttack):
     .run(images, labels) -> AttackResult` (one column; `success`: the decision left the label)."""
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 iterations: int = 100, batch_size: int = 128, loss: str = "ce",
-                 targeted: bool = False):
+                 iterations: int = APGD_ITERATIONS, batch_size: int = BATCH_SIZE,
+                 loss: str = "ce", targeted: bool = False):
         super().__init__(victim, threshold, epsilon, iterations, batch_size)
         self.targeted = targeted
         self.attack = AutoProjectedGradientDescent(
@@ -52,3 +55,23 @@ class APGD(LibraryAttack):
         return AttackResult(steps=np.full((count, 1), self.iterations, np.int64),
                             success=(decisions != labels)[:, None], images=worst[:, None, 0],
                             clipped_steps=np.zeros(count, np.int64), decisions=decisions[:, None])
+
+
+def apgd_spec(loss: str, targeted: bool, order: int) -> AttackSpec:
+    """apgd-LOSS, or apgd-LOSS-targeted (every other label in turn)."""
+
+    def build(victim: Victim, threshold: float | None, epsilon: float,
+              settings: AttackSettings) -> APGD:
+        return APGD(victim, threshold, epsilon, APGD_ITERATIONS, settings.batch_size, loss,
+                    targeted=targeted)
+
+    return AttackSpec(
+        name=f"apgd-{loss}" + ("-targeted" if targeted else ""), kind=BUDGETED, build=build,
+        order=order,
+        summary=f"Auto-PGD (ART) with the {loss.upper()} loss, "
+                + ("aimed at every other label in turn" if targeted else "untargeted"))
+
+
+for order, (loss, targeted) in enumerate(
+        (("ce", False), ("dlr", False), ("ce", True), ("dlr", True)), start=75):
+    register_attack(apgd_spec(loss, targeted, order))

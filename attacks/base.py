@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mindseye.attacks.settings import GRADIENT_PRECISIONS
+from mindseye.attacks.settings import BATCH_SIZE, GRADIENT_PRECISIONS
 from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 
@@ -52,7 +52,7 @@ class Attack:
 
     untargeted = False
 
-    def __init__(self, victim: Victim, batch_size: int = 128):
+    def __init__(self, victim: Victim, batch_size: int = BATCH_SIZE):
         self.victim = victim
         self.batch_size = batch_size
 
@@ -65,7 +65,7 @@ class IterativeAttack(Attack):
     `step`. `stop_at="any-other"` stops a false positive at the first positive class other than
     its source (the authors' rule); `run` then needs the sources' labels."""
 
-    def __init__(self, victim: Victim, max_steps: int = 1000, batch_size: int = 128,
+    def __init__(self, victim: Victim, max_steps: int, batch_size: int = BATCH_SIZE,
                  stop_at: str = "target", gradient_precision: str = "float32"):
         super().__init__(victim, batch_size)
         if gradient_precision not in GRADIENT_PRECISIONS:

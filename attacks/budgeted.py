@@ -1,6 +1,7 @@
-"""pgd, square and the converged attacks (pgd-ITERATIONSxRESTARTS, apgd-...): at each L-inf
-budget; a sample is robust if its decision stays right. Every selected test image is attacked,
-None images included (square-5000: only those the gradient attacks left robust)."""
+"""The budgeted attacks' runner (pgd, square and the converged attacks, HopSkipJump): at each
+L-inf budget, a sample is robust if its decision stays right. Every selected test image is
+attacked, None images included, except by an attack that takes only what the gradient attacks
+left robust (its spec's `after_gradient_attacks`)."""
 
 import zlib
 from collections.abc import Iterator
@@ -11,20 +12,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mindseye.attacks.apgd import APGD
-from mindseye.attacks.hop_skip_jump import DecisionOnly
-from mindseye.attacks.library import LibraryAttack
-from mindseye.attacks.pgd import PGD
 from mindseye.attacks.records import RecordTable
-from mindseye.attacks.settings import (
-    APGD_ITERATIONS,
-    GRADIENT_BUDGETED_TABLES,
-    LONG_SQUARE_QUERIES,
-    AttackSettings,
-    attacks_dir,
-)
+from mindseye.attacks.registry import BUDGETED, AttackSpec, attack_specs
+from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks
-from mindseye.attacks.square import Square
 from mindseye.attacks.victims import Victim
 
 
@@ -41,59 +32,38 @@ def numpy_seeded_by(unit: str) -> Iterator[None]:
         np.random.set_state(state)
 
 
-def budgeted_attack(attack: str, victim: Victim, threshold: float | None, epsilon: float,
-                    settings: AttackSettings) -> LibraryAttack:
-    """The attack a budgeted table's name stands for: pgd, square, pgd-ITERATIONSxRESTARTS,
-    apgd-LOSS or apgd-LOSS-targeted."""
-    if attack == "pgd":
-        return PGD(victim, threshold, epsilon, settings.pgd_iterations, settings.batch_size)
-    if attack == "square":
-        return Square(victim, threshold, epsilon, settings.square_queries, settings.batch_size)
-    if attack == "square-5000":
-        return Square(victim, threshold, epsilon, LONG_SQUARE_QUERIES, settings.batch_size)
-    if attack == "hsj":
-        return DecisionOnly(victim, threshold, settings.hsj_iterations,
-                            settings.hsj_evaluations, settings.batch_size)
-    if attack.startswith("apgd-"):
-        loss, _, targeted = attack.removeprefix("apgd-").partition("-")
-        return APGD(victim, threshold, epsilon, APGD_ITERATIONS, settings.batch_size, loss,
-                    targeted=bool(targeted))
-    iterations, _, restarts = attack.removeprefix("pgd-").partition("x")
-    return PGD(victim, threshold, epsilon, int(iterations), settings.batch_size, int(restarts))
-
-
 def run_budgeted(
     run_dir: Path,
-    attack: str,
+    spec: AttackSpec,
     victim_list: list[Victim],
     test: dict[str, np.ndarray],
     selected: np.ndarray,
     settings: AttackSettings,
 ) -> None:
     """Attack the selected images of every victim at each threshold and budget, unit by unit.
-    HopSkipJump runs once per threshold and its distance decides every budget; square-5000
-    takes only the images that every gradient attack run so far left robust at that budget
-    (run it after them have finished: a unit, once written, is not redone). HopSkipJump's first
-    adversarial comes from ART's own unseeded generator, so its units are not reproducible
-    draw for draw."""
-    records = RecordTable(attacks_dir(run_dir) / attack)
+    An attack whose one run decides every budget (HopSkipJump) runs once per threshold; one
+    that comes after the gradient attacks takes only the images that every gradient attack run
+    so far left robust at that budget (run it after them have finished: a unit, once written,
+    is not redone). HopSkipJump's first adversarial comes from ART's own unseeded generator, so
+    its units are not reproducible draw for draw."""
+    records = RecordTable(attacks_dir(run_dir) / spec.name)
     images, labels = test["image"], test["label"]
-    budgets = (None,) if attack == "hsj" else settings.epsilons
-    broken = broken_by_gradients(run_dir) if attack == "square-5000" else set()
+    budgets = (None,) if spec.one_run_for_all_budgets else settings.epsilons
+    broken = broken_by_gradients(run_dir) if spec.after_gradient_attacks else set()
     jobs = [(victim, threshold, epsilon) for victim in victim_list
             for threshold in victim.thresholds for epsilon in budgets]
-    for victim, threshold, epsilon in tqdm(jobs, desc=attack, unit="budget", leave=False):
+    for victim, threshold, epsilon in tqdm(jobs, desc=spec.name, unit="budget", leave=False):
         for number, sources in chunks(selected, settings.chunk):
             unit = f"{victim.name}-{threshold}-{'all' if epsilon is None else epsilon}-{number:05d}"
             if records.is_done(unit):
                 continue
-            if attack == "square-5000":
+            if spec.after_gradient_attacks:
                 sources = np.array([source for source in sources if (
                     victim.name, threshold, float(epsilon), int(source)) not in broken], int)
             if not len(sources):  # every source already broken: nothing left to attack
                 records.write_unit(unit, [])
                 continue
-            method = budgeted_attack(attack, victim, threshold, epsilon, settings)
+            method = spec.build(victim, threshold, epsilon, settings)
             source_images = as_tensor(images[sources], victim)
             truth = labels[sources]
             clean = method.predict(source_images.cpu().numpy())
@@ -109,7 +79,7 @@ def run_budgeted(
                 within = linf <= budget + 1e-3
                 decisions = np.where(clean != truth, clean,
                                      np.where(within, decided, truth))
-                rows += [{"unit": unit, "attack": attack, "network": victim.name,
+                rows += [{"unit": unit, "attack": spec.name, "network": victim.name,
                           "threshold": threshold, "epsilon": float(budget),
                           "source": int(source), "source_class": int(truth[row]),
                           "clean_decision": int(clean[row]), "decision": int(decisions[row]),
@@ -121,9 +91,9 @@ def run_budgeted(
 
 
 def broken_by_gradients(run_dir: Path) -> set[tuple]:
-    """(network, threshold, epsilon, source) of every image a gradient attack recorded so far
-    (pgd and the converged ones) broke."""
+    """(network, threshold, epsilon, source) of every image a budgeted gradient attack recorded
+    so far broke."""
     return {(record["network"], record["threshold"], record["epsilon"], record["source"])
-            for attack in GRADIENT_BUDGETED_TABLES
-            for record in RecordTable(attacks_dir(run_dir) / attack).read()
+            for spec in attack_specs(BUDGETED) if spec.gradient
+            for record in RecordTable(attacks_dir(run_dir) / spec.name).read()
             if not record["robust"]}

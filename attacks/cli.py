@@ -1,22 +1,25 @@
 """`mindseye attack RUN DATA`: adversarial effort per network and target, resumable."""
 
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from mindseye.attacks.settings import (
-    ATTACK_LOSSES,
-    ATTACK_PRESETS,
-    ATTACKS,
+from mindseye.attacks.experiments import run_attack
+from mindseye.attacks.ifgsm import ATTACK_LOSSES, ORIGINAL, OURS, PAPER_ATTACK, STOP_RULES, Variant
+from mindseye.attacks.registry import (
+    ALL,
     CLIP_MODES,
+    EXTRA_IMAGES,
+    PAPER_IMAGES,
+    attack_specs,
+    get_attack,
+)
+from mindseye.attacks.settings import (
+    ATTACK_PRESETS,
     GRADIENT_PRECISIONS,
-    ORIGINAL,
-    OURS,
-    STOP_RULES,
     AttackSettings,
-    Variant,
-    check_attack_name,
     parse_epsilons,
     parse_networks,
     parse_thresholds,
@@ -40,25 +43,54 @@ def _preset_values(name: str) -> str:
     return ", ".join(f"{preset} {getattr(ATTACK_PRESETS[preset], name)}" for preset in PRESETS)
 
 
-@click.command()
+def _names(images: str) -> str:
+    """The attacks that take one image set, for the options' help."""
+    return ", ".join(spec.name for spec in attack_specs() if spec.images == images)
+
+
+def attack_list() -> str:
+    """The registered attacks, a paragraph each, for `mindseye attack --help`."""
+    lines = ["\b", "Attacks (--attack NAME; `all` runs those marked *, in this order):"]
+    width = max(len(spec.name) for spec in attack_specs()) + 3
+    for spec in attack_specs():
+        text = textwrap.wrap(spec.summary, 90 - width, break_on_hyphens=False)
+        lines.append(f"{spec.name + (' *' if spec.in_all else ''):<{width}}{text[0]}")
+        lines += [" " * width + line for line in text[1:]]
+    return "\n".join(lines)
+
+
+ATTACK_HELP = f"""Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
+
+{attack_list()}
+
+The report's robust accuracy headline is the worst case over every budgeted attack run.
+
+The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks use them,
+and an option that contradicts them is refused (finished units are skipped by name, so two set-ups
+would mix).
+"""
+
+
+@click.command(help=ATTACK_HELP)
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path))
-@click.option("--attack", "attack_name", default="ifgsm", show_default=True,
-              help=f"{'|'.join(ATTACKS)}|all, or a reviewer's attack (below)")
+@click.option("--attack", "attack_name", default=PAPER_ATTACK.name, show_default=True,
+              help=f"An attack listed above, or {ALL}.")
 @click.option("--preset", type=click.Choice(PRESETS),
               help="Attack sizes of a preset. [default: the recorded settings of a run already "
               "attacked, else the preset the run was trained with]")
 @click.option("--max-steps", type=int, help="Step cap of the iterative attacks "
               f"({_preset_values('max_steps')}).")
 @click.option("--per-class", type=int, help="Test images per class for the paper's attacks "
-              f"(ifgsm, ifgsm-bpda; transfer uses their images) ({_preset_values('per_class')}).")
+              f"({_names(PAPER_IMAGES)}) ({_preset_values('per_class')}).")
 @click.option("--extra-per-class", type=int, help="Test images per class for the attacks "
-              "beyond the paper (pgd, square, adaptive), taken in test-split order as "
+              f"beyond the paper ({_names(EXTRA_IMAGES)}), taken in test-split order as "
               "--per-class takes them, so the smaller set is part of the larger "
               f"({_preset_values('extra_per_class')}).")
 @click.option("--thresholds", help="Triple-staged thresholds, each in (0, 1) "
               f"[preset: {','.join(map(str, AttackSettings.thresholds))}].")
-@click.option("--epsilons", help="L-inf budgets of pgd and square in grey levels, e.g. 2,8,32 "
+@click.option("--epsilons", help="L-inf budgets of the budgeted attacks in grey levels, e.g. "
+              "2,8,32 "
               f"(demo {','.join(f'{e:g}' for e in ATTACK_PRESETS['demo'].epsilons)}; medium "
               f"and paper {','.join(f'{e:g}' for e in AttackSettings.epsilons)}).")
 @click.option("--pgd-iterations", type=int,
@@ -75,33 +107,37 @@ def _preset_values(name: str) -> str:
               "machines can split the networks and share one RUN/attacks/.")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
-@click.option("--fmn-steps", type=int, help="Steps of fmn-l2 and fmn-linf; fixed for a run "
+@click.option("--fmn-steps", type=int, help="Fast Minimum-Norm's steps; fixed for a run "
               f"by its first attack [default: {AttackSettings.fmn_steps}].")
-@click.option("--hsj-iterations", type=int, help="hsj's boundary iterations; fixed for a run "
+@click.option("--hsj-iterations", type=int, help="HopSkipJump's boundary iterations; fixed "
+              "for a run "
               f"[default: {AttackSettings.hsj_iterations}].")
-@click.option("--hsj-evaluations", type=int, help="hsj's probes per gradient estimate (at most "
+@click.option("--hsj-evaluations", type=int, help="HopSkipJump's probes per gradient estimate "
+              "(at most "
               "iterations x evaluations queries per image); fixed for a run "
               f"[default: {AttackSettings.hsj_evaluations}].")
 @click.option("--gradient-precision", type=click.Choice(GRADIENT_PRECISIONS),
-              help="The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, "
-              "adaptive) take their gradient in bfloat16: 2-3x faster on CPUs with "
-              "AVX512-BF16 and on GPUs (much slower on CPUs without), with every decision, "
-              "success and step count still the float32 network's. Fixed for a run by its "
-              f"first attack [default: {AttackSettings.gradient_precision}].")
+              help="The triple-staged network's step-by-step targeted attacks (the paper's, "
+              "its variants, BPDA, adaptive, pose search) take their gradient in bfloat16: "
+              "2-3x faster on CPUs with AVX512-BF16 and on GPUs (much slower on CPUs without), "
+              "with every decision, success and step count still the float32 network's. Fixed "
+              f"for a run by its first attack [default: {AttackSettings.gradient_precision}].")
 @click.option("--stop-at", type=click.Choice(STOP_RULES),
-              help="ifgsm variant: a false positive stops at its target (ours) or at any "
-              "positive class other than the source (the authors' code).")
+              help="Variant of the paper's attack: a false positive stops at its target (ours) "
+              "or at any positive class other than the source (the authors' code).")
 @click.option("--loss", "loss_name", type=click.Choice(ATTACK_LOSSES),
-              help="ifgsm variant, triple-staged network: log (ours, -log r_t - sum log(1 - "
-              "r_c)) or euclidean (the authors': squared distance to the target vector).")
+              help="Variant of the paper's attack, triple-staged network: log (ours, -log r_t - "
+              "sum log(1 - r_c)) or euclidean (the authors': squared distance to the target "
+              "vector).")
 @click.option("--clip", type=click.Choice([mode.replace("_", "-") for mode in CLIP_MODES]),
               callback=lambda _context, _option, value: value and value.replace("-", "_"),
-              help="ifgsm variant: the estimator's clip at attack time: hard (ours), none (the "
-              "authors' merged network has none) or straight-through.")
+              help="Variant of the paper's attack: the estimator's clip at attack time: hard "
+              "(ours), none (the authors' merged network has none) or straight-through.")
 @click.option("--original", is_flag=True,
-              help="ifgsm as the authors' code ran it: --stop-at any-other --loss euclidean "
-              f"--clip none --max-steps {ORIGINAL.max_steps}. Any variant option writes its "
-              "own table (RUN/attacks/ifgsm+...), and --max-steps then caps that table alone.")
+              help="The paper's attack as the authors' code ran it: --stop-at any-other --loss "
+              f"euclidean --clip none --max-steps {ORIGINAL.max_steps}. Any variant option "
+              f"writes its own table (RUN/attacks/{PAPER_ATTACK.name}+...), and --max-steps then "
+              "caps that table alone.")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            max_steps: int | None, per_class: int | None, extra_per_class: int | None,
            thresholds: str | None, epsilons: str | None, pgd_iterations: int | None,
@@ -111,37 +147,8 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            gradient_precision: str | None,
            stop_at: str | None, loss_name: str | None, clip: str | None,
            original: bool) -> None:
-    """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
-
-    \b
-    ifgsm       the paper's attack: unit signed steps until the decision is the target
-    ifgsm-bpda  the same on the triple-staged network with a straight-through clip
-                (copies ifgsm's paths that never met the clip: they would be the same)
-    pgd         L-inf PGD at each budget -> robust accuracy against epsilon
-    square      gradient-free Square attack at the same budgets (reveals gradient masking)
-    adaptive    margin loss on the threshold itself, with the straight-through clip
-    transfer    the direct networks' ifgsm adversarials shown to the other networks, and
-                the triple-staged network's false positives shown to the direct ones
-
-    \b
-    A reviewer's attacks, by name only (not in `all`), on the --extra-per-class images:
-    fmn-l2, fmn-linf       Fast Minimum-Norm (foolbox): the smallest perturbation to each
-                           target, at each threshold
-    pgd-20x5 .. pgd-500x5  PGD at ITERATIONSxRESTARTS (20x5, 100x1, 100x5, 500x1, 500x5)
-    apgd-ce, apgd-dlr      Auto-PGD (ART), untargeted; apgd-ce-targeted, apgd-dlr-targeted
-                           aim at every other label in turn
-    hsj                    HopSkipJump on the decision alone; its distance decides every
-                           budget
-    square-5000            Square at 5000 queries on what every gradient attack left robust
-    pose-search            the triple-staged network: search the pose where the target fits,
-                           then aim the estimator at it
-    The report's robust accuracy headline is the worst case over every budgeted attack run.
-
-    The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks
-    use them, and an option that contradicts them is refused (finished units are skipped by
-    name, so two set-ups would mix).
-    """
-    check_attack_name(attack_name)
+    if attack_name != ALL:
+        get_attack(attack_name)  # an unknown name fails before anything is loaded
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
                           ("--extra-per-class", extra_per_class),
                           ("--pgd-iterations", pgd_iterations),
@@ -164,21 +171,20 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
         pgd_iterations=pgd_iterations, square_queries=square_queries, chunk=chunk,
         batch_size=batch_size, device=device, gradient_precision=gradient_precision,
         fmn_steps=fmn_steps, hsj_iterations=hsj_iterations, hsj_evaluations=hsj_evaluations)
-    from mindseye.attacks.experiments import run_attack
-
     run_attack(run_dir, data_dir, attack_name, settings, networks, variant)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)
 
 
 def variant_from_options(attack_name: str, stop_at: str | None, loss_name: str | None,
                          clip: str | None, original: bool, max_steps: int | None) -> Variant:
-    """The ifgsm variant the options ask for (OURS when none is given)."""
+    """The variant of the paper's attack the options ask for (OURS when none is given)."""
     chosen = {"stop_at": stop_at, "loss": loss_name, "clip": clip}
     if not original and all(value is None for value in chosen.values()):
         return OURS
-    if attack_name != "ifgsm":
+    if attack_name == ALL or not get_attack(attack_name).variants:
         raise UserError(f"--attack {attack_name}: --stop-at, --loss, --clip and --original "
-                        "are variants of the paper's attack; use them with --attack ifgsm")
+                        "are variants of the paper's attack; use them with --attack "
+                        f"{PAPER_ATTACK.name}")
     base = ORIGINAL if original else OURS
     given = {name: value for name, value in chosen.items() if value is not None}
     if max_steps is not None:

@@ -10,6 +10,8 @@ from art.attacks.evasion import HopSkipJump
 
 from mindseye.attacks.base import AttackResult
 from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
+from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import Victim
 
 
@@ -18,8 +20,8 @@ class DecisionOnly(LibraryAttack):
     HopSkipJump on the thresholded decision; `images` is the closest adversarial found (the
     source where none was), `success` whether one was found at any distance."""
 
-    def __init__(self, victim: Victim, threshold: float | None, iterations: int = 40,
-                 evaluations: int = 1000, batch_size: int = 128):
+    def __init__(self, victim: Victim, threshold: float | None, iterations: int,
+                 evaluations: int, batch_size: int = BATCH_SIZE):
         super().__init__(victim, threshold, float("inf"), iterations, batch_size)
         self.attack = HopSkipJump(self.classifier, targeted=False, norm=np.inf,
                                   max_iter=iterations, max_eval=evaluations,
@@ -36,3 +38,17 @@ class DecisionOnly(LibraryAttack):
             result.images[failed, 0] = sources[failed]
             result.decisions[failed, 0] = self.predict(sources[failed][:, None])
         return result
+
+
+def build(victim: Victim, threshold: float | None, epsilon: float | None,
+          settings: AttackSettings) -> DecisionOnly:
+    """HopSkipJump has no budget: one run per threshold, and its distance decides each."""
+    return DecisionOnly(victim, threshold, settings.hsj_iterations, settings.hsj_evaluations,
+                        settings.batch_size)
+
+
+register_attack(AttackSpec(
+    name="hsj", kind=BUDGETED, build=build, order=80, gradient=False,
+    one_run_for_all_budgets=True,
+    summary="HopSkipJump on the decision alone (--hsj-iterations, --hsj-evaluations); its "
+            "distance decides every budget"))

@@ -13,6 +13,7 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.settings import BATCH_SIZE
 from mindseye.attacks.victims import ScoresModule, Victim, grey_level_roundings
 from mindseye.core.constants import IMAGE_SIZE
 
@@ -40,7 +41,7 @@ class LibraryAttack(Attack):
     untargeted = True
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 iterations: int, batch_size: int = 128):
+                 iterations: int, batch_size: int = BATCH_SIZE):
         super().__init__(victim, batch_size)
         self.threshold, self.epsilon, self.iterations = threshold, epsilon, iterations
         self.classifier = art_classifier(victim, threshold)

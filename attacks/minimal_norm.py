@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.registry import TARGETED, AttackSpec, register_attack
+from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import GREY_LEVELS, UnitRangeClassifier, Victim, grey_level_roundings
 
 NORMS = ("l2", "linf")
@@ -37,11 +39,12 @@ class MinimalNorm(Attack):
     """`MinimalNorm(victim, norm, steps).run(images, targets) -> AttackResult` (targeted, one
     column per threshold; `steps` is FMN's steps, whether or not it succeeded)."""
 
-    def __init__(self, victim: Victim, norm: str, steps: int = 100, batch_size: int = 128):
+    def __init__(self, victim: Victim, norm: str, steps: int, batch_size: int = BATCH_SIZE):
         super().__init__(victim, batch_size)
         if norm not in NORMS:
             raise ValueError(f"norm {norm!r}: choose one of {', '.join(NORMS)}")
-        self.norm, self.steps = norm, steps
+        # FMN always takes all its steps: they are its records' step cap.
+        self.norm, self.steps, self.max_steps = norm, steps, steps
 
     def norm_of(self, perturbations: torch.Tensor) -> torch.Tensor:
         """Each perturbation's size in the attack's norm."""
@@ -139,3 +142,22 @@ def whole_grey_levels(scores: UnitRangeClassifier, sources: torch.Tensor, found:
     keep = near_decisions == targets
     grey = torch.where(keep[:, None, None, None], nearest, away)
     return grey, torch.where(keep, near_decisions, away_decisions)
+
+
+def fmn_spec(norm: str, order: int) -> AttackSpec:
+    """fmn-l2 or fmn-linf: FMN in one norm, from the source and from the paper's attack's
+    adversarial; paired with the paper's attack by distortion."""
+
+    def build(victim: Victim, settings: AttackSettings, variant: object = None) -> MinimalNorm:
+        return MinimalNorm(victim, norm, settings.fmn_steps, settings.batch_size)
+
+    return AttackSpec(
+        name=f"fmn-{norm}", kind=TARGETED, build=build, order=order, clip="straight_through",
+        starts_from_paper=True, paired_by="distortion",
+        summary=f"Fast Minimum-Norm (foolbox): the smallest {NORM_NAMES[norm]} perturbation to "
+                "each target, at each threshold")
+
+
+NORM_NAMES = {"l2": "L2", "linf": "L-inf"}
+register_attack(fmn_spec("l2", order=60))
+register_attack(fmn_spec("linf", order=61))

@@ -1,4 +1,5 @@
-"""L-inf projected gradient descent at a budget (ART's implementation), untargeted.
+"""L-inf projected gradient descent at a budget (ART's implementation), untargeted: `pgd` at the
+run's iterations, and `pgd-ITERATIONSxRESTARTS`, run to convergence.
 
 A sample is robust at budget eps if the network still decides its true class on the attacked
 image; robust accuracy against eps is the curve the report draws.
@@ -8,6 +9,8 @@ import numpy as np
 from art.attacks.evasion import ProjectedGradientDescent
 
 from mindseye.attacks.library import LibraryAttack
+from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
+from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import Victim
 
 
@@ -15,7 +18,7 @@ class PGD(LibraryAttack):
     """`PGD(victim, threshold, epsilon, iterations).run(images, labels) -> AttackResult`."""
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 iterations: int = 20, batch_size: int = 128, restarts: int = 1):
+                 iterations: int, batch_size: int = BATCH_SIZE, restarts: int = 1):
         super().__init__(victim, threshold, epsilon, iterations, batch_size)
         # Step eps/4 from a random start: reaches any corner of the ball within the iterations.
         # With several restarts ART keeps, per image, the last start that succeeds.
@@ -29,3 +32,30 @@ class PGD(LibraryAttack):
             batch_size=batch_size,
             verbose=False,
         )
+
+
+def build(victim: Victim, threshold: float | None, epsilon: float,
+          settings: AttackSettings) -> PGD:
+    return PGD(victim, threshold, epsilon, settings.pgd_iterations, settings.batch_size)
+
+
+PGD_ATTACK = register_attack(AttackSpec(
+    name="pgd", kind=BUDGETED, build=build, order=20, in_all=True, curve_style="-o",
+    summary="L-inf PGD at each budget (--pgd-iterations) -> robust accuracy against epsilon"))
+
+
+def converged_spec(iterations: int, restarts: int, order: int) -> AttackSpec:
+    """pgd-ITERATIONSxRESTARTS: PGD run to convergence, on the same images and budgets."""
+
+    def build(victim: Victim, threshold: float | None, epsilon: float,
+              settings: AttackSettings) -> PGD:
+        return PGD(victim, threshold, epsilon, iterations, settings.batch_size, restarts)
+
+    return AttackSpec(
+        name=f"pgd-{iterations}x{restarts}", kind=BUDGETED, build=build, order=order,
+        summary=f"PGD at {iterations} iterations x {restarts} random starts")
+
+
+for order, (iterations, restarts) in enumerate(((20, 5), (100, 1), (100, 5), (500, 1), (500, 5)),
+                                               start=70):
+    register_attack(converged_spec(iterations, restarts, order))

@@ -16,8 +16,10 @@ import itertools
 import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.registry import TARGETED, AttackSpec, register_attack
+from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import DECISION_MARGIN, TripleStagedVictim, ratio_loss
-from mindseye.core.constants import ROTATION_LIMIT
+from mindseye.core.constants import ROTATION_LIMIT, TRIPLE_STAGED
 from mindseye.models.estimator import engages_clip
 from mindseye.models.triple_staged import TripleStaged
 
@@ -86,8 +88,8 @@ class PoseSearch(IterativeFGSM):
     """`PoseSearch(victim, max_steps).run(images, targets)` on a triple-staged victim whose
     network has the straight-through clip."""
 
-    def __init__(self, victim: TripleStagedVictim, max_steps: int = 1000,
-                 batch_size: int = 128, pose_weight: float = POSE_WEIGHT,
+    def __init__(self, victim: TripleStagedVictim, max_steps: int,
+                 batch_size: int = BATCH_SIZE, pose_weight: float = POSE_WEIGHT,
                  gradient_precision: str = "float32"):
         super().__init__(_AnglesToo(victim.name, victim.model, victim.thresholds), max_steps,
                          batch_size, gradient_precision=gradient_precision)
@@ -117,3 +119,17 @@ class PoseSearch(IterativeFGSM):
         angles = outputs[:, k:].view(len(outputs), k, 3)[torch.arange(len(outputs)), classes]
         miss = ((angles - self.all_poses[rows.to(angles.device)]) ** 2).sum(dim=1)
         return loss + self.pose_weight * miss * positive
+
+
+def build(victim: TripleStagedVictim, settings: AttackSettings, variant: object = None
+          ) -> PoseSearch:
+    return PoseSearch(victim, max_steps=settings.max_steps, batch_size=settings.batch_size,
+                      gradient_precision=settings.gradient_precision)
+
+
+register_attack(AttackSpec(
+    name="pose-search", kind=TARGETED, build=build, order=50, networks=(TRIPLE_STAGED,),
+    clip="straight_through",
+    claim="pose-search attack (the pose where the target fits, then the estimator aimed at it)",
+    summary="the triple-staged network: search the pose where the target fits, then aim the "
+            "estimator at it"))

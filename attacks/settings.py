@@ -12,32 +12,9 @@ from mindseye.core.constants import CLASSIFIERS, THRESHOLDS, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic
 
-ATTACKS = ("ifgsm", "ifgsm-bpda", "pgd", "square", "adaptive", "transfer")
-# A reviewer's attacks (attacks/minimal_norm.py): by name only, not part of `all` or the
-# pipeline, whose cost they would multiply.
-MINIMAL_NORM_ATTACKS = ("fmn-l2", "fmn-linf")
-# Robust accuracy under attacks run to convergence (attacks/apgd.py, attacks/pgd.py): PGD at
-# ITERATIONSxRESTARTS, Auto-PGD with either loss, untargeted and targeted. Same images and
-# budgets as pgd; the report's headline is the worst case over all of them, image by image.
-CONVERGED_ATTACKS = ("pgd-20x5", "pgd-100x1", "pgd-100x5", "pgd-500x1", "pgd-500x5",
-                     "apgd-ce", "apgd-dlr", "apgd-ce-targeted", "apgd-dlr-targeted")
-APGD_ITERATIONS = 100  # AutoAttack's standard version
-# Without gradients (attacks/hop_skip_jump.py, attacks/square.py): HopSkipJump on the decision
-# alone, and Square at LONG_SQUARE_QUERIES on the images every gradient attack left robust.
-GRADIENT_FREE_ATTACKS = ("hsj", "square-5000")
-LONG_SQUARE_QUERIES = 5000
-# Built for analysis by synthesis (attacks/pose_search.py); the triple-staged network only.
-POSE_SEARCH = "pose-search"
-NAMED_ONLY_ATTACKS = (*MINIMAL_NORM_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS,
-                      POSE_SEARCH)
-# Tables of the paper's attack run another way (`Variant`) are named `ifgsm+...`.
-# Sized by --extra-per-class: the attacks the paper did not run.
-EXTRA_ATTACKS = ("pgd", "square", "adaptive", *NAMED_ONLY_ATTACKS)
-TARGETED_ATTACKS = ("ifgsm", "ifgsm-bpda", "adaptive")
-BUDGETED_ATTACKS = ("pgd", "square")
-# Every table of robust accuracy at a budget, and those whose attack follows a gradient.
-BUDGETED_TABLES = (*BUDGETED_ATTACKS, *CONVERGED_ATTACKS, *GRADIENT_FREE_ATTACKS)
-GRADIENT_BUDGETED_TABLES = ("pgd", *CONVERGED_ATTACKS)
+# Images per forward pass: speed and memory, never the records.
+BATCH_SIZE = 128
+GRADIENT_PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -55,7 +32,7 @@ class AttackSettings:
     pgd_iterations: int = 20
     square_queries: int = 300
     chunk: int = 32  # source images per resumable unit
-    batch_size: int = 128
+    batch_size: int = BATCH_SIZE
     device: str = "auto"  # auto: CUDA when present
     # The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, adaptive) may
     # take their gradient in bfloat16, 2-3x faster; decisions stay float32 (attacks/base.py).
@@ -79,78 +56,6 @@ ATTACK_PRESETS: dict[str, AttackSettings] = {
     "paper": AttackSettings(per_class=1000, extra_per_class=1000, max_steps=1500),
 }
 
-@dataclass(frozen=True)
-class Variant:
-    """How the paper's attack (ifgsm) is run: ours by default, or as the authors' code ran it
-    (github.com/hberntsen/resisting-adversarials, collect_adv_results.py), or anything between.
-
-    - stop_at: a false positive stops at its `target` (ours), or at `any-other` positive class
-      than the source (theirs: the loop runs while the decision is the source or None);
-    - loss (triple-staged network): `log`, -log r_t - sum log(1 - r_c) (ours), or `euclidean`,
-      the squared distance between the ratios and the target vector (theirs: one-hot for a
-      false positive, zeros for a false negative);
-    - clip: the estimator's clip at attack time: `hard` (ours), `none` (theirs: the merged
-      network has no clip layer) or `straight_through`;
-    - max_steps: the step cap, None for the run's (theirs: 10000).
-    """
-
-    stop_at: str = "target"
-    loss: str = "log"
-    clip: str = "hard"
-    max_steps: int | None = None
-
-    def table(self) -> str:
-        """The attack table of this variant: `ifgsm` for ours, `ifgsm+original` for the
-        authors', else `ifgsm+` and what differs, e.g. `ifgsm+stop-any-other`."""
-        if self == OURS:
-            return "ifgsm"
-        if self == ORIGINAL:
-            return "ifgsm+original"
-        parts = [f"stop-{self.stop_at}" if self.stop_at != "target" else "",
-                 f"loss-{self.loss}" if self.loss != "log" else "",
-                 f"clip-{self.clip.replace('_', '-')}" if self.clip != "hard" else "",
-                 f"cap-{self.max_steps}" if self.max_steps is not None else ""]
-        return "ifgsm+" + "+".join(part for part in parts if part)
-
-
-STOP_RULES = ("target", "any-other")
-ATTACK_LOSSES = ("log", "euclidean")
-CLIP_MODES = ("hard", "none", "straight_through")
-OURS = Variant()
-ORIGINAL = Variant(stop_at="any-other", loss="euclidean", clip="none", max_steps=10_000)
-MAX_STEPS_LIMIT = 10_000  # the authors' cap; nothing above it is asked for
-
-
-def variant_of_table(table: str) -> Variant | None:
-    """The Variant whose records live in `table` (None for a table that is not ifgsm's)."""
-    if table == "ifgsm":
-        return OURS
-    if table == "ifgsm+original":
-        return ORIGINAL
-    if not table.startswith("ifgsm+"):
-        return None
-    values: dict = {}
-    for part in table.removeprefix("ifgsm+").split("+"):
-        key, _, value = part.partition("-")
-        if key == "stop":
-            values["stop_at"] = value
-        elif key == "loss":
-            values["loss"] = value
-        elif key == "clip":
-            values["clip"] = value.replace("-", "_")
-        elif key == "cap":
-            values["max_steps"] = int(value)
-    return Variant(**values)
-
-
-def step_cap(attack: str, settings: AttackSettings, variant: Variant = OURS) -> int:
-    """The `max_steps` a targeted attack's records carry: FMN's fixed steps, a variant's own
-    cap, or the run's."""
-    if attack in MINIMAL_NORM_ATTACKS:
-        return settings.fmn_steps
-    return variant.max_steps or settings.max_steps
-
-
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
                      "pgd_iterations", "square_queries", "chunk", "gradient_precision",
@@ -158,15 +63,7 @@ RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", 
 # Recorded settings added after the first runs: a lock without them used the default.
 LATER_SETTINGS = {name: getattr(AttackSettings, name) for name in (
     "gradient_precision", "fmn_steps", "hsj_iterations", "hsj_evaluations")}
-GRADIENT_PRECISIONS = ("float32", "bfloat16")
 SETTINGS_FILE = "settings.json"
-
-
-def check_attack_name(name: str) -> None:
-    """`--attack` must name one experiment or `all`."""
-    if name != "all" and name not in (*ATTACKS, *NAMED_ONLY_ATTACKS):
-        raise UserError(f"--attack {name!r}: unknown; choose one of "
-                        f"{', '.join((*ATTACKS, *NAMED_ONLY_ATTACKS))} or all")
 
 
 def parse_networks(text: str) -> tuple[str, ...]:

@@ -1,26 +1,35 @@
-"""ifgsm, ifgsm-bpda and adaptive: false positives and false negatives, and their records.
+"""The targeted attacks' runner: false positives and false negatives, and their records.
 
 Every correctly classified positive test image is attacked towards each other positive class
 (a false positive) and towards None (a false negative); a source the network already gets wrong
-at a threshold gets a record with status "misclassified" and no attack there.
+at a threshold gets a record with status "misclassified" and no attack there. What differs
+between attacks is in their specs (attacks/registry.py): how each is built, whether it runs
+once per threshold, copies the paper's attack's unclipped paths or starts from its adversarials.
 """
 
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
-from mindseye.attacks.base import AttackResult
-from mindseye.attacks.bpda_copy import complete_copies, run_or_copy, unclipped_trajectories
+from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant
+from mindseye.attacks.paper_records import (
+    complete_copies,
+    paper_adversarials,
+    unclipped_trajectories,
+)
 from mindseye.attacks.records import RecordTable, perturbation
-from mindseye.attacks.settings import OURS, AttackSettings, Variant, attacks_dir, step_cap
-from mindseye.attacks.sources import chunks, victim_decisions
+from mindseye.attacks.registry import AttackSpec
+from mindseye.attacks.settings import AttackSettings, attacks_dir
+from mindseye.attacks.sources import as_tensor, chunks, victim_decisions
 from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 
 def run_targeted(
     run_dir: Path,
-    attack: str,
+    spec: AttackSpec,
     victim_list: list[Victim],
     test: dict[str, np.ndarray],
     selected: np.ndarray,
@@ -28,36 +37,35 @@ def run_targeted(
     variant: Variant = OURS,
 ) -> None:
     """Attack the selected test images of every victim, unit by unit, skipping finished units.
-    ifgsm run another way (`variant`) writes to its own table, `variant.table()`."""
-    if attack == "ifgsm":
-        attack = variant.table()
-    records = RecordTable(attacks_dir(run_dir) / attack)
-    ifgsm = RecordTable(attacks_dir(run_dir) / "ifgsm")
+    The paper's attack run another way (`variant`) writes to its own table, `variant.table()`."""
+    table = variant.table() if spec.variants else spec.name
+    records = RecordTable(attacks_dir(run_dir) / table)
+    paper = RecordTable(attacks_dir(run_dir) / PAPER_ATTACK.name)
     images, labels = test["image"], test["label"]
-    copies = unclipped_trajectories(ifgsm) if attack == "ifgsm-bpda" else {}
+    copies = unclipped_trajectories(paper) if spec.copies_unclipped else {}
     for victim in victim_list:
         positives = selected[labels[selected] < victim.num_classes]
-        # The adaptive loss depends on the threshold: one victim (and trajectory) per threshold.
-        if attack == "adaptive" and isinstance(victim, TripleStagedVictim):
+        # A loss that depends on the threshold: one victim (and trajectory) per threshold.
+        if spec.per_threshold and isinstance(victim, TripleStagedVictim):
             parts = [TripleStagedVictim(victim.name, victim.model, (t,)) for t in victim.thresholds]
         else:
             parts = [victim]
         for part in parts:
             units = list(chunks(positives, settings.chunk))
-            label = f"{attack} {part.name}" + (f" @{part.thresholds[0]}" if len(parts) > 1 else "")
+            label = f"{table} {part.name}" + (f" @{part.thresholds[0]}" if len(parts) > 1 else "")
             for number, sources in tqdm(units, desc=label, unit="chunk", leave=False):
                 unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number:05d}"
                 if records.is_done(unit):  # also when another process finished it meanwhile
                     continue
-                new = attack_unit(records, ifgsm, attack, unit, part, images, labels, sources,
+                new = attack_unit(records, paper, spec, unit, part, images, labels, sources,
                                   settings, copies, variant)
                 records.write_unit(unit, new)
 
 
 def attack_unit(
     records: RecordTable,
-    ifgsm: RecordTable,
-    attack: str,
+    paper: RecordTable,
+    spec: AttackSpec,
     unit: str,
     victim: Victim,
     images: np.ndarray,
@@ -68,22 +76,22 @@ def attack_unit(
     variant: Variant = OURS,
 ) -> list[dict]:
     """Attack one chunk of sources towards every other label, save the adversarial images and
-    return the unit's records. A pair found in `copies` (ifgsm records of the same unit) is
-    copied, marked `copied_from`."""
+    return the unit's records. A pair found in `copies` (the paper's attack's records of the
+    same unit) is copied, marked `copied_from`."""
     num_classes = victim.num_classes
+    method = spec.build(victim, settings, variant)
+    table = records.folder.name
     clean = victim_decisions(victim, images[sources], settings.batch_size)  # (S, T)
     pairs = [(row, target) for row, source in enumerate(sources)
              for target in range(num_classes + 1) if target != labels[source]]
     correct = np.array([clean[row] == labels[sources[row]] for row, _ in pairs]).reshape(
         len(pairs), len(victim.thresholds))
     attacked = [pair for pair, ok in zip(pairs, correct.any(axis=1), strict=True) if ok]
-    max_steps = step_cap(attack, settings, variant)
     copied = complete_copies(copies or {}, unit, sources, pairs, correct, victim.thresholds,
-                             max_steps)
+                             method.max_steps)
     result, image_file = None, None
     if attacked:
-        result = run_or_copy(attack, victim, images, labels, sources, attacked, copied, ifgsm,
-                             settings, variant)
+        result = run_or_copy(spec, method, images, labels, sources, attacked, copied, paper)
         image_file = records.save_images(unit, np.rint(result.images).astype(np.uint8).reshape(
             -1, *images.shape[1:]))
     position = {pair: index for index, pair in enumerate(attacked)}
@@ -91,14 +99,13 @@ def attack_unit(
     for (row, target), ok in zip(pairs, correct, strict=True):
         source, source_class = int(sources[row]), int(labels[sources[row]])
         for column in range(len(victim.thresholds)):
+            header = record_header(table, unit, victim, source, source_class, target, column,
+                                   method.max_steps)
             if not ok[column]:
-                new.append({**record_header(attack, unit, victim, source, source_class,
-                                                target, column, max_steps),
-                                "status": "misclassified"})
+                new.append({**header, "status": "misclassified"})
                 continue
             index = position[(row, target)]
-            record = unit_record(attack, unit, victim, source, source_class, target, column,
-                                 max_steps, images, result, index, image_file,
+            record = unit_record(header, victim, column, images, result, index, image_file,
                                  copied=(row, target) in copied)
             if variant != OURS:
                 # Which way the attack ran, and where it stopped: with stop_at "any-other" a
@@ -110,11 +117,50 @@ def attack_unit(
     return new
 
 
-def record_header(attack: str, unit: str, victim: Victim, source: int, source_class: int,
+def run_or_copy(spec: AttackSpec, method: Attack, images: np.ndarray, labels: np.ndarray,
+                sources: np.ndarray, attacked: list[tuple[int, int]],
+                copied: dict[tuple[int, int], list[dict]], paper: RecordTable) -> AttackResult:
+    """The attack's result for each (row, target) pair: run, or copied from the paper's
+    attack's records (`paper`, the table the copies came from)."""
+    victim = method.victim
+    to_run = [pair for pair in attacked if pair not in copied]
+    thresholds = len(victim.thresholds)
+    result = AttackResult(np.zeros((len(attacked), thresholds), np.int64),
+                          np.zeros((len(attacked), thresholds), bool),
+                          np.zeros((len(attacked), thresholds, *images.shape[1:]), np.float32),
+                          np.zeros(len(attacked), np.int64),
+                          np.full((len(attacked), thresholds), -1, np.int64))  # not copied
+    if to_run:
+        rows = np.array([row for row, _ in to_run], dtype=int)
+        device = next(victim.model.parameters()).device
+        targets = torch.tensor([target for _, target in to_run], dtype=torch.long)
+        starts = ({"starts": paper_adversarials(paper, victim, sources[rows], targets.numpy(),
+                                                images.shape[1:])}
+                  if spec.starts_from_paper else {})
+        ran = method.run(as_tensor(images[sources[rows]], victim), targets.to(device),
+                         torch.as_tensor(labels[sources[rows]], dtype=torch.long).to(device),
+                         **starts)
+        where = [attacked.index(pair) for pair in to_run]
+        for name in ("steps", "success", "images", "clipped_steps", "decisions"):
+            getattr(result, name)[where] = getattr(ran, name)
+    for pair, rows in copied.items():
+        index = attacked.index(pair)
+        by_threshold = {row["threshold"]: row for row in rows}
+        for column, threshold in enumerate(victim.thresholds):
+            row = by_threshold.get(threshold)
+            if row is None:
+                continue  # misclassified at this threshold: no result is written for it
+            result.steps[index, column], result.success[index, column] = (row["steps"],
+                                                                          row["success"])
+            result.images[index, column] = paper.load_image(row)
+    return result
+
+
+def record_header(table: str, unit: str, victim: Victim, source: int, source_class: int,
                   target: int, column: int, max_steps: int) -> dict:
     """The fields every targeted record has."""
     return {
-        "unit": unit, "attack": attack, "network": victim.name,
+        "unit": unit, "attack": table, "network": victim.name,
         "threshold": victim.thresholds[column], "source": source, "source_class": source_class,
         "target": target,
         "kind": "false-negative" if target == victim.num_classes else "false-positive",
@@ -122,20 +168,19 @@ def record_header(attack: str, unit: str, victim: Victim, source: int, source_cl
     }
 
 
-def unit_record(attack: str, unit: str, victim: Victim, source: int, source_class: int,
-                target: int, column: int, max_steps: int, images: np.ndarray,
+def unit_record(header: dict, victim: Victim, column: int, images: np.ndarray,
                 result: AttackResult, index: int, image_file: str, copied: bool) -> dict:
     """An attacked pair's record at one threshold: success, steps and the perturbation."""
     adversarial = result.images[index, column]
     return {
-        **record_header(attack, unit, victim, source, source_class, target, column, max_steps),
+        **header,
         "status": "attacked",
         "success": bool(result.success[index, column]),
         "steps": int(result.steps[index, column]),
-        **perturbation(images[source], adversarial),
+        **perturbation(images[header["source"]], adversarial),
         "image_file": image_file,
         "image_index": index * len(victim.thresholds) + column,
         **({"clipped_steps": int(result.clipped_steps[index])}
            if isinstance(victim, TripleStagedVictim) else {}),
-        **({"copied_from": "ifgsm"} if copied else {}),
+        **({"copied_from": PAPER_ATTACK.name} if copied else {}),
     }

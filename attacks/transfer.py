@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.records import RecordTable
+from mindseye.attacks.registry import PAPER_IMAGES, TRANSFER, AttackSpec, register_attack
 from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import victim_decisions
 from mindseye.attacks.victims import Victim
@@ -25,15 +27,15 @@ def run_transfer(run_dir: Path, victim_list: list[Victim], settings: AttackSetti
     """Show each direct network's successful ifgsm adversarials to every other victim, and the
     triple-staged network's successful false positives of each table in `reverse_tables` to
     the direct victims. One unit per (origin, victim), skipped once written."""
-    records = RecordTable(attacks_dir(run_dir) / "transfer")
-    ifgsm = RecordTable(attacks_dir(run_dir) / "ifgsm")
-    made = [record for record in ifgsm.read()
+    records = RecordTable(attacks_dir(run_dir) / TRANSFER_ATTACK.name)
+    paper = RecordTable(attacks_dir(run_dir) / PAPER_ATTACK.name)
+    made = [record for record in paper.read()
             if record["network"] in DIRECT_NETWORKS and record.get("success")]
     for origin in DIRECT_NETWORKS:
         adversarials = [record for record in made if record["network"] == origin]
         for victim in victim_list:
             if victim.name != origin:
-                _show(records, f"{origin}-to-{victim.name}", ifgsm, adversarials, victim,
+                _show(records, f"{origin}-to-{victim.name}", paper, adversarials, victim,
                       settings, {"origin": origin})
     direct_victims = [victim for victim in victim_list if victim.name in DIRECT_NETWORKS]
     for table_name in reverse_tables:
@@ -66,7 +68,7 @@ def _show(records: RecordTable, unit: str, table: RecordTable, adversarials: lis
     stack = np.stack([table.load_image(record) for record in adversarials])
     decisions = victim_decisions(victim, stack, settings.batch_size)
     records.write_unit(unit, [
-        {"unit": unit, "attack": "transfer", **origin, "network": victim.name,
+        {"unit": unit, "attack": TRANSFER_ATTACK.name, **origin, "network": victim.name,
          "threshold": threshold, "source": made["source"], "source_class": made["source_class"],
          "target": made["target"], "kind": made["kind"],
          "decision": int(decisions[row, column]),
@@ -75,3 +77,10 @@ def _show(records: RecordTable, unit: str, table: RecordTable, adversarials: lis
         for row, made in enumerate(adversarials)
         for column, threshold in enumerate(victim.thresholds)
     ])
+
+
+# Runs last in `all`: it shows what every targeted attack before it made.
+TRANSFER_ATTACK = register_attack(AttackSpec(
+    name="transfer", kind=TRANSFER, order=100, in_all=True, images=PAPER_IMAGES,
+    summary="the direct networks' adversarials from the paper's attack, shown to the other "
+            "networks, and the triple-staged network's false positives shown to the direct ones"))

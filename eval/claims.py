@@ -9,6 +9,10 @@ hard-coded to an outcome: every verdict is a comparison of measured values.
 
 import math
 
+from mindseye.attacks.ifgsm import PAPER_ATTACK
+from mindseye.attacks.pgd import PGD_ATTACK
+from mindseye.attacks.registry import spec_of_table
+from mindseye.attacks.square import SQUARE_ATTACK
 from mindseye.eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
@@ -100,8 +104,8 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             "error rates (%): " + ", ".join(
                 f"@{t:g} {_show_percent(rate)}" for t, rate in triple)))
 
-    positives = _rows(metrics, "ifgsm", "false-positive")
-    negatives = _rows(metrics, "ifgsm", "false-negative")
+    positives = _rows(metrics, PAPER_ATTACK.name, "false-positive")
+    negatives = _rows(metrics, PAPER_ATTACK.name, "false-negative")
     direct_fp = [(name, _median(positives.get((name, None)), "distortion"))
                  for name in ("direct", "direct-param")]
     direct_fp = [(name, value) for name, value in direct_fp if value is not None]
@@ -167,12 +171,9 @@ def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, 
 
 def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
     claims = []
-    names = {"ifgsm-bpda": "straight-through (BPDA) clip",
-             "adaptive": "adaptive attack (margin loss and straight-through clip)",
-             "pose-search": "pose-search attack (the pose where the target fits, then the "
-                            "estimator aimed at it)"}
     for attack, rows in metrics.get("paired", {}).items():
-        if attack not in names:
+        spec = spec_of_table(attack)
+        if spec.name != attack or spec.claim is None:
             continue  # a variant of the paper's attack is a way to run it, not a defence test
         paired = {row["threshold"]: row for row in rows
                   if row["network"] == "triple-staged" and row["kind"] == "false-positive"}
@@ -184,7 +185,7 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
             flipped = [(_success(row, "other"), _success(row, "plain")) for _, row in paired]
             claims.append(_claim(
                 f"The triple-staged network's false-positive robustness survives the "
-                f"{names[attack]}: on the same images and targets it needs no fewer steps "
+                f"{spec.claim}: on the same images and targets it needs no fewer steps "
                 "(median of the paired difference) than the paper's attack, and flips no more.",
                 [(_exact(0.0), difference) for _, difference in differences if difference]
                 + flipped,
@@ -197,8 +198,10 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
                           in zip(differences, flipped, paired, strict=True)),
                 strict=False))
     curves = metrics.get("robust_accuracy", {})
-    pgd = {(r["network"], r["threshold"], r["epsilon"]): r for r in curves.get("pgd", [])}
-    square = {(r["network"], r["threshold"], r["epsilon"]): r for r in curves.get("square", [])}
+    pgd = {(r["network"], r["threshold"], r["epsilon"]): r
+           for r in curves.get(PGD_ATTACK.name, [])}
+    square = {(r["network"], r["threshold"], r["epsilon"]): r
+              for r in curves.get(SQUARE_ATTACK.name, [])}
     shared = sorted(set(pgd) & set(square), key=lambda k: (k[0], k[1] or 0, k[2]))
     if shared:
         def accuracy(row: dict) -> Estimate:

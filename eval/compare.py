@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import t as student_t
 
+from mindseye.attacks.ifgsm import PAPER_ATTACK
+from mindseye.attacks.pgd import PGD_ATTACK
 from mindseye.attacks.settings import recorded_settings
 from mindseye.core.constants import TRAINED_NETWORKS
 from mindseye.core.errors import UserError
@@ -58,12 +60,13 @@ def quantities(metrics: dict) -> dict[str, float]:
     for row in metrics.get("table1", []):
         found[f"clean error (%), {setting_name(row['network'], row['threshold'])}"] = (
             100 * row["error_rate"])
-    for row in metrics.get("effort", {}).get("ifgsm", []):
+    paper = PAPER_ATTACK.name
+    for row in metrics.get("effort", {}).get(paper, []):
         where = f"{setting_name(row['network'], row['threshold'])}, {row['kind']}"
-        found[f"ifgsm median steps, {where}"] = row["steps"]["median"]
-        found[f"ifgsm median distortion, {where}"] = row["distortion"]["median"]
-        found[f"ifgsm success (%), {where}"] = 100 * row["succeeded"] / max(1, row["attacked"])
-    for row in metrics.get("robust_accuracy", {}).get("pgd", []):
+        found[f"{paper} median steps, {where}"] = row["steps"]["median"]
+        found[f"{paper} median distortion, {where}"] = row["distortion"]["median"]
+        found[f"{paper} success (%), {where}"] = 100 * row["succeeded"] / max(1, row["attacked"])
+    for row in metrics.get("robust_accuracy", {}).get(PGD_ATTACK.name, []):
         if row["epsilon"] in COMPARED_EPSILONS:
             found[f"PGD robust accuracy (%) @{row['epsilon']:g}, "
                   f"{setting_name(row['network'], row['threshold'])}"] = 100 * row[

@@ -10,9 +10,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from mindseye.attacks.registry import spec_of_table  # noqa: E402
 from mindseye.eval.stats import (  # noqa: E402
     STEPS_DISPLAY_CLIP,
     WHISKER_PERCENTILES,
+    WORST_CASE,
     clean_ratio_groups,
     group,
     setting_name,
@@ -92,8 +94,7 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
     return save(figure, path)
 
 
-# Line styles of the robust-accuracy curves; any other attack is dotted.
-CURVE_STYLES = {"pgd": "-o", "square": "--s", "worst-case": "-D"}
+WORST_CASE_STYLE = "-D"  # the worst case over every attack; each attack's is in its spec
 
 
 def robust_accuracy_figure(curves: dict[str, list[dict]], path: Path) -> Path:
@@ -103,7 +104,7 @@ def robust_accuracy_figure(curves: dict[str, list[dict]], path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     colours = {}
     for attack, rows in curves.items():
-        style = CURVE_STYLES.get(attack, ":.")
+        style = WORST_CASE_STYLE if attack == WORST_CASE else spec_of_table(attack).curve_style
         for key, items in group(rows).items():
             items = sorted(items, key=lambda r: r["epsilon"])
             name = setting_name(*key)

@@ -1,6 +1,7 @@
 """report.md: the metrics of eval/report.py as Markdown text. Formatting only, no computing."""
 
-from mindseye.attacks.settings import MINIMAL_NORM_ATTACKS
+from mindseye.attacks.registry import spec_of_table
+from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.eval.provenance import VERDICT_PER_CLASS
 from mindseye.eval.stats import group, setting_name
 
@@ -121,7 +122,7 @@ def report_text(metrics: dict) -> str:
                   "| median steps (2nd-98th) | median distortion (2nd-98th) | median SSIM |",
                   "|---|---|---|---|---|---|---|---|---|"]
         # A minimal-norm attack runs a fixed number of steps: its steps and cap say nothing.
-        fixed_steps = attack in MINIMAL_NORM_ATTACKS
+        fixed_steps = spec_of_table(attack).paired_by == "distortion"
         for row in rows:
             steps, distortion = row["steps"], row["distortion"]
             steps_text = "-" if fixed_steps else (
@@ -178,7 +179,7 @@ def report_text(metrics: dict) -> str:
               "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
               "`fig5_gallery_*.png` (drawn by "
               f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'})."
-              + gallery_transfer_caption(metrics["transfer"]), ""]
+              + gallery_transfer_caption(metrics[TRANSFER_ATTACK.name]), ""]
     for attack, rows in metrics["robust_accuracy"].items():
         epsilons = sorted({r["epsilon"] for r in rows})
         lines += [f"## Robust accuracy against L-inf budget: {attack}", "",
@@ -217,8 +218,8 @@ def report_text(metrics: dict) -> str:
                       f"{row['epsilon']:g} | {row['source']} | {row['source_class']} | "
                       f"{row['decision']} | {row['linf']:.1f} |" for row in masking]
             lines.append("")
-    forward = [row for row in metrics["transfer"] if row["origin"] != "triple-staged"]
-    reverse = [row for row in metrics["transfer"] if row["origin"] == "triple-staged"]
+    forward = [row for row in metrics[TRANSFER_ATTACK.name] if row["origin"] != "triple-staged"]
+    reverse = [row for row in metrics[TRANSFER_ATTACK.name] if row["origin"] == "triple-staged"]
     if forward:
         lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
                   "| made on | shown to | kind | adversarials | fooled (target reached) "

@@ -7,17 +7,12 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from mindseye.attacks.experiments import record_table, variant_tables
-from mindseye.attacks.settings import (
-    BUDGETED_TABLES,
-    GRADIENT_BUDGETED_TABLES,
-    GRADIENT_FREE_ATTACKS,
-    MINIMAL_NORM_ATTACKS,
-    POSE_SEARCH,
-    TARGETED_ATTACKS,
-    AttackSettings,
-)
+from mindseye.attacks.experiments import record_table, targeted_tables
+from mindseye.attacks.ifgsm import PAPER_ATTACK
+from mindseye.attacks.registry import BUDGETED, attack_specs, get_attack, spec_of_table
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import load_test_images, load_victims
+from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
 from mindseye.core.constants import STAGES, TRIPLE_STAGED
 from mindseye.core.files import write_text_atomic
@@ -34,6 +29,7 @@ from mindseye.eval.gallery import Overlay, gallery_figure, pick_by_distortion, p
 from mindseye.eval.markdown import report_text
 from mindseye.eval.provenance import provenance
 from mindseye.eval.stats import (
+    WORST_CASE,
     confusion_matrices,
     effort_table,
     error_table,
@@ -58,19 +54,20 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     models = {victim.name: victim.model for victim in victim_list}
     clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
     unclipped = unclipped_table1(run_dir, classes, test, out_dir, settings, clean)
-    # The paper's attack, its variants (ifgsm+...: the authors' way and each change alone),
-    # BPDA and the adaptive attack; each is paired with the paper's attack on the same sources.
-    # And the minimal-norm attacks, paired with the paper's attack's distortion.
-    targeted = (*TARGETED_ATTACKS, *variant_tables(run_dir), POSE_SEARCH,
-                *MINIMAL_NORM_ATTACKS)
-    budgeted = BUDGETED_TABLES
+    # The paper's attack, its variants (the authors' way and each change alone) and every other
+    # targeted attack; each is paired with the paper's attack on the same sources, by steps or
+    # (a minimal-norm attack) by distortion.
+    paper = PAPER_ATTACK.name
+    targeted = tuple(targeted_tables(run_dir))
+    budgeted_specs = attack_specs(BUDGETED)
+    budgeted = tuple(spec.name for spec in budgeted_specs)
     tables = {name: record_table(run_dir, name).read()
-              for name in (*targeted, *budgeted, "transfer")}
-    gradient_free = {name: tables[name] for name in ("square", *GRADIENT_FREE_ATTACKS)}
+              for name in (*targeted, *budgeted, TRANSFER_ATTACK.name)}
+    gradient_free = {spec.name: tables[spec.name] for spec in budgeted_specs if not spec.gradient}
     ran = {name: tables[name] for name in budgeted if tables[name]}
     if len(ran) > 1:
-        tables["worst-case"] = worst_case_records(ran)
-        budgeted = (*budgeted, "worst-case")
+        tables[WORST_CASE] = worst_case_records(ran)
+        budgeted = (*budgeted, WORST_CASE)
     metrics = {
         "provenance": provenance(run_dir, data_dir),
         "classes": classes,
@@ -80,17 +77,18 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "confusion": confusion_matrices(clean, len(classes)),
         "ratio_margins": ratio_margins(clean),
         "effort": {name: effort_table(tables[name]) for name in targeted if tables[name]},
-        "paired": {name: paired_table(tables["ifgsm"], tables[name],
-                                      "distortion" if name in MINIMAL_NORM_ATTACKS else "steps")
-                   for name in targeted[1:] if tables[name] and tables["ifgsm"]},
-        # square-5000 attacks only what the gradient attacks left robust: its own rate would
-        # be conditional on that, so it counts in the worst case and the masking list alone.
+        "paired": {name: paired_table(tables[paper], tables[name], pairing(name))
+                   for name in targeted[1:] if tables[name] and tables[paper]},
+        # An attack on only what the gradient attacks left robust: its own rate would be
+        # conditional on that, so it counts in the worst case and the masking list alone.
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
-                            for name in budgeted if tables.get(name) and name != "square-5000"},
-        "transfer": transfer_table(tables["transfer"]),
+                            for name in budgeted if tables.get(name)
+                            and not get_attack(name).after_gradient_attacks},
+        TRANSFER_ATTACK.name: transfer_table(tables[TRANSFER_ATTACK.name]),
         # None where no gradient-free attack ran: nothing was looked for.
         "masking": masking_cases(
-            {name: tables[name] for name in GRADIENT_BUDGETED_TABLES}, gradient_free)
+            {spec.name: tables[spec.name] for spec in budgeted_specs if spec.gradient},
+            gradient_free)
         if any(gradient_free.values()) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
@@ -102,14 +100,14 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         for kind, stem in KIND_FIGURES.items():
             records = [r for r in tables[attack] if r["kind"] == kind]
             if records:
-                suffix = "" if attack == "ifgsm" else f"_{attack}"
+                suffix = "" if attack == paper else f"_{attack}"
                 title = f"{kind.replace('-', ' ')}s, {attack} (max {records[0]['max_steps']} steps)"
                 figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png",
-                                               by_linf=attack in MINIMAL_NORM_ATTACKS))
+                                               by_linf=pairing(attack) == "distortion"))
     if metrics["robust_accuracy"]:
         figures.append(robust_accuracy_figure(metrics["robust_accuracy"],
                                               out_dir / "robust_accuracy.png"))
-    gallery_files, renderer = galleries(run_dir, data_dir, classes, models, test, tables["ifgsm"],
+    gallery_files, renderer = galleries(run_dir, data_dir, classes, models, test, tables[paper],
                                         settings.device, out_dir)
     figures += gallery_files
     metrics["gallery_renderer"] = renderer
@@ -126,6 +124,12 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
 
 
 UNCLIPPED = f"{TRIPLE_STAGED}-unclipped"
+
+
+def pairing(table: str) -> str:
+    """How a targeted table pairs with the paper's attack: by steps, or by distortion (a
+    minimal-norm attack, whose steps are fixed). A variant of the paper's attack pairs by steps."""
+    return spec_of_table(table).paired_by or "steps"
 
 
 def unclipped_table1(run_dir: Path, classes: list[str], test: dict, out_dir: Path,
@@ -149,11 +153,12 @@ def unclipped_table1(run_dir: Path, classes: list[str], test: dict, out_dir: Pat
 def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,
                     tables: dict[str, list[dict]], batch_size: int) -> list[dict]:
     """eval.clip's table for the targeted attacks on the triple-staged network, if any ran."""
-    targeted = {name: tables[name] for name in TARGETED_ATTACKS}  # the clip's own attacks
+    names = [spec.name for spec in attack_specs() if spec.counts_clip]
+    targeted = {name: tables[name] for name in names}
     if not any(r["network"] == TRIPLE_STAGED for records in targeted.values() for r in records):
         return []
     return clip_table(models[TRIPLE_STAGED], test["image"], targeted,
-                      {name: record_table(run_dir, name) for name in TARGETED_ATTACKS}, batch_size)
+                      {name: record_table(run_dir, name) for name in names}, batch_size)
 
 
 def stage_evaluations(run_dir: Path) -> dict:
@@ -180,7 +185,7 @@ def galleries(run_dir: Path, data_dir: Path, classes: list[str], models: dict[st
     chosen = [r for r in records if r["kind"] == "false-positive" and r.get("success")]
     if not chosen:
         return [], None
-    images = record_table(run_dir, "ifgsm")
+    images = record_table(run_dir, PAPER_ATTACK.name)
     overlay = Overlay(run_dir, classes, device, data_dir=data_dir)
     paths = []
     try:

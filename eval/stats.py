@@ -7,6 +7,12 @@ from collections import defaultdict
 import numpy as np
 from scipy.stats import binom, binomtest
 
+from mindseye.attacks.ifgsm import PAPER_ATTACK
+
+# The table of robust accuracy at each budget that takes, image by image, the worst case over
+# every budgeted attack that ran (AutoAttack's headline).
+WORST_CASE = "worst-case"
+
 # Table 1 of the paper: clean error rates (fractions). Keys: (network, threshold).
 PAPER_ERROR_RATES = {
     ("direct", None): 0.0001,
@@ -256,7 +262,7 @@ def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
             key = (record["network"], record["threshold"], record["epsilon"], record["source"])
             row = merged.setdefault(key, {**{name: record[name] for name in (
                 "network", "threshold", "epsilon", "source", "source_class")},
-                "attack": "worst-case", "robust": True, "attacks": [], "broken_by": []})
+                "attack": WORST_CASE, "robust": True, "attacks": [], "broken_by": []})
             row["attacks"].append(attack)
             if not record["robust"]:
                 row["robust"] = False
@@ -289,7 +295,7 @@ def transfer_table(records: list[dict]) -> list[dict]:
     and threshold they were made with), victim setting and kind: how many adversarials fooled
     the victim into the target, and how many it still got right."""
     rows = []
-    by_pair = group(records, lambda r: (r["origin"], r.get("origin_attack", "ifgsm"),
+    by_pair = group(records, lambda r: (r["origin"], r.get("origin_attack", PAPER_ATTACK.name),
                                         r.get("origin_threshold"), r["network"],
                                         r["threshold"], r["kind"]))
     for key, items in sorted(by_pair.items(), key=_sort_key):

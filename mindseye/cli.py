@@ -1,18 +1,43 @@
-"""The `mindseye` command. Each subcommand is defined beside the code it drives."""
+"""The `mindseye` command. Each subcommand is defined beside the code it drives, and imported
+only when it runs: `mindseye render` need not load torch, nor `mindseye --help` the attacks."""
+
+import importlib
 
 import click
 
-from mindseye.attacks.cli import attack
 from mindseye.core import __version__
-from mindseye.dataset.cli import dataset
-from mindseye.eval.cli import compare_command, eval_command
-from mindseye.models.cli import train
-from mindseye.pipeline import pipeline
-from mindseye.render.assets_cli import assets
-from mindseye.render.cli import render
+
+# Subcommand -> "module:attribute" of its click command, in the order of the help below.
+SUBCOMMANDS = {
+    "assets": "mindseye.render.assets_cli:assets",
+    "render": "mindseye.render.cli:render",
+    "dataset": "mindseye.dataset.cli:dataset",
+    "train": "mindseye.models.cli:train",
+    "attack": "mindseye.attacks.cli:attack",
+    "eval": "mindseye.eval.cli:eval_command",
+    "compare": "mindseye.eval.cli:compare_command",
+    "pipeline": "mindseye.pipeline:pipeline",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when one is invoked or asked for its help. The
+    group's own help lists them itself (its docstring), so listing imports nothing."""
+
+    def list_commands(self, context: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, context: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, _, attribute = SUBCOMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, context: click.Context, formatter: click.HelpFormatter) -> None:
+        pass  # the docstring lists the commands
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mindseye")
 def main() -> None:
     """Turn 3D models into adversarial-robustness experiments.
@@ -27,9 +52,6 @@ def main() -> None:
     mindseye eval RUN DATA --out DIR          Table 1, Figs 4-6: report.md, metrics.json, PNGs
     mindseye compare RUN... --out DIR         runs trained with different seeds, side by side
     mindseye pipeline --preset demo --out DIR all of the above, resumable
+
+    Every command has --help.
     """
-
-
-for command in (assets, render, dataset, train, attack, eval_command, compare_command,
-                pipeline):
-    main.add_command(command)

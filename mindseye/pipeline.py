@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from mindseye.attacks.settings import ORIGINAL, Variant
+from mindseye.attacks.ifgsm import ORIGINAL, PAPER_ATTACK, Variant
+from mindseye.attacks.registry import ALL, suite
 from mindseye.core.constants import PRESET_COSTS, PRESETS
 from mindseye.core.files import write_json_atomic
 
@@ -58,16 +59,16 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
               help="Run folder for networks, attack records and report/. [runs/PRESET]")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path),
               help="Dataset folder, rendered if missing or unfinished. [data/PRESET]")
-@click.option("--attack", "attack_name", default="all", show_default=True,
+@click.option("--attack", "attack_name", default=ALL, show_default=True,
               help="Which attack experiments to run (see `mindseye attack --help`).")
 @click.option("--workers", type=click.IntRange(min=1), help="Render processes. [all cores]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--original", is_flag=True,
               help="Also run the paper's attack as the authors' code ran it (`mindseye attack "
-              "--attack ifgsm --original`: stop at any other class, their Euclidean loss, no "
-              f"clip, {ORIGINAL.max_steps} steps); the report pairs it with ours on the same "
-              "sources.")
+              f"--attack {PAPER_ATTACK.name} --original`: stop at any other class, their "
+              f"Euclidean loss, no clip, {ORIGINAL.max_steps} steps); the report pairs it with "
+              "ours on the same sources.")
 def pipeline(
     preset: str,
     run_dir: Path | None,
@@ -92,7 +93,7 @@ def run_pipeline(
     preset: str,
     run_dir: Path,
     data_dir: Path,
-    attack_name: str = "all",
+    attack_name: str = ALL,
     workers: int | None = None,
     seed: int = 0,
     device: str = "auto",
@@ -105,7 +106,7 @@ def run_pipeline(
     shrink a preset further, for tests and trials: the attack stage keeps the preset's sizes,
     which `mindseye attack` then finds recorded in the run."""
     from mindseye.attacks.experiments import run_attack
-    from mindseye.attacks.settings import ATTACKS, attack_settings, check_attack_name
+    from mindseye.attacks.settings import attack_settings
     from mindseye.eval.report import write_report
     from mindseye.models.jobs import describe
     from mindseye.models.parallel import train_all
@@ -114,7 +115,7 @@ def run_pipeline(
     from mindseye.render.settings import render_settings
 
     resolve_device(device)  # a bad --device or --attack fails before an hour of rendering
-    check_attack_name(attack_name)
+    specs = suite(attack_name)
 
     click.echo(f"[1/4] render {data_dir}", err=True)
     with timed_stage(run_dir, "render"):
@@ -127,13 +128,12 @@ def run_pipeline(
             click.echo(describe(network, results), err=True)
     click.echo(f"[3/4] attack ({attack_name})", err=True)
     settings = attack_settings(preset, device=device)
-    names = ATTACKS if attack_name == "all" else (attack_name,)
-    for name in names:
-        with timed_stage(run_dir, f"attack {name}"):
-            run_attack(run_dir, data_dir, name, settings)
+    for spec in specs:
+        with timed_stage(run_dir, f"attack {spec.name}"):
+            run_attack(run_dir, data_dir, spec.name, settings)
     for variant in variants:
         with timed_stage(run_dir, f"attack {variant.table()}"):
-            run_attack(run_dir, data_dir, "ifgsm", settings, variant=variant)
+            run_attack(run_dir, data_dir, PAPER_ATTACK.name, settings, variant=variant)
     click.echo("[4/4] report", err=True)
     with timed_stage(run_dir, "report"):
         write_report(run_dir, data_dir, run_dir / "report", settings)

@@ -8,6 +8,7 @@ import torch
 from mindseye.attacks.apgd import APGD
 from mindseye.attacks.budgeted import run_budgeted
 from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.victims import DirectVictim
@@ -23,7 +24,8 @@ def test_converged_attacks_records_and_the_worst_case_over_them(tmp_path, traine
     victim = DirectVictim("direct", trained_direct, 3)
     selected = select_per_class(shapes_test["label"], 3, 4)
     for attack in ATTACKS:
-        run_budgeted(tmp_path, attack, [victim], shapes_test, selected, replace(SETTINGS))
+        run_budgeted(tmp_path, get_attack(attack), [victim], shapes_test, selected,
+                     replace(SETTINGS))
     tables = {attack: table(tmp_path, attack).read() for attack in ATTACKS}
     for attack, records in tables.items():
         assert len(records) == len(selected) * len(SETTINGS.epsilons), attack
@@ -71,7 +73,7 @@ def test_gradient_free_attacks_decision_only_and_long_square(tmp_path, trained_d
     victim = DirectVictim("direct", trained_direct, 3)
     selected = select_per_class(shapes_test["label"], 2, 4)
     settings = replace(SETTINGS, hsj_iterations=5, hsj_evaluations=100, epsilons=(16, 64))
-    run_budgeted(tmp_path, "hsj", [victim], shapes_test, selected, settings)
+    run_budgeted(tmp_path, get_attack("hsj"), [victim], shapes_test, selected, settings)
     hsj = table(tmp_path, "hsj").read()
     assert len(hsj) == len(selected) * len(SETTINGS.epsilons)
     for record in hsj:
@@ -81,10 +83,10 @@ def test_gradient_free_attacks_decision_only_and_long_square(tmp_path, trained_d
             assert record["robust"] == (found == 0 or found > record["epsilon"] + 1e-3)
     assert any(not r["robust"] for r in hsj if r["clean_decision"] == r["source_class"])
     # square-5000 takes only what the gradient attacks left robust at each budget.
-    run_budgeted(tmp_path, "pgd", [victim], shapes_test, selected, settings)
+    run_budgeted(tmp_path, get_attack("pgd"), [victim], shapes_test, selected, settings)
     broken = {(r["epsilon"], r["source"]) for r in table(tmp_path, "pgd").read()
               if not r["robust"]}
-    run_budgeted(tmp_path, "square-5000", [victim], shapes_test, selected,
+    run_budgeted(tmp_path, get_attack("square-5000"), [victim], shapes_test, selected,
                  replace(settings, epsilons=(4,)))
     long_square = table(tmp_path, "square-5000").read()
     attacked = {(r["epsilon"], r["source"]) for r in long_square}
@@ -96,8 +98,8 @@ def test_long_square_writes_a_unit_where_the_gradient_attacks_broke_everything(
     victim = DirectVictim("direct", trained_direct, 3)
     selected = select_per_class(shapes_test["label"], 2, 4)
     settings = replace(SETTINGS, epsilons=(64,), square_queries=50)
-    run_budgeted(tmp_path, "pgd", [victim], shapes_test, selected, settings)
+    run_budgeted(tmp_path, get_attack("pgd"), [victim], shapes_test, selected, settings)
     assert not any(r["robust"] for r in table(tmp_path, "pgd").read())
-    run_budgeted(tmp_path, "square-5000", [victim], shapes_test, selected, settings)
+    run_budgeted(tmp_path, get_attack("square-5000"), [victim], shapes_test, selected, settings)
     assert table(tmp_path, "square-5000").read() == []
     assert table(tmp_path, "square-5000").done_units()  # done, with nothing left to attack

@@ -12,6 +12,7 @@ from mindseye.attacks.budgeted import numpy_seeded_by, run_budgeted
 from mindseye.attacks.experiments import record_table as table
 from mindseye.attacks.pgd import PGD
 from mindseye.attacks.records import RecordTable, perturbation
+from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings, lock_settings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.targeted import run_targeted
@@ -27,7 +28,7 @@ SETTINGS = AttackSettings(max_steps=150, per_class=4, chunk=4, epsilons=(2, 16),
 
 def attack_direct(run_dir, victim, test):
     selected = select_per_class(test["label"], SETTINGS.per_class, 4)
-    run_targeted(run_dir, "ifgsm", [victim], test, selected, SETTINGS)
+    run_targeted(run_dir, get_attack("ifgsm"), [victim], test, selected, SETTINGS)
     return table(run_dir, "ifgsm").read()
 
 
@@ -94,7 +95,7 @@ def test_triple_staged_records_one_row_per_threshold(tmp_path, shapes_test):
     settings = AttackSettings(max_steps=30, per_class=2, chunk=8, thresholds=(0.2, 0.45))
     victim = TripleStagedVictim("triple-staged", tiny_triple_staged(), settings.thresholds)
     selected = select_per_class(shapes_test["label"], settings.per_class, 4)
-    run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
+    run_targeted(tmp_path, get_attack("ifgsm"), [victim], shapes_test, selected, settings)
     records = table(tmp_path, "ifgsm").read()
     assert len(records) == 2 * 3 * 3 * 2
     # One trajectory serves both thresholds, so both rows carry its count of clipped steps.
@@ -120,7 +121,7 @@ def test_pgd_and_transfer_tables(tmp_path, trained_direct, shapes_test):
     direct = DirectVictim("direct", trained_direct, 3)
     triple = TripleStagedVictim("triple-staged", tiny_triple_staged(), (0.45,))
     selected = select_per_class(shapes_test["label"], 2, 4)
-    run_budgeted(tmp_path, "pgd", [direct], shapes_test, selected, SETTINGS)
+    run_budgeted(tmp_path, get_attack("pgd"), [direct], shapes_test, selected, SETTINGS)
     pgd = table(tmp_path, "pgd").read()
     assert len(pgd) == len(selected) * len(SETTINGS.epsilons)
     for record in pgd:
@@ -159,7 +160,7 @@ def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_
     through.clip = "straight_through"
     selected = select_per_class(shapes_test["label"], settings.per_class, 4)
     victim = TripleStagedVictim("triple-staged", hard, settings.thresholds)
-    run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
+    run_targeted(tmp_path, get_attack("ifgsm"), [victim], shapes_test, selected, settings)
     # An incomplete copy is no copy: drop one row of an unclipped trajectory (as a write cut
     # short would), and BPDA must run that pair itself.
     rows = table(tmp_path, "ifgsm").read()
@@ -169,7 +170,7 @@ def test_bpda_copies_the_paper_attacks_trajectories_that_never_met_the_clip(tmp_
     table(tmp_path, "ifgsm").write_unit(cut["unit"], [r for r in rows if r["unit"] == cut["unit"]
                                                       and r is not cut])
     victim = TripleStagedVictim("triple-staged", through, settings.thresholds)
-    run_targeted(tmp_path, "ifgsm-bpda", [victim], shapes_test, selected, settings)
+    run_targeted(tmp_path, get_attack("ifgsm-bpda"), [victim], shapes_test, selected, settings)
     paper = {(r["source"], r["target"], r["threshold"]): r
              for r in table(tmp_path, "ifgsm").read() if r["status"] == "attacked"}
     bpda = [r for r in table(tmp_path, "ifgsm-bpda").read() if r["status"] == "attacked"]
@@ -221,7 +222,7 @@ def test_reverse_transfer_shows_the_triple_staged_false_positives_to_the_direct_
     direct = DirectVictim("direct", trained_direct, 3)
     triple = TripleStagedVictim("triple-staged", tiny_triple_staged(), (0.2, 0.45))
     selected = select_per_class(shapes_test["label"], 2, 4)
-    run_targeted(tmp_path, "ifgsm", [triple], shapes_test, selected, SETTINGS)
+    run_targeted(tmp_path, get_attack("ifgsm"), [triple], shapes_test, selected, SETTINGS)
     made = [r for r in table(tmp_path, "ifgsm").read()
             if r.get("success") and r["kind"] == "false-positive"]
     assert {r["threshold"] for r in made} == {0.2, 0.45}

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.targeted import run_targeted
@@ -25,8 +26,8 @@ def test_fmn_needs_no_more_l2_than_the_paper_attack_on_the_same_pair(tmp_path, t
                                                                       shapes_test):
     direct = DirectVictim("direct", trained_direct, 3)
     selected = select_per_class(shapes_test["label"], 3, 4)
-    run_targeted(tmp_path, "ifgsm", [direct], shapes_test, selected, SETTINGS)
-    run_targeted(tmp_path, "fmn-l2", [direct], shapes_test, selected, SETTINGS)
+    run_targeted(tmp_path, get_attack("ifgsm"), [direct], shapes_test, selected, SETTINGS)
+    run_targeted(tmp_path, get_attack("fmn-l2"), [direct], shapes_test, selected, SETTINGS)
     fmn, paper = table(tmp_path, "fmn-l2").read(), table(tmp_path, "ifgsm").read()
     pairs = paired(fmn, paper)
     # Started from the paper's adversarials, FMN flips every pair the paper's attack flipped,
@@ -51,8 +52,8 @@ def test_fmn_on_the_triple_staged_network_at_each_threshold(tmp_path, shapes_tes
     victim = TripleStagedVictim("triple-staged", model, (0.2, 0.45))
     selected = select_per_class(shapes_test["label"], 2, 4)
     settings = replace(SETTINGS, thresholds=(0.2, 0.45))
-    run_targeted(tmp_path, "ifgsm", [victim], shapes_test, selected, settings)
-    run_targeted(tmp_path, "fmn-linf", [victim], shapes_test, selected, settings)
+    run_targeted(tmp_path, get_attack("ifgsm"), [victim], shapes_test, selected, settings)
+    run_targeted(tmp_path, get_attack("fmn-linf"), [victim], shapes_test, selected, settings)
     records = [r for r in table(tmp_path, "fmn-linf").read() if r["status"] == "attacked"]
     assert any(r["success"] for r in records)
     # At each threshold, every pair the paper's attack flipped is flipped, within its L-inf.

@@ -7,6 +7,7 @@ import torch
 
 from mindseye.attacks.experiments import record_table as table
 from mindseye.attacks.pose_search import best_poses
+from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.targeted import run_targeted
@@ -37,7 +38,7 @@ def test_pose_search_records_are_recomputable_from_the_saved_images(tmp_path, sh
     through.clip = "straight_through"
     victim = TripleStagedVictim("triple-staged", through, SETTINGS.thresholds)
     selected = select_per_class(shapes_test["label"], 2, 4)
-    run_targeted(tmp_path, "pose-search", [victim], shapes_test, selected, SETTINGS)
+    run_targeted(tmp_path, get_attack("pose-search"), [victim], shapes_test, selected, SETTINGS)
     records = [r for r in table(tmp_path, "pose-search").read() if r["status"] == "attacked"]
     assert any(r["success"] for r in records) and {r["kind"] for r in records} == {
         "false-positive", "false-negative"}

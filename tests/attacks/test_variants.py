@@ -8,8 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from mindseye.attacks.experiments import record_table, variant_tables
-from mindseye.attacks.ifgsm import IterativeFGSM
-from mindseye.attacks.settings import ORIGINAL, OURS, Variant, variant_of_table
+from mindseye.attacks.ifgsm import ORIGINAL, OURS, IterativeFGSM, Variant, variant_of_table
 from mindseye.attacks.victims import DirectVictim, euclidean_ratio_loss, ratio_loss
 from mindseye.cli import main
 from mindseye.models.estimator import clip_rotations

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mindseye.attacks.experiments import run_attack
+from mindseye.attacks.ifgsm import Variant
 from mindseye.attacks.records import RecordTable
-from mindseye.attacks.settings import Variant
 from mindseye.attacks.sources import load_test_images, load_victims, outputs_and_decisions
 from mindseye.cli import main
 from mindseye.eval.clip import clip_row

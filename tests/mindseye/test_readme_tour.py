@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from mindseye.attacks.experiments import record_table
-from mindseye.attacks.settings import ATTACK_PRESETS, ORIGINAL
+from mindseye.attacks.ifgsm import ORIGINAL
+from mindseye.attacks.settings import ATTACK_PRESETS
 from mindseye.cli import main
 from mindseye.pipeline import run_pipeline
 from tests.fixtures.rendered import TINY
