@@ -25,7 +25,7 @@ from mindseye.attacks.settings import (
     parse_thresholds,
     settings_for_run,
 )
-from mindseye.core.constants import CLASSIFIERS, PRESETS
+from mindseye.core.constants import CLASSIFIERS, MANIFEST_FILE, PRESETS
 from mindseye.core.errors import UserError
 
 
@@ -33,7 +33,7 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
     """RUN must exist and DATA hold a manifest, or the user is told which command comes first."""
     if not run_dir.is_dir():
         raise UserError(f"run folder {run_dir} not found; train first with `mindseye train all`")
-    if not (data_dir / "manifest.json").is_file():
+    if not (data_dir / MANIFEST_FILE).is_file():
         raise UserError(f"{data_dir}/manifest.json not found; render the data first with "
                         "`mindseye render`")
 

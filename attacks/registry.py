@@ -40,8 +40,8 @@ class AttackSpec:
     """One attack, as the runners, the command line and the report see it.
 
     `build` makes the attack for one victim: a targeted attack's `build(victim, settings,
-    variant)`, a budgeted one's `build(victim, threshold, epsilon, settings)`; it returns an
-    `attacks.base.Attack`. A transfer experiment builds nothing."""
+    variant)`, a budgeted one's `build(victim, threshold, epsilon, settings)`; it returns a
+    `mindseye.attacks.base.Attack`. A transfer experiment builds nothing."""
 
     name: str
     kind: str

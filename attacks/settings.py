@@ -1,4 +1,4 @@
-"""What the attacks do by default: the experiments, their sizes per preset, and the settings lock.
+"""What the attacks do by default: their sizes per preset, and the settings lock.
 
 Every default of `mindseye attack` and of the pipeline's attack stage lives here. Kept free of
 torch so that the command line starts quickly.
@@ -8,7 +8,13 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from mindseye.core.constants import CLASSIFIERS, THRESHOLDS, TRAINED_NETWORKS
+from mindseye.core.constants import (
+    CLASSIFIERS,
+    NETWORK_CONFIG_FILE,
+    PAPER_STEP_CAP,
+    THRESHOLDS,
+    TRAINED_NETWORKS,
+)
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic
 
@@ -51,9 +57,9 @@ ATTACK_PRESETS: dict[str, AttackSettings] = {
                            pgd_iterations=5, square_queries=25),
     # The least that the medium experiment needs: 100 images per class for the paper's attacks,
     # 50 for PGD, Square and the adaptive attack (results/README.md).
-    "medium": AttackSettings(per_class=100, extra_per_class=50, max_steps=1500),
-    # The paper's sizes; 1500 steps is the paper's display clip.
-    "paper": AttackSettings(per_class=1000, extra_per_class=1000, max_steps=1500),
+    "medium": AttackSettings(per_class=100, extra_per_class=50, max_steps=PAPER_STEP_CAP),
+    # The paper's sizes, capped at the paper's display clip.
+    "paper": AttackSettings(per_class=1000, extra_per_class=1000, max_steps=PAPER_STEP_CAP),
 }
 
 # What the records depend on: a run folder's attacks must all use the same values.
@@ -151,7 +157,7 @@ def _shown(value: object) -> str:
 def trained_preset(run_dir: Path) -> str:
     """The preset the run's networks were trained with (RUN/<network>/config.json)."""
     for network in TRAINED_NETWORKS:
-        path = Path(run_dir) / network / "config.json"
+        path = Path(run_dir) / network / NETWORK_CONFIG_FILE
         if path.is_file():
             try:
                 preset = json.loads(path.read_text()).get("preset")

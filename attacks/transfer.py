@@ -2,7 +2,8 @@
 
 - Forward: the direct networks' successful ifgsm adversarials, shown to every other network.
 - Reverse: the triple-staged network's successful false positives, from every targeted table
-  (ifgsm, its variants, ifgsm-bpda, adaptive) and at each threshold, shown to the two direct
+  (the paper's attack, its variants except those without the clip, and every other targeted
+  attack) and at each threshold, shown to the two direct
   networks, which were trained on clean renders. The paper says that to fool the
   triple-staged network "the false positive class will be evidently visible"; if so, the
   direct networks should call such an image its target far more often than they call each

@@ -30,7 +30,7 @@ import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
 from mindseye.attacks.victims import DECISION_MARGIN, TripleStagedVictim
-from mindseye.core.constants import THRESHOLDS
+from mindseye.core.constants import THRESHOLDS, TRIPLE_STAGED
 from mindseye.models.runs import build_network
 from mindseye.models.triple_staged import TripleStaged, decide
 
@@ -78,7 +78,7 @@ def main() -> None:
     start = time.perf_counter()
     exact = baseline.run(images, targets)
     exact_time = time.perf_counter() - start
-    victim = TripleStagedVictim("triple-staged", model, THRESHOLDS)  # freezes the weights
+    victim = TripleStagedVictim(TRIPLE_STAGED, model, THRESHOLDS)  # freezes the weights
     start = time.perf_counter()
     fast = IterativeFGSM(victim, args.max_steps, gradient_precision="bfloat16").run(
         images, targets)
@@ -120,7 +120,7 @@ class _Unfrozen(TripleStagedVictim):
     """The victim as it was before victims froze their network's weights."""
 
     def __init__(self, model: TripleStaged):
-        super().__init__("triple-staged", model, THRESHOLDS)
+        super().__init__(TRIPLE_STAGED, model, THRESHOLDS)
         model.requires_grad_(True)
 
 

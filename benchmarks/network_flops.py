@@ -21,6 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mindseye.attacks.victims import TripleStagedVictim
+from mindseye.core.constants import TRIPLE_STAGED
 from mindseye.models.runs import build_network, resolve_device
 from mindseye.models.triple_staged import TripleStaged
 
@@ -95,7 +96,7 @@ def main() -> None:
     torch.manual_seed(0)
     networks = {name: build_network(name, CLASSES).to(device) for name in
                 ("direct", "direct-param", "estimator", "projector", "comparator")}
-    victim = TripleStagedVictim("triple-staged", TripleStaged(
+    victim = TripleStagedVictim(TRIPLE_STAGED, TripleStaged(
         networks["estimator"], networks["projector"], networks["comparator"]).eval(), (0.5,))
     rates, gflop = {}, {}
     for name, model in networks.items():

@@ -39,7 +39,7 @@ do not). Target: >= 40 renders/s with <= 3 grey levels RMS.
 What mattered: emission shading (only edge antialiasing is left to converge; error ~1/samples);
 a 1-pixel box filter (20% less error than Blackman-Harris 1.5 at the same samples); adaptive
 sampling (flat pixels stop early); the crop; and a second, unseen user of the mesh
-(`render.blender._add_unseen_twin`), which halves the fixed cost of a frame (12.7 -> 6.4 ms
+(`mindseye.render.blender._add_unseen_twin`), which halves the fixed cost of a frame (12.7 -> 6.4 ms
 CPU at 1 sample). What did not: the sampling pattern (tabulated Sobol, Sobol-Burley: same or
 ~4% more error than the automatic blue noise), a Gaussian filter, auto-tiling off, a static BVH,
 `use_lock_interface`, motion blur, OIDN. Rendering larger and downsampling was not tried: it

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-from mindseye.core.constants import IMAGE_SIZE, ROTATION_LIMIT
+from mindseye.core.constants import ROTATION_LIMIT
 
 CAMERA_LOCATION = (0.0, -0.2, 2.5)
 LENS_MM = 50.0
@@ -57,13 +57,6 @@ def project(vertices: np.ndarray, rotations: np.ndarray) -> np.ndarray:
         raise ValueError("a vertex lies behind the camera; the object is far too large")
     half_width = (SENSOR_WIDTH_MM / 2) / LENS_MM
     return np.stack([relative @ right, relative @ up], -1) / (depth[..., None] * half_width)
-
-
-def to_pixels(image_coordinates: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Pixel (column, row) positions, row 0 at the top, of coordinates from `project`."""
-    column = (image_coordinates[..., 0] + 1) / 2 * size
-    row = (1 - image_coordinates[..., 1]) / 2 * size
-    return np.stack([column, row], -1)
 
 
 def check_rotations(steps: int = 5) -> np.ndarray:

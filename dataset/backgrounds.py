@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.constants import IMAGE_SIZE, LUMINANCE_WEIGHTS
 from mindseye.core.errors import UserError
 
 TEST_EVERY = 5  # where a source has no split of its own, every 5th image is a test image
@@ -78,7 +78,7 @@ def random_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def to_grey(image: Image.Image) -> np.ndarray:
-    """Any PIL image as uint8 luminance (0.299 R + 0.587 G + 0.114 B)."""
+    """Any PIL image as uint8 luminance (LUMINANCE_WEIGHTS of R, G and B)."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode != "F" and values.max() > 255 else 255.0
@@ -100,7 +100,7 @@ def array_to_grey(image: np.ndarray, where: str) -> np.ndarray:
     if image.ndim == 3:
         channels = image.shape[2]
         if channels >= 3:
-            image = image[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+            image = image[..., :3].astype(np.float64) @ np.array(LUMINANCE_WEIGHTS)
             image = np.rint(image)
         else:
             image = image[..., 0]

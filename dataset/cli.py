@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.constants import IMAGE_SIZE, MANIFEST_FILE
 from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, make_writable_folder
 from mindseye.dataset.backgrounds import FolderSource, open_background_source
@@ -156,7 +156,7 @@ def _recomposite_manifest(
     if in_place:
         out_manifest = Manifest.from_json(manifest.to_json())
         out_manifest.config = config
-    elif (out_dir / "manifest.json").is_file():
+    elif (out_dir / MANIFEST_FILE).is_file():
         out_manifest = read_manifest(out_dir)
         if out_manifest.classes != manifest.classes or out_manifest.config != config:
             raise UserError(f"--out {out_dir} holds another dataset; choose an empty folder")

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mindseye.core.constants import MANIFEST_FILE
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic
 
@@ -20,7 +21,7 @@ from mindseye.core.files import write_json_atomic
 # the datasets or attributes change meaning; readers refuse other versions.
 SCHEMA_VERSION = 1
 
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = MANIFEST_FILE
 
 
 @dataclass
@@ -103,9 +104,3 @@ def write_manifest(data_dir: Path, manifest: Manifest) -> None:
     write_json_atomic(manifest_path(data_dir), manifest.to_json())
 
 
-def record_shard(data_dir: Path, split: str, record: ShardRecord) -> Manifest:
-    """Add a finished shard to DATA/manifest.json and return the updated manifest."""
-    manifest = read_manifest(data_dir)
-    manifest.add_shard(split, record)
-    write_manifest(data_dir, manifest)
-    return manifest

@@ -13,6 +13,7 @@ from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
 from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.square import SQUARE_ATTACK
+from mindseye.core.constants import TRIPLE_STAGED
 from mindseye.eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
@@ -85,8 +86,8 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
     table = {(r["network"], r["threshold"]): r for r in metrics.get("table1", [])}
     direct = [(name, _rate(table[(name, None)])) for name in ("direct", "direct-param")
               if (name, None) in table]
-    triple = [(t, _rate(table[("triple-staged", t)])) for t in thresholds
-              if ("triple-staged", t) in table]
+    triple = [(t, _rate(table[(TRIPLE_STAGED, t)])) for t in thresholds
+              if (TRIPLE_STAGED, t) in table]
     if direct and triple:
         claims.append(_claim(
             "The direct networks have the lowest clean error rate.",
@@ -116,7 +117,7 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             [(value, _exact(DISTORTION_CLAIM)) for _, value in direct_fp],
             ", ".join(f"{name}: {_show(value)}" for name, value in direct_fp)))
 
-    triple_fp = [(t, _median(positives.get(("triple-staged", t)), "steps")) for t in thresholds]
+    triple_fp = [(t, _median(positives.get((TRIPLE_STAGED, t)), "steps")) for t in thresholds]
     triple_fp = [(t, value) for t, value in triple_fp if value is not None]
     direct_steps = [(name, _median(positives.get((name, None)), "steps"))
                     for name in ("direct", "direct-param")]
@@ -131,10 +132,10 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
 
     # Paper, Fig. 6: "significantly higher for 0.20 compared to the other networks".
     lowest = min(thresholds, default=None)
-    fn_lowest = _median(negatives.get(("triple-staged", lowest)), "steps")
+    fn_lowest = _median(negatives.get((TRIPLE_STAGED, lowest)), "steps")
     fn_others = [(setting_name(network, threshold), _median(row, "steps"))
                  for (network, threshold), row in negatives.items()
-                 if (network, threshold) != ("triple-staged", lowest)]
+                 if (network, threshold) != (TRIPLE_STAGED, lowest)]
     fn_others = [(name, value) for name, value in fn_others if value is not None]
     if fn_lowest is not None and fn_others:
         claims.append(_claim(
@@ -152,14 +153,14 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
 def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, ...]) -> list:
     claims = []
     ordered = sorted(thresholds)
-    fp = [_median(positives.get(("triple-staged", t)), "distortion") for t in ordered]
+    fp = [_median(positives.get((TRIPLE_STAGED, t)), "distortion") for t in ordered]
     if len(ordered) > 1 and None not in fp:
         claims.append(_claim(
             "The higher the threshold, the larger the distortion a false positive needs.",
             list(zip(fp, fp[1:], strict=False)),
             "median distortion " + ", ".join(
                 f"@{t:g} {_show(value)}" for t, value in zip(ordered, fp, strict=True))))
-    fn = [_median(negatives.get(("triple-staged", t)), "steps") for t in ordered]
+    fn = [_median(negatives.get((TRIPLE_STAGED, t)), "steps") for t in ordered]
     if len(ordered) > 1 and None not in fn:
         claims.append(_claim(
             "False negatives are resisted better at a lower threshold (more steps needed).",
@@ -176,7 +177,7 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
         if spec.name != attack or spec.claim is None:
             continue  # a variant of the paper's attack is a way to run it, not a defence test
         paired = {row["threshold"]: row for row in rows
-                  if row["network"] == "triple-staged" and row["kind"] == "false-positive"}
+                  if row["network"] == TRIPLE_STAGED and row["kind"] == "false-positive"}
         paired = [(t, paired[t]) for t in thresholds if t in paired]
         if paired:
             # Pair by pair: the other attack's steps minus the paper's (a failure counts as one

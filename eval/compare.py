@@ -19,7 +19,7 @@ from scipy.stats import t as student_t
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
 from mindseye.attacks.settings import recorded_settings
-from mindseye.core.constants import TRAINED_NETWORKS
+from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic, write_text_atomic
 from mindseye.eval.stats import setting_name
@@ -33,7 +33,7 @@ def run_identity(run_dir: Path) -> dict:
     with, from RUN/<network>/config.json and RUN/attacks/settings.json."""
     configs = {}
     for network in TRAINED_NETWORKS:
-        path = run_dir / network / "config.json"
+        path = run_dir / network / NETWORK_CONFIG_FILE
         if not path.is_file():
             raise UserError(f"{path} not found: {run_dir} is not a trained run; train it with "
                             "`mindseye train all`")

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from mindseye.attacks.registry import spec_of_table  # noqa: E402
+from mindseye.core.constants import PAPER_STEP_CAP  # noqa: E402
 from mindseye.eval.stats import (  # noqa: E402
-    STEPS_DISPLAY_CLIP,
     WHISKER_PERCENTILES,
     WORST_CASE,
     clean_ratio_groups,
@@ -76,8 +76,8 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
     figure, axes = plt.subplots(1, 2, figsize=(max(6, 1.3 * len(names) + 2), 4))
     first = (("linf", "L-inf (grey levels)", lambda items: [r["linf"] for r in items])
              if by_linf else
-             ("steps", f"steps (clipped at {STEPS_DISPLAY_CLIP})",
-              lambda items: np.minimum([r["steps"] for r in items], STEPS_DISPLAY_CLIP)))
+             ("steps", f"steps (clipped at {PAPER_STEP_CAP})",
+              lambda items: np.minimum([r["steps"] for r in items], PAPER_STEP_CAP)))
     panels = (
         first,
         ("distortion", "distortion", lambda items: [r["distortion"] for r in items]),

@@ -28,6 +28,7 @@ from mindseye.blender_assets.registry import (
     all_classes,
     describe_user_assets_dir,
 )
+from mindseye.core.constants import TRIPLE_STAGED
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256
 from mindseye.dataset.manifest import manifest_path, read_manifest
@@ -158,7 +159,7 @@ def predicted_angles(network: str, model: torch.nn.Module, images: np.ndarray,
     device = next(model.parameters()).device
     batch = torch.as_tensor(images, dtype=torch.float32, device=device)[:, None]
     with torch.no_grad():
-        if network == "triple-staged":
+        if network == TRIPLE_STAGED:
             classes = torch.as_tensor(targets, device=device)
             return model.estimator(batch, classes).cpu().numpy()
         if network == "direct-param":

@@ -1,7 +1,9 @@
 """report.md: the metrics of eval/report.py as Markdown text. Formatting only, no computing."""
 
+from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.transfer import TRANSFER_ATTACK
+from mindseye.core.constants import TRIPLE_STAGED
 from mindseye.eval.provenance import VERDICT_PER_CLASS
 from mindseye.eval.stats import group, setting_name
 
@@ -218,8 +220,8 @@ def report_text(metrics: dict) -> str:
                       f"{row['epsilon']:g} | {row['source']} | {row['source_class']} | "
                       f"{row['decision']} | {row['linf']:.1f} |" for row in masking]
             lines.append("")
-    forward = [row for row in metrics[TRANSFER_ATTACK.name] if row["origin"] != "triple-staged"]
-    reverse = [row for row in metrics[TRANSFER_ATTACK.name] if row["origin"] == "triple-staged"]
+    forward = [row for row in metrics[TRANSFER_ATTACK.name] if row["origin"] != TRIPLE_STAGED]
+    reverse = [row for row in metrics[TRANSFER_ATTACK.name] if row["origin"] == TRIPLE_STAGED]
     if forward:
         lines += ["## Transfer of the direct networks' ifgsm adversarials", "",
                   "| made on | shown to | kind | adversarials | fooled (target reached) "
@@ -272,7 +274,7 @@ def gallery_transfer_caption(transfer: list[dict]) -> str:
     """For the triple-staged galleries (the paper's attack): how often the direct networks call
     those false positives their target ('' without reverse-transfer records)."""
     rows = [row for row in transfer
-            if row["origin"] == "triple-staged" and row["origin_attack"] == "ifgsm"]
+            if row["origin"] == TRIPLE_STAGED and row["origin_attack"] == PAPER_ATTACK.name]
     if not rows:
         return ""
     parts = [f"@{row['origin_threshold']} {row['network']} "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mindseye.attacks.settings import ATTACK_PRESETS, recorded_settings
 from mindseye.core import __version__
-from mindseye.core.constants import TRAINED_NETWORKS
+from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
 from mindseye.dataset.manifest import read_manifest
 
 # The smallest experiment whose verdicts we publish (results/README.md): the medium preset's
@@ -42,7 +42,7 @@ def provenance(run_dir: Path, data_dir: Path) -> dict:
     config = read_manifest(data_dir).config.get("render", {})
     networks = {}
     for network in TRAINED_NETWORKS:
-        path = Path(run_dir) / network / "config.json"
+        path = Path(run_dir) / network / NETWORK_CONFIG_FILE
         if path.is_file():
             trained = json.loads(path.read_text())
             networks[network] = {"preset": trained.get("preset"), "seed": trained.get("seed"),

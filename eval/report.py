@@ -82,8 +82,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         # An attack on only what the gradient attacks left robust: its own rate would be
         # conditional on that, so it counts in the worst case and the masking list alone.
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
-                            for name in budgeted if tables.get(name)
-                            and not get_attack(name).after_gradient_attacks},
+                            for name in budgeted if tables.get(name) and (
+                                name == WORST_CASE or not get_attack(name).after_gradient_attacks)},
         TRANSFER_ATTACK.name: transfer_table(tables[TRANSFER_ATTACK.name]),
         # None where no gradient-free attack ran: nothing was looked for.
         "masking": masking_cases(

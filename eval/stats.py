@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import binom, binomtest
 
 from mindseye.attacks.ifgsm import PAPER_ATTACK
+from mindseye.core.constants import DIRECT_NETWORKS, THRESHOLDS, TRIPLE_STAGED
 
 # The table of robust accuracy at each budget that takes, image by image, the worst case over
 # every budgeted attack that ran (AutoAttack's headline).
@@ -15,14 +16,11 @@ WORST_CASE = "worst-case"
 
 # Table 1 of the paper: clean error rates (fractions). Keys: (network, threshold).
 PAPER_ERROR_RATES = {
-    ("direct", None): 0.0001,
-    ("direct-param", None): 0.0001,
-    ("triple-staged", 0.2): 0.0134,
-    ("triple-staged", 0.45): 0.0057,
-    ("triple-staged", 0.7): 0.0309,
+    **{(network, None): 0.0001 for network in DIRECT_NETWORKS},
+    **dict(zip(((TRIPLE_STAGED, threshold) for threshold in THRESHOLDS),
+               (0.0134, 0.0057, 0.0309), strict=True)),
 }
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
-STEPS_DISPLAY_CLIP = 1500  # the paper clips steps at 1500 in Figs. 4 and 6
 WHISKER_PERCENTILES = (2, 98)
 
 

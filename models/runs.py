@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mindseye.core.constants import DIRECT_NETWORKS, STAGES
+from mindseye.core.constants import DIRECT_NETWORKS, NETWORK_CONFIG_FILE, STAGES
 from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, write_json_atomic
 from mindseye.models.comparator import Comparator
@@ -23,7 +23,7 @@ from mindseye.models.triple_staged import TripleStaged
 
 # Bump when saved weights or config.json change meaning; newer runs are refused.
 FORMAT_VERSION = 1
-WEIGHTS, CHECKPOINT, CONFIG = "weights.pt", "checkpoint.pt", "config.json"
+WEIGHTS, CHECKPOINT, CONFIG = "weights.pt", "checkpoint.pt", NETWORK_CONFIG_FILE
 METRICS, EVALUATION = "metrics.jsonl", "eval.json"
 
 # The config keys that must agree for a run folder to be resumed.

@@ -30,13 +30,12 @@ from mindseye.blender_assets.framing import CAMERA_LOCATION, LENS_MM, SENSOR_WID
 
 # One grey for a part without a colour, whether `assets add` or the renderer fills it in.
 from mindseye.blender_assets.materials import DEFAULT_GREY, grey_material
-from mindseye.core.constants import IMAGE_SIZE
+from mindseye.core.constants import IMAGE_SIZE, LUMINANCE_WEIGHTS
 from mindseye.core.errors import UserError
 
 FRAME_DIR_PREFIX = "mindseye-frames-"
 
 _TARGA_HEADER_BYTES = 18
-_LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 
 @dataclass(frozen=True)
@@ -151,7 +150,7 @@ def object_and_alpha(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is the luminance multiplied by alpha.
     """
     alpha = rgba[..., 3]
-    luminance = rgba[..., :3] @ _LUMINANCE_WEIGHTS
+    luminance = rgba[..., :3] @ np.array(LUMINANCE_WEIGHTS)
     over_black = np.rint(luminance * (alpha / 255.0))
     return over_black.astype(np.uint8), alpha.copy()
 

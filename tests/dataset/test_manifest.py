@@ -9,7 +9,6 @@ from mindseye.dataset.manifest import (
     ShardRecord,
     SplitRecord,
     read_manifest,
-    record_shard,
     write_manifest,
 )
 
@@ -21,9 +20,12 @@ def test_round_trip_and_add_shard(tmp_path: Path) -> None:
     assert read_manifest(tmp_path) == manifest
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
 
-    record_shard(tmp_path, "train", ShardRecord("train/shard-00001.h5", 10, 10, "b" * 64))
-    record_shard(tmp_path, "train", ShardRecord("train/shard-00000.h5", 0, 10, "a" * 64))
-    record_shard(tmp_path, "train", ShardRecord("train/shard-00000.h5", 0, 10, "c" * 64))
+    for shard in (ShardRecord("train/shard-00001.h5", 10, 10, "b" * 64),
+                  ShardRecord("train/shard-00000.h5", 0, 10, "a" * 64),
+                  ShardRecord("train/shard-00000.h5", 0, 10, "c" * 64)):
+        manifest = read_manifest(tmp_path)
+        manifest.add_shard("train", shard)  # as the render driver records a finished shard
+        write_manifest(tmp_path, manifest)
     shards = read_manifest(tmp_path).split("train").shards
     assert [(s.first_index, s.sha256[0]) for s in shards] == [(0, "c"), (10, "b")]
     assert read_manifest(tmp_path).split("train").finished_samples == 20

@@ -30,7 +30,7 @@ def in_process_render(suzanne_blend):
     script = (
         "import os, pickle, sys, numpy as np\n"
         "out = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1)\n"
-        "from render.blender import Renderer, EngineSettings\n"
+        "from mindseye.render.blender import Renderer, EngineSettings\n"
         "r = Renderer(EngineSettings(samples=2)); r.load_object(sys.argv[1], sys.argv[2])\n"
         "pickle.dump(r.render_rotations(np.array(eval(sys.argv[3]))), out)\n"
     )
@@ -59,7 +59,7 @@ def test_the_parent_side_loads_neither_bpy_nor_torch():
     import subprocess
 
     check = (
-        "import sys, render.worker, render.blender\n"
+        "import sys, mindseye.render.worker, mindseye.render.blender\n"
         "assert not {'bpy', 'torch'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", check], check=True, env=child_env())
