@@ -187,8 +187,12 @@ def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> lis
                 for r in records if r["status"] == "attacked"}
 
     plain_pairs, other_pairs = by_pair(plain), by_pair(other)
-    shared = group([(key, plain_pairs[key], other_pairs[key])
-                    for key in plain_pairs.keys() & other_pairs.keys()], lambda item: item[0][:3])
+    # In a fixed order: a set's order follows the strings' hashes, which differ from process to
+    # process, and would move the means' last bits with the order of summation.
+    keys = sorted(plain_pairs.keys() & other_pairs.keys(),
+                  key=lambda key: (key[0], -1 if key[1] is None else key[1], *key[2:]))
+    shared = group([(key, plain_pairs[key], other_pairs[key]) for key in keys],
+                   lambda item: item[0][:3])
     rows = []
     for (network, threshold, kind), items in sorted(shared.items(), key=_sort_key):
         both = [(a, b) for _, a, b in items if a["success"] and b["success"]]

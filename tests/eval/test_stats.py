@@ -153,3 +153,19 @@ def test_a_minimal_norm_attack_is_paired_by_distortion():
     assert row["effort_by"] == "distortion"
     (by_steps,) = paired_table(paper, fmn)
     assert by_steps["other_fewer"] == 0  # by steps FMN's fixed 100 looks like more effort
+
+
+def test_paired_table_does_not_depend_on_the_records_order():
+    # Means summed in another order differ in their last bits: the pairs are taken in a fixed
+    # order, whatever order the records (or a set of their keys) come in.
+    rng = np.random.default_rng(3)
+    distortions = rng.random(40) / 3
+    plain = [record(source, 10 + source, True, float(distortions[source]), network=network,
+                    threshold=threshold)
+             for source in range(40) for network, threshold in (("direct", None),
+                                                                 ("triple-staged", 0.7))]
+    other = [{**row, "steps": row["steps"] + 1} for row in plain]
+    forward = paired_table(plain, other)
+    order = rng.permutation(len(plain))
+    shuffled = paired_table([plain[i] for i in order], [other[i] for i in order[::-1]])
+    assert forward == shuffled and len(forward) == 2
