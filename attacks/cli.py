@@ -11,7 +11,6 @@ from mindseye.attacks.ifgsm import ATTACK_LOSSES, ORIGINAL, OURS, PAPER_ATTACK, 
 from mindseye.attacks.registry import (
     ALL,
     CLIP_MODES,
-    EXTRA_IMAGES,
     PAPER_IMAGES,
     attack_specs,
     get_attack,
@@ -43,25 +42,22 @@ def _preset_values(name: str) -> str:
     return ", ".join(f"{preset} {getattr(ATTACK_PRESETS[preset], name)}" for preset in PRESETS)
 
 
-def _names(images: str) -> str:
-    """The attacks that take one image set, for the options' help."""
-    return ", ".join(spec.name for spec in attack_specs() if spec.images == images)
-
-
 def attack_list() -> str:
     """The registered attacks, a paragraph each, for `mindseye attack --help`."""
-    lines = ["\b", "Attacks (--attack NAME; `all` runs those marked *, in this order):"]
+    lines = ["\b", "Attacks (--attack NAME; `all` runs those marked *, in this order;",
+             "[P]: on the --per-class images, the others on the --extra-per-class images):"]
     width = max(len(spec.name) for spec in attack_specs()) + 3
     for spec in attack_specs():
-        text = textwrap.wrap(spec.summary, 90 - width, break_on_hyphens=False)
+        summary = spec.summary + (" [P]" if spec.images == PAPER_IMAGES else "")
+        text = textwrap.wrap(summary, 90 - width, break_on_hyphens=False)
         lines.append(f"{spec.name + (' *' if spec.in_all else ''):<{width}}{text[0]}")
         lines += [" " * width + line for line in text[1:]]
     return "\n".join(lines)
 
 
-ATTACK_HELP = f"""Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
+ATTACK_HELP = """Attack the networks of RUN on the test images of DATA; records go to RUN/attacks/.
 
-{attack_list()}
+{attacks}
 
 The report's robust accuracy headline is the worst case over every budgeted attack run.
 
@@ -71,7 +67,15 @@ would mix).
 """
 
 
-@click.command(help=ATTACK_HELP)
+class RegistryCommand(click.Command):
+    """`mindseye attack`, whose help lists the attacks registered when it is asked for."""
+
+    def format_help_text(self, context: click.Context, formatter: click.HelpFormatter) -> None:
+        self.help = ATTACK_HELP.format(attacks=attack_list())
+        super().format_help_text(context, formatter)
+
+
+@click.command(cls=RegistryCommand)
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.argument("data_dir", metavar="DATA", type=click.Path(path_type=Path))
 @click.option("--attack", "attack_name", default=PAPER_ATTACK.name, show_default=True,
@@ -81,10 +85,10 @@ would mix).
               "attacked, else the preset the run was trained with]")
 @click.option("--max-steps", type=int, help="Step cap of the iterative attacks "
               f"({_preset_values('max_steps')}).")
-@click.option("--per-class", type=int, help="Test images per class for the paper's attacks "
-              f"({_names(PAPER_IMAGES)}) ({_preset_values('per_class')}).")
-@click.option("--extra-per-class", type=int, help="Test images per class for the attacks "
-              f"beyond the paper ({_names(EXTRA_IMAGES)}), taken in test-split order as "
+@click.option("--per-class", type=int, help="Test images per class for the paper's attack and "
+              f"those marked [P] above ({_preset_values('per_class')}).")
+@click.option("--extra-per-class", type=int, help="Test images per class for the other "
+              "attacks, taken in test-split order as "
               "--per-class takes them, so the smaller set is part of the larger "
               f"({_preset_values('extra_per_class')}).")
 @click.option("--thresholds", help="Triple-staged thresholds, each in (0, 1) "
