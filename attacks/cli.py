@@ -18,6 +18,7 @@ from mindseye.attacks.registry import (
 from mindseye.attacks.settings import (
     ATTACK_PRESETS,
     GRADIENT_PRECISIONS,
+    SIZE_BOUNDS,
     AttackSettings,
     parse_epsilons,
     parse_networks,
@@ -26,6 +27,7 @@ from mindseye.attacks.settings import (
 )
 from mindseye.core.constants import CLASSIFIERS, MANIFEST_FILE, PRESETS
 from mindseye.core.errors import UserError
+from mindseye.core.files import make_writable_folder
 
 
 def check_folders(run_dir: Path, data_dir: Path) -> None:
@@ -60,6 +62,9 @@ ATTACK_HELP = """Attack the networks of RUN on the test images of DATA; records 
 {attacks}
 
 The report's robust accuracy headline is the worst case over every budgeted attack run.
+
+Every size option takes 1 to a bound (attacks/settings.py, SIZE_BOUNDS), past which a typo is
+likelier than a plan.
 
 The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks use them,
 and an option that contradicts them is refused (finished units are skipped by name, so two set-ups
@@ -160,8 +165,9 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
                           ("--batch-size", batch_size), ("--fmn-steps", fmn_steps),
                           ("--hsj-iterations", hsj_iterations),
                           ("--hsj-evaluations", hsj_evaluations)):
-        if value is not None and value < 1:
-            raise UserError(f"{option} {value}: must be at least 1")
+        bound, reason = SIZE_BOUNDS[option.removeprefix("--").replace("-", "_")]
+        if value is not None and not 1 <= value <= bound:
+            raise UserError(f"{option} {value}: give 1 to {bound:,} ({reason})")
     variant = variant_from_options(attack_name, stop_at, loss_name, clip, original, max_steps)
     if variant != OURS:
         max_steps = None  # the variant's own cap, not the run's
@@ -169,6 +175,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
     parsed_epsilons = parse_epsilons(epsilons) if epsilons is not None else None
     networks = parse_networks(network_names)
     check_folders(run_dir, data_dir)
+    make_writable_folder(run_dir / "attacks", "RUN")
     settings = settings_for_run(
         run_dir, preset, max_steps=max_steps, per_class=per_class,
         extra_per_class=extra_per_class, thresholds=parsed_thresholds, epsilons=parsed_epsilons,

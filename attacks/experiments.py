@@ -25,6 +25,8 @@ from mindseye.attacks.sources import load_test_images, load_victims, select_per_
 from mindseye.attacks.targeted import run_targeted
 from mindseye.attacks.transfer import run_transfer
 from mindseye.core.constants import CLASSIFIERS, DIRECT_NETWORKS
+from mindseye.dataset.fingerprint import data_fingerprint
+from mindseye.models.runs import weights_fingerprint
 
 
 def record_table(run_dir: Path, attack: str) -> RecordTable:
@@ -54,38 +56,41 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
     shows) on the given networks. Records are per network, so runs on different networks (on
     different machines, say) add up to one run. Transfer shows the direct networks' adversarials
     to the given networks, making them first where the direct networks are among those.
-    `variant` runs the paper's attack another way, into its own table (attacks/ifgsm.py)."""
+    `variant` runs the paper's attack another way, into its own table (attacks/ifgsm.py).
+    The data's shards are checked against their manifest first, and the records are tied to
+    the data and the weights they are made on (RUN/attacks/settings.json)."""
     specs = suite(attack)
     if variant != OURS and not all(spec.variants for spec in specs):
         raise ValueError(f"a variant applies to {PAPER_ATTACK.name} alone")
+    data = data_fingerprint(data_dir)
+    classes, test = load_test_images(data_dir)
     for spec in specs:
-        run_one(run_dir, data_dir, spec, settings, networks, variant)
+        run_one(run_dir, spec, classes, test, data, settings, networks, variant)
 
 
-def run_one(run_dir: Path, data_dir: Path, spec: AttackSpec, settings: AttackSettings,
-            networks: tuple[str, ...], variant: Variant) -> None:
-    lock_settings(run_dir, settings)
+def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, data: str,
+            settings: AttackSettings, networks: tuple[str, ...], variant: Variant) -> None:
     networks = tuple(name for name in networks if name in spec.networks)
     if not networks:
         return
-    classes, test = load_test_images(data_dir)
     per_class = settings.per_class if spec.images == PAPER_IMAGES else settings.extra_per_class
     selected = select_per_class(test["label"], per_class, len(classes))
+    clip = variant.clip if spec.variants else spec.clip
+    # Every input is checked (device, weights, classes) before the lock is written.
+    victims = load_victims(run_dir, classes, settings, networks,
+                           clip if spec.kind == TARGETED else "hard")
+    lock_settings(run_dir, settings, data=data,
+                  weights={name: weights_fingerprint(run_dir, name) for name in networks})
     if spec.kind == TRANSFER:
         # The direct networks' adversarials: made here if they are attacked, else from records.
-        origins = tuple(name for name in networks if name in DIRECT_NETWORKS)
+        origins = [victim for victim in victims if victim.name in DIRECT_NETWORKS]
         if origins:
-            run_targeted(run_dir, PAPER_ATTACK, load_victims(run_dir, classes, settings, origins),
-                         test, selected, settings)
+            run_targeted(run_dir, PAPER_ATTACK, origins, test, selected, settings)
         # The triple-staged network's own false positives: not a variant that removes its clip.
         reverse = tuple(table for table in targeted_tables(run_dir)
                         if (variant_of_table(table) or OURS).clip != "none")
-        run_transfer(run_dir, load_victims(run_dir, classes, settings, networks), settings,
-                     reverse_tables=reverse)
+        run_transfer(run_dir, victims, settings, reverse_tables=reverse)
     elif spec.kind == BUDGETED:
-        run_budgeted(run_dir, spec, load_victims(run_dir, classes, settings, networks), test,
-                     selected, settings)
+        run_budgeted(run_dir, spec, victims, test, selected, settings)
     else:
-        clip = variant.clip if spec.variants else spec.clip
-        run_targeted(run_dir, spec, load_victims(run_dir, classes, settings, networks, clip),
-                     test, selected, settings, variant)
+        run_targeted(run_dir, spec, victims, test, selected, settings, variant)

@@ -3,10 +3,12 @@
 Work is done in units (a network and a chunk of test images). A unit's adversarial images go to
 `<unit>.npy` (uint8, row `image_index`) first, then its records to `<unit>.json`, one JSON
 document holding the unit's name, its record count and the records, written atomically. So
-after a kill a unit is either complete on disk or absent and redone; a unit file damaged later
-(a copy cut short) no longer parses, and readers say so and leave it out, so `mindseye attack`
-redoes it. Two attack processes on one run never write the same file halfway: at worst both
-finish the same unit and the second rename replaces the first with the same records.
+after a kill a unit is either complete on disk or absent and redone. A unit file damaged later
+(a copy cut short) no longer parses: reading the table is then an error naming the file (a
+table with a unit left out would give other numbers, not an error), and `mindseye attack`
+counts the unit as not done and redoes it. Two attack processes on one run never write the
+same file halfway: at worst both finish the same unit and the second rename replaces the first
+with the same records.
 
 Runs made before units had files of their own kept one `RUN/attacks/<attack>.jsonl`; it is
 split into unit files the first time the table is opened (see `migrate_single_table`).
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, write_text_atomic
 
 UNIT_SUFFIX = ".json"
@@ -37,29 +40,32 @@ class RecordTable:
         return self.folder / f"{unit}{UNIT_SUFFIX}"
 
     def read(self) -> list[dict]:
-        """Every complete unit's records, units in name order. A damaged unit file is left out
-        with a warning on stderr (its unit is redone by the next `mindseye attack`)."""
+        """Every unit's records, units in name order. A damaged unit file is an error naming
+        it: a table with a unit left out would give other numbers, not an error."""
         records = []
         for path in self._unit_files():
             unit = self._read_unit(path)
-            if unit is not None:
-                records.extend(unit)
+            if unit is None:
+                raise UserError(f"{path} is damaged (not a complete unit of records); delete "
+                                "it and run `mindseye attack` again with the same --attack to "
+                                "redo its unit")
+            records.extend(unit)
         return records
 
     def done_units(self) -> set[str]:
         """The units whose file is complete."""
         return {path.name[: -len(UNIT_SUFFIX)] for path in self._unit_files()
-                if self._read_unit(path, warn=False) is not None}
+                if self._read_unit(path) is not None}
 
     def is_done(self, unit: str) -> bool:
         """Whether `unit` is complete now (another process may have finished it meanwhile)."""
         path = self.unit_file(unit)
-        return path.is_file() and self._read_unit(path, warn=False) is not None
+        return path.is_file() and self._read_unit(path) is not None
 
     def read_unit(self, unit: str) -> list[dict]:
         """One complete unit's records ([] if it is missing or damaged)."""
         path = self.unit_file(unit)
-        return (self._read_unit(path, warn=False) or []) if path.is_file() else []
+        return (self._read_unit(path) or []) if path.is_file() else []
 
     def write_unit(self, unit: str, records: list[dict]) -> None:
         """Write a finished unit's records in one atomic step."""
@@ -84,7 +90,7 @@ class RecordTable:
                       if path.name.endswith(UNIT_SUFFIX) and ".partial" not in path.name)
 
     @staticmethod
-    def _read_unit(path: Path, warn: bool = True) -> list[dict] | None:
+    def _read_unit(path: Path) -> list[dict] | None:
         try:
             document = json.loads(path.read_text())
             records = document["records"]
@@ -92,12 +98,7 @@ class RecordTable:
                 record.get("unit") == document["unit"] for record in records)
         except (ValueError, KeyError, TypeError, OSError):
             complete = False
-        if complete:
-            return records
-        if warn:
-            print(f"warning: {path} is damaged and left out; `mindseye attack` redoes its unit "
-                  "(delete the file to redo it now)", file=sys.stderr)
-        return None
+        return records if complete else None
 
 
 def migrate_single_table(folder: Path) -> None:

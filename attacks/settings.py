@@ -4,6 +4,7 @@ Every default of `mindseye attack` and of the pipeline's attack stage lives here
 torch so that the command line starts quickly.
 """
 
+import contextlib
 import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from mindseye.core.constants import (
     TRAINED_NETWORKS,
 )
 from mindseye.core.errors import UserError
-from mindseye.core.files import write_json_atomic
+from mindseye.core.files import held_lock, write_json_atomic
 
 # Images per forward pass: speed and memory, never the records.
 BATCH_SIZE = 128
@@ -61,6 +62,21 @@ ATTACK_PRESETS: dict[str, AttackSettings] = {
     # The paper's sizes, capped at the paper's display clip.
     "paper": AttackSettings(per_class=1000, extra_per_class=1000, max_steps=PAPER_STEP_CAP),
 }
+
+# The largest value each size option takes, and why: past these a typo is likelier than a plan.
+SIZE_BOUNDS: dict[str, tuple[int, str]] = {
+    "max_steps": (100_000, "ten times the authors' cap of 10000 steps"),
+    "per_class": (1_000_000, "the most samples per class a render makes"),
+    "extra_per_class": (1_000_000, "the most samples per class a render makes"),
+    "pgd_iterations": (100_000, "a hundred times AutoAttack's APGD"),
+    "square_queries": (1_000_000, "two hundred times AutoAttack's Square"),
+    "chunk": (100_000, "a unit is redone whole after a kill"),
+    "batch_size": (65_536, "a batch's activations must fit in memory"),
+    "fmn_steps": (100_000, "a thousand times FMN's usual 100"),
+    "hsj_iterations": (10_000, "250 times HopSkipJump's usual 40"),
+    "hsj_evaluations": (1_000_000, "a thousand times the usual probes"),
+}
+
 
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
@@ -125,16 +141,83 @@ def recorded_settings(run_dir: Path) -> dict | None:
                for name, value in recorded.items() if name in RECORDED_SETTINGS}}
 
 
-def lock_settings(run_dir: Path, settings: AttackSettings) -> None:
+def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = None,
+                  weights: dict[str, str] | None = None) -> None:
     """The first attack on a run writes RUN/attacks/settings.json; later ones must match it,
-    because finished units are skipped by name and would silently mix two set-ups."""
+    because finished units are skipped by name and would silently mix two set-ups. With `data`
+    (the data's content digest) and `weights` (network -> weights digest), the lock also ties
+    the records to what they were made on: other data, or a network retrained since, is
+    refused. Check and write happen under a file lock, so of two attacks started at once with
+    other settings, the second is refused. Call it once the command's inputs are validated."""
     wanted = {name: getattr(settings, name) for name in RECORDED_SETTINGS}
-    recorded = recorded_settings(run_dir)
+    folder = attacks_dir(run_dir)
+    with held_lock(folder / f"{SETTINGS_FILE}.lock"):
+        recorded = recorded_settings(run_dir)
+        if recorded is None:
+            lock = dict(wanted)
+        else:
+            check_against_recorded(run_dir, wanted, recorded)
+            lock = json.loads((folder / SETTINGS_FILE).read_text())
+        if data is not None:
+            lock["data"] = check_data(run_dir, lock.get("data"), data)
+        for network, digest in (weights or {}).items():
+            known = lock.setdefault("weights", {}).get(network)
+            if known is not None and known != digest:
+                raise UserError(f"{folder / SETTINGS_FILE}: the records of {network} were made "
+                                "with other weights (retrained since?); move "
+                                f"{folder} away to attack the new networks afresh")
+            lock["weights"][network] = digest
+        write_json_atomic(folder / SETTINGS_FILE, lock)
+
+
+def check_data(run_dir: Path, recorded: str | None, data: str) -> str:
+    """The data digest a run's records are tied to: `data`, if it is the one recorded. A lock
+    written before locks named their data is trusted for the data the networks were trained
+    on, and for no other."""
+    path = attacks_dir(run_dir) / SETTINGS_FILE
     if recorded is None:
-        attacks_dir(run_dir).mkdir(parents=True, exist_ok=True)
-        write_json_atomic(attacks_dir(run_dir) / SETTINGS_FILE, wanted)
+        trained = trained_data(run_dir)
+        if trained is not None and trained != data:
+            raise UserError(f"{path} does not say which data its records were made on, and "
+                            f"this data ({data[:12]}) is not the data the networks were trained "
+                            f"on ({trained[:12]}); attack that data, or move "
+                            f"{attacks_dir(run_dir)} away to attack this one afresh")
+    elif recorded != data:
+        raise UserError(f"{path}: the records were made on other data ({recorded[:12]}, this "
+                        f"is {data[:12]}); give the data they were made on, or move "
+                        f"{attacks_dir(run_dir)} away to attack this data afresh")
+    return data
+
+
+def trained_data(run_dir: Path) -> str | None:
+    """The content digest of the data the run's networks were trained on (their configs)."""
+    for network in TRAINED_NETWORKS:
+        path = Path(run_dir) / network / NETWORK_CONFIG_FILE
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            found = json.loads(path.read_text()).get("data_fingerprint")
+            if found:
+                return found
+    return None
+
+
+def check_made_by(run_dir: Path, data: str, weights: dict[str, str]) -> None:
+    """A report's check that the run's attack records were made on this data and these
+    weights (a run never attacked, or attacked before locks named them, passes as
+    `check_data` says)."""
+    path = attacks_dir(run_dir) / SETTINGS_FILE
+    if not path.is_file():
         return
-    check_against_recorded(run_dir, wanted, recorded)
+    try:
+        lock = json.loads(path.read_text())
+    except ValueError:
+        raise UserError(f"{path} is not valid JSON; restore it, or move {attacks_dir(run_dir)} "
+                        "away to start the attacks afresh") from None
+    check_data(run_dir, lock.get("data"), data)
+    for network, digest in lock.get("weights", {}).items():
+        if network in weights and weights[network] != digest:
+            raise UserError(f"{path}: the records of {network} were made with other weights "
+                            f"(retrained since?); attack it again after moving "
+                            f"{attacks_dir(run_dir)} away")
 
 
 def check_against_recorded(run_dir: Path, wanted: dict, recorded: dict) -> None:

@@ -1,5 +1,6 @@
 """Writing files so that a kill at any moment leaves either the old file or the new one."""
 
+import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +33,33 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def held_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if missing) for the block: a second
+    process that asks waits until the first is done."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+CACHE_VARIABLE = "MINDSEYE_CACHE"
+
+
+def user_cache_dir() -> Path:
+    """Where mindseye keeps what it can rebuild (workers' shipped models, datasets'
+    fingerprints): $MINDSEYE_CACHE, else $XDG_CACHE_HOME/mindseye, else ~/.cache/mindseye."""
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE])
+    cache_home = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache_home) if os.path.isabs(cache_home) else Path.home() / ".cache"
+    return base / "mindseye"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -96,6 +96,14 @@ def read_manifest(data_dir: Path) -> Manifest:
     if manifest.schema_version != SCHEMA_VERSION:
         raise UserError(f"{path}: schema version {manifest.schema_version}, this mindseye reads "
                         f"version {SCHEMA_VERSION}; render the dataset again")
+    for split in manifest.splits.values():
+        for shard in split.shards:
+            file = Path(shard.file)
+            # A dataset's shards live inside its folder: nothing else is read, or written over.
+            if file.is_absolute() or ".." in file.parts or not file.parts:
+                raise UserError(f"{path}: shard path {shard.file!r} points outside "
+                                f"{data_dir}; a shard's path is relative to the dataset's "
+                                "folder (render the dataset again)")
     return manifest
 
 

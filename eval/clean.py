@@ -1,5 +1,6 @@
-"""Clean decisions of every network on the whole test split: `DIR/clean/`, one record per
-network, threshold and test image. Table 1 and the confusion matrices are computed from it; the
+"""Clean decisions of every network on the whole test split: `REPORT/clean/<made-by>/`, one
+record per network, threshold and test image, in a folder named by the data and weights that
+made them (eval/report.py). Table 1 and the confusion matrices are computed from it; the
 triple-staged records also carry the K ratios, which show how far each decision is from flipping
 (eval.stats.ratio_margins)."""
 
@@ -14,10 +15,10 @@ from mindseye.attacks.victims import TripleStagedVictim, Victim
 CHUNK = 256  # test images per resumable unit
 
 
-def clean_predictions(victim_list: list[Victim], test: dict, out_dir: Path,
+def clean_predictions(victim_list: list[Victim], test: dict, folder: Path,
                       batch_size: int) -> list[dict]:
-    """Decisions on the clean test images; finished units on disk are reused."""
-    records = RecordTable(Path(out_dir) / "clean")
+    """Decisions on the clean test images; finished units in `folder` are reused."""
+    records = RecordTable(Path(folder))
     done = records.done_units()
     images, labels = test["image"], test["label"]
     wanted = set()

@@ -8,6 +8,7 @@ import click
 
 from mindseye.attacks.cli import check_folders
 from mindseye.attacks.settings import AttackSettings, parse_thresholds
+from mindseye.core.files import make_writable_folder
 
 
 @click.command("eval")
@@ -29,6 +30,7 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
     parsed = parse_thresholds(thresholds)
     check_folders(run_dir, data_dir)
     out_dir = out_dir or run_dir / "report"
+    make_writable_folder(out_dir, "--out")
     settings = replace(AttackSettings(), thresholds=parsed, device=device)
     from mindseye.eval.report import write_report
 

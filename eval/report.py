@@ -1,5 +1,7 @@
 """`report.md`, `metrics.json` and the figures, from the run's networks and attack tables."""
 
+import contextlib
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,12 +12,13 @@ from torch import nn
 from mindseye.attacks.experiments import record_table, targeted_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import BUDGETED, attack_specs, get_attack, spec_of_table
-from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.settings import AttackSettings, check_made_by
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
 from mindseye.core.constants import STAGES, TRIPLE_STAGED
 from mindseye.core.files import write_text_atomic
+from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.eval.claims import check_claims
 from mindseye.eval.clean import clean_predictions
 from mindseye.eval.clip import clip_table
@@ -42,18 +45,26 @@ from mindseye.eval.stats import (
     transfer_table,
     worst_case_records,
 )
+from mindseye.models.runs import weights_fingerprint
 
 KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig6_false_negatives"}
 
 
 def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackSettings) -> dict:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # What the report is made of: the data (its shards checked), the weights, and records
+    # made on both; a report never mixes in results of other data or other weights.
+    data = data_fingerprint(data_dir)
     classes, test = load_test_images(data_dir)
     victim_list = load_victims(run_dir, classes, settings)
+    weights = {victim.name: weights_fingerprint(run_dir, victim.name) for victim in victim_list}
+    check_made_by(run_dir, data, weights)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_previous_report(out_dir)
     models = {victim.name: victim.model for victim in victim_list}
-    clean = clean_predictions(victim_list, test, out_dir, settings.batch_size)
-    unclipped = unclipped_table1(run_dir, classes, test, out_dir, settings, clean)
+    cache = out_dir / "clean" / made_by_key(data, weights)
+    clean = clean_predictions(victim_list, test, cache, settings.batch_size)
+    unclipped = unclipped_table1(run_dir, classes, test, cache, settings, clean)
     # The paper's attack, its variants (the authors' way and each change alone) and every other
     # targeted attack; each is paired with the paper's attack on the same sources, by steps or
     # (a minimal-norm attack) by distortion.
@@ -126,20 +137,40 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
 UNCLIPPED = f"{TRIPLE_STAGED}-unclipped"
 
 
+def made_by_key(data: str, weights: dict[str, str]) -> str:
+    """The name of the clean decisions' folder: a digest of the data and of every network's
+    weights, so that other data or a retrained network never reuses them."""
+    made_by = json.dumps({"data": data, "weights": weights}, sort_keys=True)
+    return hashlib.sha256(made_by.encode()).hexdigest()[:16]
+
+
+def remove_previous_report(out_dir: Path) -> None:
+    """Remove the report an earlier eval left (report.md and metrics.json first, then the
+    figures metrics.json listed), so that a killed eval leaves no report that looks complete
+    beside new figures."""
+    listed: list[str] = []
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        listed = json.loads((out_dir / "metrics.json").read_text()).get("figures", [])
+    for name in ("report.md", "metrics.json", *listed):
+        path = out_dir / str(name)
+        if path.parent == out_dir and path.is_file():  # never outside the report's folder
+            path.unlink()
+
+
 def pairing(table: str) -> str:
     """How a targeted table pairs with the paper's attack: by steps, or by distortion (a
     minimal-norm attack, whose steps are fixed). A variant of the paper's attack pairs by steps."""
     return spec_of_table(table).paired_by or "steps"
 
 
-def unclipped_table1(run_dir: Path, classes: list[str], test: dict, out_dir: Path,
+def unclipped_table1(run_dir: Path, classes: list[str], test: dict, cache: Path,
                      settings: AttackSettings, clean: list[dict]) -> dict:
     """Table 1's triple-staged rows without the estimator's clip, as the authors' merged network
     computes them (it has no clip layer), and how many decisions differ from the clipped
     network's (`changed`, per threshold)."""
     (victim,) = load_victims(run_dir, classes, settings, (TRIPLE_STAGED,), clip="none")
     records = clean_predictions([TripleStagedVictim(UNCLIPPED, victim.model, victim.thresholds)],
-                                test, out_dir, settings.batch_size)
+                                test, cache, settings.batch_size)
     clipped = {(r["source"], r["threshold"]): r["decision"] for r in clean
                if r["network"] == TRIPLE_STAGED}
     changed: dict[str, int] = {}

@@ -11,6 +11,7 @@ folder, for the direct networks and for the triple-staged network at a threshold
 """
 
 from pathlib import Path
+from typing import get_args
 
 import torch
 
@@ -39,6 +40,14 @@ def load_classifier(
     images in [0, 1], in eval mode on `device` (auto: CUDA when present). The triple-staged
     network needs its `threshold`; `clip` chooses its estimator's clip (hard, straight_through
     for BPDA, none)."""
+    if not isinstance(run_dir, str | Path):
+        raise UserError(f"run_dir {run_dir!r}: give the run folder's path, e.g. 'runs/demo'")
+    if threshold is not None and (isinstance(threshold, bool)
+                                  or not isinstance(threshold, int | float)):
+        raise UserError(f"threshold {threshold!r}: give a number in (0, 1), e.g. 0.45")
+    clip = {"straight-through": "straight_through"}.get(clip, clip)  # the CLI's spelling
+    if clip not in get_args(ClipMode):
+        raise UserError(f"clip {clip!r}: choose one of {', '.join(get_args(ClipMode))}")
     run_dir = Path(run_dir)
     where = str(resolve_device(device))
     if network in DIRECT_NETWORKS:

@@ -6,6 +6,8 @@ import click
 
 from mindseye.core.constants import PRESET_COSTS, PRESETS, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
+from mindseye.core.files import make_writable_folder
+from mindseye.models.settings import MAX_BATCH_SIZE, MAX_STEPS
 
 
 @click.command()
@@ -17,8 +19,10 @@ from mindseye.core.errors import UserError
               help="Training schedules (models/settings.py) of a preset, whose whole pipeline "
               "costs " + "; ".join(f"{name}: {cost}" for name, cost in PRESET_COSTS.items())
               + ".")
-@click.option("--steps", type=int, help="Training steps (overrides the preset).")
-@click.option("--batch-size", type=int, help="Batch size (overrides the preset).")
+@click.option("--steps", type=int, help="Training steps (overrides the preset); at most "
+              f"{MAX_STEPS:,}, 20 times the paper's longest schedule.")
+@click.option("--batch-size", type=int, help="Batch size (overrides the preset); at most "
+              f"{MAX_BATCH_SIZE}, past which a step needs more memory than a laptop has.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--processes", type=click.IntRange(min=1),
@@ -48,6 +52,7 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
         schedule_for(preset, name, steps, batch_size)
     resolve_device(device)
     check_data(data)
+    make_writable_folder(run_dir, "--out")
     if network == "all":
         for name, results in train_all(data, run_dir, preset, steps, batch_size, seed, device,
                                        processes):

@@ -12,8 +12,9 @@ from torch import nn
 from mindseye.core.constants import DIRECT_NETWORKS, STAGES, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256, write_json_atomic
+from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.dataset.manifest import read_manifest
-from mindseye.dataset.shards import content_sha256, load_split
+from mindseye.dataset.shards import load_split
 from mindseye.dataset.stage3 import comparator_pairs, load_pairs, save_pairs
 from mindseye.dataset.torch_data import BatchOrder, InMemorySplit, PatchBatches, training_batches
 from mindseye.models import evaluation
@@ -177,7 +178,7 @@ def train_network(
         "format_version": FORMAT_VERSION, "network": network, "classes": classes,
         "num_classes": k, "input": "float images (B,1,64,64) on 0..255",
         "preset": preset, "schedule": schedule.to_json(), "seed": seed,
-        "data_fingerprint": content_sha256(data_dir),
+        "data_fingerprint": data_fingerprint(data_dir),
         "stages": _stage_weights(run_dir, network),
         # Only where set: configs written before the option keep reading as the same run.
         **({"ceil_pooling": True} if CEIL_POOLING[preset] else {}),

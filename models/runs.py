@@ -5,6 +5,7 @@ the data's fingerprint, the format version), so `load_classifier` needs nothing 
 and a run resumed or loaded against other data, classes or code fails with one clear line.
 """
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -12,9 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mindseye.core.constants import DIRECT_NETWORKS, NETWORK_CONFIG_FILE, STAGES
+from mindseye.core.constants import DIRECT_NETWORKS, NETWORK_CONFIG_FILE, STAGES, TRIPLE_STAGED
 from mindseye.core.errors import UserError
-from mindseye.core.files import atomic_path, write_json_atomic
+from mindseye.core.files import atomic_path, file_sha256, write_json_atomic
 from mindseye.models.comparator import Comparator
 from mindseye.models.direct import Direct, DirectParam
 from mindseye.models.estimator import ClipMode, Estimator
@@ -49,6 +50,20 @@ def build_network(network: str, num_classes: int, fast_lrn: bool = True,
     else:
         raise ValueError(f"unknown network {network!r}")
     return model.to(memory_format=torch.channels_last)
+
+
+def weights_fingerprint(run_dir: Path, network: str) -> str:
+    """sha256 of what a classifier computes with: its weights file, or for the triple-staged
+    network its three stages' (what attack records and reports are tied to)."""
+    parts = STAGES if network == TRIPLE_STAGED else (network,)
+    digest = hashlib.sha256()
+    for part in parts:
+        path = Path(run_dir) / part / WEIGHTS
+        if not path.is_file():
+            raise UserError(f"{path} not found; train it with `mindseye train all` (or "
+                            f"`mindseye train {part}`)")
+        digest.update(f"{part}:{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def resolve_device(name: str) -> torch.device:

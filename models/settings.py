@@ -124,16 +124,25 @@ CEIL_POOLING = {"demo": False, "medium": False, "paper": True}
 AUTHORS_PARAMETERS = {"demo": False, "medium": False, "paper": True}
 
 
+# Bounds on --steps and --batch-size: 20 times the paper's longest schedule (the projector's
+# 500k steps), and a batch 16 times the paper's 128 images (past it one training step of the
+# AlexNet trunk needs more memory than a laptop has).
+MAX_STEPS = 10_000_000
+MAX_BATCH_SIZE = 2048
+
+
 def schedule_for(
     preset: str, network: str, steps: int | None = None, batch_size: int | None = None
 ) -> Schedule:
     """The preset's schedule for one network, with the user's --steps / --batch-size."""
     if preset not in _PRESET_SCHEDULES:
         raise UserError(f"--preset {preset!r}: unknown preset; choose one of {', '.join(PRESETS)}")
-    if steps is not None and steps < 1:
-        raise UserError(f"--steps {steps}: must be at least 1")
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"--batch-size {batch_size}: must be at least 1")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise UserError(f"--steps {steps}: give 1 to {MAX_STEPS:,} (20 times the paper's "
+                        "longest schedule)")
+    if batch_size is not None and not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise UserError(f"--batch-size {batch_size}: give 1 to {MAX_BATCH_SIZE} (a larger "
+                        "batch needs more memory than a laptop has)")
     schedule = _PRESET_SCHEDULES[preset][network]
     if steps is not None:
         # A shorter run keeps the shape of the schedule: the decays land at the same fractions.

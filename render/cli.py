@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mindseye.core.constants import PRESET_COSTS, PRESETS
+from mindseye.render.settings import MAX_PER_CLASS
 
 
 @click.command()
@@ -12,10 +13,12 @@ from mindseye.core.constants import PRESET_COSTS, PRESETS
 @click.option("--preset", type=click.Choice(PRESETS), default="demo", show_default=True,
               help="Dataset size, one of the pipeline's presets: " + "; ".join(
                   f"{name}: {cost}" for name, cost in PRESET_COSTS.items()) + ".")
-@click.option("--per-class", type=click.IntRange(min=1),
-              help="Train samples per class, the None class included. [preset]")
-@click.option("--test-per-class", type=click.IntRange(min=1),
-              help="Test samples per class, the None class included. [preset]")
+@click.option("--per-class", type=click.IntRange(min=1, max=MAX_PER_CLASS),
+              help="Train samples per class, the None class included; at most "
+              f"{MAX_PER_CLASS:,} (about 5 KB a sample: 21 GB with four labels). [preset]")
+@click.option("--test-per-class", type=click.IntRange(min=1, max=MAX_PER_CLASS),
+              help=f"Test samples per class, the None class included; at most {MAX_PER_CLASS:,}. "
+              "[preset]")
 @click.option("--classes", metavar="NAME,...",
               help="Comma-separated classes, built-in or your own, in label order (see "
               "`mindseye assets list`). [the built-in classes]")
@@ -23,7 +26,8 @@ from mindseye.core.constants import PRESET_COSTS, PRESETS
               help="builtin | folder:PATH | npy:PATH | hdf5:PATH. [builtin]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
               "background; same seed, same dataset. [0]")
-@click.option("--shard-size", type=click.IntRange(min=1), help="Samples per shard file. [preset]")
+@click.option("--shard-size", type=click.IntRange(min=1, max=MAX_PER_CLASS),
+              help="Samples per shard file. [preset]")
 @click.option("--contrast-stretch/--no-contrast-stretch", default=None,
               help="Stretch each model's grey levels so that its 15th..85th percentiles span "
               "0..255, as the authors' code did (on in the paper preset). [preset]")

@@ -25,6 +25,10 @@ class RenderSettings:
         return per_class * n_labels
 
 
+# The most samples per class a render takes: 25 times the paper's 40000, about 21 GB of shards
+# with four labels (5.2 KB a sample at medium). Beyond it, a typo more likely than a plan.
+MAX_PER_CLASS = 1_000_000
+
 RENDER_PRESETS = {
     # Minutes on 2 cores: enough for every network to be clearly better than chance.
     "demo": RenderSettings(per_class=800, test_per_class=200, shard_size=500),

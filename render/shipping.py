@@ -9,7 +9,6 @@ place (a damaged one is replaced).
 """
 
 import hashlib
-import os
 import socket
 import threading
 from collections.abc import Iterable
@@ -18,9 +17,7 @@ from pathlib import Path
 
 from mindseye.blender_assets.registry import AssetClass
 from mindseye.core.errors import UserError
-from mindseye.core.files import atomic_path, file_sha256
-
-CACHE_VARIABLE = "MINDSEYE_CACHE"
+from mindseye.core.files import CACHE_VARIABLE, atomic_path, file_sha256, user_cache_dir
 
 
 @dataclass(frozen=True)
@@ -39,11 +36,7 @@ def model_refs(assets: Iterable[AssetClass]) -> tuple[ModelRef, ...]:
 
 def cache_dir() -> Path:
     """Where a worker keeps the models it was sent: $MINDSEYE_CACHE, else the XDG cache."""
-    if os.environ.get(CACHE_VARIABLE):
-        return Path(os.environ[CACHE_VARIABLE]) / "models"
-    cache_home = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(cache_home) if os.path.isabs(cache_home) else Path.home() / ".cache"
-    return base / "mindseye" / "models"
+    return user_cache_dir() / "models"
 
 
 def _sha256(data: bytes) -> str:

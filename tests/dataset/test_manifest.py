@@ -42,3 +42,12 @@ def test_missing_and_malformed_manifest(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"classes": ["a"]}))
     with pytest.raises(UserError, match="malformed"):
         read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("file", ["../x.h5", "/etc/shadow", "train/../../src/test.h5"])
+def test_a_shard_path_outside_the_folder_is_refused(tmp_path: Path, file: str) -> None:
+    manifest = Manifest(["a", "none"], {}, {"train": SplitRecord(10), "test": SplitRecord(0)})
+    manifest.add_shard("train", ShardRecord(file, 0, 10, "a" * 64))
+    write_manifest(tmp_path, manifest)
+    with pytest.raises(UserError, match="points outside"):
+        read_manifest(tmp_path)

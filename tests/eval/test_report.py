@@ -42,7 +42,8 @@ def test_wilson_bounds_solve_the_score_equation(errors, samples):
 
 def test_table1_equals_a_recomputation_from_the_clean_records(reported):
     metrics = json.loads((reported["report"] / "metrics.json").read_text())
-    clean = read_records(reported["report"] / "clean")
+    (clean_folder,) = (reported["report"] / "clean").iterdir()
+    clean = read_records(clean_folder)
     rows = {(r["network"], r["threshold"]): r for r in metrics["table1"]}
     assert set(rows) == {("direct", None), ("direct-param", None), ("triple-staged", 0.2),
                          ("triple-staged", 0.7)}
@@ -60,7 +61,8 @@ def test_table1_equals_a_recomputation_from_the_clean_records(reported):
 
 
 def test_recorded_ratios_give_the_recorded_decisions(reported):
-    clean = read_records(reported["report"] / "clean")
+    (clean_folder,) = (reported["report"] / "clean").iterdir()
+    clean = read_records(clean_folder)
     triple = [r for r in clean if r["network"] == "triple-staged"]
     assert triple and all(len(r["ratios"]) == len(CLASSES) - 1 for r in triple)
     for r in triple:

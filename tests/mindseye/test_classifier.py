@@ -65,3 +65,19 @@ def test_test_images_are_the_datasets_in_the_unit_range(tmp_path):
     assert images.shape == (5, 1, 64, 64) and images.dtype == torch.float32
     assert torch.equal(images[:, 0] * 255, torch.as_tensor(test["image"][:5], dtype=torch.float32))
     assert labels.tolist() == test["label"][:5].tolist()
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    ({"threshold": "0.45"}, "give a number"), ({"run_dir": None}, "run folder's path"),
+    ({"threshold": 0.45, "clip": "sideways"}, "choose one of hard")])
+def test_wrong_types_and_clips_say_what_to_do(run, arguments, words):
+    given = {"run_dir": run, "network": "triple-staged", **arguments}
+    with pytest.raises(UserError, match=words):
+        mindseye.load_classifier(device="cpu", **given)
+
+
+def test_the_clis_spelling_of_the_straight_through_clip_is_the_straight_through_clip(run):
+    # Before, any clip that was not exactly a ClipMode silently became the hard clip.
+    for clip in ("straight-through", "straight_through"):
+        model = mindseye.load_classifier(run, "triple-staged", 0.45, device="cpu", clip=clip)
+        assert model.victim.model.clip == "straight_through"

@@ -1,0 +1,61 @@
+"""What every command that reads a dataset checks first, and the digest that names the data.
+
+`data_fingerprint(DATA)` checks each shard's sha256 against the manifest (a changed or damaged
+shard is an error naming the file) and returns the content digest (`shards.content_sha256`):
+what a run records of the data it trained on, an attack of the data it attacked, a report of
+the data it reported. Both are cached in the user's cache folder (`core.files.user_cache_dir`),
+per dataset folder and keyed by every shard's size and modification time, so a second command on
+the same files reads nothing again; the dataset's own folder is never written.
+"""
+
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256, user_cache_dir, write_json_atomic
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import content_sha256
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """The content digest of DATA, once every shard has matched its sha256 in the manifest."""
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir)
+    shards = [shard for split in sorted(manifest.splits)
+              for shard in manifest.splits[split].shards]
+    stats = {}
+    for shard in shards:
+        path = data_dir / shard.file
+        if not path.is_file():
+            raise UserError(f"{path}: shard missing; render the dataset again (`mindseye render "
+                            f"{data_dir}` resumes it)")
+        stat = path.stat()
+        stats[shard.file] = [stat.st_size, stat.st_mtime_ns]
+    listed = hashlib.sha256(json.dumps([[s.file, s.sha256] for s in shards]).encode()).hexdigest()
+    where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:24]
+    cache_path = user_cache_dir() / "fingerprints" / f"{where}.json"
+    cached = _read_cache(cache_path)
+    if cached.get("manifest") == listed and cached.get("stats") == stats:
+        return cached["content_sha256"]
+    for shard in shards:
+        path = data_dir / shard.file
+        if file_sha256(path) != shard.sha256:
+            raise UserError(f"{path}: sha256 differs from {data_dir / 'manifest.json'}: the "
+                            "shard was changed or damaged; delete it and run `mindseye render "
+                            f"{data_dir}` to render it again (`mindseye dataset verify` checks "
+                            "the rest)")
+    digest = content_sha256(data_dir)
+    with contextlib.suppress(OSError):  # no writable cache: checked again next time
+        write_json_atomic(cache_path, {"manifest": listed, "stats": stats,
+                                       "content_sha256": digest})
+    return digest
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return cached if isinstance(cached, dict) else {}

@@ -1,0 +1,136 @@
+"""A report and the attack records say what made them: other data or other weights are never
+reused silently, damaged inputs are errors, and a killed eval leaves no report that looks whole
+(issue 21)."""
+
+import json
+import threading
+
+import pytest
+import torch
+
+from mindseye.attacks.experiments import run_attack
+from mindseye.attacks.settings import AttackSettings, lock_settings
+from mindseye.core.errors import UserError
+from mindseye.core.files import held_lock
+from mindseye.dataset.manifest import read_manifest
+from mindseye.eval.report import write_report
+from tests.fixtures.runs import untrained_run
+from tests.fixtures.synthetic_shapes import CLASSES, write_synthetic_dataset
+
+SETTINGS = AttackSettings(max_steps=3, per_class=1, thresholds=(0.2, 0.7), epsilons=(8,),
+                          pgd_iterations=2, device="cpu")
+
+
+def table1(metrics: dict) -> list:
+    return metrics["table1"]
+
+
+def retrain_to_call_everything_the_first_class(weights_file) -> None:
+    """Other weights for a direct network: its last layer's bias now decides."""
+    weights = torch.load(weights_file, weights_only=True)
+    last_bias = [name for name, value in weights.items()
+                 if name.endswith("bias") and value.shape == (len(CLASSES),)][-1]
+    weights[last_bias] = torch.tensor([1e4, 0.0, 0.0, 0.0])
+    torch.save(weights, weights_file)
+
+
+def test_a_report_on_other_data_or_weights_recomputes_its_clean_decisions(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES)
+    seven = write_synthetic_dataset(tmp_path / "seven", per_class=2, test_per_class=6, seed=7)
+    eight = write_synthetic_dataset(tmp_path / "eight", per_class=2, test_per_class=6, seed=8)
+    out = tmp_path / "report"
+    write_report(run, seven, out, SETTINGS)
+    on_eight = write_report(run, eight, out, SETTINGS)
+    assert table1(on_eight) == table1(write_report(run, eight, tmp_path / "fresh", SETTINGS))
+    # A retrained network: its decisions are made again, not read from the cache.
+    direct = run / "direct" / "weights.pt"
+    retrain_to_call_everything_the_first_class(direct)
+    retrained = write_report(run, eight, out, SETTINGS)
+    fresh = write_report(run, eight, tmp_path / "fresh2", SETTINGS)
+    assert retrained["confusion"] == fresh["confusion"] != on_eight["confusion"]
+
+
+def test_attack_records_are_tied_to_their_data_and_weights(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES)
+    seven = write_synthetic_dataset(tmp_path / "seven", per_class=2, test_per_class=3, seed=7)
+    eight = write_synthetic_dataset(tmp_path / "eight", per_class=2, test_per_class=3, seed=8)
+    run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
+    with pytest.raises(UserError, match="other data"):
+        run_attack(run, eight, "ifgsm", SETTINGS, networks=("direct",))
+    with pytest.raises(UserError, match="other data"):
+        write_report(run, eight, tmp_path / "report", SETTINGS)
+    retrain_to_call_everything_the_first_class(run / "direct" / "weights.pt")
+    with pytest.raises(UserError, match="records of direct were made with other weights"):
+        run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
+    with pytest.raises(UserError, match="records of direct were made with other weights"):
+        write_report(run, seven, tmp_path / "report", SETTINGS)
+
+
+def test_a_damaged_shard_or_record_table_is_an_error_naming_it(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES)
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
+    run_attack(run, data, "ifgsm", SETTINGS, networks=("direct",))
+    unit = sorted((run / "attacks" / "ifgsm").glob("*.json"))[0]
+    text = unit.read_text()
+    unit.write_text(text[: len(text) // 2])
+    with pytest.raises(UserError, match=f"{unit}.*damaged"):
+        write_report(run, data, tmp_path / "report", SETTINGS)
+    unit.write_text(text)
+    shard = data / read_manifest(data).splits["test"].shards[0].file
+    raw = bytearray(shard.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 100] = bytes(byte ^ 0xFF for byte in raw[middle:middle + 100])
+    shard.write_bytes(bytes(raw))
+    for command in (lambda: write_report(run, data, tmp_path / "report", SETTINGS),
+                    lambda: run_attack(run, data, "pgd", SETTINGS, networks=("direct",))):
+        with pytest.raises(UserError, match=f"{shard}: sha256 differs"):
+            command()
+
+
+def test_a_failed_command_writes_no_lock_and_a_second_attack_waits_for_the_first(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES)
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
+    lock = run / "attacks" / "settings.json"
+    with pytest.raises(UserError, match="tpu"):
+        run_attack(run, data, "ifgsm", AttackSettings(device="tpu"), networks=("direct",))
+    other = write_synthetic_dataset(tmp_path / "other", per_class=2, test_per_class=3)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["classes"] = ["cube", "ball", "cone", "none"]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError):
+        run_attack(run, other, "ifgsm", SETTINGS, networks=("direct",))
+    assert not lock.exists()
+    # Two attacks at once: the second waits while the first holds the lock, then finds the
+    # first's settings and is refused.
+    outcome = {}
+
+    def second() -> None:
+        try:
+            lock_settings(run, AttackSettings(max_steps=6))
+            outcome["second"] = "locked"
+        except UserError as error:
+            outcome["second"] = str(error)
+
+    lock_settings(run, AttackSettings(max_steps=5))
+    with held_lock(lock.with_name("settings.json.lock")):  # as the first does while it checks
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting
+    thread.join()
+    assert "max_steps 5 -> 6" in outcome["second"]
+    assert json.loads(lock.read_text())["max_steps"] == 5
+
+
+def test_a_killed_eval_leaves_no_report_that_looks_whole(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES)
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
+    out = tmp_path / "report"
+    write_report(run, data, out, SETTINGS)
+    assert (out / "report.md").is_file()
+    # The next eval dies while drawing its figures (here: a folder where a figure goes).
+    (out / "confusion.png").unlink()
+    (out / "confusion.png").mkdir()
+    with pytest.raises(OSError):
+        write_report(run, data, out, SETTINGS)
+    assert not (out / "report.md").exists() and not (out / "metrics.json").exists()
