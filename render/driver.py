@@ -44,7 +44,7 @@ from mindseye.dataset.shards import read_shard, write_shard
 from mindseye.render.blender import EngineSettings
 from mindseye.render.settings import RenderSettings
 from mindseye.render.shipping import ModelRef, ModelShipment, model_refs
-from mindseye.render.worker import shared_blender_process
+from mindseye.render.worker import end_with_parent, shared_blender_process
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class ShardJob:
     backgrounds: str
     engine: EngineSettings
     stretch: tuple[tuple[float, float], ...] | None = None  # (low, high) per class, or none
+    driver_pid: int = 0  # the `mindseye render` process; a worker of another pid ends with it
 
 
 _background_sources: dict[tuple[str, str], BackgroundSource] = {}
@@ -101,6 +102,8 @@ def render_shard(
     shipped bytes; without, from the driver's file.
     """
     plan = job.plan
+    if os.getpid() != job.driver_pid:
+        end_with_parent()  # a worker process: nothing of it outlives a killed job
     n_labels = len(job.models) + 1
     source = _background_source(job.backgrounds, plan.split)
     samples = [
@@ -335,8 +338,8 @@ def render_dataset(
     models = model_refs(assets.values())
     stretch = (tuple(tuple(config["contrast_stretch"][name]) for name in assets)
                if settings.contrast_stretch else None)
-    jobs = [ShardJob(plan, settings.seed, models, settings.backgrounds, engine, stretch)
-            for plan in todo]
+    jobs = [ShardJob(plan, settings.seed, models, settings.backgrounds, engine, stretch,
+                     os.getpid()) for plan in todo]
     # A cluster's workers get the models' bytes, read here before any worker is contacted.
     shipment = ModelShipment.read(assets.values()) if scheduler is not None else None
     attrs = {

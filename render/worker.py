@@ -11,6 +11,12 @@ removes it when the child is closed or replaced, so a killed child leaves nothin
 
 Recycling bounds memory: a Blender process that renders for hours slowly grows, so the child is
 replaced after `max_frames` frames (and transparently restarted if it died).
+
+Nothing outlives the job. A worker process of the job (joblib's or Dask's; `end_with_parent`)
+and every Blender child watch their parent: when it dies, by any signal, kill -9 included, the
+worker kills its Blender children and removes their folders, the child removes its own folder,
+and both exit within about a second. The job's own process is not watched: its parent is the
+user's shell.
 """
 
 from __future__ import annotations
@@ -21,15 +27,21 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+import mindseye
 from mindseye.render.blender import EngineSettings, make_frame_dir
 
 # Frames a child renders before it is replaced by a fresh one.
 DEFAULT_MAX_FRAMES = 5000
+# Seconds between two looks at whether the parent is still alive.
+ORPHAN_POLL_SECONDS = 0.5
 # Lines of the child's log quoted when it fails.
 LOG_LINES_IN_ERRORS = 20
 
@@ -47,6 +59,7 @@ class BlenderProcess:
         self._log = None
         self._folder: str | None = None
         self._frames = 0
+        _running.add(self)
 
     def render(
         self, blend_file: str | Path, object_name: str, rotations: np.ndarray
@@ -146,8 +159,9 @@ class BlenderProcess:
         # Closed in close(), with the child that writes to it.
         self._log = open(os.path.join(self._folder, "blender.log"), "ab")  # noqa: SIM115
         read_end, write_end = os.pipe()
-        # The child imports this package as the parent did, installed or from a checkout.
-        project_root = str(Path(__file__).resolve().parents[1])
+        # The child imports this package as the parent did, installed or from a checkout: the
+        # folder that holds the `mindseye` package goes first on its path.
+        project_root = str(Path(mindseye.__file__).resolve().parents[1])
         python_path = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
         self._child = subprocess.Popen(
             [sys.executable, "-m", "mindseye.render.worker", str(write_end), self._folder],
@@ -164,6 +178,45 @@ class BlenderProcess:
         pickle.dump(self.settings, self._child.stdin)
         self._child.stdin.flush()
         self._frames = 0
+
+
+# Every BlenderProcess of this process, for the orphan watch to kill.
+_running: weakref.WeakSet[BlenderProcess] = weakref.WeakSet()
+_watching: list[int] = []  # the process id that started the watch (a fork starts its own)
+
+
+def exit_when_orphaned(cleanup: Callable[[], None]) -> None:
+    """Watch, from a daemon thread, whether this process's parent has died (the process is then
+    adopted, and its parent id changes): then run `cleanup` and exit at once. Once a process."""
+    if _watching and _watching[0] == os.getpid():
+        return
+    _watching[:] = [os.getpid()]
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_POLL_SECONDS)
+        try:
+            cleanup()
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="exit-when-orphaned", daemon=True).start()
+
+
+def end_with_parent() -> None:
+    """For a worker process of a render job: when its parent dies, kill this process's Blender
+    children, remove their folders and exit."""
+    exit_when_orphaned(_kill_children)
+
+
+def _kill_children() -> None:
+    for process in list(_running):
+        child, folder = process._child, process._folder
+        if child is not None:
+            child.kill()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # Per thread: a Dask worker may run several tasks at once in threads, and two threads talking
@@ -184,6 +237,8 @@ def _serve(reply_fd: int, frame_dir: str) -> None:
     """The child's loop: EngineSettings first, then one reply per request until stdin closes."""
     replies = os.fdopen(reply_fd, "wb")
     requests = sys.stdin.buffer
+    # A parent killed before it could close this child: the child removes its folder and goes.
+    exit_when_orphaned(lambda: shutil.rmtree(frame_dir, ignore_errors=True))
 
     from mindseye.render.blender import Renderer
 

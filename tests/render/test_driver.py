@@ -125,6 +125,47 @@ def test_resume_after_sigkill_finishes_with_exactly_the_requested_samples(tmp_pa
     assert_same_dataset(reference, data)
 
 
+def marked_processes(marker: str) -> dict[int, str]:
+    """Process id -> command line of every live process whose environment holds `marker`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":  # a zombie has ended; only its exit status waits
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(
+                        b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="needs Linux's /proc")
+def test_kill_9_of_a_render_leaves_no_worker_and_no_frame_folder(tmp_path: Path) -> None:
+    marker = f"MINDSEYE_TEST_RUN={os.getpid()}-{time.monotonic_ns()}"
+    name, value = marker.split("=")
+    command = [sys.executable, "-m", "mindseye", "render", str(tmp_path / "data"), "--workers",
+               "2", "--per-class", "400", "--test-per-class", "3", "--shard-size", "50"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, env=child_env(**{name: value}))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and sum(
+            "mindseye.render.worker" in line for line in marked_processes(marker).values()) < 2:
+        time.sleep(0.1)
+    workers = marked_processes(marker)
+    folders = {path for pid in workers
+               for path in Path("/dev/shm").glob(f"mindseye-frames-{pid}-*")}
+    assert sum("mindseye.render.worker" in line for line in workers.values()) == 2 and folders
+    process.kill()  # the render alone, by kill -9: its workers get no word
+    process.wait()
+    deadline = time.monotonic() + 15
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not marked_processes(marker)
+    assert not [folder for folder in folders if folder.exists()]
+
+
 MIXED = ("tetra", "monkey")  # a user class and a built-in one, in the order of --classes
 
 
