@@ -1,10 +1,12 @@
 """Writing files so that a kill at any moment leaves either the old file or the new one."""
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,9 +32,30 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
         finally:
             os.close(descriptor)
         os.replace(partial, path)
-    except BaseException:
+    except BaseException as error:
         partial.unlink(missing_ok=True)
+        # A full disk shows as ENOSPC, or as whatever the writer makes of a short write
+        # (torch.save: "unexpected pos"): say what it is.
+        if isinstance(error, OSError | RuntimeError) and (
+                getattr(error, "errno", None) == errno.ENOSPC or disk_is_full(path)):
+            raise UserError(f"{path}: the disk is full; free some space and run the command "
+                            "again (it resumes where it stopped)") from error
         raise
+
+
+# Below this much free space, a failed write is reported as a full disk.
+FULL_DISK_BYTES = 16 << 20
+
+
+def disk_is_full(path: Path) -> bool:
+    """Whether the file system that holds (or would hold) `path` has almost no space left."""
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < FULL_DISK_BYTES
+    except OSError:
+        return False
 
 
 @contextmanager

@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 
 import mindseye
-from mindseye.render.blender import EngineSettings, make_frame_dir
+from mindseye.core.errors import UserError
+from mindseye.core.files import disk_is_full
+from mindseye.render.blender import EngineSettings, frame_file_dir, make_frame_dir
 
 # Frames a child renders before it is replaced by a fresh one.
 DEFAULT_MAX_FRAMES = 5000
@@ -125,6 +127,11 @@ class BlenderProcess:
                 reply = self._ask({**request, "rotations": rotations})
             except (BrokenPipeError, EOFError, pickle.UnpicklingError) as error:
                 if attempt == 2:
+                    frames = Path(frame_file_dir()) / "frame"
+                    if disk_is_full(frames):
+                        raise UserError(f"{frames.parent}: the file system of Blender's frames "
+                                        "is full; free some space there and run the command "
+                                        "again (it resumes)") from error
                     raise RuntimeError(
                         f"Blender worker died twice rendering {object_name} from {blend_file}"
                         f" (exit code {self._child.wait()}); the end of its log:\n"

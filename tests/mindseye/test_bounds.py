@@ -50,3 +50,26 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     one_line_refusal(["eval", str(run), str(data), "--out", str(blocker / "report")], "--out")
+
+
+@pytest.fixture()
+def full_disk(tmp_path: Path):
+    """A 4 MB file system with 64 KB left (needs root for the mount; skipped without)."""
+    import subprocess
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                      capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        (folder / "filler").write_bytes(bytes(4 * 1024 * 1024 - 64 * 1024))
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_is_said_in_one_line(tmp_path: Path, full_disk: Path):
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=2)
+    one_line_refusal(["train", "direct", str(data), "--out", str(full_disk / "run"),
+                      "--steps", "2"], "the disk is full")
