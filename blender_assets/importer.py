@@ -162,6 +162,17 @@ def _make_folder(directory: Path, where: str) -> list[Path]:
     return missing
 
 
+def _strip_code_and_animation(objects: list) -> None:
+    """A class is static geometry: drop animation and drivers (a driver is a Python expression,
+    which Blender refuses to run, and then hung on exit) and every text block of the file."""
+    for obj in objects:
+        obj.animation_data_clear()
+        if obj.data is not None and hasattr(obj.data, "animation_data_clear"):
+            obj.data.animation_data_clear()
+    for text in list(bpy.data.texts):
+        bpy.data.texts.remove(text)
+
+
 def add_model(
     name: str,
     model_file: Path,
@@ -198,6 +209,7 @@ def add_model(
         with _quiet_stdout():
             new_empty_scene()
             meshes = _import_meshes(model_file.resolve())
+            _strip_code_and_animation(meshes)
             obj = join_meshes(meshes, name)
             _fill_missing_materials(obj, name)
             faces = len(obj.data.polygons)

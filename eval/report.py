@@ -80,7 +80,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         tables[WORST_CASE] = worst_case_records(ran)
         budgeted = (*budgeted, WORST_CASE)
     metrics = {
-        "provenance": provenance(run_dir, data_dir),
+        "provenance": {**provenance(run_dir, data_dir), "data_sha256": data,
+                       "weights_sha256": weights},
         "classes": classes,
         "test_samples": int(len(test["label"])),
         "table1": error_table(clean),

@@ -21,6 +21,7 @@ user's shell.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import shutil
@@ -35,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-import mindseye
 from mindseye.core.errors import UserError
 from mindseye.core.files import disk_is_full
 from mindseye.render.blender import EngineSettings, frame_file_dir, make_frame_dir
@@ -168,7 +168,7 @@ class BlenderProcess:
         read_end, write_end = os.pipe()
         # The child imports this package as the parent did, installed or from a checkout: the
         # folder that holds the `mindseye` package goes first on its path.
-        project_root = str(Path(mindseye.__file__).resolve().parents[1])
+        project_root = str(Path(importlib.util.find_spec("mindseye").origin).resolve().parents[1])
         python_path = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
         self._child = subprocess.Popen(
             [sys.executable, "-m", "mindseye.render.worker", str(write_end), self._folder],

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from mindseye.attacks.settings import ATTACK_PRESETS, lock_settings
+from mindseye.attacks.settings import ATTACK_PRESETS, RECORDED_SETTINGS, lock_settings
 from mindseye.eval.markdown import provenance_text
 from mindseye.eval.provenance import CODE_DIR, code_commit, provenance
 
@@ -17,7 +17,10 @@ def test_the_report_starts_with_what_made_it(reported):
     made = metrics["provenance"]
     assert made["training_presets"] == ["demo"] and not made["sizes_enough_for_verdicts"]
     recorded = json.loads((reported["run"] / "attacks" / "settings.json").read_text())
-    assert made["attacks"] == recorded
+    assert made["attacks"] == {name: recorded[name] for name in RECORDED_SETTINGS}
+    # And what the numbers were made on: the data's digest and every network's weights'.
+    assert made["data_sha256"] == recorded["data"]
+    assert made["weights_sha256"] == recorded["weights"]
     head = report[: report.index("## Table 1")]
     assert f"at {made['commit']}" in head
     assert f"{recorded['per_class']} test images per class for the paper's attack" in head

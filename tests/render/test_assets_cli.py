@@ -259,3 +259,39 @@ def test_add_reads_every_other_format(tmp_path: Path, tetrahedron: Path, suffix:
     assert len(mesh.polygons) == 4
     vertices = np.array([vertex.co[:] for vertex in mesh.vertices])
     assert FRAME_FILL - 0.05 < extent(vertices, check_rotations()) <= FRAME_FILL + 1e-6
+
+
+CRAFTED_BLEND = """
+import bpy, sys
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+cube = bpy.context.active_object
+text = bpy.data.texts.new("register.py")
+text.write("open(sys.argv[-1] + '.text-ran', 'w').write('ran')")
+text.use_module = True
+driver = cube.driver_add("location", 0).driver
+driver.type = "SCRIPTED"
+driver.expression = "__import__('os').system('touch ' + {marker!r}) or 0"
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
+import os
+os._exit(0)  # Blender hangs on exit with a driver in memory: the very hang `assets add` avoids
+"""
+
+
+def test_a_blend_with_code_in_it_runs_none_and_adds_without_hanging(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.fixtures.environment import child_env
+
+    crafted, marker = tmp_path / "crafted.blend", tmp_path / "driver-ran"
+    subprocess.run([sys.executable, "-c", CRAFTED_BLEND.format(marker=str(marker)),
+                    str(crafted)], check=True, capture_output=True, env=child_env(), timeout=120)
+    # Before, it printed success and then hung on exit.
+    added = subprocess.run(
+        [sys.executable, "-m", "mindseye", "assets", "add", "crafted", str(crafted),
+         "--assets-dir", str(tmp_path / "assets")],
+        capture_output=True, text=True, env=child_env(), timeout=120, check=False)
+    assert added.returncode == 0, added.stderr[-2000:]
+    assert not marker.exists() and not list(tmp_path.glob("*.text-ran"))
+    assert (tmp_path / "assets" / "crafted.blend").is_file()
