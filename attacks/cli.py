@@ -39,6 +39,12 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
                         "`mindseye render`")
 
 
+def _bound(name: str) -> str:
+    """' At most N (why).' for a size option's help."""
+    bound, reason = SIZE_BOUNDS[name]
+    return f" At most {bound:,} ({reason})."
+
+
 def _preset_values(name: str) -> str:
     """'demo 3, medium 100, paper 1000' for one setting."""
     return ", ".join(f"{preset} {getattr(ATTACK_PRESETS[preset], name)}" for preset in PRESETS)
@@ -63,9 +69,6 @@ ATTACK_HELP = """Attack the networks of RUN on the test images of DATA; records 
 
 The report's robust accuracy headline is the worst case over every budgeted attack run.
 
-Every size option takes 1 to a bound (attacks/settings.py, SIZE_BOUNDS), past which a typo is
-likelier than a plan.
-
 The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks use them,
 and an option that contradicts them is refused (finished units are skipped by name, so two set-ups
 would mix).
@@ -89,13 +92,13 @@ class RegistryCommand(click.Command):
               help="Attack sizes of a preset. [default: the recorded settings of a run already "
               "attacked, else the preset the run was trained with]")
 @click.option("--max-steps", type=int, help="Step cap of the iterative attacks "
-              f"({_preset_values('max_steps')}).")
+              f"({_preset_values('max_steps')})." + _bound("max_steps"))
 @click.option("--per-class", type=int, help="Test images per class for the paper's attack and "
-              f"those marked [P] above ({_preset_values('per_class')}).")
+              f"those marked [P] above ({_preset_values('per_class')})." + _bound("per_class"))
 @click.option("--extra-per-class", type=int, help="Test images per class for the other "
               "attacks, taken in test-split order as "
               "--per-class takes them, so the smaller set is part of the larger "
-              f"({_preset_values('extra_per_class')}).")
+              f"({_preset_values('extra_per_class')})." + _bound("extra_per_class"))
 @click.option("--thresholds", help="Triple-staged thresholds, each in (0, 1) "
               f"[preset: {','.join(map(str, AttackSettings.thresholds))}].")
 @click.option("--epsilons", help="L-inf budgets of the budgeted attacks in grey levels, e.g. "
@@ -103,28 +106,32 @@ class RegistryCommand(click.Command):
               f"(demo {','.join(f'{e:g}' for e in ATTACK_PRESETS['demo'].epsilons)}; medium "
               f"and paper {','.join(f'{e:g}' for e in AttackSettings.epsilons)}).")
 @click.option("--pgd-iterations", type=int,
-              help=f"PGD's iterations per budget ({_preset_values('pgd_iterations')}).")
+              help=f"PGD's iterations per budget ({_preset_values('pgd_iterations')})."
+              + _bound("pgd_iterations"))
 @click.option("--square-queries", type=int,
-              help=f"Square's queries per budget ({_preset_values('square_queries')}).")
+              help=f"Square's queries per budget ({_preset_values('square_queries')})."
+              + _bound("square_queries"))
 @click.option("--chunk", type=int, help="Source images per resumable unit: a kill loses at most "
               "one; larger keeps a GPU's batches full as images flip and leave. Fixed for a "
-              f"run by its first attack, like the sizes [preset: {AttackSettings.chunk}].")
+              f"run by its first attack, like the sizes [preset: {AttackSettings.chunk}]."
+              + _bound("chunk"))
 @click.option("--batch-size", type=int, help="Images per forward pass; changes speed and "
-              f"memory, not the records [default: {AttackSettings.batch_size}].")
+              f"memory, not the records [default: {AttackSettings.batch_size}]."
+              + _bound("batch_size"))
 @click.option("--networks", "network_names", default=",".join(CLASSIFIERS), show_default=True,
               help="Which networks to attack. Records are per network, so runs on different "
               "machines can split the networks and share one RUN/attacks/.")
 @click.option("--device", default=AttackSettings.device, show_default=True,
               help="auto|cpu|cuda")
 @click.option("--fmn-steps", type=int, help="Fast Minimum-Norm's steps; fixed for a run "
-              f"by its first attack [default: {AttackSettings.fmn_steps}].")
+              f"by its first attack [default: {AttackSettings.fmn_steps}]." + _bound("fmn_steps"))
 @click.option("--hsj-iterations", type=int, help="HopSkipJump's boundary iterations; fixed "
               "for a run "
-              f"[default: {AttackSettings.hsj_iterations}].")
+              f"[default: {AttackSettings.hsj_iterations}]." + _bound("hsj_iterations"))
 @click.option("--hsj-evaluations", type=int, help="HopSkipJump's probes per gradient estimate "
               "(at most "
               "iterations x evaluations queries per image); fixed for a run "
-              f"[default: {AttackSettings.hsj_evaluations}].")
+              f"[default: {AttackSettings.hsj_evaluations}]." + _bound("hsj_evaluations"))
 @click.option("--gradient-precision", type=click.Choice(GRADIENT_PRECISIONS),
               help="The triple-staged network's step-by-step targeted attacks (the paper's, "
               "its variants, BPDA, adaptive, pose search) take their gradient in bfloat16: "

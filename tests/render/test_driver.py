@@ -143,7 +143,8 @@ def marked_processes(marker: str) -> dict[int, str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="needs Linux's /proc")
-def test_kill_9_of_a_render_leaves_no_worker_and_no_frame_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_render_leaves_no_worker_and_no_frame_folder(tmp_path: Path, stop) -> None:
     marker = f"MINDSEYE_TEST_RUN={os.getpid()}-{time.monotonic_ns()}"
     name, value = marker.split("=")
     command = [sys.executable, "-m", "mindseye", "render", str(tmp_path / "data"), "--workers",
@@ -157,7 +158,7 @@ def test_kill_9_of_a_render_leaves_no_worker_and_no_frame_folder(tmp_path: Path)
     folders = {path for pid in workers
                for path in Path("/dev/shm").glob(f"mindseye-frames-{pid}-*")}
     assert sum("mindseye.render.worker" in line for line in workers.values()) == 2 and folders
-    process.kill()  # the render alone, by kill -9: its workers get no word
+    process.send_signal(stop)  # the render alone: its workers get no word
     process.wait()
     deadline = time.monotonic() + 15
     while marked_processes(marker) and time.monotonic() < deadline:
