@@ -64,12 +64,15 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         raise ValueError(f"a variant applies to {PAPER_ATTACK.name} alone")
     data = data_fingerprint(data_dir)
     classes, test = load_test_images(data_dir)
+    weights: dict[str, str] = {}
     for spec in specs:
-        run_one(run_dir, spec, classes, test, data, settings, networks, variant)
+        run_one(run_dir, spec, classes, test, data, weights, settings, networks, variant)
 
 
 def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, data: str,
-            settings: AttackSettings, networks: tuple[str, ...], variant: Variant) -> None:
+            weights: dict[str, str], settings: AttackSettings, networks: tuple[str, ...],
+            variant: Variant) -> None:
+    """One attack; `weights` holds the networks' digests computed so far (each once)."""
     networks = tuple(name for name in networks if name in spec.networks)
     if not networks:
         return
@@ -79,8 +82,10 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
     # Every input is checked (device, weights, classes) before the lock is written.
     victims = load_victims(run_dir, classes, settings, networks,
                            clip if spec.kind == TARGETED else "hard")
+    for name in networks:
+        weights.setdefault(name, weights_fingerprint(run_dir, name))
     lock_settings(run_dir, settings, data=data,
-                  weights={name: weights_fingerprint(run_dir, name) for name in networks})
+                  weights={name: weights[name] for name in networks})
     if spec.kind == TRANSFER:
         # The direct networks' adversarials: made here if they are attacked, else from records.
         origins = [victim for victim in victims if victim.name in DIRECT_NETWORKS]

@@ -159,7 +159,9 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
             check_against_recorded(run_dir, wanted, recorded)
             lock = json.loads((folder / SETTINGS_FILE).read_text())
         if data is not None:
-            lock["data"] = check_data(run_dir, lock.get("data"), data)
+            # A new lock takes this data; an older lock without it, the rule of `check_data`.
+            lock["data"] = data if recorded is None else check_data(run_dir, lock.get("data"),
+                                                                    data)
         for network, digest in (weights or {}).items():
             known = lock.setdefault("weights", {}).get(network)
             if known is not None and known != digest:

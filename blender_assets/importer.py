@@ -162,13 +162,17 @@ def _make_folder(directory: Path, where: str) -> list[Path]:
     return missing
 
 
-def _strip_code_and_animation(objects: list) -> None:
+def _strip_code_and_animation() -> None:
     """A class is static geometry: drop animation and drivers (a driver is a Python expression,
     which Blender refuses to run, and then hung on exit) and every text block of the file."""
-    for obj in objects:
-        obj.animation_data_clear()
-        if obj.data is not None and hasattr(obj.data, "animation_data_clear"):
-            obj.data.animation_data_clear()
+    for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.shape_keys,
+                       bpy.data.materials, bpy.data.node_groups, bpy.data.worlds,
+                       bpy.data.scenes, bpy.data.lights, bpy.data.cameras):
+        for block in collection:
+            block.animation_data_clear()
+            tree = getattr(block, "node_tree", None)
+            if tree is not None:
+                tree.animation_data_clear()
     for text in list(bpy.data.texts):
         bpy.data.texts.remove(text)
 
@@ -209,7 +213,7 @@ def add_model(
         with _quiet_stdout():
             new_empty_scene()
             meshes = _import_meshes(model_file.resolve())
-            _strip_code_and_animation(meshes)
+            _strip_code_and_animation()
             obj = join_meshes(meshes, name)
             _fill_missing_materials(obj, name)
             faces = len(obj.data.polygons)

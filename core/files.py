@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,8 +37,8 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
         partial.unlink(missing_ok=True)
         # A full disk shows as ENOSPC, or as whatever the writer makes of a short write
         # (torch.save: "unexpected pos"): say what it is.
-        if isinstance(error, OSError | RuntimeError) and (
-                getattr(error, "errno", None) == errno.ENOSPC or disk_is_full(path)):
+        if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or (
+                isinstance(error, RuntimeError) and disk_is_full(path)):
             raise UserError(f"{path}: the disk is full; free some space and run the command "
                             "again (it resumes where it stopped)") from error
         raise
@@ -65,7 +66,17 @@ def held_lock(path: Path) -> Iterator[None]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX)
+        except OSError as error:
+            if error.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise
+            # A shared file system without locks (some NFS, Lustre, FUSE mounts): go on
+            # unlocked, as before locks existed, and say so.
+            print(f"warning: {path}: this file system cannot lock files; do not start two "
+                  "attacks on one run at the same moment", file=sys.stderr)
+            yield
+            return
         try:
             yield
         finally:

@@ -18,6 +18,9 @@ from mindseye.core.files import file_sha256, user_cache_dir, write_json_atomic
 from mindseye.dataset.manifest import read_manifest
 from mindseye.dataset.shards import content_sha256
 
+# Part of the cache's key: bump when the content digest changes its definition.
+FINGERPRINT_VERSION = 1
+
 
 def data_fingerprint(data_dir: Path) -> str:
     """The content digest of DATA, once every shard has matched its sha256 in the manifest."""
@@ -33,7 +36,8 @@ def data_fingerprint(data_dir: Path) -> str:
                             f"{data_dir}` resumes it)")
         stat = path.stat()
         stats[shard.file] = [stat.st_size, stat.st_mtime_ns]
-    listed = hashlib.sha256(json.dumps([[s.file, s.sha256] for s in shards]).encode()).hexdigest()
+    listed = hashlib.sha256(json.dumps([FINGERPRINT_VERSION, [[s.file, s.sha256] for s in shards]])
+                            .encode()).hexdigest()
     where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:24]
     cache_path = user_cache_dir() / "fingerprints" / f"{where}.json"
     cached = _read_cache(cache_path)
@@ -47,7 +51,8 @@ def data_fingerprint(data_dir: Path) -> str:
                             f"{data_dir}` to render it again (`mindseye dataset verify` checks "
                             "the rest)")
     digest = content_sha256(data_dir)
-    with contextlib.suppress(OSError):  # no writable cache: checked again next time
+    with contextlib.suppress(OSError, UserError):  # no room for the cache: checked next time
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache_path, {"manifest": listed, "stats": stats,
                                        "content_sha256": digest})
     return digest

@@ -43,5 +43,7 @@ def clean_predictions(victim_list: list[Victim], test: dict, folder: Path,
                 for row in range(len(decisions))
                 for column, threshold in enumerate(victim.thresholds)
             ])
-    # Units of other thresholds (an earlier run with other --thresholds) stay on disk, unused.
-    return [record for record in records.read() if record["unit"] in wanted]
+    # Units of other thresholds (an earlier run with other --thresholds) stay on disk, unused:
+    # only the wanted ones are read, in the order of their files' names.
+    return [record for unit in sorted(wanted, key=lambda unit: records.unit_file(unit).name)
+            for record in records.read_unit(unit)]

@@ -60,7 +60,6 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     weights = {victim.name: weights_fingerprint(run_dir, victim.name) for victim in victim_list}
     check_made_by(run_dir, data, weights)
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_previous_report(out_dir)
     models = {victim.name: victim.model for victim in victim_list}
     cache = out_dir / "clean" / made_by_key(data, weights)
     clean = clean_predictions(victim_list, test, cache, settings.batch_size)
@@ -104,6 +103,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         if any(gradient_free.values()) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
     }
+    # Every input is read: only now does the previous report go (see remove_previous_report).
+    remove_previous_report(out_dir)
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]
     if metrics["ratio_margins"]:
         figures.append(ratio_histograms(clean, thresholds_of(metrics["table1"]),

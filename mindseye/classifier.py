@@ -10,6 +10,8 @@ folder, for the direct networks and for the triple-staged network at a threshold
     decisions = model(images).argmax(dim=1)   # 0..K-1 the classes, K is None
 """
 
+import numbers
+import os
 from pathlib import Path
 from typing import get_args
 
@@ -40,10 +42,10 @@ def load_classifier(
     images in [0, 1], in eval mode on `device` (auto: CUDA when present). The triple-staged
     network needs its `threshold`; `clip` chooses its estimator's clip (hard, straight_through
     for BPDA, none)."""
-    if not isinstance(run_dir, str | Path):
+    if not isinstance(run_dir, str | os.PathLike):
         raise UserError(f"run_dir {run_dir!r}: give the run folder's path, e.g. 'runs/demo'")
     if threshold is not None and (isinstance(threshold, bool)
-                                  or not isinstance(threshold, int | float)):
+                                  or not isinstance(threshold, numbers.Real)):
         raise UserError(f"threshold {threshold!r}: give a number in (0, 1), e.g. 0.45")
     clip = {"straight-through": "straight_through"}.get(clip, clip)  # the CLI's spelling
     if clip not in get_args(ClipMode):

@@ -79,7 +79,10 @@ class ShardJob:
     backgrounds: str
     engine: EngineSettings
     stretch: tuple[tuple[float, float], ...] | None = None  # (low, high) per class, or none
-    driver_pid: int = 0  # the `mindseye render` process; a worker of another pid ends with it
+    # The `mindseye render` process, and whether its workers are its own children (joblib's
+    # processes): those end with it. A Dask worker's parent is the cluster's, not ours.
+    driver_pid: int = 0
+    local_workers: bool = False
 
 
 _background_sources: dict[tuple[str, str], BackgroundSource] = {}
@@ -102,8 +105,8 @@ def render_shard(
     shipped bytes; without, from the driver's file.
     """
     plan = job.plan
-    if os.getpid() != job.driver_pid:
-        end_with_parent()  # a worker process: nothing of it outlives a killed job
+    if job.local_workers and os.getpid() != job.driver_pid:
+        end_with_parent()  # a local worker process: nothing of it outlives a killed job
     n_labels = len(job.models) + 1
     source = _background_source(job.backgrounds, plan.split)
     samples = [
@@ -339,7 +342,7 @@ def render_dataset(
     stretch = (tuple(tuple(config["contrast_stretch"][name]) for name in assets)
                if settings.contrast_stretch else None)
     jobs = [ShardJob(plan, settings.seed, models, settings.backgrounds, engine, stretch,
-                     os.getpid()) for plan in todo]
+                     os.getpid(), local_workers=scheduler is None) for plan in todo]
     # A cluster's workers get the models' bytes, read here before any worker is contacted.
     shipment = ModelShipment.read(assets.values()) if scheduler is not None else None
     attrs = {

@@ -12,8 +12,8 @@ removes it when the child is closed or replaced, so a killed child leaves nothin
 Recycling bounds memory: a Blender process that renders for hours slowly grows, so the child is
 replaced after `max_frames` frames (and transparently restarted if it died).
 
-Nothing outlives the job. A worker process of the job (joblib's or Dask's; `end_with_parent`)
-and every Blender child watch their parent: when it dies, by any signal, kill -9 included, the
+Nothing outlives the job. A local worker process of the job (joblib's; `end_with_parent`) and
+every Blender child watch their parent: when it dies, by any signal, kill -9 included, the
 worker kills its Blender children and removes their folders, the child removes its own folder,
 and both exit within about a second. The job's own process is not watched: its parent is the
 user's shell.

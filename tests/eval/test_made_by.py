@@ -134,3 +134,13 @@ def test_a_killed_eval_leaves_no_report_that_looks_whole(tmp_path):
     with pytest.raises(OSError):
         write_report(run, data, out, SETTINGS)
     assert not (out / "report.md").exists() and not (out / "metrics.json").exists()
+
+
+def test_a_first_attack_may_use_other_data_than_the_training_data(tmp_path):
+    run = untrained_run(tmp_path / "run", CLASSES)
+    seven = write_synthetic_dataset(tmp_path / "seven", per_class=2, test_per_class=3, seed=7)
+    config = json.loads((run / "direct" / "config.json").read_text())
+    (run / "direct" / "config.json").write_text(json.dumps({**config,
+                                                            "data_fingerprint": "trained-on"}))
+    run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
+    assert json.loads((run / "attacks" / "settings.json").read_text())["data"] != "trained-on"
