@@ -18,6 +18,7 @@ from mindseye.core.constants import (
 )
 from mindseye.core.errors import UserError
 from mindseye.core.files import held_lock, write_json_atomic
+from mindseye.render.settings import MAX_PER_CLASS
 
 # Images per forward pass: speed and memory, never the records.
 BATCH_SIZE = 128
@@ -66,8 +67,8 @@ ATTACK_PRESETS: dict[str, AttackSettings] = {
 # The largest value each size option takes, and why: past these a typo is likelier than a plan.
 SIZE_BOUNDS: dict[str, tuple[int, str]] = {
     "max_steps": (100_000, "ten times the authors' cap of 10000 steps"),
-    "per_class": (1_000_000, "the most samples per class a render makes"),
-    "extra_per_class": (1_000_000, "the most samples per class a render makes"),
+    "per_class": (MAX_PER_CLASS, "the most samples per class a render makes"),
+    "extra_per_class": (MAX_PER_CLASS, "the most samples per class a render makes"),
     "pgd_iterations": (100_000, "a hundred times AutoAttack's APGD"),
     "square_queries": (1_000_000, "two hundred times AutoAttack's Square"),
     "chunk": (100_000, "a unit is redone whole after a kill"),
@@ -126,16 +127,24 @@ def attacks_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "attacks"
 
 
-def recorded_settings(run_dir: Path) -> dict | None:
-    """RUN/attacks/settings.json: the RECORDED_SETTINGS of the run's first attack, or None."""
+def read_lock(run_dir: Path) -> dict | None:
+    """RUN/attacks/settings.json as written (settings, data, weights), or None before the
+    run's first attack."""
     path = attacks_dir(run_dir) / SETTINGS_FILE
     if not path.is_file():
         return None
     try:
-        recorded = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except ValueError:
         raise UserError(f"{path} is not valid JSON; restore it, or move {attacks_dir(run_dir)} "
                         "away to start the attacks afresh") from None
+
+
+def recorded_settings(run_dir: Path) -> dict | None:
+    """RUN/attacks/settings.json: the RECORDED_SETTINGS of the run's first attack, or None."""
+    recorded = read_lock(run_dir)
+    if recorded is None:
+        return None
     return {**LATER_SETTINGS,
             **{name: tuple(value) if isinstance(value, list) else value
                for name, value in recorded.items() if name in RECORDED_SETTINGS}}
@@ -157,18 +166,14 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
             lock = dict(wanted)
         else:
             check_against_recorded(run_dir, wanted, recorded)
-            lock = json.loads((folder / SETTINGS_FILE).read_text())
+            lock = read_lock(run_dir)
         if data is not None:
             # A new lock takes this data; an older lock without it, the rule of `check_data`.
             lock["data"] = data if recorded is None else check_data(run_dir, lock.get("data"),
                                                                     data)
-        for network, digest in (weights or {}).items():
-            known = lock.setdefault("weights", {}).get(network)
-            if known is not None and known != digest:
-                raise UserError(f"{folder / SETTINGS_FILE}: the records of {network} were made "
-                                "with other weights (retrained since?); move "
-                                f"{folder} away to attack the new networks afresh")
-            lock["weights"][network] = digest
+        if weights:
+            check_weights(run_dir, lock.get("weights", {}), weights)
+            lock["weights"] = {**lock.get("weights", {}), **weights}
         write_json_atomic(folder / SETTINGS_FILE, lock)
 
 
@@ -191,35 +196,42 @@ def check_data(run_dir: Path, recorded: str | None, data: str) -> str:
     return data
 
 
-def trained_data(run_dir: Path) -> str | None:
-    """The content digest of the data the run's networks were trained on (their configs)."""
+def check_weights(run_dir: Path, recorded: dict[str, str], weights: dict[str, str]) -> None:
+    """Every network the lock names with other weights than these is refused: its records
+    were made by another network (retrained since?)."""
+    for network, digest in weights.items():
+        if recorded.get(network, digest) != digest:
+            raise UserError(f"{attacks_dir(run_dir) / SETTINGS_FILE}: the records of {network} "
+                            "were made with other weights (retrained since?); move "
+                            f"{attacks_dir(run_dir)} away to attack the new networks afresh")
+
+
+def trained_value(run_dir: Path, key: str, accept=bool) -> object | None:
+    """The first value of `key` that `accept` takes in the configs of the run's trained
+    networks (RUN/<network>/config.json), in training order; None if none has one."""
     for network in TRAINED_NETWORKS:
         path = Path(run_dir) / network / NETWORK_CONFIG_FILE
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            found = json.loads(path.read_text()).get("data_fingerprint")
-            if found:
+            found = json.loads(path.read_text()).get(key)
+            if accept(found):
                 return found
     return None
+
+
+def trained_data(run_dir: Path) -> str | None:
+    """The content digest of the data the run's networks were trained on (their configs)."""
+    return trained_value(run_dir, "data_fingerprint")
 
 
 def check_made_by(run_dir: Path, data: str, weights: dict[str, str]) -> None:
     """A report's check that the run's attack records were made on this data and these
     weights (a run never attacked, or attacked before locks named them, passes as
     `check_data` says)."""
-    path = attacks_dir(run_dir) / SETTINGS_FILE
-    if not path.is_file():
+    lock = read_lock(run_dir)
+    if lock is None:
         return
-    try:
-        lock = json.loads(path.read_text())
-    except ValueError:
-        raise UserError(f"{path} is not valid JSON; restore it, or move {attacks_dir(run_dir)} "
-                        "away to start the attacks afresh") from None
     check_data(run_dir, lock.get("data"), data)
-    for network, digest in lock.get("weights", {}).items():
-        if network in weights and weights[network] != digest:
-            raise UserError(f"{path}: the records of {network} were made with other weights "
-                            f"(retrained since?); attack it again after moving "
-                            f"{attacks_dir(run_dir)} away")
+    check_weights(run_dir, lock.get("weights", {}), weights)
 
 
 def check_against_recorded(run_dir: Path, wanted: dict, recorded: dict) -> None:
@@ -241,15 +253,9 @@ def _shown(value: object) -> str:
 
 def trained_preset(run_dir: Path) -> str:
     """The preset the run's networks were trained with (RUN/<network>/config.json)."""
-    for network in TRAINED_NETWORKS:
-        path = Path(run_dir) / network / NETWORK_CONFIG_FILE
-        if path.is_file():
-            try:
-                preset = json.loads(path.read_text()).get("preset")
-            except ValueError:
-                continue
-            if preset in ATTACK_PRESETS:
-                return preset
+    preset = trained_value(run_dir, "preset", accept=lambda value: value in ATTACK_PRESETS)
+    if preset is not None:
+        return preset
     raise UserError(f"{run_dir}: no trained network says which preset it used; train first "
                     "with `mindseye train all`, or give --preset")
 

@@ -101,6 +101,13 @@ class BlenderProcess:
         self._folder = None
         self._frames = 0
 
+    def kill(self) -> None:
+        """Kill the child at once and remove its folder (no time for a clean close)."""
+        if self._child is not None:
+            self._child.kill()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
     @property
     def pid(self) -> int | None:
         """The child's process id, or None when no child runs."""
@@ -219,11 +226,7 @@ def end_with_parent() -> None:
 
 def _kill_children() -> None:
     for process in list(_running):
-        child, folder = process._child, process._folder
-        if child is not None:
-            child.kill()
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        process.kill()
 
 
 # Per thread: a Dask worker may run several tasks at once in threads, and two threads talking
