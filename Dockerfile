@@ -22,6 +22,8 @@ RUN MINDSEYE_VENV=/opt/venv PYTHON=python3.11 PIP_NO_CACHE_DIR=1 \
         ./install.sh --torch "$TORCH" --deps-only \
     && rm -rf /var/lib/apt/lists/*
 COPY . .
+# install.sh fetches the photos background set (the render default) into the image.
+ENV MINDSEYE_PHOTOS=/opt/mindseye-photos/photos-v1.h5
 RUN MINDSEYE_VENV=/opt/venv PYTHON=python3.11 PIP_NO_CACHE_DIR=1 ./install.sh --torch "$TORCH"
 
 # Everything a user keeps lives under the mounted /data: datasets, runs, and the classes that

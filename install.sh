@@ -5,20 +5,24 @@
 #   ./install.sh --torch cuda   choose the PyTorch build: auto (the default), cpu or cuda
 #                               (or set MINDSEYE_TORCH=auto|cpu|cuda)
 #   ./install.sh --deps-only    everything but mindseye itself (what the Dockerfile caches first)
+#   ./install.sh --no-photos    without fetching the `photos` background set (the render default;
+#                               `mindseye dataset fetch-photos` fetches it later)
 # auto picks the CPU build where no NVIDIA GPU is visible (a plain `pip install torch` would pull
 # ~2.8 GB of CUDA libraries for nothing), the CUDA build otherwise. Choose explicitly where the
 # machine that installs is not the one that runs: a `docker build` never sees a GPU.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage="usage: ./install.sh [--dev] [--torch auto|cpu|cuda] [--deps-only]"
+usage="usage: ./install.sh [--dev] [--torch auto|cpu|cuda] [--deps-only] [--no-photos]"
 extras=""
 deps_only=0
+photos=1
 torch_build="${MINDSEYE_TORCH:-auto}"
 while (($#)); do
     case "$1" in
         --dev) extras="[dev]" ;;
         --deps-only) deps_only=1 ;;
+        --no-photos) photos=0 ;;
         --torch) torch_build="${2:-}"; (($# > 1)) && shift ;;
         --torch=*) torch_build="${1#--torch=}" ;;
         -h | --help) echo "$usage"; exit 0 ;;
@@ -77,4 +81,10 @@ EOF
     exit 0
 fi
 $pip install -e ".${extras}"
+# The default backgrounds: ~250 MB of Debian packages, once, checked against dataset/photos.csv.
+# Without them the rest works; render says how to fetch them, or use --backgrounds builtin.
+if ((photos)) && ! "$venv/bin/mindseye" dataset fetch-photos; then
+    echo "install.sh: the photos background set was not fetched; run \`mindseye dataset" \
+         "fetch-photos\` later, or render with --backgrounds builtin or folder:PATH" >&2
+fi
 echo "installed: $venv/bin/mindseye ($("$venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mindseye.core.constants import NONE_CLASS
 from mindseye.core.errors import UserError
-from mindseye.core.files import file_sha256, write_text_atomic
+from mindseye.core.files import file_sha256, user_data_dir, write_text_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CLASSES_FILE = "classes.toml"
@@ -70,10 +70,7 @@ class AssetClass:
 
 def default_user_assets_dir() -> Path:
     """`$XDG_DATA_HOME/mindseye/assets`, `~/.local/share/mindseye/assets` without it."""
-    data_home = os.environ.get("XDG_DATA_HOME", "")
-    # The XDG spec: a relative path in the variable is invalid and is ignored.
-    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
-    return base / "mindseye" / "assets"
+    return user_data_dir() / "assets"
 
 
 def user_assets_dir(assets_dir: Path | str | None = None) -> Path:

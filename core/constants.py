@@ -37,6 +37,11 @@ CLASSIFIERS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
 MANIFEST_FILE = "manifest.json"
 NETWORK_CONFIG_FILE = "config.json"
 
+# What a dataset's backgrounds are cropped from (dataset.backgrounds), and the default: the
+# committed photographs (dataset/photos.csv), fetched at install time.
+BACKGROUND_SPECS = "photos | builtin | folder:PATH | npy:PATH | hdf5:PATH"
+DEFAULT_BACKGROUNDS = "photos"
+
 # Grey from RGB (ITU-R BT.601 luma), for rendered frames and background photographs alike.
 LUMINANCE_WEIGHTS = (0.299, 0.587, 0.114)
 

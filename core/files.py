@@ -96,6 +96,15 @@ def user_cache_dir() -> Path:
     return base / "mindseye"
 
 
+def user_data_dir() -> Path:
+    """Where mindseye keeps what a user installs (added classes, the photos set):
+    $XDG_DATA_HOME/mindseye, else ~/.local/share/mindseye."""
+    data_home = os.environ.get("XDG_DATA_HOME", "")
+    # The XDG spec: a relative path in the variable is invalid and is ignored.
+    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
+    return base / "mindseye"
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_path(path) as partial:
         partial.write_text(text)

@@ -1,6 +1,9 @@
 """Background sources: 64x64 greyscale crops (random position, scale and flip) of real images.
 
 `open_background_source(spec, split)` gives one of:
+- `photos` (the default): 320 natural photographs from Debian packages, train and test drawn
+  from disjoint photographs committed in dataset/photos.csv (see `dataset.photos`); fetched once
+  at install time by `mindseye dataset fetch-photos`.
 - `builtin`: photographs bundled inside scikit-image's installed package, train and test drawn
   from disjoint photographs (BUILTIN_PHOTOS), mixed with procedural "dead leaves" images.
 - `folder:PATH`: every .jpg/.jpeg/.png under PATH, of any size and mode. If PATH/train and
@@ -9,7 +12,9 @@
   Files are decoded one per crop, so an ImageNet-sized folder is never read into memory at once.
 - `npy:PATH`: an array (N, H, W) or (N, H, W, C), uint8 or float in 0..1, split like a folder.
 - `hdf5:PATH`: datasets `train` and `test`, or one dataset `images` split like a folder.
-A crop is a function of the rng alone: the same rng state gives the same crop.
+A crop is a function of the rng alone: the same rng state gives the same crop. `draw` also says
+which image the crop came from (`photo_index`), recorded per sample in a shard's `background`
+field; PROCEDURAL for a generated image.
 """
 
 import functools
@@ -21,8 +26,9 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from mindseye.core.constants import IMAGE_SIZE, LUMINANCE_WEIGHTS
+from mindseye.core.constants import BACKGROUND_SPECS, IMAGE_SIZE, LUMINANCE_WEIGHTS
 from mindseye.core.errors import UserError
+from mindseye.dataset.photos import open_photos, photo_list, read_photo
 
 TEST_EVERY = 5  # where a source has no split of its own, every 5th image is a test image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -36,6 +42,7 @@ BUILTIN_PHOTOS = {
     "test": ("camera.png", "gravel.png", "moon.png", "page.png", "retina.jpg", "text.png"),
 }
 DEAD_LEAVES_FRACTION = 0.3  # share of builtin crops that are procedural dead-leaves images
+PROCEDURAL = -1  # the photo index of a generated (dead leaves) background
 
 
 class BackgroundSource:
@@ -57,8 +64,18 @@ class BackgroundSource:
         """What the crops come from, recorded in every shard."""
         raise NotImplementedError
 
+    def photo_index(self, index: int) -> int:
+        """What a sample records of image `index` of this split: by default its position in
+        the split's list."""
+        return index
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """A crop and the photo index of the image it came from."""
+        index = int(rng.integers(len(self)))
+        return random_crop(self.load(index), rng), self.photo_index(index)
+
     def crop(self, rng: np.random.Generator) -> np.ndarray:
-        return random_crop(self.load(int(rng.integers(len(self)))), rng)
+        return self.draw(rng)[0]
 
 
 def random_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -144,10 +161,14 @@ class BuiltinSource(BackgroundSource):
         with Image.open(self.folder / self.files[index]) as image:
             return to_grey(image)
 
-    def crop(self, rng: np.random.Generator) -> np.ndarray:
+    def photo_index(self, index: int) -> int:
+        """The position in BUILTIN_PHOTOS' train list, then its test list."""
+        return index + (len(BUILTIN_PHOTOS["train"]) if self.split == "test" else 0)
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         if rng.random() < DEAD_LEAVES_FRACTION:
-            return dead_leaves(rng)
-        return super().crop(rng)
+            return dead_leaves(rng), PROCEDURAL
+        return super().draw(rng)
 
     def describe(self) -> str:
         names = ",".join(Path(name).stem for name in self.files)
@@ -184,7 +205,7 @@ class FolderSource(BackgroundSource):
         with Image.open(self.root / self.files[index]) as image:
             return to_grey(image)
 
-    def crop(self, rng: np.random.Generator) -> np.ndarray:
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         while len(self.unreadable) < len(self.files):
             index = int(rng.integers(len(self)))
             if index in self.unreadable:
@@ -198,7 +219,7 @@ class FolderSource(BackgroundSource):
                                   "unreadable images are skipped and counted", stacklevel=2)
                 self.unreadable.add(index)
                 continue
-            return random_crop(image, rng)
+            return random_crop(image, rng), index
         raise UserError(f"background folder {self.root}: none of its {len(self.files)} images "
                         f"for the {self.split} split can be read")
 
@@ -252,15 +273,45 @@ class ArraySource(BackgroundSource):
     def load(self, index: int) -> np.ndarray:
         return array_to_grey(self.images[self.indices[index]], str(self.path))
 
+    def photo_index(self, index: int) -> int:
+        """The position in the whole array."""
+        return self.indices[index]
+
     def describe(self) -> str:
         return f"{self.kind}:{self.path} split={self.split} images={len(self)}"
 
 
+class PhotosSource(BackgroundSource):
+    """The committed photographs of one split, read from the decoded set (`dataset.photos`)."""
+
+    def __init__(self, split: str) -> None:
+        super().__init__(split)
+        self.indices = [photo.index for photo in photo_list() if photo.split == split]
+        self.h5 = open_photos()  # kept open for the life of the source
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @functools.cache  # noqa: B019 (one source per split and process; ~60 MB for all of them)
+    def load(self, index: int) -> np.ndarray:
+        return read_photo(self.h5, self.indices[index])
+
+    def photo_index(self, index: int) -> int:
+        """The row of dataset/photos.csv."""
+        return self.indices[index]
+
+    def describe(self) -> str:
+        return (f"photos split={self.split} photos={len(self)} "
+                f"list=dataset/photos.csv sha256={self.h5.attrs['list_sha256'][:16]}")
+
+
 @functools.cache
 def open_background_source(spec: str, split: str) -> BackgroundSource:
-    """The source named by `spec` (builtin | folder:PATH | npy:PATH | hdf5:PATH) for a split;
-    one per process, so images decoded once are reused."""
+    """The source named by `spec` (BACKGROUND_SPECS) for a split; one per process, so images
+    decoded once are reused."""
     kind, _, argument = spec.partition(":")
+    if kind == "photos" and not argument:
+        return PhotosSource(split)
     if kind == "builtin" and not argument:
         return BuiltinSource(split)
     if kind in ("folder", "npy", "hdf5"):
@@ -268,8 +319,7 @@ def open_background_source(spec: str, split: str) -> BackgroundSource:
             raise UserError(f"--backgrounds {spec}: give a path, e.g. {kind}:/data/images")
         path = Path(argument).expanduser().absolute()
         return FolderSource(path, split) if kind == "folder" else ArraySource(kind, path, split)
-    raise UserError(f"--backgrounds {spec}: unknown source; use builtin, folder:PATH, npy:PATH "
-                    "or hdf5:PATH")
+    raise UserError(f"--backgrounds {spec}: unknown source; use {BACKGROUND_SPECS}")
 
 
 def _skimage_data_dir() -> str:

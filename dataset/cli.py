@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from mindseye.core.constants import IMAGE_SIZE, MANIFEST_FILE
+from mindseye.core.constants import BACKGROUND_SPECS, IMAGE_SIZE, MANIFEST_FILE
 from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, make_writable_folder
 from mindseye.dataset.backgrounds import FolderSource, open_background_source
@@ -19,6 +19,16 @@ from mindseye.dataset.manifest import (
     SplitRecord,
     read_manifest,
     write_manifest,
+)
+from mindseye.dataset.photos import (
+    DEBIAN_MIRROR,
+    MIRROR_VARIABLE,
+    PHOTO_LIST,
+    PHOTOS_VARIABLE,
+    fetch_photos,
+    open_photos,
+    photo_list,
+    photos_file,
 )
 from mindseye.dataset.samples import draw_sample
 from mindseye.dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
@@ -33,7 +43,7 @@ data_argument = click.argument(
 
 @click.group()
 def dataset() -> None:
-    """Inspect, verify, preview and re-composite a rendered dataset."""
+    """Inspect, verify, preview and re-composite a rendered dataset; fetch the photos set."""
 
 
 @dataset.command()
@@ -54,6 +64,38 @@ def info(data_dir: Path) -> None:
     click.echo("config: " + json.dumps(manifest.config, indent=2, sort_keys=True))
     size = sum(path.stat().st_size for path in Path(data_dir).rglob("*") if path.is_file())
     click.echo(f"size on disk: {size / 1e6:.1f} MB")
+
+
+@dataset.command(name="fetch-photos")
+@click.option("--debs", "debs_folder", type=click.Path(path_type=Path, file_okay=False,
+                                                       exists=True),
+              help="A folder holding the .deb files already (for a machine without access to "
+              "Debian's archive); a package missing there is downloaded.")
+@click.option("--mirror", metavar="URL", help=f"A Debian mirror. [${MIRROR_VARIABLE}, else "
+              f"{DEBIAN_MIRROR}]")
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help=f"Where to keep the decoded set. [${PHOTOS_VARIABLE}, else "
+              "~/.local/share/mindseye/photos-v1.h5]")
+@click.option("--force", is_flag=True, help="Fetch again even where a good set is there.")
+def fetch_photos_command(debs_folder: Path | None, mirror: str | None, out_file: Path | None,
+                         force: bool) -> None:
+    """Fetch the `photos` background set (install.sh runs this once).
+
+    Downloads eight Debian packages (about 250 MB, not installed), checks each package and each
+    of the photographs listed in dataset/photos.csv against its sha256, and keeps ~60 MB of
+    decoded greyscale copies. Rendering never downloads anything.
+    """
+    path = Path(out_file or photos_file())
+    if not force and path.is_file():
+        try:
+            open_photos(path).close()
+        except UserError:
+            pass
+        else:
+            click.echo(f"{path}: the photos set is there ({len(photo_list())} photographs)")
+            return
+    fetch_photos(path, debs_folder, mirror)
+    click.echo(f"{path}: {len(photo_list())} photographs, checked against {PHOTO_LIST.name}")
 
 
 @dataset.command(name="verify")
@@ -94,7 +136,7 @@ def preview(data_dir: Path, out_dir: Path | None, per_class: int) -> None:
 @dataset.command()
 @data_argument
 @click.option("--backgrounds", "spec", required=True, metavar="SPEC",
-              help="builtin | folder:PATH | npy:PATH | hdf5:PATH")
+              help=BACKGROUND_SPECS)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write a new dataset here instead of replacing DATA's images. [DATA]")
 def recomposite(data_dir: Path, spec: str, out_dir: Path | None) -> None:
@@ -125,12 +167,14 @@ def recomposite(data_dir: Path, spec: str, out_dir: Path | None) -> None:
                     continue
                 arrays, attrs = read_shard(data_dir / shard.file)
                 backgrounds = np.empty_like(arrays["image"])
+                photos = np.empty(len(backgrounds), np.int32)
                 for offset in range(len(backgrounds)):
                     sample = draw_sample(attrs["seed"], split_name, attrs["first_index"] + offset,
                                          len(manifest.classes), source)
-                    backgrounds[offset] = sample.background
+                    backgrounds[offset], photos[offset] = sample.background, sample.photo
                     progress.update()
                 arrays["image"] = composite(arrays["object"], arrays["alpha"], backgrounds)
+                arrays["background"] = photos
                 attrs["backgrounds"] = source.describe()
                 sha256 = write_shard(target, arrays, attrs)
                 out_manifest.add_shard(

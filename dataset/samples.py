@@ -1,4 +1,5 @@
-"""What sample i of a split is: its label, its rotation and its background crop.
+"""What sample i of a split is: its label, its rotation and its background crop (and the photo
+it came from).
 
 Everything about a sample is a function of (seed, split, i) alone, so a dataset comes out the same
 whatever the number of workers or the order in which shards finish, a killed render can resume,
@@ -30,6 +31,9 @@ class Sample:
     rotation: np.ndarray
     # The background crop the object is composited over: uint8 (64, 64).
     background: np.ndarray
+    # Which image of the background source the crop came from (BackgroundSource.photo_index;
+    # backgrounds.PROCEDURAL for a generated one).
+    photo: int
 
 
 def draw_sample(
@@ -47,4 +51,5 @@ def draw_sample(
     rotation = rng.uniform(-ROTATION_LIMIT, ROTATION_LIMIT, 3)
     if label == n_labels - 1:
         rotation = np.full(3, np.nan)
-    return Sample(index, label, rotation, backgrounds.crop(rng))
+    background, photo = backgrounds.draw(rng)
+    return Sample(index, label, rotation, background, photo)

@@ -28,6 +28,12 @@ FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "object": (np.dtype(np.uint8), (IMAGE_SIZE, IMAGE_SIZE)),
     "alpha": (np.dtype(np.uint8), (IMAGE_SIZE, IMAGE_SIZE)),
 }
+# Written where known and read only when asked for: what each sample's crop came from (the
+# background source's photo index, -1 for a generated image). Shards made before it lack it, and
+# it is not part of the content digest, so the data a run was trained on keeps its digest.
+PROVENANCE_FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
+    "background": (np.dtype(np.int32), ()),
+}
 
 # What the writer must be told. Recomposite needs seed and first_index to redraw each sample's
 # background (sample i's random stream is a function of (seed, split, i)); verify compares
@@ -68,7 +74,7 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray], attrs: dict) -> str:
     partial = path.with_name(path.name + ".partial")
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(partial, "w") as h5:
-        for name, (dtype, sample_shape) in FIELDS.items():
+        for name, (dtype, sample_shape) in _fields_of(arrays).items():
             data = np.ascontiguousarray(arrays[name], dtype=dtype)
             if len(data) and sample_shape == (IMAGE_SIZE, IMAGE_SIZE):
                 chunks = (min(_CHUNK_SAMPLES, len(data)), *sample_shape)
@@ -117,7 +123,8 @@ def load_split(data_dir: Path, split: str, fields: tuple[str, ...] | None = None
     paths = [Path(data_dir) / shard.file for shard in read_manifest(data_dir).split(split).shards]
     fields = tuple(fields or FIELDS)
     lengths = [shard_length(path) for path in paths]
-    out = {name: np.empty((sum(lengths), *FIELDS[name][1]), FIELDS[name][0]) for name in fields}
+    specs = {**FIELDS, **PROVENANCE_FIELDS}
+    out = {name: np.empty((sum(lengths), *specs[name][1]), specs[name][0]) for name in fields}
     start = 0
     for path, length in zip(paths, lengths, strict=True):
         with _open_checked(path) as (h5, _):
@@ -175,9 +182,18 @@ def _concatenate(pieces: list[dict]) -> dict:
     return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
 
 
+def _fields_of(arrays: dict) -> dict:
+    """FIELDS, and the provenance fields `arrays` holds."""
+    return {**FIELDS, **{name: spec for name, spec in PROVENANCE_FIELDS.items() if name in arrays}}
+
+
 def _read(h5: h5py.File, path: Path, name: str, selection=slice(None), out=None) -> np.ndarray:
-    if name not in FIELDS:
-        raise ValueError(f"unknown shard field {name!r}; fields are {', '.join(FIELDS)}")
+    if name not in FIELDS and name not in PROVENANCE_FIELDS:
+        raise ValueError(f"unknown shard field {name!r}; fields are "
+                         f"{', '.join([*FIELDS, *PROVENANCE_FIELDS])}")
+    if name not in h5:
+        raise ShardError(f"{path}: has no '{name}' dataset (it was rendered before mindseye "
+                         "recorded it); render the dataset again into a new folder to have it")
     try:
         if out is None:
             return h5[name][selection]
@@ -192,7 +208,7 @@ def _array_problems(arrays: dict) -> list[str]:
     """What is wrong with a shard's datasets (given as arrays or h5py datasets)."""
     problems = []
     lengths = set()
-    for name, (dtype, sample_shape) in FIELDS.items():
+    for name, (dtype, sample_shape) in _fields_of(arrays).items():
         if name not in arrays:
             problems.append(f"dataset '{name}' missing")
             continue

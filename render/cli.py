@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from mindseye.core.constants import PRESET_COSTS, PRESETS
+from mindseye.core.constants import BACKGROUND_SPECS, DEFAULT_BACKGROUNDS, PRESET_COSTS, PRESETS
 from mindseye.render.settings import MAX_PER_CLASS
 
 
@@ -23,7 +23,7 @@ from mindseye.render.settings import MAX_PER_CLASS
               help="Comma-separated classes, built-in or your own, in label order (see "
               "`mindseye assets list`). [the built-in classes]")
 @click.option("--backgrounds", metavar="SPEC",
-              help="builtin | folder:PATH | npy:PATH | hdf5:PATH. [builtin]")
+              help=f"{BACKGROUND_SPECS}. [{DEFAULT_BACKGROUNDS}]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
               "background; same seed, same dataset. [0]")
 @click.option("--shard-size", type=click.IntRange(min=1, max=MAX_PER_CLASS),

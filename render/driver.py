@@ -135,6 +135,7 @@ def render_shard(
         "params": rotations.astype(np.float32),
         "object": objects,
         "alpha": alphas,
+        "background": np.array([sample.photo for sample in samples], dtype=np.int32),
     }
 
 

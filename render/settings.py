@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, replace
 
+from mindseye.core.constants import DEFAULT_BACKGROUNDS
+
 
 @dataclass(frozen=True)
 class RenderSettings:
@@ -10,7 +12,7 @@ class RenderSettings:
     per_class: int  # train samples per class, the None class included
     test_per_class: int
     classes: tuple[str, ...] | None = None  # None: the built-in classes
-    backgrounds: str = "builtin"
+    backgrounds: str = DEFAULT_BACKGROUNDS
     seed: int = 0
     shard_size: int = 1000
     # The authors' contrast stretch of each model's grey levels (dataset/composite.py), with its
