@@ -58,8 +58,11 @@ def quantities(metrics: dict) -> dict[str, float]:
     commas: a name is one cell of the markdown table)."""
     found = {}
     for row in metrics.get("table1", []):
-        found[f"clean error (%), {setting_name(row['network'], row['threshold'])}"] = (
-            100 * row["error_rate"])
+        setting = setting_name(row["network"], row["threshold"])
+        found[f"clean error (%), {setting}"] = 100 * row["error_rate"]
+        for part, images in (("positive_", "positives"), ("none_", "None images")):
+            if row.get(f"{part}error_rate") is not None:
+                found[f"clean error of {images} (%), {setting}"] = 100 * row[f"{part}error_rate"]
     paper = PAPER_ATTACK.name
     for row in metrics.get("effort", {}).get(paper, []):
         where = f"{setting_name(row['network'], row['threshold'])}, {row['kind']}"

@@ -83,7 +83,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
                        "weights_sha256": weights},
         "classes": classes,
         "test_samples": int(len(test["label"])),
-        "table1": error_table(clean),
+        "table1": error_table(clean, none_label=len(classes) - 1),
         "table1_unclipped": unclipped,
         "confusion": confusion_matrices(clean, len(classes)),
         "ratio_margins": ratio_margins(clean),
@@ -180,7 +180,7 @@ def unclipped_table1(run_dir: Path, classes: list[str], test: dict, cache: Path,
         key = str(record["threshold"])
         changed[key] = changed.get(key, 0) + (
             record["decision"] != clipped[(record["source"], record["threshold"])])
-    return {"rows": error_table(records), "changed": changed}
+    return {"rows": error_table(records, none_label=len(classes) - 1), "changed": changed}
 
 
 def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,

@@ -53,18 +53,24 @@ def group(records: list[dict], key=setting_key) -> dict:
     return dict(groups)
 
 
-def error_table(clean: list[dict]) -> list[dict]:
-    """Table 1: clean error rate per network and threshold, with a Wilson 95% interval."""
+def error_table(clean: list[dict], none_label: int) -> list[dict]:
+    """Table 1: clean error rate per network and threshold, with a Wilson 95% interval; and the
+    same apart for the positive images and the None images (`none_label`), whose errors have
+    different causes (a missed or confused object; a class seen in a background)."""
     rows = []
     for (network, threshold), records in group(clean).items():
-        errors = sum(record["decision"] != record["label"] for record in records)
-        low, high = wilson_interval(errors, len(records))
-        rows.append({
-            "network": network, "threshold": threshold, "samples": len(records),
-            "errors": int(errors), "error_rate": errors / len(records),
-            "ci_low": low, "ci_high": high,
-            "paper_error_rate": PAPER_ERROR_RATES.get((network, threshold)),
-        })
+        row = {"network": network, "threshold": threshold,
+               "paper_error_rate": PAPER_ERROR_RATES.get((network, threshold))}
+        parts = {"": records,
+                 "positive_": [r for r in records if r["label"] != none_label],
+                 "none_": [r for r in records if r["label"] == none_label]}
+        for prefix, part in parts.items():
+            errors = sum(record["decision"] != record["label"] for record in part)
+            low, high = wilson_interval(errors, len(part))
+            row.update({f"{prefix}samples": len(part), f"{prefix}errors": int(errors),
+                        f"{prefix}error_rate": errors / len(part) if part else None,
+                        f"{prefix}ci_low": low, f"{prefix}ci_high": high})
+        rows.append(row)
     return rows
 
 

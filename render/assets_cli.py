@@ -6,6 +6,11 @@ bpy is imported inside the commands that need it, so `mindseye --help` stays fas
 """
 
 import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -15,6 +20,7 @@ from tqdm import tqdm
 from mindseye.blender_assets.registry import (
     CLASSES_FILE,
     PACKAGE_DIR,
+    PREVIEW_SUFFIX,
     AssetClass,
     all_classes,
     asset_problem,
@@ -117,12 +123,23 @@ def list_classes(assets_dir: Path | None) -> None:
     click.echo(f"{len(classes)}\tnone\t(backgrounds only)")
 
 
+# How long `assets add` lets Blender import, normalise, save and preview a model. Large scanned
+# models import in about a minute on these cores; a file that makes Blender hang is stopped then.
+ADD_TIMEOUT = 600
+# Set in the child process that does the work of `assets add` (see `add`).
+_ADD_CHILD_VARIABLE = "MINDSEYE_ASSETS_ADD_CHILD"
+
+
 @assets.command()
 @click.argument("name")
 @click.argument("model_file", metavar="FILE", type=click.Path(path_type=Path))
 @assets_dir_option
 @click.option("--overwrite", is_flag=True, help="Replace your class of the same name.")
-def add(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool) -> None:
+@click.option("--timeout", type=click.IntRange(min=1), default=ADD_TIMEOUT, show_default=True,
+              help="Seconds Blender may take to import, save and preview the model; a file "
+              "that makes it hang is stopped then, and the assets folder left as it was.")
+def add(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool,
+        timeout: int) -> None:
     """Register the 3D model FILE (.blend/.obj/.glb/.gltf/.stl/.fbx/.ply) as class NAME.
 
     The model's meshes are joined, centred and scaled to fit the frame at every rotation, and
@@ -130,6 +147,12 @@ def add(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool) -
     NAME.preview.png beside it: the class rendered at 16 sampled rotations, to look at before
     a long render.
     """
+    if os.environ.get(_ADD_CHILD_VARIABLE) != "1":
+        # Blender runs in a child process, so that a file that makes it hang can be stopped
+        # (a hang in Blender's C code holds the interpreter: no thread or signal of this
+        # process could end it) and the folder put back as it was.
+        _add_in_child(name, model_file, assets_dir, overwrite, timeout)
+        return
     from mindseye.blender_assets.importer import add_model
 
     added = add_model(name, model_file, assets_dir, overwrite=overwrite, preview=write_preview)
@@ -139,6 +162,55 @@ def add(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool) -
                f"scale {asset.scale:.4g} applied, written to {asset.blend_file} "
                f"(sha256 {asset.sha256[:12]}, user class)")
     click.echo(f"preview: {added.preview_file}")
+
+
+def _add_in_child(name: str, model_file: Path, assets_dir: Path | None, overwrite: bool,
+                  timeout: int) -> None:
+    directory = user_assets_dir(assets_dir)
+    touched = [directory / CLASSES_FILE, directory / f"{name}.blend",
+               directory / f"{name}{PREVIEW_SUFFIX}"]
+    existed = directory.is_dir()
+    listing: set[Path] = set()
+    before: dict[Path, bytes] = {}
+    with contextlib.suppress(OSError):  # an unreadable folder: the child names it
+        listing = set(directory.iterdir()) if existed else set()
+        before = {path: path.read_bytes() for path in touched if path.is_file()}
+    command = [sys.executable, "-m", "mindseye", "assets", "add", name, str(model_file),
+               *(["--assets-dir", str(assets_dir)] if assets_dir is not None else []),
+               *(["--overwrite"] if overwrite else [])]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, _ADD_CHILD_VARIABLE: "1"},
+                             start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except BaseException:  # the timeout, or this process interrupted
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # with the Blender preview process it started
+        child.communicate()
+        _put_back(directory, existed, listing, before, touched)
+        raise UserError(f"{model_file}: Blender did not finish importing it within {timeout} s "
+                        "(a file that makes Blender hang?); it was stopped and "
+                        f"{describe_user_assets_dir(assets_dir)} is as it was; pass --timeout "
+                        "SECONDS to allow longer") from None
+    click.echo(out, nl=False)
+    click.echo(err, nl=False, err=True)
+    if child.returncode:
+        raise SystemExit(child.returncode)
+
+
+def _put_back(directory: Path, existed: bool, listing: set[Path], before: dict[Path, bytes],
+              touched: list[Path]) -> None:
+    """The assets folder as it was before a stopped `add`."""
+    if not existed:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for path in set(directory.iterdir()) - listing:
+        path.unlink(missing_ok=True)
+    for path in touched:
+        if path in before:
+            path.write_bytes(before[path])
+        else:
+            path.unlink(missing_ok=True)
 
 
 # The preview grid: the rest pose, the 8 corners of the sampled rotation box and a few between.

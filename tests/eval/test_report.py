@@ -53,6 +53,13 @@ def test_table1_equals_a_recomputation_from_the_clean_records(reported):
         errors = sum(r["decision"] != r["label"] for r in mine)
         assert row["errors"] == errors and row["error_rate"] == errors / len(mine)
         assert (row["ci_low"], row["ci_high"]) == wilson_interval(errors, len(mine))
+        none_label = len(metrics["classes"]) - 1
+        none = [r for r in mine if r["label"] == none_label]
+        none_errors = sum(r["decision"] != none_label for r in none)
+        assert (row["none_errors"], row["none_samples"]) == (none_errors, len(none)) != (0, 0)
+        assert (row["positive_errors"], row["positive_samples"]) == (
+            errors - none_errors, len(mine) - len(none))
+        assert (row["none_ci_low"], row["none_ci_high"]) == wilson_interval(none_errors, len(none))
         matrix = np.array(metrics["confusion"][network if threshold is None
                                                else f"{network} @{threshold:g}"])
         assert matrix.sum() == len(mine) and matrix.trace() == len(mine) - errors

@@ -147,6 +147,25 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
         assert folder_state(assets_dir) == before, mistake
 
 
+def test_an_add_that_outlasts_its_timeout_is_stopped_and_the_folder_put_back(
+    tmp_path: Path, tetrahedron: Path
+) -> None:
+    # Any real add takes more than a second (Blender starts twice: to import, and to draw the
+    # preview), so --timeout 1 stops it as it would stop a file that makes Blender hang.
+    assets_dir = tmp_path / "assets"
+    assert run("add", "tetra", str(tetrahedron), "--assets-dir", str(assets_dir)).exit_code == 0
+    before = folder_state(assets_dir)
+    for name in ("tetra", "other"):
+        result = run("add", name, str(tetrahedron), "--assets-dir", str(assets_dir),
+                     "--overwrite", "--timeout", "1")
+        assert_refused(result, str(tetrahedron), "within 1 s", "--timeout")
+        assert folder_state(assets_dir) == before
+    new_folder = tmp_path / "new" / "assets"
+    assert_refused(run("add", "tetra", str(tetrahedron), "--assets-dir", str(new_folder),
+                       "--timeout", "1"), "within 1 s")
+    assert not new_folder.exists()
+
+
 def assert_refused(result, *culprits: str) -> None:
     """Exit code 2, one line on stderr naming each culprit, no traceback."""
     assert result.exit_code == 2, result.output

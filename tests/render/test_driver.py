@@ -26,6 +26,7 @@ from mindseye.cli import main
 from mindseye.dataset.backgrounds import open_background_source
 from mindseye.dataset.composite import composite, contrast_stretch
 from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.photos import photos_file
 from mindseye.dataset.samples import SPLITS, draw_sample
 from mindseye.dataset.shards import load_split, read_shard
 from tests.fixtures.environment import child_env
@@ -231,10 +232,14 @@ def test_dask_workers_render_user_classes_without_the_users_folder(
             if assets.exists():
                 assets.rename(hidden)
 
-    # Workers of a machine of their own: another home, user assets folder and cache.
+    # Workers of a machine of their own: another home, user assets folder and cache, and the
+    # photos set its own install fetched (here: a copy of ours).
+    worker_photos = tmp_path / "worker-photos.h5"
+    shutil.copyfile(photos_file(), worker_photos)
     worker_env = {"HOME": str(tmp_path / "worker-home"),
                   "MINDSEYE_ASSETS": str(tmp_path / "worker-home" / "assets"),
-                  "MINDSEYE_CACHE": str(tmp_path / "worker-cache")}
+                  "MINDSEYE_CACHE": str(tmp_path / "worker-cache"),
+                  "MINDSEYE_PHOTOS": str(worker_photos)}
     settings = render_settings("demo", **{**TINY, **SMALL, "classes": MIXED})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       env=worker_env) as cluster:
