@@ -2,17 +2,20 @@
 
 Each attack declares itself in its own module (attacks/registry.py); its kind says which
 runner takes it: attacks/targeted.py (false positives and false negatives), attacks/budgeted.py
-(robust accuracy at each L-inf budget) or attacks/transfer.py. Every runner resumes, skipping
+(robust accuracy at each L-inf budget), attacks/cascade.py (budgeted attacks one after another,
+each where the ones before failed) or attacks/transfer.py. Every runner resumes, skipping
 finished units. Records are kept by attacks/records.py, settings locked by attacks/settings.py.
 """
 
 from pathlib import Path
 
 from mindseye.attacks.budgeted import run_budgeted
+from mindseye.attacks.cascade import run_cascade
 from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant, variant_of_table
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import (
     BUDGETED,
+    CASCADE,
     PAPER_IMAGES,
     TARGETED,
     TRANSFER,
@@ -97,5 +100,7 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
         run_transfer(run_dir, victims, settings, reverse_tables=reverse)
     elif spec.kind == BUDGETED:
         run_budgeted(run_dir, spec, victims, test, selected, settings)
+    elif spec.kind == CASCADE:
+        run_cascade(run_dir, spec, victims, test, selected, settings)
     else:
         run_targeted(run_dir, spec, victims, test, selected, settings, variant)

@@ -67,9 +67,19 @@ class RecordTable:
         path = self.unit_file(unit)
         return (self._read_unit(path) or []) if path.is_file() else []
 
-    def write_unit(self, unit: str, records: list[dict]) -> None:
-        """Write a finished unit's records in one atomic step."""
-        write_unit_file(self.folder, unit, records)
+    def write_unit(self, unit: str, records: list[dict], meta: dict | None = None) -> None:
+        """Write a finished unit's records in one atomic step, with `meta` about the unit as a
+        whole (a cascade's cost of it)."""
+        write_unit_file(self.folder, unit, records, meta)
+
+    def read_meta(self) -> dict[str, dict]:
+        """Each complete unit's `meta` ({} where it has none), by unit name."""
+        metas = {}
+        for path in self._unit_files():
+            if self._read_unit(path) is not None:
+                metas[path.name[: -len(UNIT_SUFFIX)]] = json.loads(path.read_text()).get(
+                    "meta", {})
+        return metas
 
     def save_images(self, unit: str, images: np.ndarray) -> str:
         """Save uint8 images (M, 64, 64) of a unit; returns their file, relative to RUN/attacks."""
@@ -136,10 +146,13 @@ def migrate_single_table(folder: Path) -> None:
         os.replace(single, single.with_name(f"{single.name}.migrated"))
 
 
-def write_unit_file(folder: Path, unit: str, records: list[dict]) -> None:
-    """`folder/<unit>.json`: the unit's name, its record count and the records, atomically."""
+def write_unit_file(folder: Path, unit: str, records: list[dict],
+                    meta: dict | None = None) -> None:
+    """`folder/<unit>.json`: the unit's name, its record count and the records (and `meta`,
+    where given), atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"unit": unit, "count": len(records), "records": records}
+    document = {"unit": unit, "count": len(records), "records": records,
+                **({"meta": meta} if meta is not None else {})}
     write_text_atomic(folder / f"{unit}{UNIT_SUFFIX}", json.dumps(document) + "\n")
 
 

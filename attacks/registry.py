@@ -22,9 +22,11 @@ from mindseye.core.errors import UserError
 #   and false negatives), per threshold: success, steps, distortion (attacks/targeted.py);
 # - budgeted: every selected source at each L-inf budget and threshold: robust or not
 #   (attacks/budgeted.py);
-# - transfer: adversarials made on one network, shown to another (attacks/transfer.py).
-TARGETED, BUDGETED, TRANSFER = "targeted", "budgeted", "transfer"
-KINDS = (TARGETED, BUDGETED, TRANSFER)
+# - transfer: adversarials made on one network, shown to another (attacks/transfer.py);
+# - cascade: budgeted attacks run one after another, each only where the ones before it left an
+#   image robust (attacks/cascade.py); its `members` name them, in order.
+TARGETED, BUDGETED, TRANSFER, CASCADE = "targeted", "budgeted", "transfer", "cascade"
+KINDS = (TARGETED, BUDGETED, TRANSFER, CASCADE)
 # Which test images: the paper's attack's (--per-class) or the attacks beyond it
 # (--extra-per-class, the first of the same images).
 PAPER_IMAGES, EXTRA_IMAGES = "per_class", "extra_per_class"
@@ -72,6 +74,8 @@ class AttackSpec:
     one_run_for_all_budgets: bool = False
     after_gradient_attacks: bool = False
     curve_style: str = ":."  # matplotlib style of its robust-accuracy curve
+    # Cascade: its budgeted members, cheapest first.
+    members: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = [
@@ -82,7 +86,10 @@ class AttackSpec:
             if self.paired_by is not None and self.paired_by not in PAIRINGS else "",
             f"networks {self.networks!r}"
             if not self.networks or set(self.networks) - set(CLASSIFIERS) else "",
-            "build is missing" if self.build is None and self.kind != TRANSFER else "",
+            "build is missing" if self.build is None and self.kind not in (TRANSFER, CASCADE)
+            else "",
+            "a cascade names its members" if (self.kind == CASCADE) != bool(self.members)
+            else "",
             f"the name {self.name!r} is reserved" if self.name == ALL or "+" in self.name else "",
         ]
         problems = [problem for problem in problems if problem]

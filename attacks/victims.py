@@ -10,6 +10,8 @@ backward pass of a network whose weights ask for gradients computes theirs too.
 Class indices follow the datasets: positives 0..K-1, None = K.
 """
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -29,6 +31,25 @@ RATIO_EPSILON = 1e-6
 DECISION_MARGIN = 0.01
 
 
+@dataclass
+class PassCounts:
+    """Images a victim's network has been run on (forward) and differentiated for (backward):
+    what an attack costs, whoever runs it (our attacks, or a library's through `scores`)."""
+
+    forward: int = 0
+    backward: int = 0
+
+    def count(self, images: torch.Tensor) -> torch.Tensor:
+        """Count a forward pass on `images`, and the backward pass if one reaches them."""
+        self.forward += len(images)
+        if images.requires_grad:
+            images.register_hook(self._count_backward)
+        return images
+
+    def _count_backward(self, gradient: torch.Tensor) -> None:
+        self.backward += len(gradient)
+
+
 class DirectVictim:
     """A direct network: logits (B, K + 1), decision = argmax, J = cross-entropy to the target."""
 
@@ -37,13 +58,14 @@ class DirectVictim:
         self.model = model.eval().requires_grad_(False)
         self.num_classes = num_classes
         self.thresholds: tuple[float | None, ...] = (None,)
+        self.passes = PassCounts()
 
     def outputs(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(images)
+        return self.model(self.passes.count(images))
 
     def outputs_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
         """The outputs, and None: a direct network has no clip to engage."""
-        return self.model(images), None
+        return self.model(self.passes.count(images)), None
 
     def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
         """(B, 1): one decision, as the direct networks have no threshold."""
@@ -54,7 +76,7 @@ class DirectVictim:
 
     def scores(self, images: torch.Tensor, threshold: float | None) -> torch.Tensor:
         """Scores whose argmax is the decision, for library attacks: the logits."""
-        return self.model(images)
+        return self.model(self.passes.count(images))
 
 
 class TripleStagedVictim:
@@ -68,13 +90,14 @@ class TripleStagedVictim:
         self.model = model.eval().requires_grad_(False)
         self.num_classes = model.num_classes
         self.thresholds: tuple[float | None, ...] = tuple(thresholds)
+        self.passes = PassCounts()
 
     def outputs(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.ratios(images)
+        return self.model.ratios(self.passes.count(images))
 
     def outputs_and_clipped(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The ratios, and (B,) bool: whether the estimator's clip engaged on any hypothesis."""
-        ratios, clipped = self.model.ratios_and_clipped(images)
+        ratios, clipped = self.model.ratios_and_clipped(self.passes.count(images))
         return ratios, clipped.any(dim=1)
 
     def decisions(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -99,7 +122,7 @@ class TripleStagedVictim:
     def scores(self, images: torch.Tensor, threshold: float | None) -> torch.Tensor:
         """Log-odds of `model.scores`: the same argmax, and cross-entropy on them behaves like J
         (raw ratios in 0..1 make a flat softmax and a weak loss for library attacks)."""
-        scores = self.model.scores(images, threshold)
+        scores = self.model.scores(self.passes.count(images), threshold)
         return torch.logit(scores.clamp(RATIO_EPSILON, 1 - RATIO_EPSILON))
 
 

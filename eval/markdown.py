@@ -76,6 +76,37 @@ def _part_error(row: dict, part: str) -> str:
             f" ({row[f'{part}errors']} / {row[f'{part}samples']})")
 
 
+def cascade_text(name: str, summary: dict) -> list[str]:
+    """A cascade's costs, first breakers and masking cells (its robust accuracy is drawn with
+    the other attacks')."""
+    lines = [f"## The {name} cascade: who broke what first, and at what cost", "",
+             "Each member ran only on the cells (image, threshold, budget) that every member "
+             f"before it left robust; its robust accuracy is the table \"{name}\" above, a "
+             "cell robust only if no member broke it. Passes are images through the network, "
+             "counted as they ran.", "",
+             "| member | units | forward passes | backward passes | wall time |",
+             "|---|---|---|---|---|"]
+    for member, cost in summary["costs"].items():
+        lines.append(f"| {member} | {cost['units']} | {cost['forward']:,} | "
+                     f"{cost['backward']:,} | {cost['wall_s'] / 60:.1f} min |")
+    lines += ["", "| setting | eps | cells broken first by |", "|---|---|---|"]
+    breakers = group(summary["first_breakers"],
+                     lambda r: (r["network"], r["threshold"], r["epsilon"]))
+    for (network, threshold, epsilon), rows in breakers.items():
+        lines.append(f"| {setting_name(network, threshold)} | {epsilon:g} | " + ", ".join(
+            f"{row['member']} {row['cells']}" for row in rows) + " |")
+    masking = summary["masking"]
+    lines += ["", f"Cells a gradient-free member broke after every gradient member failed "
+              f"there: {len(masking) or 'none'}."]
+    if masking:
+        lines += ["", "| member | setting | eps | source | class | L-inf |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {cell['broken_by']} | {setting_name(cell['network'], cell['threshold'])} "
+                  f"| {cell['epsilon']:g} | {cell['source']} | {cell['source_class']} | "
+                  f"{cell['linf']:.0f} |" for cell in masking]
+    return [*lines, ""]
+
+
 def report_text(metrics: dict) -> str:
     lines = ["# mindseye report", "", *provenance_text(metrics.get("provenance")),
              f"Classes: {', '.join(metrics['classes'])}; {metrics['test_samples']} test images.",
@@ -219,6 +250,8 @@ def report_text(metrics: dict) -> str:
                     f"{by_eps[e][f'{part}_robust']} of {by_eps[e][f'{part}_samples']}"
                     if e in by_eps else "-" for e in epsilons) + " |")
         lines.append("")
+    for name, summary in metrics.get("cascades", {}).items():
+        lines += cascade_text(name, summary)
     masking = metrics.get("masking")
     if masking is not None:
         lines += ["## Gradient masking, image by image", "",

@@ -11,7 +11,13 @@ from torch import nn
 
 from mindseye.attacks.experiments import record_table, targeted_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK
-from mindseye.attacks.registry import BUDGETED, attack_specs, get_attack, spec_of_table
+from mindseye.attacks.registry import (
+    BUDGETED,
+    CASCADE,
+    attack_specs,
+    get_attack,
+    spec_of_table,
+)
 from mindseye.attacks.settings import AttackSettings, check_made_by
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.transfer import TRANSFER_ATTACK
@@ -33,6 +39,7 @@ from mindseye.eval.markdown import report_text
 from mindseye.eval.provenance import provenance
 from mindseye.eval.stats import (
     WORST_CASE,
+    cascade_summary,
     confusion_matrices,
     effort_table,
     error_table,
@@ -102,7 +109,10 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
             gradient_free)
         if any(gradient_free.values()) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
+        "cascades": cascades(run_dir, settings, len(classes) - 1),
     }
+    for name, summary in metrics["cascades"].items():
+        metrics["robust_accuracy"][name] = summary["robust_accuracy"]
     # Every input is read: only now does the previous report go (see remove_previous_report).
     remove_previous_report(out_dir)
     figures = [confusion_figure(metrics["confusion"], classes, out_dir / "confusion.png")]
@@ -134,6 +144,19 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(out_dir / "report.md", report_text(metrics))
     return metrics
+
+
+def cascades(run_dir: Path, settings: AttackSettings, none_label: int) -> dict:
+    """Each cascade that has records: its summary (eval.stats.cascade_summary)."""
+    found = {}
+    for spec in attack_specs(CASCADE):
+        table = record_table(run_dir, spec.name)
+        records = table.read()
+        if records:
+            gradient = {member: get_attack(member).gradient for member in spec.members}
+            found[spec.name] = cascade_summary(records, table.read_meta(), spec.members,
+                                               gradient, settings.epsilons, none_label)
+    return found
 
 
 UNCLIPPED = f"{TRIPLE_STAGED}-unclipped"

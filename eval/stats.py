@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 from scipy.stats import binom, binomtest
 
+from mindseye.attacks.cascade import CLEAN, cascade_cells
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.core.constants import DIRECT_NETWORKS, THRESHOLDS, TRIPLE_STAGED
 
@@ -326,3 +327,35 @@ def transfer_table(records: list[dict]) -> list[dict]:
 def _sort_key(item: tuple) -> tuple:
     """Sort grouped items by their key with None thresholds first."""
     return tuple((value is not None, value) for value in item[0])
+
+
+def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[str, ...],
+                    gradient: dict[str, bool], epsilons: tuple[float, ...],
+                    none_label: int) -> dict:
+    """A cascade's records read as the report shows them: its worst-case robust accuracy (a
+    cell is robust only if no member broke it), which member broke each setting's cells first,
+    what each member cost (passes and wall time, summed over its units), and the cells that a
+    gradient-free member broke after every gradient member had failed there (a sign of
+    gradient masking, listed cell by cell)."""
+    cells = cascade_cells(records, members, epsilons)
+    first: dict = defaultdict(int)
+    for cell in cells:
+        if not cell["robust"]:
+            first[(cell["network"], cell["threshold"], cell["epsilon"], cell["broken_by"])] += 1
+    member_of = {record["unit"]: record["member"] for record in records}
+    costs = {member: {"units": 0, "forward": 0, "backward": 0, "wall_s": 0.0}
+             for member in (CLEAN, *members)}
+    for unit, meta in metas.items():
+        cost = costs[member_of[unit]]
+        cost["units"] += 1
+        for key in ("forward", "backward", "wall_s"):
+            cost[key] += meta.get("cost", {}).get(key, 0)
+    return {
+        "robust_accuracy": robust_accuracy(cells, none_label),
+        "first_breakers": [{"network": network, "threshold": threshold, "epsilon": epsilon,
+                            "member": member, "cells": count}
+                           for (network, threshold, epsilon, member), count in first.items()],
+        "costs": costs,
+        "masking": [cell for cell in cells if cell["broken_by"] not in (None, CLEAN)
+                    and not gradient[cell["broken_by"]]],
+    }

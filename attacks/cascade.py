@@ -1,0 +1,216 @@
+"""The cascade runner: budgeted attacks one after another, each only on the cells that every
+attack before it left robust (AutoAttack's economy: a point broken once is broken).
+
+A cell is (network, threshold, budget, image). The cascade first records the float32
+network's clean decision on every image (member `clean`), then runs its members in order, and
+within a member the budgets from small to large. A member attacks, at one threshold and budget,
+only the images whose cell there is still robust. Every adversarial it finds is put on whole
+grey levels and decided by the float32 network at *every* threshold the network carries; it
+then breaks each cell (threshold t, budget e) where that decision is wrong and its L-inf
+distance is at most e. So a flip found within budget e counts at every larger budget, and a
+flip found at one threshold counts at the others exactly where the float32 network says so (a
+None image called a class @0.7 is a class @0.45 and @0.2 too; a bfloat16 gradient's flip that
+float32 does not confirm breaks nothing).
+
+Records (`RUN/attacks/<cascade>/`): one unit per member, network, threshold, budget and chunk
+of images, each record one attacked image: where it was attacked, the adversarial's L-inf and L2
+distances, the float32 decisions at every threshold, and the image itself where some decision
+is wrong. Each unit also records its cost: the forward and backward passes of the network
+(counted by the victim, whoever calls it) and the wall time. `cascade_cells` turns records into
+cells: robust or broken, and by which member first.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mindseye.attacks.budgeted import numpy_seeded_by
+from mindseye.attacks.records import RecordTable
+from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack, register_attack
+from mindseye.attacks.settings import AttackSettings, attacks_dir
+from mindseye.attacks.sources import as_tensor, chunks
+from mindseye.attacks.victims import Victim
+
+CLEAN = "clean"  # the member name of the clean decisions that open every cascade
+# The suite a robustness reviewer asks for, cheapest first: AutoAttack's (APGD-CE, targeted
+# APGD-DLR, Square at 5000 queries) with HopSkipJump, a decision-only attack, last.
+REVIEWER_MEMBERS = ("apgd-ce", "apgd-dlr-targeted", "square-5000", "hsj")
+
+
+def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
+                test: dict[str, np.ndarray], selected: np.ndarray, settings: AttackSettings,
+                skip_broken: bool = True) -> None:
+    """Run the cascade `spec` on the selected images of each victim, unit by unit (a unit
+    already on disk is read, not redone). `skip_broken=False` runs every member on every cell:
+    the full grid a cascade saves, for `benchmarks/reviewer_cascade.py`."""
+    check_members(spec)
+    records = RecordTable(attacks_dir(run_dir) / spec.name)
+    budgets = tuple(sorted(settings.epsilons))
+    for victim in victim_list:
+        breaks = Breaks()
+        unit = f"{CLEAN}-{victim.name}"
+        breaks.add(records.read_unit(unit) if records.is_done(unit) else _write(
+            records, unit, *_clean_rows(unit, victim, test, selected, settings)))
+        for member in spec.members:
+            member_spec = get_attack(member)
+            member_budgets = (None,) if member_spec.one_run_for_all_budgets else budgets
+            cells = [(threshold, epsilon) for threshold in victim.thresholds
+                     for epsilon in member_budgets]
+            for threshold, epsilon in tqdm(cells, desc=f"{spec.name}: {member} on {victim.name}",
+                                           unit="cell", leave=False):
+                reach = budgets[-1] if epsilon is None else epsilon
+                todo = np.array([source for source in selected if not (
+                    skip_broken and breaks.broken(threshold, int(source), reach))], int)
+                budget = "all" if epsilon is None else f"{epsilon:g}"
+                for number, sources in chunks(todo, settings.chunk):
+                    unit = f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}"
+                    breaks.add(records.read_unit(unit) if records.is_done(unit) else _write(
+                        records, unit, *_attack_rows(unit, records, member_spec, victim,
+                                                     threshold, epsilon, test, sources,
+                                                     settings)))
+
+
+def _write(records: RecordTable, unit: str, rows: list[dict], cost: dict) -> list[dict]:
+    records.write_unit(unit, rows, meta={"cost": cost})
+    return rows
+
+
+class Breaks:
+    """What the records so far break: per (threshold, source), the smallest L-inf distance of
+    an adversarial the float32 network decides wrongly there."""
+
+    def __init__(self) -> None:
+        self.linf: dict[tuple, float] = {}
+
+    def add(self, rows: list[dict]) -> None:
+        for row in rows:
+            for threshold, decision in zip(row["thresholds"], row["decisions"], strict=True):
+                key = (threshold, row["source"])
+                if decision != row["source_class"] and row["linf"] < self.linf.get(key, np.inf):
+                    self.linf[key] = row["linf"]
+
+    def broken(self, threshold: float | None, source: int, epsilon: float) -> bool:
+        return self.linf.get((threshold, source), np.inf) <= epsilon
+
+
+class Cost:
+    """The passes a victim counts and the wall time between `start` and `stop`."""
+
+    def __init__(self, victim: Victim) -> None:
+        self.victim = victim
+        self.forward, self.backward = victim.passes.forward, victim.passes.backward
+        self.started = time.perf_counter()
+
+    def stop(self) -> dict:
+        return {"forward": self.victim.passes.forward - self.forward,
+                "backward": self.victim.passes.backward - self.backward,
+                "wall_s": round(time.perf_counter() - self.started, 3)}
+
+
+def _decisions(victim: Victim, images: torch.Tensor, batch_size: int) -> np.ndarray:
+    """(N, T): the float32 network's decisions at every threshold."""
+    with torch.no_grad():
+        return np.concatenate([victim.decisions(victim.outputs(images[start:start + batch_size]))
+                               .cpu().numpy() for start in range(0, len(images), batch_size)])
+
+
+def _clean_rows(unit: str, victim: Victim, test: dict, selected: np.ndarray,
+                settings: AttackSettings) -> tuple[list[dict], dict]:
+    cost = Cost(victim)
+    decisions = _decisions(victim, as_tensor(test["image"][selected], victim),
+                           settings.batch_size)
+    rows = [_row(unit, CLEAN, victim, None, 0.0, int(source), int(test["label"][source]),
+                 decisions[row], 0.0, 0.0) for row, source in enumerate(selected)]
+    return rows, cost.stop()
+
+
+def _attack_rows(unit: str, records: RecordTable, member: AttackSpec, victim: Victim,
+                 threshold: float | None, epsilon: float | None, test: dict,
+                 sources: np.ndarray, settings: AttackSettings) -> tuple[list[dict], dict]:
+    cost = Cost(victim)
+    originals = as_tensor(test["image"][sources], victim)
+    truth = test["label"][sources]
+    method = member.build(victim, threshold, epsilon, settings)
+    with numpy_seeded_by(unit):  # for library attacks that draw from numpy's generator
+        result = method.run(originals, torch.as_tensor(truth))
+    adversarials = np.clip(np.rint(result.images[:, 0]), 0, 255)
+    decisions = _decisions(victim, torch.as_tensor(adversarials, dtype=torch.float32,
+                                                   device=originals.device)[:, None],
+                           settings.batch_size)
+    difference = adversarials - test["image"][sources].astype(np.float64)
+    linf = np.abs(difference).reshape(len(sources), -1).max(axis=1)
+    l2 = np.sqrt((difference ** 2).reshape(len(sources), -1).sum(axis=1))
+    wrong = (decisions != truth[:, None]).any(axis=1)
+    image_file = (records.save_images(unit, adversarials[wrong].astype(np.uint8))
+                  if wrong.any() else None)
+    rows, stored = [], 0
+    for row, source in enumerate(sources):
+        record = _row(unit, member.name, victim, threshold, epsilon, int(source), int(truth[row]),
+                      decisions[row], float(linf[row]), float(l2[row]))
+        if wrong[row]:
+            record.update(image_file=image_file, image_index=stored)
+            stored += 1
+        rows.append(record)
+    return rows, cost.stop()
+
+
+def _row(unit: str, member: str, victim: Victim, threshold: float | None,
+         epsilon: float | None, source: int, source_class: int, decisions: np.ndarray,
+         linf: float, l2: float) -> dict:
+    return {"unit": unit, "member": member, "network": victim.name,
+            "attacked_threshold": threshold, "attacked_epsilon": epsilon, "source": source,
+            "source_class": source_class, "thresholds": list(victim.thresholds),
+            "decisions": [int(decision) for decision in decisions], "linf": linf, "l2": l2}
+
+
+def cascade_cells(records: list[dict], members: tuple[str, ...],
+                  epsilons: tuple[float, ...]) -> list[dict]:
+    """Every cell (network, threshold, budget, source) of a cascade's records: robust, or
+    broken first by which member (in the cascade's order, the clean decision first), with the
+    L-inf and L2 distances of that member's closest adversarial there."""
+    order = {name: position for position, name in enumerate((CLEAN, *members))}
+    sources: dict[str, dict[int, int]] = {}
+    best: dict[tuple, tuple] = {}
+    for record in records:
+        sources.setdefault(record["network"], {})[record["source"]] = record["source_class"]
+        for threshold, decision in zip(record["thresholds"], record["decisions"], strict=True):
+            if decision == record["source_class"]:
+                continue
+            for epsilon in epsilons:
+                if record["linf"] <= epsilon:
+                    key = (record["network"], threshold, epsilon, record["source"])
+                    rank = (order[record["member"]], record["linf"])
+                    if key not in best or rank < best[key][0]:
+                        best[key] = (rank, record)
+    thresholds = {record["network"]: record["thresholds"] for record in records}
+    cells = []
+    for network, classes in sources.items():
+        for threshold in thresholds[network]:
+            for epsilon in epsilons:
+                for source, source_class in sorted(classes.items()):
+                    found = best.get((network, threshold, epsilon, source))
+                    record = found[1] if found else None
+                    cells.append({
+                        "network": network, "threshold": threshold, "epsilon": epsilon,
+                        "source": source, "source_class": source_class,
+                        "robust": record is None,
+                        "broken_by": record["member"] if record else None,
+                        "linf": record["linf"] if record else None,
+                        "l2": record["l2"] if record else None})
+    return cells
+
+
+REVIEWER_CASCADE = register_attack(AttackSpec(
+    name="reviewer", kind=CASCADE, members=REVIEWER_MEMBERS, order=110,
+    summary="the reviewer's suite as one cascade: "
+            + ", ".join(REVIEWER_MEMBERS) + "; each only where those before it failed"))
+
+
+def check_members(spec: AttackSpec) -> None:
+    """Every member is a budgeted attack (raises ValueError naming the first that is not)."""
+    for member in spec.members:
+        if get_attack(member).kind != BUDGETED:
+            raise ValueError(f"cascade {spec.name!r}: member {member!r} is not budgeted")

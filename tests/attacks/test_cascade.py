@@ -1,0 +1,164 @@
+"""The cascade runner on a tiny trained network: the same worst case as the full grid for fewer
+passes, identical records after a resume, pass counts that equal a recount, and flips carried
+to other thresholds only where the float32 network confirms them."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mindseye.attacks.cascade import CLEAN, cascade_cells, run_cascade
+from mindseye.attacks.experiments import record_table
+from mindseye.attacks.registry import CASCADE, AttackSpec
+from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.victims import DirectVictim
+
+MEMBERS = ("apgd-ce", "apgd-dlr-targeted")
+SPEC = AttackSpec(name="toy-cascade", kind=CASCADE, members=MEMBERS, order=999, summary="test")
+# Batches of one: float32 kernels may round differently at other batch sizes, and the grid
+# batches other images together than the cascade does.
+SETTINGS = AttackSettings(per_class=3, extra_per_class=3, chunk=4, epsilons=(2, 8, 24),
+                          batch_size=1)
+
+
+def costs(run_dir: Path) -> dict[str, dict]:
+    return {unit: meta["cost"] for unit, meta in
+            record_table(run_dir, SPEC.name).read_meta().items()}
+
+
+def robust_cells(run_dir: Path) -> dict[tuple, bool]:
+    cells = cascade_cells(record_table(run_dir, SPEC.name).read(), MEMBERS, SETTINGS.epsilons)
+    return {(c["threshold"], c["epsilon"], c["source"]): c["robust"] for c in cells}
+
+
+@pytest.fixture()
+def victim(trained_direct) -> DirectVictim:
+    return DirectVictim("direct", trained_direct, 3)
+
+
+def test_the_cascade_breaks_what_the_grid_breaks_for_fewer_passes(tmp_path, victim,
+                                                                   shapes_test) -> None:
+    selected = select_per_class(shapes_test["label"], 3, 4)
+    run_cascade(tmp_path / "cascade", SPEC, [victim], shapes_test, selected, SETTINGS)
+    run_cascade(tmp_path / "grid", SPEC, [victim], shapes_test, selected, SETTINGS,
+                skip_broken=False)
+    cascade, grid = robust_cells(tmp_path / "cascade"), robust_cells(tmp_path / "grid")
+    assert cascade == grid and len(cascade) == len(selected) * len(SETTINGS.epsilons)
+    robust = [sum(cascade[(None, epsilon, int(s))] for s in selected)
+              for epsilon in SETTINGS.epsilons]
+    assert robust[0] > robust[-1]  # the attacks work, and the budgets matter
+    spent = {name: sum(cost["forward"] + cost["backward"] for cost in costs(tmp_path / name)
+                       .values()) for name in ("cascade", "grid")}
+    assert spent["grid"] > spent["cascade"] > 0
+    # A member attacks only cells that no earlier member, nor itself at a smaller budget, broke.
+    records = record_table(tmp_path / "cascade", SPEC.name).read()
+    rank = {name: position for position, name in enumerate((CLEAN, *MEMBERS))}
+    for attacked in (r for r in records if r["member"] != CLEAN):
+        before = [r for r in records if rank[r["member"]] < rank[attacked["member"]] or (
+            r["member"] == attacked["member"]
+            and r["attacked_epsilon"] < attacked["attacked_epsilon"])]
+        (cell,) = [c for c in cascade_cells(before, MEMBERS, (attacked["attacked_epsilon"],))
+                   if (c["source"], c["threshold"]) == (attacked["source"], None)]
+        assert cell["robust"], attacked
+
+
+def test_a_resumed_cascade_writes_the_records_an_uninterrupted_one_does(tmp_path, victim,
+                                                                       shapes_test) -> None:
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(4, 16))
+    run_cascade(tmp_path / "whole", SPEC, [victim], shapes_test, selected, settings)
+    folder = record_table(tmp_path / "whole", SPEC.name).folder
+    units = sorted(path for path in folder.glob("*.json"))
+    assert len(units) > 3
+    # As a kill leaves it: the later units absent, one half-written partial file.
+    resumed = tmp_path / "resumed" / "attacks" / SPEC.name
+    resumed.mkdir(parents=True)
+    for path in units[: len(units) // 2]:
+        (resumed / path.name).write_bytes(path.read_bytes())
+        if (image := path.with_suffix(".npy")).is_file():
+            (resumed / image.name).write_bytes(image.read_bytes())
+    (resumed / f"{units[-1].stem}.json.partial-1-abcd").write_text('{"unit": ')
+    run_cascade(tmp_path / "resumed", SPEC, [victim], shapes_test, selected, settings)
+
+    def documents(root: Path) -> dict[str, dict]:
+        table = record_table(root, SPEC.name)
+        return {unit: table.read_unit(unit) for unit in table.done_units()}
+
+    whole, again = documents(tmp_path / "whole"), documents(tmp_path / "resumed")
+    assert whole == again
+    for unit, records in whole.items():
+        for record in records:
+            if "image_file" in record:
+                np.testing.assert_array_equal(
+                    record_table(tmp_path / "whole", SPEC.name).load_image(record),
+                    record_table(tmp_path / "resumed", SPEC.name).load_image(record), unit)
+
+
+def test_recorded_passes_equal_a_recount(tmp_path, victim, shapes_test) -> None:
+    forward, backward = [], []
+    model = victim.model
+    model.register_forward_pre_hook(lambda module, inputs: forward.append(len(inputs[0])))
+    model.register_full_backward_pre_hook(lambda module, grad: backward.append(len(grad[0])))
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, replace(SETTINGS, batch_size=8))
+    recorded = costs(tmp_path)
+    assert sum(cost["forward"] for cost in recorded.values()) == sum(forward) > 0
+    assert sum(cost["backward"] for cost in recorded.values()) == sum(backward) > 0
+    assert all(cost["backward"] == 0 for unit, cost in recorded.items()
+               if unit.startswith(CLEAN))
+
+
+def record(member: str, source: int, decisions: list[int], linf: float) -> dict:
+    return {"unit": "u", "member": member, "network": "triple-staged", "attacked_threshold": 0.7,
+            "attacked_epsilon": 8.0, "source": source, "source_class": 3,
+            "thresholds": [0.2, 0.45, 0.7], "decisions": decisions, "linf": linf, "l2": linf}
+
+
+def test_a_flip_counts_at_another_threshold_only_where_float32_decides_wrongly() -> None:
+    # A None image (label 3): the clean decisions are right; the attack at @0.7 found an image
+    # that float32 calls class 1 @0.2 and @0.45 but None @0.7 (a bfloat16 gradient's flip that
+    # float32 does not confirm there), at L-inf 6.
+    records = [record(CLEAN, 0, [3, 3, 3], 0.0), record("apgd-ce", 0, [1, 1, 3], 6.0)]
+    cells = {(c["threshold"], c["epsilon"]): c for c in
+             cascade_cells(records, MEMBERS, (4.0, 8.0))}
+    assert cells[(0.7, 8.0)]["robust"] and cells[(0.7, 4.0)]["robust"]
+    assert not cells[(0.2, 8.0)]["robust"] and not cells[(0.45, 8.0)]["robust"]
+    assert cells[(0.2, 8.0)]["broken_by"] == "apgd-ce" and cells[(0.2, 8.0)]["linf"] == 6.0
+    assert cells[(0.2, 4.0)]["robust"]  # beyond the smaller budget
+
+
+def test_the_cost_is_in_each_unit_file(tmp_path, victim, shapes_test) -> None:
+    selected = select_per_class(shapes_test["label"], 1, 4)
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, replace(SETTINGS, epsilons=(8,)))
+    for path in record_table(tmp_path, SPEC.name).folder.glob("*.json"):
+        cost = json.loads(path.read_text())["meta"]["cost"]
+        assert set(cost) == {"forward", "backward", "wall_s"} and cost["wall_s"] >= 0
+
+
+def test_the_report_reads_costs_breakers_and_accuracy_from_the_records(tmp_path, victim,
+                                                                       shapes_test) -> None:
+    from mindseye.eval.markdown import cascade_text
+    from mindseye.eval.stats import cascade_summary
+
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(2, 16))
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
+    table = record_table(tmp_path, SPEC.name)
+    records = table.read()
+    summary = cascade_summary(records, table.read_meta(), MEMBERS, dict.fromkeys(MEMBERS, True),
+                              settings.epsilons, none_label=3)
+    cells = cascade_cells(records, MEMBERS, settings.epsilons)
+    for row in summary["robust_accuracy"]:
+        mine = [c for c in cells if c["epsilon"] == row["epsilon"]]
+        assert row["samples"] == len(mine) == len(selected)
+        assert row["robust_accuracy"] == sum(c["robust"] for c in mine) / len(mine)
+    broken = sum(not c["robust"] for c in cells)
+    assert sum(row["cells"] for row in summary["first_breakers"]) == broken > 0
+    assert sum(cost["forward"] for cost in summary["costs"].values()) == sum(
+        cost["forward"] for cost in costs(tmp_path).values())
+    assert summary["masking"] == []
+    text = "\n".join(cascade_text(SPEC.name, summary))
+    assert all(member in text for member in MEMBERS)
