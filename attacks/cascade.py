@@ -74,7 +74,8 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
 
 
 def _write(records: RecordTable, unit: str, rows: list[dict], cost: dict) -> list[dict]:
-    records.write_unit(unit, rows, meta={"cost": cost})
+    checks = cost.pop("checks", None)
+    records.write_unit(unit, rows, meta={"cost": cost, **({"checks": checks} if checks else {})})
     return rows
 
 
@@ -120,11 +121,38 @@ def _decisions(victim: Victim, images: torch.Tensor, batch_size: int) -> np.ndar
 def _clean_rows(unit: str, victim: Victim, test: dict, selected: np.ndarray,
                 settings: AttackSettings) -> tuple[list[dict], dict]:
     cost = Cost(victim)
-    decisions = _decisions(victim, as_tensor(test["image"][selected], victim),
-                           settings.batch_size)
+    images = as_tensor(test["image"][selected], victim)
+    decisions = _decisions(victim, images, settings.batch_size)
     rows = [_row(unit, CLEAN, victim, None, 0.0, int(source), int(test["label"][source]),
                  decisions[row], 0.0, 0.0) for row, source in enumerate(selected)]
-    return rows, cost.stop()
+    checks = sanity_checks(victim, images, torch.as_tensor(test["label"][selected]),
+                           settings.batch_size)
+    return rows, {**cost.stop(), "checks": checks}
+
+
+def sanity_checks(victim: Victim, images: torch.Tensor, labels: torch.Tensor,
+                  batch_size: int) -> dict:
+    """AutoAttack's own checks on the clean images, per threshold: the share of images whose
+    cross-entropy gradient is zero everywhere (a gradient attack cannot move them), and whether
+    two forward passes of the same images give the same scores (randomness in the network
+    would make every attack's numbers a draw)."""
+    checks = {}
+    labels = labels.to(images.device)
+    for threshold in victim.thresholds:
+        zero, largest = 0, 0.0
+        for start in range(0, len(images), batch_size):
+            batch = images[start:start + batch_size].clone().requires_grad_(True)
+            scores = victim.scores(batch, threshold)
+            loss = torch.nn.functional.cross_entropy(scores, labels[start:start + batch_size],
+                                                     reduction="sum")
+            (gradient,) = torch.autograd.grad(loss, batch)
+            zero += int((gradient.flatten(1).abs().amax(dim=1) == 0).sum())
+            with torch.no_grad():
+                again = victim.scores(batch.detach(), threshold)
+            largest = max(largest, float((again - scores.detach()).abs().max()))
+        checks[str(threshold)] = {"zero_gradient_share": zero / len(images),
+                                  "repeat_max_difference": largest}
+    return checks
 
 
 def _attack_rows(unit: str, records: RecordTable, member: AttackSpec, victim: Victim,

@@ -95,6 +95,15 @@ def cascade_text(name: str, summary: dict) -> list[str]:
     for (network, threshold, epsilon), rows in breakers.items():
         lines.append(f"| {setting_name(network, threshold)} | {epsilon:g} | " + ", ".join(
             f"{row['member']} {row['cells']}" for row in rows) + " |")
+    lines += ["", "AutoAttack's checks on the clean images: the share whose cross-entropy gradient "
+              "is zero everywhere, and the largest change of a score between two forward passes "
+              "of the same image.", "", "| setting | zero gradient | repeat difference |",
+              "|---|---|---|"]
+    for network, by_threshold in summary.get("checks", {}).items():
+        for threshold, check in by_threshold.items():
+            setting = setting_name(network, None if threshold == "None" else float(threshold))
+            lines.append(f"| {setting} | {100 * check['zero_gradient_share']:.1f}% | "
+                         f"{check['repeat_max_difference']:.2g} |")
     masking = summary["masking"]
     lines += ["", f"Cells a gradient-free member broke after every gradient member failed "
               f"there: {len(masking) or 'none'}."]

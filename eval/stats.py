@@ -358,4 +358,7 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
         "costs": costs,
         "masking": [cell for cell in cells if cell["broken_by"] not in (None, CLEAN)
                     and not gradient[cell["broken_by"]]],
+        # per network, from its clean unit (attacks.cascade.sanity_checks)
+        "checks": {unit.removeprefix(f"{CLEAN}-"): meta["checks"]
+                   for unit, meta in metas.items() if "checks" in meta},
     }

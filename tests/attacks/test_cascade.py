@@ -107,8 +107,10 @@ def test_recorded_passes_equal_a_recount(tmp_path, victim, shapes_test) -> None:
     recorded = costs(tmp_path)
     assert sum(cost["forward"] for cost in recorded.values()) == sum(forward) > 0
     assert sum(cost["backward"] for cost in recorded.values()) == sum(backward) > 0
-    assert all(cost["backward"] == 0 for unit, cost in recorded.items()
-               if unit.startswith(CLEAN))
+    # The clean unit: its decisions, then one gradient and two forward passes per image for
+    # AutoAttack's checks.
+    assert recorded[f"{CLEAN}-direct"]["backward"] == len(selected)
+    assert recorded[f"{CLEAN}-direct"]["forward"] == 3 * len(selected)
 
 
 def record(member: str, source: int, decisions: list[int], linf: float) -> dict:
@@ -160,5 +162,7 @@ def test_the_report_reads_costs_breakers_and_accuracy_from_the_records(tmp_path,
     assert sum(cost["forward"] for cost in summary["costs"].values()) == sum(
         cost["forward"] for cost in costs(tmp_path).values())
     assert summary["masking"] == []
+    (check,) = summary["checks"]["direct"].values()
+    assert check["repeat_max_difference"] == 0 and 0 <= check["zero_gradient_share"] < 1
     text = "\n".join(cascade_text(SPEC.name, summary))
     assert all(member in text for member in MEMBERS)
