@@ -23,6 +23,7 @@ cells: robust or broken, and by which member first.
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -33,6 +34,7 @@ from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack,
 from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks
 from mindseye.attacks.victims import Victim
+from mindseye.core.parallel import parallel_backend
 
 CLEAN = "clean"  # the member name of the clean decisions that open every cascade
 # The suite a robustness reviewer asks for, cheapest first: AutoAttack's (APGD-CE, targeted
@@ -42,40 +44,64 @@ REVIEWER_MEMBERS = ("apgd-ce", "apgd-dlr-targeted", "square-5000", "hsj")
 
 def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                 test: dict[str, np.ndarray], selected: np.ndarray, settings: AttackSettings,
-                skip_broken: bool = True) -> None:
+                skip_broken: bool = True, scheduler: str | None = None) -> None:
     """Run the cascade `spec` on the selected images of each victim, unit by unit (a unit
-    already on disk is read, not redone). `skip_broken=False` runs every member on every cell:
-    the full grid a cascade saves, for `benchmarks/reviewer_cascade.py`."""
+    already on disk is read, not redone). The chunks of one member at one threshold and budget
+    run side by side on a Dask cluster when `scheduler` is given (each image's attack does not
+    depend on its neighbours, so the records are a local run's); this process writes every
+    unit. `skip_broken=False` runs every member on every cell: the full grid a cascade saves,
+    for `benchmarks/reviewer_cascade.py`."""
     check_members(spec)
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     budgets = tuple(sorted(settings.epsilons))
-    for victim in victim_list:
-        breaks = Breaks()
-        unit = f"{CLEAN}-{victim.name}"
-        breaks.add(records.read_unit(unit) if records.is_done(unit) else _write(
-            records, unit, *_clean_rows(unit, victim, test, selected, settings)))
-        for member in spec.members:
-            member_spec = get_attack(member)
-            member_budgets = (None,) if member_spec.one_run_for_all_budgets else budgets
-            cells = [(threshold, epsilon) for threshold in victim.thresholds
-                     for epsilon in member_budgets]
-            for threshold, epsilon in tqdm(cells, desc=f"{spec.name}: {member} on {victim.name}",
-                                           unit="cell", leave=False):
-                reach = budgets[-1] if epsilon is None else epsilon
-                todo = np.array([source for source in selected if not (
-                    skip_broken and breaks.broken(threshold, int(source), reach))], int)
-                budget = "all" if epsilon is None else f"{epsilon:g}"
-                for number, sources in chunks(todo, settings.chunk):
-                    unit = f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}"
-                    breaks.add(records.read_unit(unit) if records.is_done(unit) else _write(
-                        records, unit, *_attack_rows(unit, records, member_spec, victim,
-                                                     threshold, epsilon, test, sources,
-                                                     settings)))
+    with parallel_backend(scheduler):
+        # Units come back in order as each finishes, and are written at once: a kill loses one.
+        parallel = joblib.Parallel(n_jobs=-1 if scheduler else 1, return_as="generator")
+        for victim in victim_list:
+            breaks = Breaks()
+            unit = f"{CLEAN}-{victim.name}"
+            breaks.add(records.read_unit(unit) if records.is_done(unit) else _write(
+                records, unit, *_clean_rows(unit, victim, test, selected, settings)))
+            for member in spec.members:
+                member_spec = get_attack(member)
+                member_budgets = (None,) if member_spec.one_run_for_all_budgets else budgets
+                cells = [(threshold, epsilon) for threshold in victim.thresholds
+                         for epsilon in member_budgets]
+                for threshold, epsilon in tqdm(cells, unit="cell", leave=False,
+                                               desc=f"{spec.name}: {member} on {victim.name}"):
+                    reach = budgets[-1] if epsilon is None else epsilon
+                    todo = np.array([source for source in selected if not (
+                        skip_broken and breaks.broken(threshold, int(source), reach))], int)
+                    budget = "all" if epsilon is None else f"{epsilon:g}"
+                    units = {f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}": sources
+                             for number, sources in chunks(todo, settings.chunk)}
+                    missing = [unit for unit in units if not records.is_done(unit)]
+                    made = parallel(joblib.delayed(attack_chunk)(
+                        unit, member, victim, threshold, epsilon, test["image"][units[unit]],
+                        test["label"][units[unit]], units[unit], settings) for unit in missing)
+                    for unit, (rows, found, cost) in zip(missing, made, strict=True):
+                        _write(records, unit, _with_images(records, unit, rows, found), cost)
+                    for unit in units:
+                        breaks.add(records.read_unit(unit))
 
 
 def _write(records: RecordTable, unit: str, rows: list[dict], cost: dict) -> list[dict]:
     checks = cost.pop("checks", None)
     records.write_unit(unit, rows, meta={"cost": cost, **({"checks": checks} if checks else {})})
+    return rows
+
+
+def _with_images(records: RecordTable, unit: str, rows: list[dict],
+                 found: np.ndarray) -> list[dict]:
+    """The rows, the adversarials that some threshold decides wrongly saved beside them."""
+    if not len(found):
+        return rows
+    image_file = records.save_images(unit, found)
+    stored = 0
+    for row in rows:
+        if row["wrong"]:
+            row.update(image_file=image_file, image_index=stored)
+            stored += 1
     return rows
 
 
@@ -155,43 +181,40 @@ def sanity_checks(victim: Victim, images: torch.Tensor, labels: torch.Tensor,
     return checks
 
 
-def _attack_rows(unit: str, records: RecordTable, member: AttackSpec, victim: Victim,
-                 threshold: float | None, epsilon: float | None, test: dict,
-                 sources: np.ndarray, settings: AttackSettings) -> tuple[list[dict], dict]:
+def attack_chunk(unit: str, member: str, victim: Victim, threshold: float | None,
+                 epsilon: float | None, images: np.ndarray, labels: np.ndarray,
+                 sources: np.ndarray, settings: AttackSettings
+                 ) -> tuple[list[dict], np.ndarray, dict]:
+    """One unit's attack, wherever it runs: its rows, the uint8 adversarials that some threshold
+    decides wrongly (in row order), and its cost."""
     cost = Cost(victim)
-    originals = as_tensor(test["image"][sources], victim)
-    truth = test["label"][sources]
-    method = member.build(victim, threshold, epsilon, settings)
+    originals = as_tensor(images, victim)
     with numpy_seeded_by(unit):  # for library attacks that draw from numpy's generator
-        result = method.run(originals, torch.as_tensor(truth))
+        result = get_attack(member).build(victim, threshold, epsilon, settings).run(
+            originals, torch.as_tensor(labels))
     adversarials = np.clip(np.rint(result.images[:, 0]), 0, 255)
     decisions = _decisions(victim, torch.as_tensor(adversarials, dtype=torch.float32,
                                                    device=originals.device)[:, None],
                            settings.batch_size)
-    difference = adversarials - test["image"][sources].astype(np.float64)
-    linf = np.abs(difference).reshape(len(sources), -1).max(axis=1)
-    l2 = np.sqrt((difference ** 2).reshape(len(sources), -1).sum(axis=1))
-    wrong = (decisions != truth[:, None]).any(axis=1)
-    image_file = (records.save_images(unit, adversarials[wrong].astype(np.uint8))
-                  if wrong.any() else None)
-    rows, stored = [], 0
-    for row, source in enumerate(sources):
-        record = _row(unit, member.name, victim, threshold, epsilon, int(source), int(truth[row]),
-                      decisions[row], float(linf[row]), float(l2[row]))
-        if wrong[row]:
-            record.update(image_file=image_file, image_index=stored)
-            stored += 1
-        rows.append(record)
-    return rows, cost.stop()
+    difference = adversarials - images.astype(np.float64)
+    linf = np.abs(difference).reshape(len(images), -1).max(axis=1)
+    l2 = np.sqrt((difference ** 2).reshape(len(images), -1).sum(axis=1))
+    wrong = (decisions != labels[:, None]).any(axis=1)
+    rows = [_row(unit, member, victim, threshold, epsilon, int(source), int(labels[row]),
+                 decisions[row], float(linf[row]), float(l2[row]))
+            for row, source in enumerate(sources)]
+    return rows, adversarials[wrong].astype(np.uint8), cost.stop()
 
 
 def _row(unit: str, member: str, victim: Victim, threshold: float | None,
          epsilon: float | None, source: int, source_class: int, decisions: np.ndarray,
          linf: float, l2: float) -> dict:
+    decisions = [int(decision) for decision in decisions]
     return {"unit": unit, "member": member, "network": victim.name,
             "attacked_threshold": threshold, "attacked_epsilon": epsilon, "source": source,
             "source_class": source_class, "thresholds": list(victim.thresholds),
-            "decisions": [int(decision) for decision in decisions], "linf": linf, "l2": l2}
+            "decisions": decisions, "wrong": any(d != source_class for d in decisions),
+            "linf": linf, "l2": l2}
 
 
 def cascade_cells(records: list[dict], members: tuple[str, ...],

@@ -154,6 +154,9 @@ class RegistryCommand(click.Command):
               f"euclidean --clip none --max-steps {ORIGINAL.max_steps}. Any variant option "
               f"writes its own table (RUN/attacks/{PAPER_ATTACK.name}+...), and --max-steps then "
               "caps that table alone.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run a cascade's units on a Dask cluster (e.g. tcp://host:8786) instead of "
+              "in this process; the records are the same. Other attacks run here.")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            max_steps: int | None, per_class: int | None, extra_per_class: int | None,
            thresholds: str | None, epsilons: str | None, pgd_iterations: int | None,
@@ -162,7 +165,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            hsj_iterations: int | None, hsj_evaluations: int | None,
            gradient_precision: str | None,
            stop_at: str | None, loss_name: str | None, clip: str | None,
-           original: bool) -> None:
+           original: bool, scheduler: str | None) -> None:
     if attack_name != ALL:
         get_attack(attack_name)  # an unknown name fails before anything is loaded
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
@@ -189,7 +192,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
         pgd_iterations=pgd_iterations, square_queries=square_queries, chunk=chunk,
         batch_size=batch_size, device=device, gradient_precision=gradient_precision,
         fmn_steps=fmn_steps, hsj_iterations=hsj_iterations, hsj_evaluations=hsj_evaluations)
-    run_attack(run_dir, data_dir, attack_name, settings, networks, variant)
+    run_attack(run_dir, data_dir, attack_name, settings, networks, variant, scheduler)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)
 
 

@@ -11,11 +11,9 @@ driver found them; a cluster's workers get their bytes (`render.shipping`), so t
 the user's assets folder nor the same mindseye version's built-in files.
 """
 
-import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -29,6 +27,7 @@ from mindseye.core import __version__
 from mindseye.core.constants import IMAGE_SIZE, NONE_CLASS, ROTATION_LIMIT
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256
+from mindseye.core.parallel import parallel_backend
 from mindseye.dataset.backgrounds import BackgroundSource, open_background_source
 from mindseye.dataset.composite import composite, contrast_stretch, stretch_range
 from mindseye.dataset.manifest import (
@@ -282,23 +281,6 @@ def _has_shard(manifest: Manifest, plan: ShardPlan) -> bool:
     return any(shard.file == file for shard in manifest.split(plan.split).shards)
 
 
-@contextlib.contextmanager
-def _parallel_backend(scheduler: str | None, scatter: list | None = None) -> Iterator[None]:
-    """Local processes by default; a Dask cluster when given its scheduler's address, with
-    `scatter` sent to every worker once (joblib passes it to each task by reference)."""
-    if scheduler is None:
-        yield
-        return
-    from dask.distributed import Client
-
-    try:
-        client = Client(scheduler, timeout="10s")
-    except OSError as error:
-        raise UserError(f"cannot reach Dask scheduler --scheduler {scheduler}: {error}") from None
-    with client, joblib.parallel_config(backend="dask", scatter=scatter or None):
-        yield
-
-
 def render_dataset(
     data_dir: Path,
     settings: RenderSettings,
@@ -355,7 +337,7 @@ def render_dataset(
         "code_version": __version__,
     }
     progress = tqdm(total=sum(p.count for p in todo), unit="sample", desc=f"render {data_dir}")
-    with _parallel_backend(scheduler, scatter=[shipment] if shipment else None):
+    with parallel_backend(scheduler, scatter=[shipment] if shipment else None):
         parallel = joblib.Parallel(n_jobs=workers, return_as="generator_unordered")
         tasks = (joblib.delayed(render_shard)(job, shipment) for job in jobs)
         for plan, arrays in parallel(tasks):

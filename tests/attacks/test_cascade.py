@@ -166,3 +166,27 @@ def test_the_report_reads_costs_breakers_and_accuracy_from_the_records(tmp_path,
     assert check["repeat_max_difference"] == 0 and 0 <= check["zero_gradient_share"] < 1
     text = "\n".join(cascade_text(SPEC.name, summary))
     assert all(member in text for member in MEMBERS)
+
+
+def test_a_dask_cluster_writes_the_records_a_local_run_does(tmp_path, victim,
+                                                            shapes_test) -> None:
+    from dask.distributed import LocalCluster
+
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(4, 16), chunk=2)
+    run_cascade(tmp_path / "local", SPEC, [victim], shapes_test, selected, settings)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        run_cascade(tmp_path / "dask", SPEC, [victim], shapes_test, selected, settings,
+                    scheduler=cluster.scheduler_address)
+
+    def units(root: Path) -> dict[str, list[dict]]:
+        table = record_table(root, SPEC.name)
+        return {unit: table.read_unit(unit) for unit in table.done_units()}
+
+    local, dask = units(tmp_path / "local"), units(tmp_path / "dask")
+    assert local == dask and len(local) > 4
+    # the work was counted where it ran
+    assert costs(tmp_path / "dask").keys() == costs(tmp_path / "local").keys()
+    for unit, cost in costs(tmp_path / "dask").items():
+        assert (cost["forward"], cost["backward"]) == (
+            costs(tmp_path / "local")[unit]["forward"], costs(tmp_path / "local")[unit]["backward"])

@@ -23,12 +23,13 @@ from mindseye.blender_assets.registry import (
     write_classes,
 )
 from mindseye.cli import main
+from mindseye.core.constants import DEFAULT_BACKGROUNDS
 from mindseye.dataset.backgrounds import open_background_source
 from mindseye.dataset.composite import composite, contrast_stretch
 from mindseye.dataset.manifest import read_manifest
-from mindseye.dataset.photos import photos_file
+from mindseye.dataset.photos import photo_list, photos_file
 from mindseye.dataset.samples import SPLITS, draw_sample
-from mindseye.dataset.shards import load_split, read_shard
+from mindseye.dataset.shards import FIELDS, load_split, read_shard
 from tests.fixtures.environment import child_env
 from tests.fixtures.rendered import TINY, render_tiny
 
@@ -61,14 +62,19 @@ def test_tiny_dataset_is_balanced_and_real(rendered_dataset: Path) -> None:
 
 def test_every_rendered_sample_is_the_one_draw_sample_describes(rendered_dataset: Path) -> None:
     # The driver and `dataset recomposite` share one definition of sample i: its stored label and
-    # rotation are draw_sample's, and its image is the stored render over draw_sample's crop.
+    # rotation are draw_sample's, its image is the stored render over draw_sample's crop, and
+    # its `background` names the photo of the split that crop came from.
     manifest = read_manifest(rendered_dataset)
+    assert manifest.config["render"]["backgrounds"] == DEFAULT_BACKGROUNDS == "photos"
     for split in SPLITS:
-        stored = load_split(rendered_dataset, split)
+        stored = load_split(rendered_dataset, split, (*FIELDS, "background"))
         source = open_background_source(manifest.config["render"]["backgrounds"], split)
+        assert set(stored["background"]) <= {photo.index for photo in photo_list()
+                                             if photo.split == split}
         for index in range(len(stored["label"])):
             sample = draw_sample(TINY["seed"], split, index, len(manifest.classes), source)
             assert stored["label"][index] == sample.label
+            assert stored["background"][index] == sample.photo
             np.testing.assert_array_equal(stored["params"][index],
                                           sample.rotation.astype(np.float32))
             np.testing.assert_array_equal(
@@ -358,8 +364,9 @@ def test_a_stretched_dataset_is_the_plain_one_with_each_models_range_stretched(
                 contrast_stretch(before["object"][rows], before["alpha"][rows], low, high))
         assert not np.array_equal(before["object"], after["object"])
         # The composite is made from the stretched object, so recompositing reproduces it.
+        source = open_background_source(config["render"]["backgrounds"], split)
         backgrounds = np.stack([draw_sample(TINY["seed"], split, i, len(ranges) + 1,
-                                            open_background_source("builtin", split)).background
+                                            source).background
                                 for i in range(len(after["label"]))])
         np.testing.assert_array_equal(after["image"],
                                       composite(after["object"], after["alpha"], backgrounds))

@@ -1,0 +1,26 @@
+"""Where parallel work runs: local processes, or a Dask cluster through joblib's dask backend."""
+
+import contextlib
+from collections.abc import Iterator
+
+import joblib
+
+from mindseye.core.errors import UserError
+
+
+@contextlib.contextmanager
+def parallel_backend(scheduler: str | None, scatter: list | None = None) -> Iterator[None]:
+    """joblib's default (local processes) without a scheduler; a Dask cluster when given its
+    scheduler's address (`--scheduler tcp://HOST:8786`), with `scatter` sent to every worker
+    once (joblib passes it to each task by reference)."""
+    if scheduler is None:
+        yield
+        return
+    from dask.distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as error:
+        raise UserError(f"cannot reach Dask scheduler --scheduler {scheduler}: {error}") from None
+    with client, joblib.parallel_config(backend="dask", scatter=scatter or None):
+        yield
