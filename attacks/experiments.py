@@ -7,7 +7,10 @@ each where the ones before failed) or attacks/transfer.py. Every runner resumes,
 finished units. Records are kept by attacks/records.py, settings locked by attacks/settings.py.
 """
 
+import sys
 from pathlib import Path
+
+import numpy as np
 
 from mindseye.attacks.budgeted import run_budgeted
 from mindseye.attacks.cascade import run_cascade
@@ -23,7 +26,14 @@ from mindseye.attacks.registry import (
     attack_specs,
     suite,
 )
-from mindseye.attacks.settings import AttackSettings, attacks_dir, lock_settings
+from mindseye.attacks.settings import (
+    SETTINGS_FILE,
+    AttackSettings,
+    attacks_dir,
+    lock_settings,
+    read_lock,
+    trained_data,
+)
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
 from mindseye.attacks.targeted import run_targeted
 from mindseye.attacks.transfer import run_transfer
@@ -69,15 +79,48 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         raise ValueError(f"a variant applies to {PAPER_ATTACK.name} alone")
     data = data_fingerprint(data_dir)
     classes, test = load_test_images(data_dir)
+    records_agree = legacy_records_agree(run_dir, data, test["image"])
     weights: dict[str, str] = {}
     for spec in specs:
         run_one(run_dir, spec, classes, test, data, weights, settings, networks, variant,
-                scheduler)
+                scheduler, records_agree)
+
+
+def legacy_records_agree(run_dir: Path, data: str, images: np.ndarray) -> bool:
+    """For a lock written before locks named their data, attacked with other data than the
+    training data: whether the records show they were made on these test images. Every stored
+    adversarial must lie at its recorded L-inf distance (and distortion, where recorded) from
+    the test image it was made from, and there must be at least one."""
+    lock = read_lock(run_dir)
+    if lock is None or "data" in lock or trained_data(run_dir) in (None, data):
+        return False
+    checked = 0
+    loaded: dict[str, np.ndarray] = {}
+    for folder in sorted(path for path in attacks_dir(run_dir).iterdir() if path.is_dir()):
+        for record in RecordTable(folder).read():
+            if not {"image_file", "image_index", "linf", "source"} <= record.keys():
+                continue
+            file = record["image_file"]
+            if file not in loaded:
+                loaded[file] = np.load(attacks_dir(run_dir) / file, mmap_mode="r")
+            difference = (loaded[file][record["image_index"]].astype(np.float64)
+                          - images[record["source"]])
+            if abs(np.abs(difference).max() - record["linf"]) > 1e-6 or (
+                    "distortion" in record and abs(np.sqrt(np.mean(difference ** 2)) / 255
+                                                   - record["distortion"]) > 1e-9):
+                return False
+            checked += 1
+    if checked:
+        print(f"{attacks_dir(run_dir) / SETTINGS_FILE} names no data; the {checked} stored "
+              "adversarials all lie at their recorded distances from this data's test images, "
+              f"so the records were made on them: the lock now names this data ({data[:12]})",
+              file=sys.stderr)
+    return checked > 0
 
 
 def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, data: str,
             weights: dict[str, str], settings: AttackSettings, networks: tuple[str, ...],
-            variant: Variant, scheduler: str | None = None) -> None:
+            variant: Variant, scheduler: str | None = None, records_agree: bool = False) -> None:
     """One attack; `weights` holds the networks' digests computed so far (each once)."""
     networks = tuple(name for name in networks if name in spec.networks)
     if not networks:
@@ -91,7 +134,7 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
     for name in networks:
         weights.setdefault(name, weights_fingerprint(run_dir, name))
     lock_settings(run_dir, settings, data=data,
-                  weights={name: weights[name] for name in networks})
+                  weights={name: weights[name] for name in networks}, records_agree=records_agree)
     if spec.kind == TRANSFER:
         # The direct networks' adversarials: made here if they are attacked, else from records.
         origins = [victim for victim in victims if victim.name in DIRECT_NETWORKS]

@@ -151,13 +151,15 @@ def recorded_settings(run_dir: Path) -> dict | None:
 
 
 def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = None,
-                  weights: dict[str, str] | None = None) -> None:
+                  weights: dict[str, str] | None = None, records_agree: bool = False) -> None:
     """The first attack on a run writes RUN/attacks/settings.json; later ones must match it,
     because finished units are skipped by name and would silently mix two set-ups. With `data`
     (the data's content digest) and `weights` (network -> weights digest), the lock also ties
     the records to what they were made on: other data, or a network retrained since, is
     refused. Check and write happen under a file lock, so of two attacks started at once with
-    other settings, the second is refused. Call it once the command's inputs are validated."""
+    other settings, the second is refused. Call it once the command's inputs are validated.
+    `records_agree`: every stored adversarial of an older lock's records is at its recorded
+    distance from this data's test images (see `check_data`)."""
     wanted = {name: getattr(settings, name) for name in RECORDED_SETTINGS}
     folder = attacks_dir(run_dir)
     with held_lock(folder / f"{SETTINGS_FILE}.lock"):
@@ -170,25 +172,30 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
         if data is not None:
             # A new lock takes this data; an older lock without it, the rule of `check_data`.
             lock["data"] = data if recorded is None else check_data(run_dir, lock.get("data"),
-                                                                    data)
+                                                                    data, records_agree)
         if weights:
             check_weights(run_dir, lock.get("weights", {}), weights)
             lock["weights"] = {**lock.get("weights", {}), **weights}
         write_json_atomic(folder / SETTINGS_FILE, lock)
 
 
-def check_data(run_dir: Path, recorded: str | None, data: str) -> str:
+def check_data(run_dir: Path, recorded: str | None, data: str,
+               records_agree: bool = False) -> str:
     """The data digest a run's records are tied to: `data`, if it is the one recorded. A lock
     written before locks named their data is trusted for the data the networks were trained
-    on, and for no other."""
+    on, and for other data only where the records themselves show they were made on its test
+    images (`records_agree`: the same renders can differ across machines in samples no record
+    touches, so a re-rendered dataset may have another digest)."""
     path = attacks_dir(run_dir) / SETTINGS_FILE
     if recorded is None:
         trained = trained_data(run_dir)
-        if trained is not None and trained != data:
-            raise UserError(f"{path} does not say which data its records were made on, and "
-                            f"this data ({data[:12]}) is not the data the networks were trained "
-                            f"on ({trained[:12]}); attack that data, or move "
-                            f"{attacks_dir(run_dir)} away to attack this one afresh")
+        if trained is not None and trained != data and not records_agree:
+            raise UserError(f"{path} does not say which data its records were made on, this "
+                            f"data ({data[:12]}) is not the data the networks were trained on "
+                            f"({trained[:12]}), and the stored adversarials are not all at their "
+                            "recorded distances from its test images; attack the data they "
+                            f"were made on, or move {attacks_dir(run_dir)} away to attack this "
+                            "one afresh")
     elif recorded != data:
         raise UserError(f"{path}: the records were made on other data ({recorded[:12]}, this "
                         f"is {data[:12]}); give the data they were made on, or move "

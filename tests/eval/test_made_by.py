@@ -144,3 +144,26 @@ def test_a_first_attack_may_use_other_data_than_the_training_data(tmp_path):
                                                             "data_fingerprint": "trained-on"}))
     run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
     assert json.loads((run / "attacks" / "settings.json").read_text())["data"] != "trained-on"
+
+
+def test_an_older_lock_takes_other_data_only_where_its_records_show_they_were_made_on_it(
+        tmp_path):
+    # A lock from before locks named their data, on networks whose training data has another
+    # digest (the same renders can differ across machines in samples no record touches).
+    run = untrained_run(tmp_path / "run", CLASSES)
+    seven = write_synthetic_dataset(tmp_path / "seven", per_class=2, test_per_class=3, seed=7)
+    eight = write_synthetic_dataset(tmp_path / "eight", per_class=2, test_per_class=3, seed=8)
+    run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
+    lock_file = run / "attacks" / "settings.json"
+    made_on = json.loads(lock_file.read_text())
+    lock_file.write_text(json.dumps({k: v for k, v in made_on.items() if k != "data"}))
+    config = json.loads((run / "direct" / "config.json").read_text())
+    (run / "direct" / "config.json").write_text(json.dumps({**config,
+                                                            "data_fingerprint": "trained-on"}))
+    records = [r for r in json.loads(next((run / "attacks" / "ifgsm").glob("*.json"))
+                                     .read_text())["records"] if "image_file" in r]
+    assert records  # the check has adversarials to look at
+    with pytest.raises(UserError, match="not all at their recorded distances"):
+        run_attack(run, eight, "ifgsm", SETTINGS, networks=("direct",))
+    run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
+    assert json.loads(lock_file.read_text())["data"] == made_on["data"]
