@@ -1,0 +1,110 @@
+"""The reviewer's cascade against the full grid it saves, on the same run and images; and the
+pilot that sizes a full run from the cascade's own recorded costs.
+
+The grid runs every member on every cell (image, threshold, budget); the cascade runs each
+member only where every member before it left the cell robust. Both are `run_cascade` on the
+same victims and images (`skip_broken=False` for the grid), so the comparison is of the
+economy alone. The ratio is the grid's passes (forward + backward images through the network,
+as the victims count them) over the cascade's; the wall-time ratio likewise; `same_worst_case`
+is whether the two agree on every cell. Target: ratio >= 10 at medium's sizes.
+
+The projection scales each member's recorded cost per attacked image to `--project-per-label`
+images per label, on this machine (wall time) and in passes (hardware-free): a member's cost
+grows with the cells it attacks, and the pilot's share of cells left to each member is taken
+as the share a larger run would leave.
+
+Usage: python benchmarks/reviewer_cascade.py --run RUN --data DATA [--per-label 1]
+           [--networks triple-staged] [--out DIR] [--no-grid] [--project-per-label 50]
+           [--gradient-precision bfloat16] [--threads 2]
+The records stay in --out (cascade/ and grid/), each a run's attacks folder.
+"""
+
+import argparse
+import json
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from mindseye.attacks.cascade import REVIEWER_CASCADE, cascade_cells, run_cascade
+from mindseye.attacks.experiments import record_table
+from mindseye.attacks.settings import AttackSettings, settings_for_run
+from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--per-label", type=int, default=1)
+    parser.add_argument("--networks", default="triple-staged")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-grid", action="store_true")
+    parser.add_argument("--project-per-label", type=int, default=50)
+    parser.add_argument("--gradient-precision", default="bfloat16")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    out = args.out or Path(tempfile.mkdtemp(prefix="reviewer-cascade-"))
+
+    settings: AttackSettings = replace(
+        settings_for_run(args.run, None), extra_per_class=args.per_label, chunk=args.per_label * 4,
+        gradient_precision=args.gradient_precision)
+    classes, test = load_test_images(args.data)
+    networks = tuple(args.networks.split(","))
+    victims = load_victims(args.run, classes, settings, networks, "hard")
+    selected = select_per_class(test["label"], args.per_label, len(classes))
+    spec = REVIEWER_CASCADE
+    modes = {"cascade": True} if args.no_grid else {"cascade": True, "grid": False}
+    spent, cells = {}, {}
+    for mode, skip_broken in modes.items():
+        # a run folder of the mode's own: RUN/attacks is where the records go
+        run_cascade(out / mode, spec, victims, test, selected, settings, skip_broken=skip_broken)
+        table = record_table(out / mode, spec.name)
+        records = table.read()
+        costs = [meta["cost"] for meta in table.read_meta().values()]
+        spent[mode] = {"passes": sum(c["forward"] + c["backward"] for c in costs),
+                       "wall_s": sum(c["wall_s"] for c in costs),
+                       "members": member_costs(records, table.read_meta())}
+        cells[mode] = {(c["network"], c["threshold"], c["epsilon"], c["source"]): c["robust"]
+                       for c in cascade_cells(records, spec.members, settings.epsilons)}
+    scale = args.project_per_label / args.per_label
+    result = {
+        "run": str(args.run), "networks": networks, "images": int(len(selected)),
+        "epsilons": list(settings.epsilons), "members": list(spec.members),
+        "gradient_precision": args.gradient_precision, "threads": args.threads,
+        "cascade": spent["cascade"],
+        "projection": {"per_label": args.project_per_label,
+                       "passes": round(spent["cascade"]["passes"] * scale),
+                       "hours_here": round(spent["cascade"]["wall_s"] * scale / 3600, 2)},
+        "robust_cells": sum(cells["cascade"].values()), "cells": len(cells["cascade"]),
+    }
+    if "grid" in spent:
+        result.update(grid=spent["grid"],
+                      ratio=round(spent["grid"]["passes"] / max(1, spent["cascade"]["passes"]), 2),
+                      wall_ratio=round(spent["grid"]["wall_s"] / max(1e-9, spent["cascade"]
+                                                                     ["wall_s"]), 2),
+                      same_worst_case=cells["grid"] == cells["cascade"])
+    print(json.dumps(result))
+
+
+def member_costs(records: list[dict], metas: dict[str, dict]) -> dict[str, dict]:
+    """Per member: units, attacked images (records), passes and wall time."""
+    member_of = {record["unit"]: record["member"] for record in records}
+    images: dict[str, int] = {}
+    for record in records:
+        images[record["member"]] = images.get(record["member"], 0) + 1
+    costs: dict[str, dict] = {}
+    for unit, meta in metas.items():
+        member = member_of[unit]
+        cost = costs.setdefault(member, {"units": 0, "images": images[member], "forward": 0,
+                                         "backward": 0, "wall_s": 0.0})
+        cost["units"] += 1
+        for key in ("forward", "backward", "wall_s"):
+            cost[key] += meta["cost"][key]
+    return costs
+
+
+if __name__ == "__main__":
+    main()
