@@ -305,6 +305,24 @@ class PhotosSource(BackgroundSource):
                 f"list=dataset/photos.csv sha256={self.h5.attrs['list_sha256'][:16]}")
 
 
+def photo_names(spec: str) -> dict[int, str]:
+    """A short name for each photo index a source records (`photos` and `builtin`; {} for the
+    others, whose index is a file or array position)."""
+    if spec == "photos":
+        return {photo.index: _photo_name(photo.note.split(" (")[0] or photo.path)
+                for photo in photo_list()}
+    if spec == "builtin":
+        return dict(enumerate([*BUILTIN_PHOTOS["train"], *BUILTIN_PHOTOS["test"]]))
+    return {}
+
+
+def _photo_name(path: str) -> str:
+    """A wallpaper's folder where its file is named by its resolution (.../Kite/contents/images/
+    2560x1600.jpg), else the file's name."""
+    parts = Path(path).parts
+    return parts[-4] if parts[-1][:1].isdigit() and len(parts) >= 4 else parts[-1]
+
+
 @functools.cache
 def open_background_source(spec: str, split: str) -> BackgroundSource:
     """The source named by `spec` (BACKGROUND_SPECS) for a split; one per process, so images

@@ -76,6 +76,26 @@ def _part_error(row: dict, part: str) -> str:
             f" ({row[f'{part}errors']} / {row[f'{part}samples']})")
 
 
+PHOTOS_SHOWN = 5  # per setting, the photos with most None errors
+
+
+def photo_error_text(found: dict | None) -> list[str]:
+    """Which background photos the None errors come from (the shards' `background` field)."""
+    if not found or not found["rows"]:
+        return []
+    lines = [f"Where the None errors come from: the test's None images are crops of "
+             f"{found['photos_in_test']} photos; per setting, the {PHOTOS_SHOWN} photos with "
+             "most errors (errors of None images cropped from it):", "",
+             "| setting | photos (errors / images) |", "|---|---|"]
+    for (network, threshold), rows in group(found["rows"]).items():
+        total = sum(row["errors"] for row in rows)
+        shown = ", ".join(f"{row['photo']} {row['name']} ({row['errors']} / "
+                          f"{row['none_images']})" for row in rows[:PHOTOS_SHOWN])
+        lines.append(f"| {setting_name(network, threshold)} | {shown}; {total} errors on "
+                     f"{len(rows)} photos |")
+    return [*lines, ""]
+
+
 def cascade_text(name: str, summary: dict) -> list[str]:
     """A cascade's costs, first breakers and masking cells (its robust accuracy is drawn with
     the other attacks')."""
@@ -139,7 +159,9 @@ def report_text(metrics: dict) -> str:
                   f"merged network has it: {rows}."]
     lines += ["", "The paper reports one error rate; the positives' and the None images' are "
               "apart here because they fail differently (a None image called a class is a "
-              "false positive on a background).", "", "Confusion matrices: `confusion.png`.", ""]
+              "false positive on a background).", ""]
+    lines += photo_error_text(metrics.get("none_errors_by_photo"))
+    lines += ["Confusion matrices: `confusion.png`.", ""]
     margins = metrics.get("ratio_margins")
     if margins:
         own, other, none = (margins["own_ratio"], margins["best_other_ratio"],

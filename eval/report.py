@@ -24,7 +24,10 @@ from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
 from mindseye.core.constants import STAGES, TRIPLE_STAGED
 from mindseye.core.files import write_text_atomic
+from mindseye.dataset.backgrounds import photo_names
 from mindseye.dataset.fingerprint import data_fingerprint
+from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.shards import ShardError, load_split
 from mindseye.eval.claims import check_claims
 from mindseye.eval.clean import clean_predictions
 from mindseye.eval.clip import clip_table
@@ -43,6 +46,7 @@ from mindseye.eval.stats import (
     confusion_matrices,
     effort_table,
     error_table,
+    errors_by_photo,
     group,
     masking_cases,
     paired_table,
@@ -110,6 +114,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         if any(gradient_free.values()) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
         "cascades": cascades(run_dir, settings, len(classes) - 1),
+        "none_errors_by_photo": none_errors_by_photo(data_dir, clean, len(classes) - 1),
     }
     for name, summary in metrics["cascades"].items():
         metrics["robust_accuracy"][name] = summary["robust_accuracy"]
@@ -144,6 +149,21 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(out_dir / "report.md", report_text(metrics))
     return metrics
+
+
+def none_errors_by_photo(data_dir: Path, clean: list[dict], none_label: int) -> dict | None:
+    """Which background photos the None test images each setting calls a class come from
+    (None for a dataset rendered before samples recorded their photo)."""
+    try:
+        photos = load_split(data_dir, "test", ("background",))["background"]
+    except ShardError:
+        return None
+    names = photo_names(read_manifest(data_dir).config["render"]["backgrounds"])
+    rows = errors_by_photo(clean, photos, none_label)
+    for row in rows:
+        row["name"] = names.get(row["photo"], "generated" if row["photo"] < 0 else "")
+    return {"rows": rows, "photos_in_test": len(set(photos[[r["source"] for r in clean
+                                                            if r["label"] == none_label]]))}
 
 
 def cascades(run_dir: Path, settings: AttackSettings, none_label: int) -> dict:

@@ -362,3 +362,22 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
         "checks": {unit.removeprefix(f"{CLEAN}-"): meta["checks"]
                    for unit, meta in metas.items() if "checks" in meta},
     }
+
+
+def errors_by_photo(clean: list[dict], photos: np.ndarray, none_label: int) -> list[dict]:
+    """Per setting and background photo: how many None test images were cropped from it
+    (`photos`, the test split's `background` field) and how many of them the setting called a
+    class; photos with errors only, most errors first."""
+    rows = []
+    for (network, threshold), records in group(clean).items():
+        counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for record in records:
+            if record["label"] == none_label:
+                count = counts[int(photos[record["source"]])]
+                count[0] += 1
+                count[1] += record["decision"] != none_label
+        rows += sorted(({"network": network, "threshold": threshold, "photo": photo,
+                         "none_images": images, "errors": errors}
+                        for photo, (images, errors) in counts.items() if errors),
+                       key=lambda row: (-row["errors"], row["photo"]))
+    return rows

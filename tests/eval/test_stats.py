@@ -169,3 +169,23 @@ def test_paired_table_does_not_depend_on_the_records_order():
     order = rng.permutation(len(plain))
     shuffled = paired_table([plain[i] for i in order], [other[i] for i in order[::-1]])
     assert forward == shuffled and len(forward) == 2
+
+
+def test_none_errors_are_counted_by_the_photo_their_crop_came_from():
+    from mindseye.eval.markdown import photo_error_text
+    from mindseye.eval.stats import errors_by_photo
+
+    # Six None images (label 3) from photos 40, 40, 40, 7, 7 and a generated one (-1); two
+    # positives. The network calls a class on two of photo 40's, one of photo 7's, and a
+    # positive wrongly (not a None error).
+    photos = np.array([40, 40, 40, 7, 7, -1, 40, 7])
+    labels = [3, 3, 3, 3, 3, 3, 0, 1]
+    decisions = [0, 3, 2, 1, 3, 3, 2, 1]
+    clean = [{"network": "direct", "threshold": None, "source": i, "label": label,
+              "decision": decision}
+             for i, (label, decision) in enumerate(zip(labels, decisions, strict=True))]
+    rows = errors_by_photo(clean, photos, none_label=3)
+    assert [(r["photo"], r["none_images"], r["errors"]) for r in rows] == [(40, 3, 2), (7, 2, 1)]
+    text = "\n".join(photo_error_text({"rows": [{**r, "name": f"p{r['photo']}"} for r in rows],
+                                       "photos_in_test": 3}))
+    assert "40 p40 (2 / 3), 7 p7 (1 / 2); 3 errors on 2 photos" in text
