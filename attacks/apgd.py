@@ -231,6 +231,6 @@ def apgd_spec(loss: str, targeted: bool, order: int) -> AttackSpec:
                 + " (bfloat16 gradients with --gradient-precision; best iterate kept)")
 
 
-for order, (loss, targeted) in enumerate(
-        (("ce", False), ("dlr", False), ("ce", True), ("dlr", True)), start=75):
-    register_attack(apgd_spec(loss, targeted, order))
+APGD_CE_ATTACK, APGD_DLR_ATTACK, APGD_CE_TARGETED_ATTACK, APGD_DLR_TARGETED_ATTACK = (
+    register_attack(apgd_spec(loss, targeted, order)) for order, (loss, targeted) in enumerate(
+        (("ce", False), ("dlr", False), ("ce", True), ("dlr", True)), start=75))

@@ -28,18 +28,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mindseye.attacks.apgd import APGD_CE_ATTACK, APGD_DLR_TARGETED_ATTACK
 from mindseye.attacks.budgeted import numpy_seeded_by
+from mindseye.attacks.hop_skip_jump import HSJ_ATTACK
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack, register_attack
 from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks
+from mindseye.attacks.square import LONG_SQUARE_ATTACK
 from mindseye.attacks.victims import Victim
 from mindseye.core.parallel import parallel_backend
 
 CLEAN = "clean"  # the member name of the clean decisions that open every cascade
 # The suite a robustness reviewer asks for, cheapest first: AutoAttack's (APGD-CE, targeted
 # APGD-DLR, Square at 5000 queries) with HopSkipJump, a decision-only attack, last.
-REVIEWER_MEMBERS = ("apgd-ce", "apgd-dlr-targeted", "square-5000", "hsj")
+REVIEWER_MEMBERS = tuple(spec.name for spec in (APGD_CE_ATTACK, APGD_DLR_TARGETED_ATTACK,
+                                                LONG_SQUARE_ATTACK, HSJ_ATTACK))
 
 
 def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],

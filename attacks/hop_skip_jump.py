@@ -47,7 +47,7 @@ def build(victim: Victim, threshold: float | None, epsilon: float | None,
                         settings.batch_size)
 
 
-register_attack(AttackSpec(
+HSJ_ATTACK = register_attack(AttackSpec(
     name="hsj", kind=BUDGETED, build=build, order=80, gradient=False,
     one_run_for_all_budgets=True,
     summary="HopSkipJump on the decision alone (--hsj-iterations, --hsj-evaluations); its "

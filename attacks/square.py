@@ -46,7 +46,7 @@ SQUARE_ATTACK = register_attack(AttackSpec(
     curve_style="--s",
     summary="gradient-free Square attack at the same budgets (--square-queries; reveals "
             "gradient masking)"))
-register_attack(AttackSpec(
+LONG_SQUARE_ATTACK = register_attack(AttackSpec(
     name=f"square-{LONG_SQUARE_QUERIES}", kind=BUDGETED, build=build_long, order=90,
     gradient=False, after_gradient_attacks=True,
     summary=f"Square at {LONG_SQUARE_QUERIES} queries on what every gradient attack left "

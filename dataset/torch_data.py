@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mindseye.core.errors import UserError
 from mindseye.dataset.manifest import read_manifest
 from mindseye.dataset.shards import FIELDS, load_split, read_shard
 
@@ -174,6 +175,18 @@ class ShardChunks:
         self._load(state["shard"], state["order"])
 
 
+def held_out_samples(data_dir: Path, fields: tuple[str, ...], count: int,
+                     device: torch.device) -> dict[str, torch.Tensor]:
+    """The train split's last `count` samples (what `training_batches(hold_out=count)` leaves
+    out), as tensors on `device`; images as float (N, 1, 64, 64)."""
+    arrays = load_split(data_dir, "train", fields)
+    out = {}
+    for name, values in arrays.items():
+        tensor = torch.as_tensor(values[-count:], device=device)
+        out[name] = tensor.float()[:, None] if name == "image" else tensor
+    return out
+
+
 def training_batches(
     data_dir: Path,
     fields: tuple[str, ...],
@@ -182,11 +195,18 @@ def training_batches(
     device: torch.device,
     only_positives: int | None = None,
     in_memory_limit: int = IN_MEMORY_LIMIT,
+    hold_out: int = 0,
 ) -> InMemorySplit | ShardChunks:
-    """Batches of the train split's `fields`; `only_positives=K` keeps samples with label < K."""
+    """Batches of the train split's `fields`; `only_positives=K` keeps samples with label < K;
+    `hold_out=N` leaves the split's last N samples out (`held_out_samples` reads them)."""
     if split_bytes(data_dir, "train", fields) > in_memory_limit:
+        if hold_out:
+            raise UserError(f"{data_dir}: holding training samples out needs the train split "
+                            "in memory; it is larger than the limit")
         return ShardChunks(data_dir, "train", fields, batch_size, seed, device, only_positives)
     arrays = load_split(data_dir, "train", tuple(set(fields) | {"label"}))
+    if hold_out:
+        arrays = {name: values[:-hold_out] for name, values in arrays.items()}
     if only_positives is not None:
         arrays = positives(arrays, only_positives)
     arrays = {name: arrays[name] for name in fields}

@@ -7,6 +7,7 @@ import click
 from mindseye.core.constants import PRESET_COSTS, PRESETS, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import make_writable_folder
+from mindseye.models.adversarial import ADVERSARIAL_METHODS
 from mindseye.models.settings import MAX_BATCH_SIZE, MAX_STEPS
 
 
@@ -27,8 +28,21 @@ from mindseye.models.settings import MAX_BATCH_SIZE, MAX_STEPS
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--processes", type=click.IntRange(min=1),
               help="With `all` on CPU: networks trained side by side [one per core, up to 4].")
+@click.option("--adversarial", type=click.Choice(ADVERSARIAL_METHODS),
+              help="Adversarial training: fgsm is fast adversarial training (Wong et al.: one "
+              "FGSM step from a random start, stopped with its best weights if PGD accuracy on "
+              "held-out training images collapses); pgd is Madry et al.'s PGD training. The "
+              "direct networks, the estimator and the comparator train on adversarial images; "
+              "the projector never sees one. [clean training]")
+@click.option("--adv-epsilon", type=float, help="Adversarial training's L-inf budget in whole "
+              "grey levels (0..255 scale), e.g. 8.")
+@click.option("--adv-steps", type=int, help="PGD adversarial training's steps. [7]")
+@click.option("--adv-step-size", type=float, help="Step size in grey levels. [fgsm: 1.25 eps; "
+              "pgd: 2.5 eps / steps]")
 def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | None,
-          batch_size: int | None, seed: int, device: str, processes: int | None) -> None:
+          batch_size: int | None, seed: int, device: str, processes: int | None,
+          adversarial: str | None, adv_epsilon: float | None, adv_steps: int | None,
+          adv_step_size: float | None) -> None:
     """Train NETWORK (or `all` of them) on the dataset DATA.
 
     `all` trains the direct networks, the estimator and the projector side by side, then the
@@ -39,6 +53,7 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
     printed and saved to RUN/<network>/eval.json (the comparator also evaluates the assembled
     triple-staged network at thresholds 0.2, 0.45 and 0.7).
     """
+    from mindseye.models.adversarial import recipe
     from mindseye.models.jobs import check_data, describe, train_network
     from mindseye.models.parallel import train_all
     from mindseye.models.runs import resolve_device
@@ -51,12 +66,14 @@ def train(network: str, data: Path, run_dir: Path, preset: str, steps: int | Non
     for name in TRAINED_NETWORKS if network == "all" else (network,):
         schedule_for(preset, name, steps, batch_size)
     resolve_device(device)
+    training = recipe(adversarial, adv_epsilon, adv_steps, adv_step_size)
     check_data(data)
     make_writable_folder(run_dir, "--out")
     if network == "all":
         for name, results in train_all(data, run_dir, preset, steps, batch_size, seed, device,
-                                       processes):
+                                       processes, adversarial=training):
             click.echo(describe(name, results))
     else:
-        results = train_network(network, data, run_dir, preset, steps, batch_size, seed, device)
+        results = train_network(network, data, run_dir, preset, steps, batch_size, seed, device,
+                                adversarial=training)
         click.echo(describe(network, results))

@@ -16,8 +16,23 @@ from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.dataset.manifest import read_manifest
 from mindseye.dataset.shards import load_split
 from mindseye.dataset.stage3 import comparator_pairs, load_pairs, save_pairs
-from mindseye.dataset.torch_data import BatchOrder, InMemorySplit, PatchBatches, training_batches
+from mindseye.dataset.torch_data import (
+    BatchOrder,
+    InMemorySplit,
+    PatchBatches,
+    held_out_samples,
+    training_batches,
+)
 from mindseye.models import evaluation
+from mindseye.models.adversarial import (
+    ADVERSARIAL_INPUTS,
+    COLLAPSE,
+    FGSM,
+    WATCH_IMAGES,
+    AdversarialTraining,
+    adversarial_loss,
+    robust_accuracy,
+)
 from mindseye.models.comparator import MIN_PATCH_COVERAGE, PATCH, masked_patch_loss
 from mindseye.models.initialisation import initialise_like_authors, parameter_groups
 from mindseye.models.runs import (
@@ -157,13 +172,15 @@ def train_network(
     device: str = "auto",
     show_progress: bool = True,
     progress_row: int = 0,
+    adversarial: AdversarialTraining | None = None,
     **schedule_overrides: int,
 ) -> dict:
     """Train (or resume, or skip if done) one network, then evaluate it on the test split.
 
     Returns the evaluation, also written to RUN/<network>/eval.json. `progress_row` is the
-    terminal row of its progress bar; `schedule_overrides` (e.g. checkpoint_every) are for
-    tests and benchmarks.
+    terminal row of its progress bar; `adversarial` trains on adversarial examples
+    (models/adversarial.py; the projector, which never sees an image, trains as before);
+    `schedule_overrides` (e.g. checkpoint_every) are for tests and benchmarks.
     """
     if network not in TRAINED_NETWORKS:
         raise UserError(f"unknown network {network!r}; choose one of "
@@ -183,6 +200,8 @@ def train_network(
         # Only where set: configs written before the option keep reading as the same run.
         **({"ceil_pooling": True} if CEIL_POOLING[preset] else {}),
         **({"authors_parameters": True} if AUTHORS_PARAMETERS[preset] else {}),
+        **({"adversarial": adversarial.to_json()}
+           if adversarial and network in ADVERSARIAL_INPUTS else {}),
     }
     _carry_over_file_fingerprint(folder, data_dir, config["data_fingerprint"])
     prepare_folder(folder, config)
@@ -204,17 +223,36 @@ def train_network(
                                                           schedule.batch_size, seed),
                                         torch_device)
         else:
+            held = held_out_count(data_dir) if watches(adversarial, network) else 0
             batches = training_batches(data_dir, TRAIN_FIELDS[network], schedule.batch_size,
                                        seed, torch_device,
-                                       k if network in POSITIVES_ONLY else None)
-        train(Job(network, model, batches, LOSSES[network], schedule, groups), folder,
-              show_progress, progress_row)
+                                       k if network in POSITIVES_ONLY else None, hold_out=held)
+        job = Job(network, model, batches, LOSSES[network], schedule, groups)
+        if adversarial and network in ADVERSARIAL_INPUTS:
+            job = replace(job, loss=adversarial_loss(LOSSES[network], network, adversarial))
+            if watches(adversarial, network):
+                held_out = held_out_samples(data_dir, ("image", "label"), held, torch_device)
+                job = replace(job, collapse=COLLAPSE, watch=lambda net: robust_accuracy(
+                    net, held_out["image"], held_out["label"], adversarial.epsilon))
+        train(job, folder, show_progress, progress_row)
 
     if (folder / EVALUATION).is_file():
         return evaluation_summary(folder)
     results = evaluate(network, data_dir, run_dir, classes, seed, torch_device)
     write_json_atomic(folder / EVALUATION, results)
     return results
+
+
+def held_out_count(data_dir: Path) -> int:
+    """How many of the train split's last samples fast AT's guard holds out: WATCH_IMAGES, or
+    an eighth of a smaller split."""
+    return min(WATCH_IMAGES, read_manifest(data_dir).split("train").samples // 8)
+
+
+def watches(adversarial: AdversarialTraining | None, network: str) -> bool:
+    """Whether fast adversarial training's guard watches this network: a direct network
+    trained with FGSM (for the stages, accuracy under PGD is not defined)."""
+    return bool(adversarial and adversarial.method == FGSM and network in DIRECT_NETWORKS)
 
 
 def evaluate(network: str, data_dir: Path, run_dir: Path, classes: list[str], seed: int,

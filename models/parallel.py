@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from mindseye.models.adversarial import AdversarialTraining
 from mindseye.models.jobs import train_network
 from mindseye.models.runs import resolve_device
 
@@ -47,8 +48,10 @@ def train_all(
     seed: int = 0,
     device: str = "auto",
     processes: int | None = None,
+    adversarial: AdversarialTraining | None = None,
 ) -> Iterator[tuple[str, dict]]:
-    """Train (resume, or skip) all five networks; yield (network, evaluation) as each finishes."""
+    """Train (resume, or skip) all five networks; yield (network, evaluation) as each finishes.
+    `adversarial`: each network that reads an image trains on adversarial ones."""
     processes = processes or default_processes()
     arguments = (data_dir, run_dir, preset, steps, batch_size, seed, device)
     if processes > 1 and resolve_device(device).type == "cpu":
@@ -58,11 +61,11 @@ def train_all(
                                  initargs=(threads,)) as pool:
             # One progress bar row per network running at once.
             futures = {pool.submit(train_network, name, *arguments,
-                                   progress_row=index % processes): name
+                                   progress_row=index % processes, adversarial=adversarial): name
                        for index, name in enumerate(INDEPENDENT)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
     else:
         for name in INDEPENDENT:
-            yield name, train_network(name, *arguments)
-    yield "comparator", train_network("comparator", *arguments)
+            yield name, train_network(name, *arguments, adversarial=adversarial)
+    yield "comparator", train_network("comparator", *arguments, adversarial=adversarial)

@@ -28,7 +28,8 @@ WEIGHTS, CHECKPOINT, CONFIG = "weights.pt", "checkpoint.pt", NETWORK_CONFIG_FILE
 METRICS, EVALUATION = "metrics.jsonl", "eval.json"
 
 # The config keys that must agree for a run folder to be resumed.
-IDENTITY_KEYS = ("network", "classes", "preset", "schedule", "seed", "data_fingerprint", "stages")
+IDENTITY_KEYS = ("network", "classes", "preset", "schedule", "seed", "data_fingerprint", "stages",
+                 "adversarial")
 
 
 def build_network(network: str, num_classes: int, fast_lrn: bool = True,

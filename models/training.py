@@ -42,6 +42,11 @@ class Job:
     # Optimiser groups with their own lr and weight decay (models/initialisation.py); None:
     # every parameter at the schedule's.
     parameter_groups: list[dict] | None = None
+    # Fast adversarial training's guard (models/adversarial.py): a score of the network, taken
+    # at every checkpoint; a drop of more than `collapse` below the best stops the training
+    # with the best weights.
+    watch: Callable[[nn.Module], float] | None = None
+    collapse: float = 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -104,6 +109,20 @@ def _keep_metrics_until(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
+def _collapsed(job: Job, network: nn.Module, step: int, watched: dict, metrics) -> bool:
+    """Score the network (job.watch), log it, keep the best weights; whether the score fell
+    more than job.collapse below the best (then the caller goes back to the best weights)."""
+    score = job.watch(network)
+    collapsed = score < watched["best"] - job.collapse
+    metrics.write(json.dumps({"step": step, "watch": score, "collapsed": collapsed}) + "\n")
+    metrics.flush()
+    if score > watched["best"]:
+        watched["best"] = score
+        watched["weights"] = {name: value.detach().clone()
+                              for name, value in network.state_dict().items()}
+    return collapsed
+
+
 def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int = 0) -> None:
     """Train `job.network` for `job.schedule.steps`, resuming from `folder/checkpoint.pt`.
     `progress_row`: the terminal row of the progress bar (networks trained side by side by
@@ -113,6 +132,7 @@ def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int 
     scheduler = make_scheduler(optimiser, schedule)
     checkpoint_path, metrics_path = folder / CHECKPOINT, folder / METRICS
     step = 0
+    watched = {"best": -1.0, "weights": None}
     if checkpoint_path.is_file():
         state = read_tensors(checkpoint_path, remedy=(
             f"delete it to restart {folder.name}'s training from its first step"))
@@ -122,13 +142,15 @@ def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int 
         job.batches.load_state_dict(state["batches"])
         _restore_rng_states(state["rng"])
         step = state["step"]
+        watched = state.get("watched", watched)
     _keep_metrics_until(metrics_path, step)
 
     def save_checkpoint() -> None:
         save_atomically({"step": step, "network": network.state_dict(),
                          "optimiser": optimiser.state_dict(),
                          "scheduler": scheduler.state_dict(),
-                         "batches": job.batches.state_dict(), "rng": _rng_states()},
+                         "batches": job.batches.state_dict(), "rng": _rng_states(),
+                         **({"watched": watched} if job.watch else {})},
                         checkpoint_path)
 
     network.train()
@@ -157,6 +179,9 @@ def train(job: Job, folder: Path, show_progress: bool = True, progress_row: int 
                 progress.set_postfix(loss=f"{record['loss']:.4g}")
                 window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
             if step % schedule.checkpoint_every == 0 and step < schedule.steps:
+                if job.watch and _collapsed(job, network, step, watched, metrics):
+                    network.load_state_dict(watched["weights"])
+                    break
                 save_checkpoint()
     save_atomically(network.state_dict(), folder / WEIGHTS)
     checkpoint_path.unlink(missing_ok=True)
