@@ -3,12 +3,6 @@ within its budget on whole grey levels, the loss on adversarial batches falls, a
 resumes to the same weights, fast AT's guard keeps the best weights when robustness collapses,
 and an adversarially trained network resists PGD at least as well as the clean one."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +11,10 @@ from mindseye.core.errors import UserError
 from mindseye.dataset.shards import load_split
 from mindseye.models.adversarial import adversarial_loss, perturbed, recipe, robust_accuracy
 from mindseye.models.jobs import LOSSES, direct_loss, train_network
-from mindseye.models.runs import CHECKPOINT, WEIGHTS, build_network, load_network
+from mindseye.models.runs import WEIGHTS, build_network, load_network
 from mindseye.models.settings import Schedule
 from mindseye.models.training import Job, seed_everything, train
-from tests.fixtures.environment import child_env
+from tests.fixtures.training import train_and_kill
 from tests.models.test_training import _batch
 
 pytestmark = pytest.mark.blender  # model_dataset is rendered
@@ -76,17 +70,7 @@ train_network("direct", sys.argv[1], sys.argv[2], steps=10, batch_size=8, seed=3
 
 def test_a_killed_adversarial_training_resumes_to_the_same_weights(model_dataset, tmp_path):
     killed = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(model_dataset),
-                              str(killed)], cwd=Path(__file__).parents[2], env=child_env())
-    checkpoint = killed / "direct" / CHECKPOINT
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and child.poll() is None:
-        if checkpoint.is_file() and torch.load(checkpoint, weights_only=False)["step"] >= 4:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, "training finished before it could be killed"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    assert 4 <= train_and_kill(_TRAIN_SCRIPT, model_dataset, killed) < 10
     for run in (killed, tmp_path / "whole"):
         train_network("direct", model_dataset, run, steps=10, batch_size=8, seed=3,
                       device="cpu", show_progress=False, checkpoint_every=2, log_every=1,

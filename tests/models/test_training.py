@@ -1,11 +1,6 @@
 """Real training steps on a small dataset in the shard layout: losses fall, runs resume."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +13,7 @@ from mindseye.dataset.torch_data import to_batch
 from mindseye.models.jobs import LOSSES, train_network
 from mindseye.models.runs import CHECKPOINT, WEIGHTS, build_network
 from mindseye.models.training import seed_everything
-from tests.fixtures.environment import child_env
+from tests.fixtures.training import train_and_kill
 
 pytestmark = pytest.mark.blender  # model_dataset is rendered
 
@@ -75,21 +70,9 @@ def test_run_killed_with_sigkill_resumes_to_the_same_weights(
     model_dataset: Path, tmp_path: Path
 ) -> None:
     killed_run = tmp_path / "killed"
-    # The child trains on as many threads as this process (child_env): only then are the
-    # resumed weights bit-identical.
-    child = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(model_dataset),
-                              str(killed_run)], cwd=Path(__file__).parents[2], env=child_env())
+    resumed_from = train_and_kill(_TRAIN_SCRIPT, model_dataset, killed_run)
     checkpoint = killed_run / "direct" / CHECKPOINT
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and child.poll() is None:
-        if checkpoint.is_file() and torch.load(checkpoint, weights_only=False)["step"] >= 4:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, "training finished before it could be killed"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
     assert not (killed_run / "direct" / WEIGHTS).exists()
-    resumed_from = torch.load(checkpoint, weights_only=False)["step"]
     assert 4 <= resumed_from < 10
 
     _run_uninterrupted(model_dataset, killed_run)
