@@ -11,7 +11,7 @@ import click
 
 from mindseye.attacks.ifgsm import ORIGINAL, PAPER_ATTACK, Variant
 from mindseye.attacks.registry import ALL, suite
-from mindseye.core.constants import PRESET_COSTS, PRESETS
+from mindseye.core.constants import BACKGROUND_SPECS, DEFAULT_BACKGROUNDS, PRESET_COSTS, PRESETS
 from mindseye.core.files import write_json_atomic
 
 TIMINGS = "pipeline-timings.json"
@@ -61,6 +61,9 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
               help="Dataset folder, rendered if missing or unfinished. [data/PRESET]")
 @click.option("--attack", "attack_name", default=ALL, show_default=True,
               help="Which attack experiments to run (see `mindseye attack --help`).")
+@click.option("--backgrounds", metavar="SPEC", default=DEFAULT_BACKGROUNDS, show_default=True,
+              help=f"What the render crops backgrounds from: {BACKGROUND_SPECS} (`builtin` "
+              "reproduces the results made before the photos set).")
 @click.option("--workers", type=click.IntRange(min=1), help="Render processes. [all cores]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
@@ -74,6 +77,7 @@ def pipeline(
     run_dir: Path | None,
     data_dir: Path | None,
     attack_name: str,
+    backgrounds: str,
     workers: int | None,
     seed: int,
     device: str,
@@ -86,7 +90,8 @@ def pipeline(
     time of each stage, summed over resumed runs, in RUN/pipeline-timings.json.
     """
     run_pipeline(preset, run_dir or Path("runs") / preset, data_dir or Path("data") / preset,
-                 attack_name, workers, seed, device, variants=(ORIGINAL,) if original else ())
+                 attack_name, workers, seed, device, variants=(ORIGINAL,) if original else (),
+                 render_sizes={"backgrounds": backgrounds})
 
 
 def run_pipeline(
