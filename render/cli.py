@@ -1,10 +1,17 @@
 """`mindseye render DATA`: headless Blender -> HDF5 shards (train and test splits)."""
 
+import contextlib
 from pathlib import Path
 
 import click
 
-from mindseye.core.constants import BACKGROUND_SPECS, DEFAULT_BACKGROUNDS, PRESET_COSTS, PRESETS
+from mindseye.core.constants import (
+    BACKGROUND_SPECS,
+    DEFAULT_BACKGROUNDS,
+    MANIFEST_FILE,
+    PRESET_COSTS,
+    PRESETS,
+)
 from mindseye.render.settings import MAX_PER_CLASS
 
 
@@ -23,7 +30,8 @@ from mindseye.render.settings import MAX_PER_CLASS
               help="Comma-separated classes, built-in or your own, in label order (see "
               "`mindseye assets list`). [the built-in classes]")
 @click.option("--backgrounds", metavar="SPEC",
-              help=f"{BACKGROUND_SPECS}. [{DEFAULT_BACKGROUNDS}]")
+              help=f"{BACKGROUND_SPECS}. [the one DATA was rendered with, else "
+              f"{DEFAULT_BACKGROUNDS}]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
               "background; same seed, same dataset. [0]")
 @click.option("--shard-size", type=click.IntRange(min=1, max=MAX_PER_CLASS),
@@ -66,6 +74,8 @@ def render(
     from mindseye.render.settings import render_settings
 
     class_names = tuple(name.strip() for name in classes.split(",")) if classes else None
+    if backgrounds is None and not overwrite:
+        backgrounds = recorded_backgrounds(data_dir)
     settings = render_settings(
         preset, per_class=per_class, test_per_class=test_per_class, classes=class_names,
         backgrounds=backgrounds, seed=seed, shard_size=shard_size,
@@ -77,3 +87,15 @@ def render(
     )
     counts = ", ".join(f"{name} {split.samples}" for name, split in manifest.splits.items())
     click.echo(f"{data_dir}: {counts} samples of {', '.join(manifest.classes)}")
+
+
+def recorded_backgrounds(data_dir: Path) -> str | None:
+    """The backgrounds a dataset already in DATA was rendered over: what a command without
+    --backgrounds resumes or checks it with, so that a dataset made before `photos` became the
+    default (over `builtin`) resumes with the command line that made it."""
+    import json
+
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return json.loads((Path(data_dir) / MANIFEST_FILE).read_text())["config"]["render"][
+            "backgrounds"]
+    return None

@@ -106,6 +106,19 @@ def test_other_settings_are_refused_unless_overwrite(tmp_path: Path) -> None:
     assert len(load_split(data, "train")["label"]) == 7 * len(read_manifest(data).classes)
 
 
+def test_a_command_without_backgrounds_resumes_with_the_recorded_ones(tmp_path: Path) -> None:
+    # A dataset made over `builtin` (the default before `photos`) resumes with its own command
+    # line; naming other backgrounds is still refused.
+    data = render_tiny(tmp_path / "data", backgrounds="builtin", **SMALL)
+    args = ["render", str(data), "--per-class", "6", "--test-per-class", "3", "--shard-size",
+            "5", "--seed", "7", "--workers", "1"]
+    resumed = CliRunner().invoke(main, args)
+    assert resumed.exit_code == 0, resumed.output
+    assert read_manifest(data).config["render"]["backgrounds"] == "builtin"
+    refused = CliRunner().invoke(main, [*args, "--backgrounds", DEFAULT_BACKGROUNDS])
+    assert refused.exit_code == 2 and "backgrounds" in refused.output
+
+
 def test_resume_after_sigkill_finishes_with_exactly_the_requested_samples(tmp_path: Path) -> None:
     settings = {**SMALL, "per_class": 12, "shard_size": 4}
     reference = render_tiny(tmp_path / "reference", **settings)
