@@ -44,13 +44,16 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for compare.md and compare.json.")
 def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
-    """Set runs of one experiment trained with different --seed side by side.
+    """Set runs of one experiment side by side: several --seed, several training recipes.
 
     Each RUN needs its report (`mindseye eval RUN DATA`, which writes RUN/report/). For every
-    quantity of Table 1, the paper's attack's median steps and distortion, and PGD's robust
-    accuracy at 4 and 8 grey levels: the value per run, the mean, the between-seed standard
-    deviation and a 95% t-interval of the mean; for every claim of the report, in how many runs
-    it holds. The runs must share the preset, the data and the attack settings.
+    quantity of Table 1, the paper's attack's median steps and distortion, a minimal-norm
+    attack's distances, and each budgeted attack's robust accuracy at 4 and 8 grey levels: the
+    value per run, the mean, the between-seed standard deviation and a 95% t-interval of the
+    mean; for every claim of the report, in how many runs it holds. The runs must share the
+    preset, the data and the attack settings. Runs trained differently (clean, or `mindseye
+    train --adversarial`) are grouped by recipe and laid out side by side, each recipe with its
+    own seeds.
     """
     from mindseye.eval.compare import write_comparison
 

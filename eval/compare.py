@@ -1,12 +1,18 @@
-"""`mindseye compare RUN... --out DIR`: one experiment trained with different seeds, side by side.
+"""`mindseye compare RUN... --out DIR`: runs of one experiment side by side, grouped by how
+their networks were trained.
 
 Each run's report (`mindseye eval`, RUN/report/metrics.json) gives one value per quantity: the
-clean error rate of Table 1, the paper's attack's median steps and distortion per network,
-threshold and kind, and PGD's robust accuracy at 4 and 8 grey levels. Across runs each quantity
-gets its mean, its between-seed standard deviation, a 95% t-interval for the mean (the spread
-of what a retrained network gives, which the per-run intervals do not contain) and the range;
-each of the report's claims gets the number of runs in which it holds. The runs must share the
-preset, the data and the attack settings, and differ in their training seed.
+clean error rate of Table 1, the paper's attack's median steps, distortion and success per
+network, threshold and kind, a minimal-norm attack's median distance and success,
+and each budgeted attack's robust accuracy at 4 and 8 grey levels (PGD, a cascade, their worst
+case). The runs must share the preset, the data and the attack settings. They are grouped by
+their training recipe (clean, or an adversarial training's method and budget, from each
+network's config.json); within a recipe the runs must differ in their training seed. Per
+recipe each quantity gets its mean, its between-seed standard deviation, a 95% t-interval for
+the mean (the spread of what a retrained network gives, which the per-run intervals do not
+contain) and the range; each of the report's claims gets the number of runs in which it holds.
+Several recipes are laid out side by side (a clean and an adversarially trained run of each
+network, say), each with its own seeds' summary.
 """
 
 import json
@@ -18,19 +24,21 @@ from scipy.stats import t as student_t
 
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
+from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.settings import recorded_settings
 from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic, write_text_atomic
 from mindseye.eval.stats import setting_name
 
-# PGD budgets (grey levels) whose robust accuracy is compared.
+# Budgets (grey levels) at which each budgeted attack's robust accuracy is compared.
 COMPARED_EPSILONS = (4.0, 8.0)
+CLEAN_RECIPE = "clean"  # the recipe of networks trained on clean images only
 
 
 def run_identity(run_dir: Path) -> dict:
-    """What the runs must share (preset, data, attack settings) and the seed each was trained
-    with, from RUN/<network>/config.json and RUN/attacks/settings.json."""
+    """What the runs must share (preset, data, attack settings), the seed each was trained
+    with and its training recipe, from RUN/<network>/config.json and RUN/attacks/settings.json."""
     configs = {}
     for network in TRAINED_NETWORKS:
         path = run_dir / network / NETWORK_CONFIG_FILE
@@ -42,7 +50,27 @@ def run_identity(run_dir: Path) -> dict:
     return {"preset": configs["direct"]["preset"],
             "data": configs["direct"].get("data_fingerprint"),
             "seed": seeds.pop() if len(seeds) == 1 else sorted(seeds),
+            "recipe": recipe_label(configs),
             "attacks": recorded_settings(run_dir)}
+
+
+def recipe_label(configs: dict[str, dict]) -> str:
+    """How a run's networks were trained, in a few words: `clean`, `fgsm 8` (every network
+    trained adversarially with FGSM at 8 grey levels), or per network where they differ."""
+    labels = {network: _recipe_words(config.get("adversarial"))
+              for network, config in configs.items()}
+    if len(set(labels.values())) == 1:
+        return next(iter(labels.values()))
+    # The projector never sees an image: it trains the same under every recipe.
+    return "; ".join(f"{network} {label}" for network, label in labels.items()
+                     if network != "projector")
+
+
+def _recipe_words(adversarial: dict | None) -> str:
+    if not adversarial:
+        return CLEAN_RECIPE
+    steps = f" x{adversarial['steps']}" if adversarial.get("steps", 1) > 1 else ""
+    return f"{adversarial['method']} {adversarial['epsilon']:g}{steps}"
 
 
 def read_metrics(run_dir: Path) -> dict:
@@ -63,18 +91,37 @@ def quantities(metrics: dict) -> dict[str, float]:
         for part, images in (("positive_", "positives"), ("none_", "None images")):
             if row.get(f"{part}error_rate") is not None:
                 found[f"clean error of {images} (%), {setting}"] = 100 * row[f"{part}error_rate"]
-    paper = PAPER_ATTACK.name
-    for row in metrics.get("effort", {}).get(paper, []):
-        where = f"{setting_name(row['network'], row['threshold'])}, {row['kind']}"
-        found[f"{paper} median steps, {where}"] = row["steps"]["median"]
-        found[f"{paper} median distortion, {where}"] = row["distortion"]["median"]
-        found[f"{paper} success (%), {where}"] = 100 * row["succeeded"] / max(1, row["attacked"])
-    for row in metrics.get("robust_accuracy", {}).get(PGD_ATTACK.name, []):
-        if row["epsilon"] in COMPARED_EPSILONS:
-            found[f"PGD robust accuracy (%) @{row['epsilon']:g}, "
-                  f"{setting_name(row['network'], row['threshold'])}"] = 100 * row[
-                      "robust_accuracy"]
+    for attack, rows in metrics.get("effort", {}).items():
+        # The paper's attack, and minimal-norm attacks' distances (they take all their steps);
+        # a variant of the paper's attack is a way to run it, compared in the report itself.
+        minimal_norm = _paired_by(attack) == "distortion"
+        if attack != PAPER_ATTACK.name and not minimal_norm:
+            continue
+        for row in rows:
+            where = f"{setting_name(row['network'], row['threshold'])}, {row['kind']}"
+            if not minimal_norm:
+                found[f"{attack} median steps, {where}"] = row["steps"]["median"]
+            found[f"{attack} median distortion, {where}"] = row["distortion"]["median"]
+            found[f"{attack} success (%), {where}"] = (100 * row["succeeded"]
+                                                       / max(1, row["attacked"]))
+    for attack, rows in metrics.get("robust_accuracy", {}).items():
+        for row in rows:
+            if row["epsilon"] in COMPARED_EPSILONS:
+                found[f"{_attack_words(attack)} robust accuracy (%) @{row['epsilon']:g}, "
+                      f"{setting_name(row['network'], row['threshold'])}"] = 100 * row[
+                          "robust_accuracy"]
     return {name: float(value) for name, value in found.items() if value is not None}
+
+
+def _paired_by(table: str) -> str | None:
+    try:
+        return spec_of_table(table).paired_by
+    except UserError:  # a report of an attack this mindseye does not know
+        return None
+
+
+def _attack_words(attack: str) -> str:
+    return "PGD" if attack == PGD_ATTACK.name else attack
 
 
 def between_seeds(values: list[float | None], confidence: float = 0.95) -> dict:
@@ -96,61 +143,116 @@ def between_seeds(values: list[float | None], confidence: float = 0.95) -> dict:
 
 
 def compare_runs(run_dirs: list[Path]) -> dict:
-    """The comparison of several runs of one experiment (see the module docstring)."""
+    """The comparison of several runs of one experiment (see the module docstring): per
+    training recipe, its runs, seeds, quantities and claims (`recipes`, in the order the runs
+    were given); with one recipe, the same at the top level."""
     if len(run_dirs) < 2:
         raise UserError("give at least two run folders to compare")
     if len({Path(run_dir).resolve() for run_dir in run_dirs}) < len(run_dirs):
         raise UserError("a run folder is given twice; give each run once")
     identities = [run_identity(run_dir) for run_dir in run_dirs]
-    seeds = [json.dumps(identity["seed"]) for identity in identities]
-    if len(set(seeds)) < len(seeds):
-        raise UserError(f"the runs share a training seed ({', '.join(seeds)}): compare runs "
-                        "trained with different --seed")
     for name in ("preset", "data", "attacks"):
         differing = {json.dumps(identity[name], sort_keys=True) for identity in identities}
         if len(differing) > 1:
             raise UserError(f"the runs differ in {name} ({', '.join(str(d) for d in run_dirs)}): "
-                            "compare runs of one experiment that differ only in --seed")
+                            "compare runs of one experiment that differ only in --seed or "
+                            "in their adversarial training")
+    members: dict[str, list[int]] = {}
+    for index, identity in enumerate(identities):
+        members.setdefault(identity["recipe"], []).append(index)
+    for recipe, indices in members.items():
+        seeds = [json.dumps(identities[index]["seed"]) for index in indices]
+        if len(set(seeds)) < len(seeds):
+            raise UserError(f"the runs trained {recipe} share a training seed "
+                            f"({', '.join(seeds)}): compare runs trained with different --seed")
     metrics = [read_metrics(run_dir) for run_dir in run_dirs]
+    recipes = [_recipe_summary(recipe, [run_dirs[i] for i in indices],
+                               [identities[i]["seed"] for i in indices],
+                               [metrics[i] for i in indices])
+               for recipe, indices in members.items()]
+    comparison = {"preset": identities[0]["preset"], "recipes": recipes}
+    if len(recipes) == 1:
+        comparison.update({key: value for key, value in recipes[0].items() if key != "recipe"})
+    return comparison
+
+
+def _recipe_summary(recipe: str, run_dirs: list[Path], seeds: list, metrics: list[dict]) -> dict:
     per_run = [quantities(run) for run in metrics]
     names = list(dict.fromkeys(name for run in per_run for name in run))
     claims: dict[str, list] = {}  # claim -> holds per run (None: not judged in that run)
     for index, run in enumerate(metrics):
         for claim in run.get("claims", []):
             claims.setdefault(claim["claim"], [None] * len(run_dirs))[index] = claim["holds"]
-    return {
-        "runs": [str(run_dir) for run_dir in run_dirs],
-        "seeds": [identity["seed"] for identity in identities],
-        "preset": identities[0]["preset"],
-        "quantities": {name: between_seeds([run.get(name) for run in per_run])
-                       for name in names},
-        "claims": [{"claim": claim, "holds": holds} for claim, holds in claims.items()],
-    }
+    return {"recipe": recipe, "runs": [str(run_dir) for run_dir in run_dirs], "seeds": seeds,
+            "quantities": {name: between_seeds([run.get(name) for run in per_run])
+                           for name in names},
+            "claims": [{"claim": claim, "holds": holds} for claim, holds in claims.items()]}
 
 
 def comparison_markdown(comparison: dict) -> str:
-    """The comparison as a markdown page."""
-    seeds = ", ".join(map(str, comparison["seeds"]))
-    count = len(comparison["runs"])
-    lines = [f"# {comparison['preset']}: {count} training seeds ({seeds})", "",
-             "Runs: " + ", ".join(f"`{run}`" for run in comparison["runs"]) + ".", "",
+    """The comparison as a markdown page: with several recipes, the side-by-side table first,
+    then each recipe's seeds."""
+    recipes = comparison["recipes"]
+    if len(recipes) == 1:
+        return _recipe_page(recipes[0], f"# {comparison['preset']}: ")
+    names = list(dict.fromkeys(name for recipe in recipes for name in recipe["quantities"]))
+    lines = [f"# {comparison['preset']}: {len(recipes)} training recipes side by side", "",
+             "Each cell is one quantity of the runs' reports (`mindseye eval`) under one "
+             "training recipe: the value of its one run, or the mean over its seeds with a 95% "
+             "t-interval of the mean (what retraining moves). Each recipe's runs, seed by seed, "
+             "follow the table.", "",
+             "| quantity | " + " | ".join(f"{recipe['recipe']} ({_seed_words(recipe)})"
+                                         for recipe in recipes) + " |",
+             "|---|" + "---|" * len(recipes)]
+    for name in names:
+        cells = [_summary_cell(recipe["quantities"].get(name)) for recipe in recipes]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    for recipe in recipes:
+        lines += ["", _recipe_page(recipe, "## ").rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _seed_words(recipe: dict) -> str:
+    seeds = recipe["seeds"]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
+
+
+def _summary_cell(summary: dict | None) -> str:
+    if not summary or "mean" not in summary:
+        return "-"
+    if "ci" not in summary:
+        return _number(summary["mean"])
+    return (f"{_number(summary['mean'])} [{_number(summary['ci'][0])} to "
+            f"{_number(summary['ci'][1])}]")
+
+
+def _recipe_page(recipe: dict, title: str) -> str:
+    """One recipe's runs, seed by seed: each quantity with its mean, sd and interval, and the
+    claims run by run."""
+    seeds = ", ".join(map(str, recipe["seeds"]))
+    count = len(recipe["runs"])
+    heading = f"{count} training seeds ({seeds})" if count > 1 else f"seed {seeds}"
+    if recipe["recipe"] != CLEAN_RECIPE or title.startswith("##"):
+        heading = f"{recipe['recipe']}, {heading}"
+    lines = [f"{title}{heading}", "",
+             "Runs: " + ", ".join(f"`{run}`" for run in recipe["runs"]) + ".", "",
              "Each row is one quantity of the runs' reports (`mindseye eval`): its value per "
              "seed, the mean, the between-seed standard deviation and a 95% t-interval of the "
              "mean (what retraining moves, which no single run's interval contains), over the "
              "seeds that have a value (a median of steps needs a success).", "",
-             f"| quantity | {' | '.join(f'seed {seed}' for seed in comparison['seeds'])} | mean "
+             f"| quantity | {' | '.join(f'seed {seed}' for seed in recipe['seeds'])} | mean "
              "| sd | 95% interval |",
              "|---|" + "---|" * (count + 3)]
-    for name, summary in comparison["quantities"].items():
+    for name, summary in recipe["quantities"].items():
         values = " | ".join(_number(value) for value in summary["values"])
         interval = (f"{_number(summary['ci'][0])} to {_number(summary['ci'][1])}"
                     if "ci" in summary else "-")
         lines.append(f"| {name} | {values} | {_number(summary.get('mean'))} | "
                      f"{_number(summary.get('sd'))} | {interval} |")
-    lines += ["", "## The claims, seed by seed", "",
-              f"| claim | {' | '.join(f'seed {s}' for s in comparison['seeds'])} | holds in |",
+    lines += ["", f"{'###' if title.startswith('##') else '##'} The claims, seed by seed", "",
+              f"| claim | {' | '.join(f'seed {s}' for s in recipe['seeds'])} | holds in |",
               "|---|" + "---|" * (count + 1)]
-    for claim in comparison["claims"]:
+    for claim in recipe["claims"]:
         marks = " | ".join({True: "holds", False: "fails", None: "-"}[holds]
                            for holds in claim["holds"])
         held = sum(1 for holds in claim["holds"] if holds)
@@ -169,4 +271,3 @@ def write_comparison(run_dirs: list[Path], out_dir: Path) -> Path:
     write_json_atomic(out_dir / "compare.json", comparison)
     write_text_atomic(out_dir / "compare.md", comparison_markdown(comparison))
     return out_dir / "compare.md"
-

@@ -1,6 +1,7 @@
 """`mindseye compare`: runs of one experiment with different seeds, side by side."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from mindseye.attacks.experiments import run_attack
-from mindseye.eval.compare import compare_runs, quantities
+from mindseye.core.errors import UserError
+from mindseye.eval.compare import compare_runs, comparison_markdown, quantities
 from mindseye.eval.report import write_report
 from tests.fixtures.environment import child_env
 from tests.fixtures.reported import SETTINGS
@@ -93,3 +95,33 @@ def test_the_command_writes_the_page_and_refuses_runs_of_other_experiments(seede
                               str(Path(seeded_runs["root"]) / "nowhere"), "--out", str(out)],
                              capture_output=True, text=True, env=child_env())
     assert missing.returncode == 2 and "not a trained run" in missing.stderr
+
+
+def test_runs_of_two_training_recipes_are_laid_side_by_side(seeded_runs, tmp_path):
+    # Seed 2's run, as an adversarially trained run's configs describe one (the recipe is read
+    # from each network's config.json, as `mindseye train --adversarial` writes it).
+    clean = seeded_runs["runs"][:2]
+    trained = tmp_path / "fgsm-run"
+    shutil.copytree(seeded_runs["runs"][2], trained)
+    recipe = {"method": "fgsm", "epsilon": 8.0, "steps": 1, "step_size": 10.0}
+    for config_path in trained.glob("*/config.json"):
+        config = json.loads(config_path.read_text())
+        config_path.write_text(json.dumps({**config, "adversarial": recipe}))
+    comparison = compare_runs([*clean, trained])
+    assert [r["recipe"] for r in comparison["recipes"]] == ["clean", "fgsm 8"]
+    assert [r["seeds"] for r in comparison["recipes"]] == [[0, 1], [2]]
+    assert "quantities" not in comparison  # no summary across recipes
+    alone = quantities(json.loads((trained / "report" / "metrics.json").read_text()))
+    adversarial = comparison["recipes"][1]["quantities"]
+    assert {name: summary["values"] for name, summary in adversarial.items()} == {
+        name: [value] for name, value in alone.items()}
+    page = comparison_markdown(comparison)
+    assert "| quantity | clean (seeds 0, 1) | fgsm 8 (seed 2) |" in page
+    for table in page.split("\n\n"):
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        assert all(row.count("|") == rows[0].count("|") for row in rows), table
+    # Within a recipe the seeds must differ; across recipes they may repeat.
+    again = tmp_path / "fgsm-run-again"
+    shutil.copytree(trained, again)
+    with pytest.raises(UserError, match="fgsm 8 share a training seed"):
+        compare_runs([*clean, trained, again])
