@@ -3,7 +3,7 @@ and what that means for the presets.
 
     python benchmarks/render_scaling.py [--per-class 100]
 
-Each run renders the same small dataset (all classes, builtin backgrounds) into a fresh folder,
+Each run renders the same small dataset (all classes, default backgrounds) into a fresh folder,
 Blender start-up included, so the ratio is what a user sees. For scale, it also measures what
 two processes of pure arithmetic gain on this machine (on the 2-vCPU machines here: about 1.5x,
 so no workload reaches 1.8x). The last line is the JSON record.
