@@ -3,6 +3,7 @@ L-inf budget, a sample is robust if its decision stays right. Every selected tes
 attacked, None images included, except by an attack that takes only what the gradient attacks
 left robust (its spec's `after_gradient_attacks`)."""
 
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,18 +19,24 @@ from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks
 from mindseye.attacks.victims import Victim
 
+# numpy's global generator is one per process: units on the threads of one Dask worker take
+# turns with it, so that none draws from another's sequence.
+_GLOBAL_GENERATOR = threading.RLock()
+
 
 @contextmanager
 def numpy_seeded_by(unit: str) -> Iterator[None]:
     """numpy's global generator seeded from the unit's name, and put back afterwards. ART's PGD
     and Square draw their random starts from it; seeded per unit, a unit gives the same
-    records whether it runs first, after others, alone on another machine or after a kill."""
-    state = np.random.get_state()
-    np.random.seed(zlib.crc32(unit.encode()))
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
+    records whether it runs first, after others, alone on another machine, on a thread of a
+    Dask worker or after a kill. Held by one unit at a time per process."""
+    with _GLOBAL_GENERATOR:
+        state = np.random.get_state()
+        np.random.seed(zlib.crc32(unit.encode()))
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
 
 
 def run_budgeted(

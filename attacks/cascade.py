@@ -59,8 +59,10 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     budgets = tuple(sorted(settings.epsilons))
     with parallel_backend(scheduler):
-        # Units come back in order as each finishes, and are written at once: a kill loses one.
-        parallel = joblib.Parallel(n_jobs=-1 if scheduler else 1, return_as="generator")
+        # Units come back as each finishes, in any order, and are written at once: a kill
+        # loses only the units still running.
+        parallel = joblib.Parallel(n_jobs=-1 if scheduler else 1,
+                                   return_as="generator_unordered")
         for victim in victim_list:
             breaks = Breaks()
             unit = f"{CLEAN}-{victim.name}"
@@ -73,17 +75,16 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                          for epsilon in member_budgets]
                 for threshold, epsilon in tqdm(cells, unit="cell", leave=False,
                                                desc=f"{spec.name}: {member} on {victim.name}"):
-                    reach = budgets[-1] if epsilon is None else epsilon
-                    todo = np.array([source for source in selected if not (
-                        skip_broken and breaks.broken(threshold, int(source), reach))], int)
+                    todo = (breaks.still_robust(threshold, selected, budgets, epsilon)
+                            if skip_broken else selected)
                     budget = "all" if epsilon is None else f"{epsilon:g}"
                     units = {f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}": sources
                              for number, sources in chunks(todo, settings.chunk)}
                     missing = [unit for unit in units if not records.is_done(unit)]
-                    made = parallel(joblib.delayed(attack_chunk)(
+                    made = parallel(joblib.delayed(attack_unit)(
                         unit, member, victim, threshold, epsilon, test["image"][units[unit]],
                         test["label"][units[unit]], units[unit], settings) for unit in missing)
-                    for unit, (rows, found, cost) in zip(missing, made, strict=True):
+                    for unit, (rows, found, cost) in made:
                         _write(records, unit, _with_images(records, unit, rows, found), cost)
                     for unit in units:
                         breaks.add(records.read_unit(unit))
@@ -125,6 +126,16 @@ class Breaks:
 
     def broken(self, threshold: float | None, source: int, epsilon: float) -> bool:
         return self.linf.get((threshold, source), np.inf) <= epsilon
+
+    def still_robust(self, threshold: float | None, sources: np.ndarray,
+                     budgets: tuple[float, ...], epsilon: float | None) -> np.ndarray:
+        """The sources a member still attacks at `threshold`: those robust at budget
+        `epsilon`; for a member whose one run decides every budget (epsilon None), those
+        robust at the smallest budget (one broken only at larger budgets still has cells to
+        break)."""
+        reach = budgets[0] if epsilon is None else epsilon
+        return np.array([source for source in sources
+                         if not self.broken(threshold, int(source), reach)], int)
 
 
 class Cost:
@@ -183,6 +194,11 @@ def sanity_checks(victim: Victim, images: torch.Tensor, labels: torch.Tensor,
         checks[str(threshold)] = {"zero_gradient_share": zero / len(images),
                                   "repeat_max_difference": largest}
     return checks
+
+
+def attack_unit(unit: str, *args: object) -> tuple[str, tuple[list[dict], np.ndarray, dict]]:
+    """`attack_chunk` named by its unit: results come back from a cluster in any order."""
+    return unit, attack_chunk(unit, *args)
 
 
 def attack_chunk(unit: str, member: str, victim: Victim, threshold: float | None,

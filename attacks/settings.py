@@ -119,8 +119,16 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
 
 
 def parse_epsilons(text: str) -> tuple[float, ...]:
-    """'2,8,32' -> (2.0, 8.0, 32.0): L-inf budgets in grey levels, in (0, 255)."""
-    return parse_numbers("--epsilons", text, 0, 255, "1,2,4,8,16,32")
+    """'2,8,32' -> (2.0, 8.0, 32.0): L-inf budgets in whole grey levels, in (0, 255). Every
+    adversarial is an 8-bit image, so a budget between grey levels would mean the one below
+    it while the records claimed the one given."""
+    values = parse_numbers("--epsilons", text, 0, 255, "1,2,4,8,16,32")
+    fractional = [value for value in values if value != int(value)]
+    if fractional:
+        raise UserError(f"--epsilons {text!r}: {fractional[0]:g} is between grey levels; the "
+                        "adversarials are 8-bit images, so give whole grey levels, e.g. "
+                        "1,2,4,8,16,32")
+    return values
 
 
 def attacks_dir(run_dir: Path) -> Path:

@@ -56,6 +56,9 @@ def main() -> None:
     victims = load_victims(args.run, classes, settings, networks, "hard")
     selected = select_per_class(test["label"], args.per_label, len(classes))
     spec = REVIEWER_CASCADE
+    check_same_set_up(out, {"run": str(args.run.resolve()), "per_label": args.per_label,
+                            "networks": list(networks), "members": list(spec.members),
+                            "settings": repr(settings)})
     modes = {"cascade": True} if args.no_grid else {"cascade": True, "grid": False}
     spent, cells = {}, {}
     for mode, skip_broken in modes.items():
@@ -87,6 +90,17 @@ def main() -> None:
                                                                      ["wall_s"]), 2),
                       same_worst_case=cells["grid"] == cells["cascade"])
     print(json.dumps(result))
+
+
+def check_same_set_up(out: Path, set_up: dict) -> None:
+    """--out keeps its records between runs (a killed benchmark resumes): refuse to mix them
+    with another set-up's."""
+    path = out / "set-up.json"
+    if path.is_file() and json.loads(path.read_text()) != set_up:
+        raise SystemExit(f"{path}: --out holds the records of another set-up; give another "
+                         "--out or delete it")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(set_up, indent=1))
 
 
 def member_costs(records: list[dict], metas: dict[str, dict]) -> dict[str, dict]:

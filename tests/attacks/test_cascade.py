@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mindseye.attacks.cascade import CLEAN, cascade_cells, run_cascade
+from mindseye.attacks.cascade import CLEAN, Breaks, cascade_cells, run_cascade
 from mindseye.attacks.experiments import record_table
 from mindseye.attacks.registry import CASCADE, AttackSpec
 from mindseye.attacks.settings import AttackSettings
@@ -130,6 +130,19 @@ def test_a_flip_counts_at_another_threshold_only_where_float32_decides_wrongly()
     assert not cells[(0.2, 8.0)]["robust"] and not cells[(0.45, 8.0)]["robust"]
     assert cells[(0.2, 8.0)]["broken_by"] == "apgd-ce" and cells[(0.2, 8.0)]["linf"] == 6.0
     assert cells[(0.2, 4.0)]["robust"]  # beyond the smaller budget
+
+
+def test_a_member_that_decides_every_budget_still_attacks_what_only_larger_budgets_broke(
+) -> None:
+    # Source 0 is broken within 16 grey levels only, source 1 within 2, source 2 nowhere.
+    breaks = Breaks()
+    breaks.add([record(CLEAN, source, [3, 3, 3], 0.0) for source in (0, 1, 2)])
+    breaks.add([record("apgd-ce", 0, [1, 1, 1], 16.0), record("apgd-ce", 1, [1, 1, 1], 2.0)])
+    sources, budgets = np.arange(3), (2.0, 8.0, 32.0)
+    # A member with one run for every budget (HopSkipJump) still has cells of source 0 to break.
+    assert breaks.still_robust(0.7, sources, budgets, None).tolist() == [0, 2]
+    assert breaks.still_robust(0.7, sources, budgets, 8.0).tolist() == [0, 2]
+    assert breaks.still_robust(0.7, sources, budgets, 32.0).tolist() == [2]
 
 
 def test_the_cost_is_in_each_unit_file(tmp_path, victim, shapes_test) -> None:

@@ -37,6 +37,13 @@ def test_threshold_outside_zero_one(tmp_path, shapes_dataset, thresholds):
                           "--thresholds")
 
 
+@pytest.mark.parametrize("epsilons", ["2,8.5", "0", "255", "4,x"])
+def test_budgets_are_whole_grey_levels_inside_the_range(tmp_path, shapes_dataset, epsilons):
+    # An adversarial is an 8-bit image: a budget between grey levels would be the one below it.
+    assert_one_line_error(invoke(tmp_path, shapes_dataset, "--epsilons", epsilons),
+                          "--epsilons")
+
+
 def test_run_folder_missing_a_network(tmp_path, shapes_dataset):
     run_dir = untrained_run(tmp_path / "run", CLASSES, ("direct", "estimator"))
     assert_one_line_error(invoke(run_dir, shapes_dataset, "--per-class", "1"), "direct-param")

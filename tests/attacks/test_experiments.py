@@ -2,6 +2,8 @@
 
 import copy
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -215,6 +217,25 @@ def test_a_budgeted_unit_draws_its_random_start_from_its_own_seed(trained_direct
     with numpy_seeded_by("direct-None-8-00001"):
         other = PGD(direct, None, 8, iterations=2).run(images, labels).images
     assert not np.array_equal(other, runs[0])  # the start is random, only reproducible
+
+
+def test_units_on_threads_of_one_process_draw_their_own_sequences() -> None:
+    """A Dask worker runs units on several threads of one process, with one numpy global
+    generator: each unit still draws the sequence its own seed gives."""
+    units = [f"direct-None-8-{number:05d}" for number in range(4)]
+
+    def draws(unit: str) -> list[float]:
+        with numpy_seeded_by(unit):
+            found = []
+            for _ in range(5):
+                time.sleep(0.005)  # let the other threads run between draws
+                found.append(np.random.rand())
+            return found
+
+    alone = [draws(unit) for unit in units]
+    with ThreadPoolExecutor(len(units)) as pool:
+        together = list(pool.map(draws, units))
+    assert together == alone
 
 
 def test_reverse_transfer_shows_the_triple_staged_false_positives_to_the_direct_networks(
