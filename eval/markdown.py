@@ -125,14 +125,22 @@ def cascade_text(name: str, summary: dict) -> list[str]:
             lines.append(f"| {setting} | {100 * check['zero_gradient_share']:.1f}% | "
                          f"{check['repeat_max_difference']:.2g} |")
     masking = summary["masking"]
-    lines += ["", f"Cells a gradient-free member broke after every gradient member failed "
-              f"there: {len(masking) or 'none'}."]
+    images = group(masking, lambda cell: (cell["network"], cell["source"]))
+    lines += ["", f"Images a gradient-free member broke where every gradient member had failed "
+              f"(a sign of gradient masking): {len(images) or 'none'}"
+              + (f", in {len(masking)} cells." if masking else ".")]
     if masking:
-        lines += ["", "| member | setting | eps | source | class | L-inf |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {cell['broken_by']} | {setting_name(cell['network'], cell['threshold'])} "
-                  f"| {cell['epsilon']:g} | {cell['source']} | {cell['source_class']} | "
-                  f"{cell['linf']:.0f} |" for cell in masking]
+        lines += ["", "| network | test image | class | broken by | where (threshold: budgets) "
+                  "| smallest L-inf |", "|---|---|---|---|---|---|"]
+        for (network, source), cells in images.items():
+            where = group(cells, lambda cell: cell["threshold"])
+            places = "; ".join(
+                f"{'-' if threshold is None else f'@{threshold:g}'}: "
+                + ", ".join(f"{cell['epsilon']:g}" for cell in by_threshold)
+                for threshold, by_threshold in where.items())
+            members = ", ".join(dict.fromkeys(cell["broken_by"] for cell in cells))
+            lines.append(f"| {network} | {source} | {cells[0]['source_class']} | {members} | "
+                         f"{places} | {min(cell['linf'] for cell in cells):.0f} |")
     return [*lines, ""]
 
 

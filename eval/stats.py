@@ -336,7 +336,7 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
     cell is robust only if no member broke it), which member broke each setting's cells first,
     what each member cost (passes and wall time, summed over its units), and the cells that a
     gradient-free member broke after every gradient member had failed there (a sign of
-    gradient masking, listed cell by cell)."""
+    gradient masking; the report lists them image by image)."""
     cells = cascade_cells(records, members, epsilons)
     first: dict = defaultdict(int)
     for cell in cells:

@@ -1,0 +1,30 @@
+"""The report's text: a cascade's masking cases are listed image by image."""
+
+from mindseye.attacks.cascade import CLEAN
+from mindseye.eval.markdown import cascade_text
+from mindseye.eval.stats import cascade_summary
+
+MEMBERS = ("apgd-ce", "hsj")
+GRADIENT = {"apgd-ce": True, "hsj": False}
+
+
+def record(member: str, source: int, decisions: list[int], linf: float) -> dict:
+    return {"unit": f"{member}-{source}", "member": member, "network": "triple-staged",
+            "attacked_threshold": 0.7, "attacked_epsilon": None, "source": source,
+            "source_class": 3, "thresholds": [0.2, 0.7], "decisions": decisions, "wrong": True,
+            "linf": linf, "l2": linf}
+
+
+def test_an_image_only_a_gradient_free_member_broke_is_one_row_with_every_cell_it_lost():
+    # Image 0: APGD failed, HopSkipJump called it a class at both thresholds within 8 grey
+    # levels (so at budgets 8 and 16 of each); image 1: APGD broke it first, not a masking case.
+    records = [record(CLEAN, 0, [3, 3], 0.0), record(CLEAN, 1, [3, 3], 0.0),
+               record("apgd-ce", 0, [3, 3], 16.0), record("apgd-ce", 1, [1, 1], 4.0),
+               record("hsj", 0, [2, 2], 8.0)]
+    metas = {r["unit"]: {"cost": {"forward": 1, "backward": 0, "wall_s": 0.1}} for r in records}
+    summary = cascade_summary(records, metas, MEMBERS, GRADIENT, (4.0, 8.0, 16.0), none_label=3)
+    assert len(summary["masking"]) == 4  # two thresholds x two budgets
+    text = "\n".join(cascade_text("reviewer", summary))
+    assert "(a sign of gradient masking): 1, in 4 cells." in text
+    rows = [line for line in text.splitlines() if line.startswith("| triple-staged | ")]
+    assert rows == ["| triple-staged | 0 | 3 | hsj | @0.2: 8, 16; @0.7: 8, 16 | 8 |"]
