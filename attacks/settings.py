@@ -43,7 +43,8 @@ class AttackSettings:
     batch_size: int = BATCH_SIZE
     device: str = "auto"  # auto: CUDA when present
     # The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, adaptive) may
-    # take their gradient in bfloat16, 2-3x faster; decisions stay float32 (attacks/base.py).
+    # take their gradient in bfloat16, 2-3x faster where the CPU has AVX512-BF16 (several times
+    # slower where it has not); decisions stay float32 (attacks/base.py).
     gradient_precision: str = "float32"
     fmn_steps: int = 100  # Fast Minimum-Norm's steps (attacks/minimal_norm.py)
     # HopSkipJump: boundary iterations, and probes per gradient estimate (at most

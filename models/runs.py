@@ -80,6 +80,24 @@ def resolve_device(name: str) -> torch.device:
     raise UserError(f"--device {name!r}: unknown device; choose auto, cpu or cuda")
 
 
+# CPU flags of native bfloat16 arithmetic (Linux /proc/cpuinfo): without them torch emulates
+# it, and a bfloat16 pass is several times slower than a float32 one (about 10x measured on a
+# Zen 3 EPYC, AVX2 only, against 2.3x faster on a CPU with AVX512-BF16).
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bfloat16(device: torch.device, cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
+    """Whether `device` computes in bfloat16 natively: a CUDA device that supports it, or a
+    CPU whose flags name it; None where the CPU's flags cannot be read (not Linux)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return None
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
+
+
 def read_tensors(path: Path, device: str | torch.device = "cpu", remedy: str = "") -> dict:
     """A weights or checkpoint file written by `save_atomically`, loaded safely: tensors,
     numbers, strings and containers only (weights_only), so a file from a run folder someone

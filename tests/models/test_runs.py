@@ -20,6 +20,7 @@ from mindseye.models.runs import (
     build_network,
     load_classifier,
     load_network,
+    native_bfloat16,
     read_tensors,
     save_atomically,
 )
@@ -148,3 +149,14 @@ def test_the_paper_preset_builds_the_authors_rounding_and_loads_it_back(
     losses = [json.loads(line)["loss"]
               for line in (tmp_path / "comparator" / "metrics.jsonl").read_text().splitlines()]
     assert losses and all(np.isfinite(losses))
+
+
+def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path) -> None:
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    sapphire = tmp_path / "sapphire"
+    sapphire.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n")
+    cpu = torch.device("cpu")
+    assert native_bfloat16(cpu, avx2) is False
+    assert native_bfloat16(cpu, sapphire) is True
+    assert native_bfloat16(cpu, tmp_path / "not-linux") is None
