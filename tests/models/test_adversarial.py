@@ -14,8 +14,7 @@ from mindseye.models.jobs import LOSSES, direct_loss, train_network
 from mindseye.models.runs import WEIGHTS, build_network, load_network
 from mindseye.models.settings import Schedule
 from mindseye.models.training import Job, seed_everything, train
-from tests.fixtures.training import train_and_kill
-from tests.models.test_training import _batch
+from tests.fixtures.training import train_and_kill, training_batch
 
 pytestmark = pytest.mark.blender  # model_dataset is rendered
 
@@ -25,7 +24,7 @@ PGD = recipe("pgd", 8, 3, None)
 def test_the_training_attack_stays_within_its_budget_on_whole_grey_levels(model_dataset):
     seed_everything(0)
     network = build_network("direct", 3).eval()  # no dropout: the losses compare
-    batch = _batch(model_dataset, "direct", 32)
+    batch = training_batch(model_dataset, "direct", 32)
     for training in (PGD, recipe("fgsm", 8, None, None)):
         adversarial = perturbed(direct_loss, "image", training, network, batch)["image"]
         change = adversarial - batch["image"]
@@ -41,7 +40,7 @@ def test_the_training_attack_stays_within_its_budget_on_whole_grey_levels(model_
 def test_the_loss_on_adversarial_batches_falls(model_dataset, network):
     seed_everything(0)
     model = build_network(network, 3)
-    batch = _batch(model_dataset, network)
+    batch = training_batch(model_dataset, network)
     loss = adversarial_loss(LOSSES[network], network, PGD)
 
     def measured() -> float:
@@ -114,7 +113,7 @@ def test_a_collapse_of_the_watched_score_stops_training_with_the_best_weights(mo
 
     schedule = Schedule(steps=20, batch_size=16, optimiser="adam", lr=1e-3, checkpoint_every=2,
                         log_every=1)
-    job = Job("direct", network, Batches(_batch(model_dataset, "direct")), direct_loss,
+    job = Job("direct", network, Batches(training_batch(model_dataset, "direct")), direct_loss,
               schedule, watch=watch, collapse=0.2)
     (tmp_path / "direct").mkdir()
     train(job, tmp_path / "direct", show_progress=False)

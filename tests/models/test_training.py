@@ -3,42 +3,23 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from mindseye.dataset.manifest import read_manifest
-from mindseye.dataset.shards import load_split
-from mindseye.dataset.torch_data import to_batch
 from mindseye.models.jobs import LOSSES, train_network
 from mindseye.models.runs import CHECKPOINT, WEIGHTS, build_network
 from mindseye.models.training import seed_everything
-from tests.fixtures.training import train_and_kill
+from tests.fixtures.training import train_and_kill, training_batch
 
 pytestmark = pytest.mark.blender  # model_dataset is rendered
-
-
-def _batch(data_dir: Path, network: str, size: int = 16) -> dict:
-    arrays = load_split(data_dir, "train")
-    k = len(read_manifest(data_dir).classes) - 1
-    if network in ("estimator", "projector"):
-        arrays = {name: values[arrays["label"] < k] for name, values in arrays.items()}
-    arrays = {name: values[:size] for name, values in arrays.items()}
-    if network == "comparator":
-        # Half the drawings are the sample's own object ("same"), half another sample's.
-        other = np.roll(np.arange(size), 1)
-        same = (np.arange(size) % 2).astype(np.uint8)
-        pick = np.where(same == 1, np.arange(size), other)
-        arrays = {"query": arrays["image"], "drawing": arrays["object"][pick],
-                  "alpha": arrays["alpha"][pick], "same": same}
-    return to_batch(arrays, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("network", list(LOSSES))
 def test_loss_falls_over_real_training_steps(model_dataset: Path, network: str) -> None:
     seed_everything(0)
     model = build_network(network, len(read_manifest(model_dataset).classes) - 1)
-    batch = _batch(model_dataset, network)
+    batch = training_batch(model_dataset, network)
     loss = LOSSES[network]
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     with torch.no_grad():
