@@ -35,7 +35,7 @@ from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack, register_attack
 from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks
-from mindseye.attacks.square import LONG_SQUARE_ATTACK
+from mindseye.attacks.square_search import LONG_SQUARE_ATTACK
 from mindseye.attacks.victims import Victim
 from mindseye.core.parallel import parallel_backend
 

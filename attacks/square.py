@@ -1,7 +1,8 @@
 """Square attack (Andriushchenko et al. 2020; ART's implementation): L-inf, untargeted, using
 only the network's scores. If it beats PGD at the same budget, the gradients are masked.
-`square` runs at the run's --square-queries on every image; `square-5000` at AutoAttack's 5000
-queries, on the images every gradient attack left robust."""
+`square` runs at the run's --square-queries on every image; `square-5000`, AutoAttack's 5000
+queries on the images every gradient attack left robust, is our own (attacks/square_search.py:
+ART asks the network three times per query)."""
 
 import numpy as np
 from art.attacks.evasion import SquareAttack
@@ -10,8 +11,6 @@ from mindseye.attacks.library import LibraryAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
 from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import Victim
-
-LONG_SQUARE_QUERIES = 5000  # AutoAttack's
 
 
 class Square(LibraryAttack):
@@ -36,18 +35,8 @@ def build(victim: Victim, threshold: float | None, epsilon: float,
     return Square(victim, threshold, epsilon, settings.square_queries, settings.batch_size)
 
 
-def build_long(victim: Victim, threshold: float | None, epsilon: float,
-               settings: AttackSettings) -> Square:
-    return Square(victim, threshold, epsilon, LONG_SQUARE_QUERIES, settings.batch_size)
-
-
 SQUARE_ATTACK = register_attack(AttackSpec(
     name="square", kind=BUDGETED, build=build, order=30, in_all=True, gradient=False,
     curve_style="--s",
     summary="gradient-free Square attack at the same budgets (--square-queries; reveals "
             "gradient masking)"))
-LONG_SQUARE_ATTACK = register_attack(AttackSpec(
-    name=f"square-{LONG_SQUARE_QUERIES}", kind=BUDGETED, build=build_long, order=90,
-    gradient=False, after_gradient_attacks=True,
-    summary=f"Square at {LONG_SQUARE_QUERIES} queries on what every gradient attack left "
-            "robust (run it after them)"))

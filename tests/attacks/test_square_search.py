@@ -1,0 +1,39 @@
+"""Our Square attack on a tiny trained network: it breaks images within the budget, on whole
+grey levels, with one forward pass per query, and gives each image the same search alone or in
+a batch."""
+
+import numpy as np
+import torch
+
+from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.square_search import SquareSearch, square_share
+from mindseye.attacks.victims import DirectVictim
+
+
+def test_the_square_shrinks_on_schedule_whatever_the_queries() -> None:
+    assert square_share(1, 5000) == 0.8
+    assert square_share(3000, 5000) == 0.8 / 128  # 6000 of 10,000: past 4000, not past 6000
+    assert square_share(300, 1000) == square_share(1500, 5000)
+
+
+def test_square_breaks_images_within_the_budget_in_one_pass_per_query(trained_direct,
+                                                                       shapes_test) -> None:
+    victim = DirectVictim("direct", trained_direct, 3)
+    rows = select_per_class(shapes_test["label"], 2, 4)
+    images = torch.as_tensor(shapes_test["image"][rows], dtype=torch.float32)[:, None]
+    labels = torch.as_tensor(shapes_test["label"][rows])
+    queries = 200
+    before = victim.passes.forward
+    result = SquareSearch(victim, None, 32.0, queries).run(images, labels)
+    # At most one pass per image and query, and one more to decide the result.
+    assert victim.passes.forward - before <= len(rows) * (queries + 1)
+    assert result.success.any()
+    with torch.no_grad():
+        decided = trained_direct(torch.as_tensor(result.images[:, 0])[:, None]).argmax(1)
+    assert np.array_equal(decided.numpy(), result.decisions[:, 0])
+    moved = np.abs(result.images[:, 0] - images[:, 0].numpy()).reshape(len(rows), -1).max(1)
+    assert (moved <= 32).all()
+    assert np.array_equal(result.images, np.rint(result.images))
+    # Each image draws its own squares: alone it gets the search it got in the batch.
+    alone = SquareSearch(victim, None, 32.0, queries).run(images[:1], labels[:1])
+    np.testing.assert_array_equal(alone.images[0], result.images[0])
