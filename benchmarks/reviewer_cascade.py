@@ -31,6 +31,7 @@ from mindseye.attacks.cascade import REVIEWER_CASCADE, cascade_cells, run_cascad
 from mindseye.attacks.experiments import record_table
 from mindseye.attacks.settings import AttackSettings, settings_for_run
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
+from mindseye.models.runs import weights_fingerprint
 
 
 def main() -> None:
@@ -56,7 +57,8 @@ def main() -> None:
     victims = load_victims(args.run, classes, settings, networks, "hard")
     selected = select_per_class(test["label"], args.per_label, len(classes))
     spec = REVIEWER_CASCADE
-    check_same_set_up(out, {"run": str(args.run.resolve()), "per_label": args.per_label,
+    check_same_set_up(out, {"weights": {name: weights_fingerprint(args.run, name)
+                                        for name in networks}, "per_label": args.per_label,
                             "networks": list(networks), "members": list(spec.members),
                             "settings": repr(settings)})
     modes = {"cascade": True} if args.no_grid else {"cascade": True, "grid": False}
