@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.base import AttackResult, ThresholdAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
 from mindseye.attacks.settings import BATCH_SIZE, GRADIENT_PRECISIONS, AttackSettings
 from mindseye.attacks.victims import TripleStagedVictim, Victim, grey_level_roundings
@@ -43,31 +43,28 @@ def checkpoints(iterations: int) -> list[int]:
     return sorted({math.ceil(share * iterations) for share in shares if share < 1})[1:]
 
 
-class APGD(Attack):
+class APGD(ThresholdAttack):
     """`APGD(victim, threshold, epsilon, iterations, loss="ce"|"dlr", targeted=False,
     gradient_precision="float32").run(images, labels) -> AttackResult` (one column, this
     attack's threshold; `success`: the decision left the label)."""
 
-    untargeted = True
-
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
                  iterations: int = APGD_ITERATIONS, batch_size: int = BATCH_SIZE,
                  loss: str = "ce", targeted: bool = False, gradient_precision: str = "float32"):
-        super().__init__(victim, batch_size)
+        super().__init__(victim, threshold, batch_size)
         if loss not in APGD_LOSSES or gradient_precision not in GRADIENT_PRECISIONS:
             raise ValueError(f"loss {loss!r} (one of {APGD_LOSSES}), gradient_precision "
                              f"{gradient_precision!r} (one of {GRADIENT_PRECISIONS})")
-        self.threshold, self.epsilon, self.iterations = threshold, float(epsilon), iterations
+        self.epsilon, self.iterations = float(epsilon), iterations
         self.loss_name, self.targeted = loss, targeted
         self.low_precision = (gradient_precision == "bfloat16"
                               and isinstance(victim, TripleStagedVictim))
-        self.column = victim.thresholds.index(threshold)
 
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> AttackResult:
         originals = images.detach().float()
         labels = labels.to(originals.device)
         found = originals.clone()
-        decisions = self._decide(originals)
+        decisions = self.decide(originals)
         for shift in range(1, self.victim.num_classes + 1) if self.targeted else (None,):
             still = (decisions == labels).nonzero()[:, 0]
             if not len(still):
@@ -87,20 +84,9 @@ class APGD(Attack):
                             images=found[:, 0].cpu().numpy()[:, None],
                             clipped_steps=np.zeros(count, np.int64), decisions=decided[:, None])
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Decisions (N,) at this attack's threshold for float images (N, 1, 64, 64)."""
-        device = next(self.victim.model.parameters()).device
-        return self._decide(torch.as_tensor(images, dtype=torch.float32, device=device)
-                            ).cpu().numpy()
-
     def _scores(self, images: torch.Tensor) -> torch.Tensor:
         with torch.autocast(images.device.type, torch.bfloat16, enabled=self.low_precision):
             return self.victim.scores(images, self.threshold).float()
-
-    def _decide(self, images: torch.Tensor) -> torch.Tensor:
-        """The float32 network's decisions at this threshold."""
-        with torch.no_grad():
-            return self.victim.decisions(self.victim.outputs(images))[:, self.column]
 
     def _objective(self, scores: torch.Tensor, labels: torch.Tensor,
                    aims: torch.Tensor | None) -> torch.Tensor:
@@ -136,7 +122,7 @@ class APGD(Attack):
         """Candidates on whole grey levels (nearest, or away from the source where nearest undoes
         the flip), and their float32 decisions."""
         nearest, away = grey_level_roundings(originals, candidates)
-        near_decisions, away_decisions = self._decide(nearest), self._decide(away)
+        near_decisions, away_decisions = self.decide(nearest), self.decide(away)
         use_away = (near_decisions == labels) & (away_decisions != labels)
         return (torch.where(use_away[:, None, None, None], away, nearest),
                 torch.where(use_away, away_decisions, near_decisions))

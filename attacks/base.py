@@ -60,6 +60,29 @@ class Attack:
         raise NotImplementedError
 
 
+class ThresholdAttack(Attack):
+    """An untargeted attack at one of the victim's thresholds (Auto-PGD, our Square): its
+    `column` in the victim's decisions, and the float32 network's decisions there."""
+
+    untargeted = True
+
+    def __init__(self, victim: Victim, threshold: float | None, batch_size: int = BATCH_SIZE):
+        super().__init__(victim, batch_size)
+        self.threshold = threshold
+        self.column = victim.thresholds.index(threshold)
+
+    def decide(self, images: torch.Tensor) -> torch.Tensor:
+        """The float32 network's decisions (N,) at this threshold."""
+        with torch.no_grad():
+            return self.victim.decisions(self.victim.outputs(images))[:, self.column]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Decisions (N,) at this attack's threshold for float images (N, 1, 64, 64)."""
+        device = next(self.victim.model.parameters()).device
+        return self.decide(torch.as_tensor(images, dtype=torch.float32, device=device)
+                           ).cpu().numpy()
+
+
 class IterativeAttack(Attack):
     """`IterativeAttack(victim, max_steps=..., batch_size=..., stop_at=...)`: a subclass gives
     `step`. `stop_at="any-other"` stops a false positive at the first positive class other than

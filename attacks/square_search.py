@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 import torch
 
-from mindseye.attacks.base import Attack, AttackResult
+from mindseye.attacks.base import AttackResult, ThresholdAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
 from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
 from mindseye.attacks.victims import Victim
@@ -43,17 +43,14 @@ def square_share(query: int, queries: int) -> float:
     return SQUARE_SHARE / divisor
 
 
-class SquareSearch(Attack):
+class SquareSearch(ThresholdAttack):
     """`SquareSearch(victim, threshold, epsilon, queries).run(images, labels) -> AttackResult`
     (one column, this threshold; `success`: the decision left the label)."""
 
-    untargeted = True
-
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float, queries: int,
                  batch_size: int = BATCH_SIZE):
-        super().__init__(victim, batch_size)
-        self.threshold, self.epsilon, self.queries = threshold, float(epsilon), queries
-        self.column = victim.thresholds.index(threshold)
+        super().__init__(victim, threshold, batch_size)
+        self.epsilon, self.queries = float(epsilon), queries
 
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> AttackResult:
         originals = images.detach().float()
@@ -69,14 +66,6 @@ class SquareSearch(Attack):
                             success=(decisions != truth)[:, None],
                             images=found[:, 0].cpu().numpy()[:, None],
                             clipped_steps=np.zeros(count, np.int64), decisions=decisions[:, None])
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Decisions (N,) at this attack's threshold for float images (N, 1, 64, 64)."""
-        device = next(self.victim.model.parameters()).device
-        with torch.no_grad():
-            outputs = self.victim.outputs(torch.as_tensor(images, dtype=torch.float32,
-                                                          device=device))
-            return self.victim.decisions(outputs)[:, self.column].cpu().numpy()
 
     def _margin(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Per image, the label's score minus the best other: negative once broken."""

@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import numpy as np
 import torch
 
 from mindseye.attacks.apgd import APGD
@@ -13,6 +12,7 @@ from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.victims import DirectVictim
 from mindseye.eval.stats import robust_accuracy, worst_case_records
+from tests.fixtures.budgeted_results import assert_decided_within_budget_on_grey_levels
 
 SETTINGS = AttackSettings(per_class=3, extra_per_class=3, chunk=6, epsilons=(4, 16),
                           pgd_iterations=5)
@@ -59,13 +59,7 @@ def test_targeted_apgd_aims_at_every_other_label(trained_direct, shapes_test):
     result = APGD(victim, None, 32.0, iterations=20, loss="ce", targeted=True).run(images,
                                                                                   labels)
     assert result.success.any()
-    with torch.no_grad():
-        decided = trained_direct(torch.as_tensor(result.images[:, 0])[:, None]).argmax(1)
-    assert np.array_equal(decided.numpy(), result.decisions[:, 0])
-    moved = np.abs(result.images[:, 0] - images[:, 0].numpy()).reshape(len(rows), -1).max(1)
-    assert (moved <= 32).all()
-    # On whole grey levels, as an 8-bit image holds them.
-    assert np.array_equal(result.images, np.rint(result.images))
+    assert_decided_within_budget_on_grey_levels(trained_direct, images, result, 32)
 
 
 def test_gradient_free_attacks_decision_only_and_long_square(tmp_path, trained_direct,

@@ -8,6 +8,7 @@ import torch
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.square_search import SquareSearch, square_share
 from mindseye.attacks.victims import DirectVictim
+from tests.fixtures.budgeted_results import assert_decided_within_budget_on_grey_levels
 
 
 def test_the_square_shrinks_on_schedule_whatever_the_queries() -> None:
@@ -28,12 +29,7 @@ def test_square_breaks_images_within_the_budget_in_one_pass_per_query(trained_di
     # At most one pass per image and query, and one more to decide the result.
     assert victim.passes.forward - before <= len(rows) * (queries + 1)
     assert result.success.any()
-    with torch.no_grad():
-        decided = trained_direct(torch.as_tensor(result.images[:, 0])[:, None]).argmax(1)
-    assert np.array_equal(decided.numpy(), result.decisions[:, 0])
-    moved = np.abs(result.images[:, 0] - images[:, 0].numpy()).reshape(len(rows), -1).max(1)
-    assert (moved <= 32).all()
-    assert np.array_equal(result.images, np.rint(result.images))
+    assert_decided_within_budget_on_grey_levels(trained_direct, images, result, 32)
     # Each image draws its own squares: alone it gets the search it got in the batch.
     alone = SquareSearch(victim, None, 32.0, queries).run(images[:1], labels[:1])
     np.testing.assert_array_equal(alone.images[0], result.images[0])
