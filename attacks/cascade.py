@@ -90,6 +90,35 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                         breaks.add(records.read_unit(unit))
 
 
+def copy_units_on_grid_images(cascade_run: Path, grid_run: Path, spec: AttackSpec,
+                              selected: np.ndarray, chunk: int) -> int:
+    """Give the grid (`run_cascade(..., skip_broken=False)` into `grid_run`) every unit the
+    cascade in `cascade_run` already ran on exactly the grid's images: same member, network,
+    threshold, budget and the same images in the same batch, so the same computation (each
+    unit is seeded by its name; a resumed unit equals an uninterrupted one). Costs travel
+    with the unit. Returns the number of units copied; a unit the grid has is left alone."""
+    grid_sources = {number: [int(source) for source in sources]
+                    for number, sources in chunks(selected, chunk)}
+    cascade = RecordTable(attacks_dir(cascade_run) / spec.name)
+    grid = RecordTable(attacks_dir(grid_run) / spec.name)
+    metas = cascade.read_meta()
+    copied = 0
+    for unit in sorted(cascade.done_units() - grid.done_units()):
+        rows = cascade.read_unit(unit)
+        sources = [row["source"] for row in rows]
+        # clean-<network> covers every selected image; a member's unit ends in its chunk number
+        same = (sources == [int(s) for s in selected] if unit.startswith(f"{CLEAN}-")
+                else sources == grid_sources.get(int(unit.rsplit("-", 1)[1])))
+        if not same:
+            continue
+        images = [row for row in rows if "image_file" in row]
+        if images:
+            grid.save_images(unit, np.stack([cascade.load_image(row) for row in images]))
+        grid.write_unit(unit, rows, meta=metas[unit])
+        copied += 1
+    return copied
+
+
 def _write(records: RecordTable, unit: str, rows: list[dict], cost: dict) -> list[dict]:
     checks = cost.pop("checks", None)
     records.write_unit(unit, rows, meta={"cost": cost, **({"checks": checks} if checks else {})})
