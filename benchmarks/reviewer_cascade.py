@@ -42,6 +42,9 @@ from mindseye.attacks.settings import AttackSettings, settings_for_run
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
 from mindseye.models.runs import weights_fingerprint
 
+# The attack step's rate on the H200 lent in issue 5 (benchmarks/network_flops.py's output)
+GPU_RATES = Path(__file__).resolve().parents[1] / "results" / "h200-network-flops.txt"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -54,6 +57,9 @@ def main() -> None:
     parser.add_argument("--project-per-label", type=int, default=50)
     parser.add_argument("--gradient-precision", default="bfloat16")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gpu-rates", type=Path, default=GPU_RATES,
+                        help="network_flops.py's output on a GPU: its attack image-steps per "
+                             "second give the projection's GPU hours")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = args.out or Path(tempfile.mkdtemp(prefix="reviewer-cascade-"))
@@ -93,9 +99,8 @@ def main() -> None:
         "epsilons": list(settings.epsilons), "members": list(spec.members),
         "gradient_precision": args.gradient_precision, "threads": args.threads,
         "cascade": spent["cascade"],
-        "projection": {"per_label": args.project_per_label,
-                       "passes": round(spent["cascade"]["passes"] * scale),
-                       "hours_here": round(spent["cascade"]["wall_s"] * scale / 3600, 2)},
+        "projection": projection(spent["cascade"]["members"], scale, args.gpu_rates)
+        | {"per_label": args.project_per_label},
         "robust_cells": sum(cells["cascade"].values()), "cells": len(cells["cascade"]),
     }
     if "grid" in spent:
@@ -118,12 +123,33 @@ def check_same_set_up(out: Path, set_up: dict) -> None:
     path.write_text(json.dumps(set_up, indent=1))
 
 
+def projection(members: dict[str, dict], scale: float, gpu_rates: Path) -> dict:
+    """Each network's cost scaled by `scale` (more images, as many cells per image): passes,
+    hours on this machine, and an upper bound on one GPU's hours, every pass (forward or
+    backward) counted as a whole attack image-step at the GPU's measured rate (a forward alone
+    is about a third of one)."""
+    rate = json.loads(gpu_rates.read_text().strip().splitlines()[-1])
+    image_steps_per_s = rate["rates"]["attack_image_steps_per_s_at_96"]
+    networks: dict[str, dict] = {}
+    for key, cost in members.items():
+        network = networks.setdefault(key.split(" ")[0], {"passes": 0, "wall_s": 0.0})
+        network["passes"] += cost["forward"] + cost["backward"]
+        network["wall_s"] += cost["wall_s"]
+    return {"gpu": rate["device"], "gpu_image_steps_per_s": image_steps_per_s, "networks": {
+        name: {"passes": round(cost["passes"] * scale),
+               "hours_here": round(cost["wall_s"] * scale / 3600, 2),
+               "gpu_hours_at_most": round(cost["passes"] * scale / image_steps_per_s / 3600, 2)}
+        for name, cost in networks.items()},
+        "hours_here": round(sum(c["wall_s"] for c in networks.values()) * scale / 3600, 2)}
+
+
 def member_costs(records: list[dict], metas: dict[str, dict]) -> dict[str, dict]:
-    """Per member: units, attacked images (records), passes and wall time."""
-    member_of = {record["unit"]: record["member"] for record in records}
+    """Per network and member ("triple-staged apgd-ce"): units, attacked images (records),
+    passes and wall time."""
+    member_of = {record["unit"]: f"{record['network']} {record['member']}" for record in records}
     images: dict[str, int] = {}
     for record in records:
-        images[record["member"]] = images.get(record["member"], 0) + 1
+        images[member_of[record["unit"]]] = images.get(member_of[record["unit"]], 0) + 1
     costs: dict[str, dict] = {}
     for unit, meta in metas.items():
         member = member_of[unit]
