@@ -13,9 +13,10 @@ the cascade's; the wall-time ratio likewise; `same_worst_case` is whether the tw
 every cell. Target: ratio >= 10 at medium's sizes.
 
 The projection scales each member's recorded cost per attacked image to `--project-per-label`
-images per label, on this machine (wall time) and in passes (hardware-free): a member's cost
-grows with the cells it attacks, and the pilot's share of cells left to each member is taken
-as the share a larger run would leave.
+images per label (HopSkipJump to 25, as the verdict's issue sizes it:
+`--project-member-per-label`), on this machine (wall time) and in passes (hardware-free): a
+member's cost grows with the cells it attacks, and the pilot's share of cells left to each
+member is taken as the share a larger run would leave.
 
 Usage: python benchmarks/reviewer_cascade.py --run RUN --data DATA [--per-label 1]
            [--networks triple-staged] [--out DIR] [--no-grid] [--project-per-label 50]
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 
 from mindseye.attacks.cascade import (
+    CLEAN,
     REVIEWER_CASCADE,
     cascade_cells,
     copy_units_on_grid_images,
@@ -40,6 +42,7 @@ from mindseye.attacks.cascade import (
 from mindseye.attacks.experiments import record_table
 from mindseye.attacks.settings import AttackSettings, settings_for_run
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
+from mindseye.eval.stats import unit_costs
 from mindseye.models.runs import weights_fingerprint
 
 # The attack step's rate on the H200 lent in issue 5 (benchmarks/network_flops.py's output)
@@ -54,7 +57,12 @@ def main() -> None:
     parser.add_argument("--networks", default="triple-staged")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--no-grid", action="store_true")
-    parser.add_argument("--project-per-label", type=int, default=50)
+    parser.add_argument("--project-per-label", type=int, default=50,
+                        help="the projection's images per label, for every member but those "
+                             "of --project-member-per-label")
+    parser.add_argument("--project-member-per-label", action="append", default=["hsj=25"],
+                        metavar="MEMBER=N", help="a member projected at N images per label "
+                        "(repeatable) [hsj=25, the sizes of the verdict's issue]")
     parser.add_argument("--gradient-precision", default="bfloat16")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--gpu-rates", type=Path, default=GPU_RATES,
@@ -90,17 +98,24 @@ def main() -> None:
         costs = [meta["cost"] for meta in table.read_meta().values()]
         spent[mode] = {"passes": sum(c["forward"] + c["backward"] for c in costs),
                        "wall_s": sum(c["wall_s"] for c in costs),
-                       "members": member_costs(records, table.read_meta())}
+                       "networks": network_member_costs(records, table.read_meta())}
         cells[mode] = {(c["network"], c["threshold"], c["epsilon"], c["source"]): c["robust"]
                        for c in cascade_cells(records, spec.members, settings.epsilons)}
-    scale = args.project_per_label / args.per_label
+    per_label = {member: args.project_per_label for member in (CLEAN, *spec.members)}
+    for item in args.project_member_per_label:
+        member, _, count = item.partition("=")
+        if member not in per_label or not count.isdigit():
+            parser.error(f"--project-member-per-label {item!r}: give MEMBER=N with MEMBER one "
+                         f"of {', '.join(spec.members)}")
+        per_label[member] = int(count)
+    scale = {member: count / args.per_label for member, count in per_label.items()}
     result = {
         "run": str(args.run), "networks": networks, "images": int(len(selected)),
         "epsilons": list(settings.epsilons), "members": list(spec.members),
         "gradient_precision": args.gradient_precision, "threads": args.threads,
         "cascade": spent["cascade"],
-        "projection": projection(spent["cascade"]["members"], scale, args.gpu_rates)
-        | {"per_label": args.project_per_label},
+        "projection": projection(spent["cascade"]["networks"], scale, args.gpu_rates)
+        | {"per_label": per_label},
         "robust_cells": sum(cells["cascade"].values()), "cells": len(cells["cascade"]),
     }
     if "grid" in spent:
@@ -123,43 +138,33 @@ def check_same_set_up(out: Path, set_up: dict) -> None:
     path.write_text(json.dumps(set_up, indent=1))
 
 
-def projection(members: dict[str, dict], scale: float, gpu_rates: Path) -> dict:
-    """Each network's cost scaled by `scale` (more images, as many cells per image): passes,
-    hours on this machine, and an upper bound on one GPU's hours, every pass (forward or
-    backward) counted as a whole attack image-step at the GPU's measured rate (a forward alone
-    is about a third of one)."""
+def network_member_costs(records: list[dict], metas: dict[str, dict]) -> dict[str, dict]:
+    """Per network, then per member: units, attacked images, passes and wall time."""
+    costs = unit_costs(records, metas, lambda record: f"{record['network']}\t{record['member']}")
+    networks: dict[str, dict] = {}
+    for key, cost in costs.items():
+        network, member = key.split("\t")
+        networks.setdefault(network, {})[member] = cost
+    return networks
+
+
+def projection(networks: dict[str, dict], scale: dict[str, float], gpu_rates: Path) -> dict:
+    """Each network's cost, each member's scaled by its `scale` (more images, as many cells per
+    image): passes, hours on this machine, and an upper bound on one GPU's hours, every pass
+    (forward or backward) counted as a whole attack image-step at the GPU's measured rate (a
+    forward alone is about a third of one)."""
     rate = json.loads(gpu_rates.read_text().strip().splitlines()[-1])
     image_steps_per_s = rate["rates"]["attack_image_steps_per_s_at_96"]
-    networks: dict[str, dict] = {}
-    for key, cost in members.items():
-        network = networks.setdefault(key.split(" ")[0], {"passes": 0, "wall_s": 0.0})
-        network["passes"] += cost["forward"] + cost["backward"]
-        network["wall_s"] += cost["wall_s"]
+    totals = {name: {"passes": sum((c["forward"] + c["backward"]) * scale[member]
+                                   for member, c in members.items()),
+                     "wall_s": sum(c["wall_s"] * scale[member] for member, c in members.items())}
+              for name, members in networks.items()}
     return {"gpu": rate["device"], "gpu_image_steps_per_s": image_steps_per_s, "networks": {
-        name: {"passes": round(cost["passes"] * scale),
-               "hours_here": round(cost["wall_s"] * scale / 3600, 2),
-               "gpu_hours_at_most": round(cost["passes"] * scale / image_steps_per_s / 3600, 2)}
-        for name, cost in networks.items()},
-        "hours_here": round(sum(c["wall_s"] for c in networks.values()) * scale / 3600, 2)}
-
-
-def member_costs(records: list[dict], metas: dict[str, dict]) -> dict[str, dict]:
-    """Per network and member ("triple-staged apgd-ce"): units, attacked images (records),
-    passes and wall time."""
-    member_of = {record["unit"]: f"{record['network']} {record['member']}" for record in records}
-    images: dict[str, int] = {}
-    for record in records:
-        images[member_of[record["unit"]]] = images.get(member_of[record["unit"]], 0) + 1
-    costs: dict[str, dict] = {}
-    for unit, meta in metas.items():
-        member = member_of[unit]
-        cost = costs.setdefault(member, {"units": 0, "images": images[member], "forward": 0,
-                                         "backward": 0, "wall_s": 0.0})
-        cost["units"] += 1
-        for key in ("forward", "backward", "wall_s"):
-            cost[key] += meta["cost"][key]
-    return costs
-
+        name: {"passes": round(cost["passes"]),
+               "hours_here": round(cost["wall_s"] / 3600, 2),
+               "gpu_hours_at_most": round(cost["passes"] / image_steps_per_s / 3600, 2)}
+        for name, cost in totals.items()},
+        "hours_here": round(sum(c["wall_s"] for c in totals.values()) / 3600, 2)}
 
 if __name__ == "__main__":
     main()

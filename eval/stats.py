@@ -3,6 +3,7 @@ plain dicts out), so every figure and sentence can be recomputed from the files 
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import binom, binomtest
@@ -329,6 +330,29 @@ def _sort_key(item: tuple) -> tuple:
     return tuple((value is not None, value) for value in item[0])
 
 
+def _empty_cost() -> dict:
+    """A unit cost row with nothing spent."""
+    return {"units": 0, "images": 0, "forward": 0, "backward": 0, "wall_s": 0.0}
+
+
+def unit_costs(records: list[dict], metas: dict[str, dict],
+               group_of: Callable[[dict], str]) -> dict[str, dict]:
+    """The recorded cost of a cascade's units (their meta's forward and backward passes and wall
+    time), summed per group: `group_of` names a record's group (its member, say), and a unit
+    belongs to the group of its records. Each group also counts its units and its records
+    (attacked images)."""
+    group_of_unit = {record["unit"]: group_of(record) for record in records}
+    costs: dict[str, dict] = defaultdict(_empty_cost)
+    for record in records:
+        costs[group_of_unit[record["unit"]]]["images"] += 1
+    for unit, meta in metas.items():
+        cost = costs[group_of_unit[unit]]
+        cost["units"] += 1
+        for key in ("forward", "backward", "wall_s"):
+            cost[key] += meta.get("cost", {}).get(key, 0)
+    return dict(costs)
+
+
 def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[str, ...],
                     gradient: dict[str, bool], epsilons: tuple[float, ...],
                     none_label: int) -> dict:
@@ -342,14 +366,9 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
     for cell in cells:
         if not cell["robust"]:
             first[(cell["network"], cell["threshold"], cell["epsilon"], cell["broken_by"])] += 1
-    member_of = {record["unit"]: record["member"] for record in records}
-    costs = {member: {"units": 0, "forward": 0, "backward": 0, "wall_s": 0.0}
-             for member in (CLEAN, *members)}
-    for unit, meta in metas.items():
-        cost = costs[member_of[unit]]
-        cost["units"] += 1
-        for key in ("forward", "backward", "wall_s"):
-            cost[key] += meta.get("cost", {}).get(key, 0)
+    # every member has a row, one that never ran (nothing left to attack) a row of zeros
+    costs = {member: _empty_cost() for member in (CLEAN, *members)}
+    costs |= unit_costs(records, metas, lambda record: record["member"])
     return {
         "robust_accuracy": robust_accuracy(cells, none_label),
         "first_breakers": [{"network": network, "threshold": threshold, "epsilon": epsilon,

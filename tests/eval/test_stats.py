@@ -9,6 +9,7 @@ from mindseye.eval.stats import (
     paired_table,
     ratio_margins,
     transfer_table,
+    unit_costs,
     wilson_interval,
 )
 from mindseye.models.triple_staged import decide
@@ -189,3 +190,21 @@ def test_none_errors_are_counted_by_the_photo_their_crop_came_from():
     text = "\n".join(photo_error_text({"rows": [{**r, "name": f"p{r['photo']}"} for r in rows],
                                        "photos_in_test": 3}))
     assert "40 p40 (2 / 3), 7 p7 (1 / 2); 3 errors on 2 photos" in text
+
+
+def test_unit_costs_sum_each_groups_units_and_count_its_images():
+    # two units of one member (3 and 1 images) and one of another, on two networks
+    records = [{"unit": unit, "network": network, "member": member}
+               for unit, network, member, images in (("a-0", "direct", "apgd-ce", 3),
+                                                     ("a-1", "direct", "apgd-ce", 1),
+                                                     ("h-0", "triple-staged", "hsj", 2))
+               for _ in range(images)]
+    metas = {"a-0": {"cost": {"forward": 10, "backward": 9, "wall_s": 1.5}},
+             "a-1": {"cost": {"forward": 4, "backward": 3, "wall_s": 0.5}},
+             "h-0": {"cost": {"forward": 700, "backward": 0, "wall_s": 9.0}}}
+    by_member = unit_costs(records, metas, lambda record: record["member"])
+    assert by_member == {
+        "apgd-ce": {"units": 2, "images": 4, "forward": 14, "backward": 12, "wall_s": 2.0},
+        "hsj": {"units": 1, "images": 2, "forward": 700, "backward": 0, "wall_s": 9.0}}
+    by_network = unit_costs(records, metas, lambda record: record["network"])
+    assert sum(cost["forward"] for cost in by_network.values()) == 714
