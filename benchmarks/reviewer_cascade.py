@@ -85,20 +85,20 @@ def main() -> None:
                             "networks": list(networks), "members": list(spec.members),
                             "settings": repr(settings)})
     modes = {"cascade": True} if args.no_grid else {"cascade": True, "grid": False}
-    spent, cells = {}, {}
-    reused = 0
+    spent, cells, metas = {}, {}, {}
     for mode, skip_broken in modes.items():
         if mode == "grid":
-            reused = copy_units_on_grid_images(out / "cascade", out / "grid", spec, selected,
-                                               settings.chunk)
+            copy_units_on_grid_images(out / "cascade", out / "grid", spec, selected,
+                                      settings.chunk)
         # a run folder of the mode's own: RUN/attacks is where the records go
         run_cascade(out / mode, spec, victims, test, selected, settings, skip_broken=skip_broken)
         table = record_table(out / mode, spec.name)
         records = table.read()
-        costs = [meta["cost"] for meta in table.read_meta().values()]
+        metas[mode] = table.read_meta()
+        costs = [meta["cost"] for meta in metas[mode].values()]
         spent[mode] = {"passes": sum(c["forward"] + c["backward"] for c in costs),
                        "wall_s": sum(c["wall_s"] for c in costs),
-                       "networks": network_member_costs(records, table.read_meta())}
+                       "networks": network_member_costs(records, metas[mode])}
         cells[mode] = {(c["network"], c["threshold"], c["epsilon"], c["source"]): c["robust"]
                        for c in cascade_cells(records, spec.members, settings.epsilons)}
     per_label = {member: args.project_per_label for member in (CLEAN, *spec.members)}
@@ -119,6 +119,8 @@ def main() -> None:
         "robust_cells": sum(cells["cascade"].values()), "cells": len(cells["cascade"]),
     }
     if "grid" in spent:
+        # a copied unit carries the cascade's meta, wall time to the last digit
+        reused = sum(metas["cascade"].get(unit) == meta for unit, meta in metas["grid"].items())
         result.update(grid=spent["grid"], grid_units_taken_from_cascade=reused,
                       ratio=round(spent["grid"]["passes"] / max(1, spent["cascade"]["passes"]), 2),
                       wall_ratio=round(spent["grid"]["wall_s"] / max(1e-9, spent["cascade"]
