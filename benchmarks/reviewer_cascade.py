@@ -95,10 +95,10 @@ def main() -> None:
         table = record_table(out / mode, spec.name)
         records = table.read()
         metas[mode] = table.read_meta()
-        costs = [meta["cost"] for meta in metas[mode].values()]
+        by_network = network_member_costs(records, metas[mode])
+        costs = [cost for members in by_network.values() for cost in members.values()]
         spent[mode] = {"passes": sum(c["forward"] + c["backward"] for c in costs),
-                       "wall_s": sum(c["wall_s"] for c in costs),
-                       "networks": network_member_costs(records, metas[mode])}
+                       "wall_s": sum(c["wall_s"] for c in costs), "networks": by_network}
         cells[mode] = {(c["network"], c["threshold"], c["epsilon"], c["source"]): c["robust"]
                        for c in cascade_cells(records, spec.members, settings.epsilons)}
     per_label = {member: args.project_per_label for member in (CLEAN, *spec.members)}
@@ -142,10 +142,9 @@ def check_same_set_up(out: Path, set_up: dict) -> None:
 
 def network_member_costs(records: list[dict], metas: dict[str, dict]) -> dict[str, dict]:
     """Per network, then per member: units, attacked images, passes and wall time."""
-    costs = unit_costs(records, metas, lambda record: f"{record['network']}\t{record['member']}")
     networks: dict[str, dict] = {}
-    for key, cost in costs.items():
-        network, member = key.split("\t")
+    costs = unit_costs(records, metas, lambda record: (record["network"], record["member"]))
+    for (network, member), cost in costs.items():
         networks.setdefault(network, {})[member] = cost
     return networks
 
@@ -167,6 +166,7 @@ def projection(networks: dict[str, dict], scale: dict[str, float], gpu_rates: Pa
                "gpu_hours_at_most": round(cost["passes"] / image_steps_per_s / 3600, 2)}
         for name, cost in totals.items()},
         "hours_here": round(sum(c["wall_s"] for c in totals.values()) / 3600, 2)}
+
 
 if __name__ == "__main__":
     main()

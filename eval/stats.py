@@ -3,7 +3,7 @@ plain dicts out), so every figure and sentence can be recomputed from the files 
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 from scipy.stats import binom, binomtest
@@ -336,13 +336,13 @@ def _empty_cost() -> dict:
 
 
 def unit_costs(records: list[dict], metas: dict[str, dict],
-               group_of: Callable[[dict], str]) -> dict[str, dict]:
+               group_of: Callable[[dict], Hashable]) -> dict[Hashable, dict]:
     """The recorded cost of a cascade's units (their meta's forward and backward passes and wall
     time), summed per group: `group_of` names a record's group (its member, say), and a unit
     belongs to the group of its records. Each group also counts its units and its records
     (attacked images)."""
     group_of_unit = {record["unit"]: group_of(record) for record in records}
-    costs: dict[str, dict] = defaultdict(_empty_cost)
+    costs: dict[Hashable, dict] = defaultdict(_empty_cost)
     for record in records:
         costs[group_of_unit[record["unit"]]]["images"] += 1
     for unit, meta in metas.items():
