@@ -20,16 +20,25 @@ the direction of the step is approximate: a decision is read off the bfloat16 ra
 they are far from deciding otherwise (`TripleStagedVictim.certain`), every success is confirmed
 by the float32 network, and the decisions of failed samples are float32's too. So every recorded
 success, step count and decision is what the float32 network says of the recorded image.
+
+A triple-staged unit takes half an hour on a CPU. Given a `progress_file`, the loop keeps its
+place there (every PROGRESS_EVERY_SECONDS, atomically), and a run of the same attack on the same
+images and targets carries on from it: the batch's images, hits and running samples are restored
+as they were, so the steps that follow are the ones an unbroken run takes.
 """
 
+import hashlib
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from mindseye.attacks.settings import BATCH_SIZE, GRADIENT_PRECISIONS
+from mindseye.attacks.settings import BATCH_SIZE, GRADIENT_PRECISIONS, PROGRESS_EVERY_SECONDS
 from mindseye.attacks.victims import TripleStagedVictim, Victim
+from mindseye.core.files import atomic_path
 
 
 @dataclass
@@ -96,6 +105,7 @@ class IterativeAttack(Attack):
                              f"{', '.join(GRADIENT_PRECISIONS)}")
         self.max_steps = max_steps
         self.stop_at = stop_at
+        self.progress_file: Path | None = None  # where `run` keeps its place (the runner's)
         # The direct networks are cheap; only the triple-staged network's steps are worth it.
         self.low_precision = (gradient_precision == "bfloat16"
                               and isinstance(victim, TripleStagedVictim))
@@ -140,16 +150,51 @@ class IterativeAttack(Attack):
         if self.stop_at != "target" and labels is None:
             raise ValueError("stop_at='any-other' needs the sources' labels")
         size = self.batch_size
-        pieces = [
-            self._run_batch(images[start : start + size], targets[start : start + size],
-                            None if labels is None else labels[start : start + size], start)
-            for start in range(0, len(images), size)
-        ]
+        progress = self._read_progress(images, targets, labels)
+        pieces = []
+        for start in range(0, len(images), size):
+            if start not in progress["finished"]:
+                progress["finished"][start] = self._run_batch(
+                    images[start : start + size], targets[start : start + size],
+                    None if labels is None else labels[start : start + size], start, progress)
+                progress["running"] = None
+                self._save_progress(progress)
+            pieces.append(progress["finished"][start])
         return AttackResult(*(np.concatenate(arrays) for arrays in zip(*pieces, strict=True)))
+
+    def _progress_key(self, images: torch.Tensor, targets: torch.Tensor,
+                      labels: torch.Tensor | None) -> str:
+        """What a saved place must match to be carried on from: the attack and its inputs."""
+        digest = hashlib.sha256(repr((type(self).__name__, self.max_steps, self.stop_at,
+                                      self.low_precision, self.batch_size, self.victim.name,
+                                      self.victim.thresholds)).encode())
+        for tensor in (images, targets, labels):
+            if tensor is not None:
+                digest.update(tensor.detach().cpu().numpy().tobytes())
+        return digest.hexdigest()
+
+    def _read_progress(self, images: torch.Tensor, targets: torch.Tensor,
+                       labels: torch.Tensor | None) -> dict:
+        """The saved place of this very run, or a fresh one (a place saved by another attack
+        or on other images is not this run's, and is overwritten)."""
+        key = self._progress_key(images, targets, labels)
+        if self.progress_file is not None and self.progress_file.is_file():
+            try:
+                saved = torch.load(self.progress_file, weights_only=False)
+            except Exception:  # a file from an older format, or damaged: start the unit over
+                saved = None
+            if isinstance(saved, dict) and saved.get("key") == key:
+                return saved
+        return {"key": key, "finished": {}, "running": None}
+
+    def _save_progress(self, progress: dict) -> None:
+        if self.progress_file is not None:
+            with atomic_path(self.progress_file) as partial:
+                torch.save(progress, partial)
 
     def _run_batch(
         self, originals: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor | None,
-        offset: int = 0,
+        offset: int = 0, place: dict | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         count, thresholds = len(originals), len(self.victim.thresholds)
         images = originals.detach().clone()
@@ -158,10 +203,19 @@ class IterativeAttack(Attack):
         clipped_steps = torch.zeros(count, dtype=torch.long)
         final = images[:, None].expand(-1, thresholds, -1, -1, -1).clone()
         active = torch.arange(count)
+        first_step = 0
+        running = (place or {}).get("running")
+        if running is not None and running["offset"] == offset:
+            first_step = running["step"]
+            images = running["images"].to(originals.device)
+            first_hit, decisions = running["first_hit"], running["decisions"]
+            clipped_steps, active = running["clipped_steps"], running["active"]
+            final = running["final"].to(originals.device)
+        saved_at = time.monotonic()
         # A triple-staged batch can take half an hour: show the steps and who is still running.
-        progress = tqdm(total=self.max_steps, desc="attack steps", unit="step", leave=False,
-                        mininterval=2)
-        for step in range(self.max_steps + 1):
+        progress = tqdm(total=self.max_steps, initial=first_step, desc="attack steps",
+                        unit="step", leave=False, mininterval=2)
+        for step in range(first_step, self.max_steps + 1):
             progress.set_postfix(running=len(active), refresh=False)
             current = images[active].requires_grad_(True)
             with torch.autocast(current.device.type, torch.bfloat16, enabled=self.low_precision):
@@ -199,6 +253,13 @@ class IterativeAttack(Attack):
             keep = unfinished.to(current.device)
             images[active] = self.step(current.detach()[keep], gradients[keep], originals[active])
             progress.update()
+            if place is not None and time.monotonic() - saved_at >= PROGRESS_EVERY_SECONDS:
+                place["running"] = {"offset": offset, "step": step + 1, "images": images.cpu(),
+                                    "first_hit": first_hit, "decisions": decisions,
+                                    "clipped_steps": clipped_steps, "active": active,
+                                    "final": final.cpu()}
+                self._save_progress(place)
+                saved_at = time.monotonic()
         progress.close()
         failed = first_hit < 0
         final[failed] = images[:, None].expand(-1, thresholds, -1, -1, -1)[failed]

@@ -8,7 +8,8 @@ after a kill a unit is either complete on disk or absent and redone. A unit file
 table with a unit left out would give other numbers, not an error), and `mindseye attack`
 counts the unit as not done and redoes it. Two attack processes on one run never write the
 same file halfway: at worst both finish the same unit and the second rename replaces the first
-with the same records.
+with the same records. An iterative attack keeps its place in an unfinished unit in
+`<unit>.progress.pt` (attacks/base.py), deleted once the unit is written.
 
 Runs made before units had files of their own kept one `RUN/attacks/<attack>.jsonl`; it is
 split into unit files the first time the table is opened (see `migrate_single_table`).
@@ -27,6 +28,7 @@ from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, write_text_atomic
 
 UNIT_SUFFIX = ".json"
+PROGRESS_SUFFIX = ".progress.pt"
 
 
 class RecordTable:
@@ -67,10 +69,16 @@ class RecordTable:
         path = self.unit_file(unit)
         return (self._read_unit(path) or []) if path.is_file() else []
 
+    def progress_file(self, unit: str) -> Path:
+        """Where an attack keeps its place in the unfinished `unit`."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder / f"{unit}{PROGRESS_SUFFIX}"
+
     def write_unit(self, unit: str, records: list[dict], meta: dict | None = None) -> None:
         """Write a finished unit's records in one atomic step, with `meta` about the unit as a
-        whole (a cascade's cost of it)."""
+        whole (a cascade's cost of it); the unit's saved place is then of no use."""
         write_unit_file(self.folder, unit, records, meta)
+        (self.folder / f"{unit}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
 
     def read_meta(self) -> dict[str, dict]:
         """Each complete unit's `meta` ({} where it has none), by unit name."""

@@ -23,6 +23,9 @@ from mindseye.render.settings import MAX_PER_CLASS
 # Images per forward pass: speed and memory, never the records.
 BATCH_SIZE = 128
 GRADIENT_PRECISIONS = ("float32", "bfloat16")
+# How often an iterative attack's batch saves its place (attacks/base.py): a kill loses at most
+# this much of a unit that takes half an hour.
+PROGRESS_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
@@ -152,3 +153,49 @@ def test_victims_leave_weights_without_gradients(trained_direct):
     victim.loss(victim.outputs(images), torch.tensor([0, 1])).sum().backward()
     assert images.grad is not None
     assert all(parameter.grad is None for parameter in victim.model.parameters())
+
+
+class CountedFGSM(IterativeFGSM):
+    """The paper's attack, counting the steps it takes, and stopped by an exception (as a kill
+    stops it) when it is about to take step `killed_at`."""
+
+    def __init__(self, *args, killed_at: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.taken, self.killed_at = 0, killed_at
+
+    def step(self, images, gradients, originals):
+        if self.taken == self.killed_at:
+            raise KeyboardInterrupt
+        self.taken += 1
+        return super().step(images, gradients, originals)
+
+
+def test_a_killed_attack_carries_on_from_its_saved_place(trained_direct, shapes_test, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setattr("mindseye.attacks.base.PROGRESS_EVERY_SECONDS", 0.0)  # save every step
+    victim = DirectVictim("direct", trained_direct, 3)
+    images, targets = positives_and_targets(shapes_test, 3, 10, trained_direct)
+    whole = CountedFGSM(victim, max_steps=300, batch_size=4)  # three batches
+    unbroken = whole.run(images, targets)
+    place = tmp_path / "unit.progress.pt"
+
+    killed = CountedFGSM(victim, max_steps=300, batch_size=4, killed_at=whole.taken // 2)
+    killed.progress_file = place
+    with pytest.raises(KeyboardInterrupt):
+        killed.run(images, targets)
+    assert place.is_file()
+
+    resumed = CountedFGSM(victim, max_steps=300, batch_size=4)
+    resumed.progress_file = place
+    result = resumed.run(images, targets)
+    for name in ("steps", "success", "images", "clipped_steps", "decisions"):
+        assert np.array_equal(getattr(result, name), getattr(unbroken, name)), name
+    # It carried on: only the steps the killed run had not taken were taken again.
+    assert resumed.taken == whole.taken - killed.taken
+
+    # A place saved for other targets is not this run's: the run starts over.
+    other = CountedFGSM(victim, max_steps=300, batch_size=4)
+    other.progress_file = place
+    other_targets = (targets + 1) % 3
+    assert np.array_equal(other.run(images, other_targets).steps,
+                          IterativeFGSM(victim, max_steps=300).run(images, other_targets).steps)

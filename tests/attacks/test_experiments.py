@@ -60,6 +60,13 @@ def test_records_match_a_recomputation_from_the_saved_images(tmp_path, trained_d
         assert record["kind"] == ("false-negative" if record["target"] == 3 else "false-positive")
 
 
+def test_a_written_unit_leaves_no_saved_place(tmp_path, trained_direct, shapes_test, monkeypatch):
+    monkeypatch.setattr("mindseye.attacks.base.PROGRESS_EVERY_SECONDS", 0.0)  # save every step
+    attack_direct(tmp_path, DirectVictim("direct", trained_direct, 3), shapes_test)
+    folder = table(tmp_path, "ifgsm").folder
+    assert list(folder.glob("*.json")) and not list(folder.glob("*.progress.pt"))
+
+
 def test_a_damaged_unit_is_an_error_and_is_redone(tmp_path, trained_direct, shapes_test):
     victim = DirectVictim("direct", trained_direct, 3)
     complete = attack_direct(tmp_path, victim, shapes_test)
