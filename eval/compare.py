@@ -29,11 +29,11 @@ from mindseye.attacks.settings import recorded_settings
 from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic, write_text_atomic
+from mindseye.eval.provenance import CLEAN_RECIPE, recipe_label
 from mindseye.eval.stats import setting_name
 
 # Budgets (grey levels) at which each budgeted attack's robust accuracy is compared.
 COMPARED_EPSILONS = (4.0, 8.0)
-CLEAN_RECIPE = "clean"  # the recipe of networks trained on clean images only
 
 
 def run_identity(run_dir: Path) -> dict:
@@ -52,25 +52,6 @@ def run_identity(run_dir: Path) -> dict:
             "seed": seeds.pop() if len(seeds) == 1 else sorted(seeds),
             "recipe": recipe_label(configs),
             "attacks": recorded_settings(run_dir)}
-
-
-def recipe_label(configs: dict[str, dict]) -> str:
-    """How a run's networks were trained, in a few words: `clean`, `fgsm 8` (every network
-    trained adversarially with FGSM at 8 grey levels), or per network where they differ."""
-    labels = {network: _recipe_words(config.get("adversarial"))
-              for network, config in configs.items()}
-    if len(set(labels.values())) == 1:
-        return next(iter(labels.values()))
-    # The projector never sees an image: it trains the same under every recipe.
-    return "; ".join(f"{network} {label}" for network, label in labels.items()
-                     if network != "projector")
-
-
-def _recipe_words(adversarial: dict | None) -> str:
-    if not adversarial:
-        return CLEAN_RECIPE
-    steps = f" x{adversarial['steps']}" if adversarial.get("steps", 1) > 1 else ""
-    return f"{adversarial['method']} {adversarial['epsilon']:g}{steps}"
 
 
 def read_metrics(run_dir: Path) -> dict:

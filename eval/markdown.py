@@ -4,7 +4,7 @@ from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.core.constants import TRIPLE_STAGED
-from mindseye.eval.provenance import VERDICT_PER_CLASS
+from mindseye.eval.provenance import CLEAN_RECIPE, VERDICT_PER_CLASS
 from mindseye.eval.stats import group, setting_name
 
 
@@ -45,7 +45,9 @@ def provenance_text(made: dict | None) -> list[str]:
     seeds = sorted({network["seed"] for network in made["networks"].values()}, key=str)
     lines = [f"Made by mindseye at {made['commit']} from:",
              f"- training preset {', '.join(made['training_presets']) or '-'} ({trained}; "
-             f"seed {', '.join(map(str, seeds))})",
+             f"seed {', '.join(map(str, seeds))}"
+             + (f"; adversarial training {made['recipe']}, the projector trained on poses as "
+                "always" if made.get("recipe", CLEAN_RECIPE) != CLEAN_RECIPE else "") + ")",
              f"- data: {data['per_class']} training and {data['test_per_class']} test images "
              f"per class, seed {data['seed']}, backgrounds {data['backgrounds']}"]
     if attacks:

@@ -20,6 +20,7 @@ from mindseye.dataset.manifest import read_manifest
 VERDICT_PRESETS = ("medium", "paper")
 VERDICT_PER_CLASS = ATTACK_PRESETS["medium"].per_class
 CODE_DIR = Path(__file__).resolve().parent
+CLEAN_RECIPE = "clean"  # the recipe of networks trained on clean images only
 
 
 def code_commit(where: Path = CODE_DIR) -> str:
@@ -37,14 +38,33 @@ def code_commit(where: Path = CODE_DIR) -> str:
     return commit + (" +changes" if changed else "")
 
 
+def recipe_label(configs: dict[str, dict]) -> str:
+    """How a run's networks were trained, in a few words, from their config.json: `clean`,
+    `fgsm 8` (adversarial training with FGSM at 8 grey levels), `pgd 8 x7`, or per network
+    where they differ. The projector never sees an image, so it trains the same under every
+    recipe and is left out."""
+    labels = {network: _recipe_words(config.get("adversarial"))
+              for network, config in configs.items() if network != "projector"}
+    if len(set(labels.values())) <= 1:
+        return next(iter(labels.values()), CLEAN_RECIPE)
+    return "; ".join(f"{network} {label}" for network, label in labels.items())
+
+
+def _recipe_words(adversarial: dict | None) -> str:
+    if not adversarial:
+        return CLEAN_RECIPE
+    steps = f" x{adversarial['steps']}" if adversarial.get("steps", 1) > 1 else ""
+    return f"{adversarial['method']} {adversarial['epsilon']:g}{steps}"
+
+
 def provenance(run_dir: Path, data_dir: Path) -> dict:
     """Presets, sizes and seeds as the run folder, the dataset and the attack records say."""
     config = read_manifest(data_dir).config.get("render", {})
-    networks = {}
+    networks, configs = {}, {}
     for network in TRAINED_NETWORKS:
         path = Path(run_dir) / network / NETWORK_CONFIG_FILE
         if path.is_file():
-            trained = json.loads(path.read_text())
+            trained = configs[network] = json.loads(path.read_text())
             networks[network] = {"preset": trained.get("preset"), "seed": trained.get("seed"),
                                  "steps": trained.get("schedule", {}).get("steps")}
     attacks = recorded_settings(run_dir)
@@ -55,6 +75,7 @@ def provenance(run_dir: Path, data_dir: Path) -> dict:
     return {
         "commit": code_commit(),
         "training_presets": presets,
+        "recipe": recipe_label(configs),
         "networks": networks,
         "data": {name: config.get(name) for name in
                  ("per_class", "test_per_class", "classes", "backgrounds", "seed")},

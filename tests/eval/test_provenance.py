@@ -44,6 +44,22 @@ def test_medium_sizes_are_enough_and_carry_no_warning(reported, tmp_path):
     assert not provenance(tmp_path / "small", reported["data"])["sizes_enough_for_verdicts"]
 
 
+def test_an_adversarially_trained_run_says_its_recipe(reported, tmp_path):
+    # As `mindseye train --adversarial fgsm --adv-epsilon 8` writes the configs: every network
+    # that reads an image carries the recipe, the projector (which never does) none.
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
+    assert provenance(run, reported["data"])["recipe"] == "clean"
+    recipe = {"method": "fgsm", "epsilon": 8.0, "steps": 1, "step_size": 10.0}
+    for config_path in run.glob("*/config.json"):
+        config = json.loads(config_path.read_text())
+        if config["network"] != "projector":
+            config_path.write_text(json.dumps({**config, "adversarial": recipe}))
+    made = provenance(run, reported["data"])
+    assert made["recipe"] == "fgsm 8"
+    assert "adversarial training fgsm 8" in provenance_text(made)[1]
+
+
 def test_the_commit_is_this_checkouts(tmp_path):
     found = subprocess.run(["git", "-C", str(CODE_DIR), "rev-parse", "--short=12", "HEAD"],
                            capture_output=True, text=True)
