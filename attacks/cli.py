@@ -73,6 +73,11 @@ The report's robust accuracy headline is the worst case over every budgeted atta
 The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks use them,
 and an option that contradicts them is refused (finished units are skipped by name, so two set-ups
 would mix).
+
+The paper's attack and every other targeted attack run unit by unit, and several processes (on one
+machine, or machines sharing RUN) can run the same command side by side: each takes the units no
+other holds (RUN/attacks/<attack>/<unit>.claim). A killed run carries on where it stopped, inside
+its unit too.
 """
 
 

@@ -7,6 +7,7 @@ between attacks is in their specs (attacks/registry.py): how each is built, whet
 once per threshold, copies the paper's attack's unclipped paths or starts from its adversarials.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ def run_targeted(
     paper = RecordTable(attacks_dir(run_dir) / PAPER_ATTACK.name)
     images, labels = test["image"], test["label"]
     copies = unclipped_trajectories(paper) if spec.copies_unclipped else {}
+    held = []  # units another process is attacking
     for victim in victim_list:
         positives = selected[labels[selected] < victim.num_classes]
         # A loss that depends on the threshold: one victim (and trajectory) per threshold.
@@ -57,9 +59,16 @@ def run_targeted(
                 unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number:05d}"
                 if records.is_done(unit):  # also when another process finished it meanwhile
                     continue
+                if not records.claim(unit):
+                    held.append(unit)
+                    continue
                 new = attack_unit(records, paper, spec, unit, part, images, labels, sources,
                                   settings, copies, variant)
                 records.write_unit(unit, new)
+    if held:
+        print(f"{table}: {len(held)} units left to the other processes attacking them "
+              f"({', '.join(held)}); run the command again once they end to check that every "
+              "unit is done", file=sys.stderr)
 
 
 def attack_unit(

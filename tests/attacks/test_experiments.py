@@ -2,6 +2,9 @@
 
 import copy
 import json
+import os
+import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -13,7 +16,7 @@ import torch
 from mindseye.attacks.budgeted import numpy_seeded_by, run_budgeted
 from mindseye.attacks.experiments import record_table as table
 from mindseye.attacks.pgd import PGD
-from mindseye.attacks.records import RecordTable, perturbation
+from mindseye.attacks.records import CLAIM_STALE_SECONDS, RecordTable, perturbation
 from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings, lock_settings
 from mindseye.attacks.sources import select_per_class
@@ -65,6 +68,39 @@ def test_a_written_unit_leaves_no_saved_place(tmp_path, trained_direct, shapes_t
     attack_direct(tmp_path, DirectVictim("direct", trained_direct, 3), shapes_test)
     folder = table(tmp_path, "ifgsm").folder
     assert list(folder.glob("*.json")) and not list(folder.glob("*.progress.pt"))
+
+
+def test_processes_share_units_and_take_over_a_killed_ones(tmp_path, trained_direct, shapes_test,
+                                                          capsys):
+    victim = DirectVictim("direct", trained_direct, 3)
+    records = table(tmp_path, "ifgsm")
+    units = [f"direct-None-{number:05d}" for number in range(3)]  # 12 sources, 4 per unit
+    # Unit 1 is held by another process of this machine that is alive (this test's parent).
+    claim = records.folder / f"{units[1]}.claim"
+    records.folder.mkdir(parents=True)
+    claim.write_text(f"{socket.gethostname()} {os.getppid()}\n")
+    attack_direct(tmp_path, victim, shapes_test)
+    assert records.done_units() == {units[0], units[2]} and claim.is_file()
+    assert units[1] in capsys.readouterr().err
+    # Its process is killed: a rerun takes the unit over at once, and leaves no claim behind.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    claim.write_text(f"{socket.gethostname()} {gone.pid}\n")
+    attack_direct(tmp_path, victim, shapes_test)
+    assert records.done_units() == set(units)
+    assert not [path for path in records.folder.iterdir() if path.suffix in (".claim", ".pt")]
+
+
+def test_a_claim_from_another_machine_holds_until_it_goes_stale(tmp_path):
+    records = RecordTable(tmp_path / "ifgsm")
+    assert records.claim("unit-a") and records.claim("unit-a")  # its own claim: still its own
+    other = records.folder / "unit-b.claim"
+    other.write_text("another-machine 4242\n")
+    assert not records.claim("unit-b")
+    old = time.time() - CLAIM_STALE_SECONDS - 1
+    os.utime(other, (old, old))
+    assert records.claim("unit-b")
+    assert other.read_text().split() == [socket.gethostname(), str(os.getpid())]
 
 
 def test_a_damaged_unit_is_an_error_and_is_redone(tmp_path, trained_direct, shapes_test):
