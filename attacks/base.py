@@ -154,20 +154,26 @@ class IterativeAttack(Attack):
         pieces = []
         for start in range(0, len(images), size):
             if start not in progress["finished"]:
-                progress["finished"][start] = self._run_batch(
+                piece = self._run_batch(
                     images[start : start + size], targets[start : start + size],
                     None if labels is None else labels[start : start + size], start, progress)
+                progress["finished"][start] = tuple(map(torch.from_numpy, piece))
                 progress["running"] = None
                 self._save_progress(progress)
-            pieces.append(progress["finished"][start])
+            pieces.append([tensor.numpy() for tensor in progress["finished"][start]])
         return AttackResult(*(np.concatenate(arrays) for arrays in zip(*pieces, strict=True)))
 
     def _progress_key(self, images: torch.Tensor, targets: torch.Tensor,
                       labels: torch.Tensor | None) -> str:
-        """What a saved place must match to be carried on from: the attack and its inputs."""
-        digest = hashlib.sha256(repr((type(self).__name__, self.max_steps, self.stop_at,
-                                      self.low_precision, self.batch_size, self.victim.name,
-                                      self.victim.thresholds)).encode())
+        """What a saved place must match to be carried on from: the attack with its settings
+        (every public plain attribute: steps, step size, loss, margin...), the victim with its
+        thresholds and clip, and the inputs."""
+        plain = sorted((name, value) for name, value in vars(self).items()
+                       if not name.startswith("_")
+                       and isinstance(value, int | float | str | bool | tuple | None))
+        digest = hashlib.sha256(repr((type(self).__name__, plain, self.victim.name,
+                                      self.victim.thresholds,
+                                      getattr(self.victim.model, "clip", None))).encode())
         for tensor in (images, targets, labels):
             if tensor is not None:
                 digest.update(tensor.detach().cpu().numpy().tobytes())
@@ -180,7 +186,7 @@ class IterativeAttack(Attack):
         key = self._progress_key(images, targets, labels)
         if self.progress_file is not None and self.progress_file.is_file():
             try:
-                saved = torch.load(self.progress_file, weights_only=False)
+                saved = torch.load(self.progress_file, weights_only=True)
             except Exception:  # a file from an older format, or damaged: start the unit over
                 saved = None
             if isinstance(saved, dict) and saved.get("key") == key:

@@ -75,9 +75,9 @@ and an option that contradicts them is refused (finished units are skipped by na
 would mix).
 
 The paper's attack and every other targeted attack run unit by unit, and several processes (on one
-machine, or machines sharing RUN) can run the same command side by side: each takes the units no
-other holds (RUN/attacks/<attack>/<unit>.claim). A killed run carries on where it stopped, inside
-its unit too.
+machine, or machines sharing RUN on a file system that locks files) can run the same command side
+by side: each takes the units no other holds (a lock on RUN/attacks/<attack>/<unit>.claim), then
+waits for the rest. A killed run carries on where it stopped, inside its unit too.
 """
 
 

@@ -11,38 +11,29 @@ same file halfway: at worst both finish the same unit and the second rename repl
 with the same records. An iterative attack keeps its place in an unfinished unit in
 `<unit>.progress.pt` (attacks/base.py), deleted once the unit is written.
 
-Processes share an iterative attack's units (two on one machine, or machines on a shared
-folder): each takes a unit by creating `<unit>.claim` (exclusively, naming its host and process)
-and leaves alone a unit another process holds. A claim is held while its process lives: on the
-same machine the machine says so; from another machine, while its claim or its saved place
-(rewritten every minute by an iterative attack) is younger than CLAIM_STALE_SECONDS. A claim
-left by a killed process is taken over, so a rerun after a kill carries on at once.
-
-Runs made before units had files of their own kept one `RUN/attacks/<attack>.jsonl`; it is
-split into unit files the first time the table is opened (see `migrate_single_table`).
+Processes share a targeted attack's units (two on one machine, or machines on a shared folder
+whose file system locks files): each holds a unit by an exclusive lock on `<unit>.claim` while
+it attacks it, and leaves alone a unit another process holds. The kernel drops the lock of a
+process that dies, so a rerun after a kill, or a process still waiting, takes the unit over at
+once.
 """
 
 import contextlib
 import json
 import os
-import socket
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from mindseye.attacks.settings import PROGRESS_EVERY_SECONDS
 from mindseye.core.errors import UserError
-from mindseye.core.files import atomic_path, write_text_atomic
+from mindseye.core.files import atomic_path, lock_if_free, write_text_atomic
 
 UNIT_SUFFIX = ".json"
 PROGRESS_SUFFIX = ".progress.pt"
 CLAIM_SUFFIX = ".claim"
-# A claim whose claim file and saved place (rewritten every PROGRESS_EVERY_SECONDS while its
-# process works) are both older than this was left by a process that is gone.
-CLAIM_STALE_SECONDS = 5 * PROGRESS_EVERY_SECONDS
 
 
 class RecordTable:
@@ -88,44 +79,21 @@ class RecordTable:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder / f"{unit}{PROGRESS_SUFFIX}"
 
-    def claim(self, unit: str) -> bool:
-        """Take `unit` for this process: False if another process holds it (see the module's
-        docstring), else True with `<unit>.claim` naming this process."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{unit}{CLAIM_SUFFIX}"
-        holder = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
-            try:
-                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if self._held_by_another(unit, holder):
-                    return False
-                path.unlink(missing_ok=True)  # left by a process that is gone: take it over
-                continue
-            with os.fdopen(descriptor, "w") as file:
-                file.write(holder + "\n")
-            return True
-        return False  # another process took it over in between
-
-    def _held_by_another(self, unit: str, holder: str) -> bool:
-        files = (self.folder / f"{unit}{CLAIM_SUFFIX}", self.folder / f"{unit}{PROGRESS_SUFFIX}")
-        try:
-            claimant = files[0].read_text().split()
-            touched = max(path.stat().st_mtime for path in files if path.exists())
-        except (OSError, ValueError):
-            return True  # being written or removed this instant: leave it alone
-        if " ".join(claimant) == holder:
-            return False
-        if len(claimant) == 2 and claimant[0] == socket.gethostname() and claimant[1].isdigit():
-            return process_alive(int(claimant[1]))  # on this machine, ask the machine
-        return time.time() - touched < CLAIM_STALE_SECONDS
+    @contextlib.contextmanager
+    def claimed(self, unit: str) -> Iterator[bool]:
+        """Hold `unit` for this process while the block runs: yields False if another process
+        holds it."""
+        with lock_if_free(self.folder / f"{unit}{CLAIM_SUFFIX}") as mine:
+            yield mine
 
     def write_unit(self, unit: str, records: list[dict], meta: dict | None = None) -> None:
         """Write a finished unit's records in one atomic step, with `meta` about the unit as a
         whole (a cascade's cost of it); the unit's saved place and claim are then of no use."""
         write_unit_file(self.folder, unit, records, meta)
-        for suffix in (PROGRESS_SUFFIX, CLAIM_SUFFIX):
-            (self.folder / f"{unit}{suffix}").unlink(missing_ok=True)
+        for leftover in (self.folder / f"{unit}{PROGRESS_SUFFIX}",
+                         self.folder / f"{unit}{CLAIM_SUFFIX}",
+                         *self.folder.glob(f"{unit}{PROGRESS_SUFFIX}.partial-*")):  # a kill's
+            leftover.unlink(missing_ok=True)
 
     def read_meta(self) -> dict[str, dict]:
         """Each complete unit's `meta` ({} where it has none), by unit name."""
@@ -164,17 +132,6 @@ class RecordTable:
         except (ValueError, KeyError, TypeError, OSError):
             complete = False
         return records if complete else None
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process `pid` of this machine is running."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def migrate_single_table(folder: Path) -> None:

@@ -26,6 +26,8 @@ GRADIENT_PRECISIONS = ("float32", "bfloat16")
 # How often an iterative attack's batch saves its place (attacks/base.py): a kill loses at most
 # this much of a unit that takes half an hour.
 PROGRESS_EVERY_SECONDS = 60.0
+# How often a process that left units to others looks whether they are done (attacks/targeted.py).
+CLAIM_POLL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

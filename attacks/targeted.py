@@ -8,6 +8,7 @@ once per threshold, copies the paper's attack's unclipped paths or starts from i
 """
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from mindseye.attacks.paper_records import (
 )
 from mindseye.attacks.records import RecordTable, perturbation
 from mindseye.attacks.registry import AttackSpec
-from mindseye.attacks.settings import AttackSettings, attacks_dir
+from mindseye.attacks.settings import CLAIM_POLL_SECONDS, AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks, victim_decisions
 from mindseye.attacks.victims import TripleStagedVictim, Victim
 
@@ -37,14 +38,31 @@ def run_targeted(
     settings: AttackSettings,
     variant: Variant = OURS,
 ) -> None:
-    """Attack the selected test images of every victim, unit by unit, skipping finished units.
-    The paper's attack run another way (`variant`) writes to its own table, `variant.table()`."""
+    """Attack the selected test images of every victim, unit by unit, skipping finished units
+    and leaving a unit another process holds to it (attacks/records.py); then wait for those,
+    taking over any whose process ends first, so that the table is whole when this returns and
+    an attack that reads it (transfer, FMN's starts, BPDA's copies) reads all of it. The paper's
+    attack run another way (`variant`) writes to its own table, `variant.table()`."""
     table = variant.table() if spec.variants else spec.name
     records = RecordTable(attacks_dir(run_dir) / table)
     paper = RecordTable(attacks_dir(run_dir) / PAPER_ATTACK.name)
     images, labels = test["image"], test["label"]
     copies = unclipped_trajectories(paper) if spec.copies_unclipped else {}
-    held = []  # units another process is attacking
+
+    def attack_if_free(unit: str, part: Victim, sources: np.ndarray) -> bool:
+        """Attack `unit` unless it is done or another process holds it; False if held."""
+        if records.is_done(unit):
+            return True
+        with records.claimed(unit) as mine:
+            if not mine:
+                return False
+            if not records.is_done(unit):  # another process may have finished it meanwhile
+                new = attack_unit(records, paper, spec, unit, part, images, labels, sources,
+                                  settings, copies, variant)
+                records.write_unit(unit, new)
+        return True
+
+    held = []  # (unit, victim, sources) that other processes are attacking
     for victim in victim_list:
         positives = selected[labels[selected] < victim.num_classes]
         # A loss that depends on the threshold: one victim (and trajectory) per threshold.
@@ -57,18 +75,15 @@ def run_targeted(
             label = f"{table} {part.name}" + (f" @{part.thresholds[0]}" if len(parts) > 1 else "")
             for number, sources in tqdm(units, desc=label, unit="chunk", leave=False):
                 unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number:05d}"
-                if records.is_done(unit):  # also when another process finished it meanwhile
-                    continue
-                if not records.claim(unit):
-                    held.append(unit)
-                    continue
-                new = attack_unit(records, paper, spec, unit, part, images, labels, sources,
-                                  settings, copies, variant)
-                records.write_unit(unit, new)
+                if not attack_if_free(unit, part, sources):
+                    held.append((unit, part, sources))
     if held:
-        print(f"{table}: {len(held)} units left to the other processes attacking them "
-              f"({', '.join(held)}); run the command again once they end to check that every "
-              "unit is done", file=sys.stderr)
+        print(f"{table}: waiting for {len(held)} units other processes are attacking "
+              f"({', '.join(unit for unit, _, _ in held)})", file=sys.stderr)
+    while held:
+        time.sleep(CLAIM_POLL_SECONDS)
+        held = [(unit, part, sources) for unit, part, sources in held
+                if not attack_if_free(unit, part, sources)]
 
 
 def attack_unit(

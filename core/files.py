@@ -83,6 +83,31 @@ def held_lock(path: Path) -> Iterator[None]:
             fcntl.flock(file, fcntl.LOCK_UN)
 
 
+@contextmanager
+def lock_if_free(path: Path) -> Iterator[bool]:
+    """An exclusive advisory lock on `path` (created if missing) for the block, if no other
+    process holds one: yields whether this process got it. The kernel drops the lock of a
+    process that dies, so a killed holder never blocks anyone. On a file system that cannot
+    lock, yields True (every process works alone, as before locks existed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        except OSError as error:
+            if error.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise
+            yield True
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
 CACHE_VARIABLE = "MINDSEYE_CACHE"
 
 

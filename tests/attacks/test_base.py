@@ -157,16 +157,17 @@ def test_victims_leave_weights_without_gradients(trained_direct):
 
 class CountedFGSM(IterativeFGSM):
     """The paper's attack, counting the steps it takes, and stopped by an exception (as a kill
-    stops it) when it is about to take step `killed_at`."""
+    stops it) when it is about to take step `killed_at`. (Private attributes: the attack's
+    public ones are its settings, which a saved place must match.)"""
 
     def __init__(self, *args, killed_at: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.taken, self.killed_at = 0, killed_at
+        self._taken, self._killed_at = 0, killed_at
 
     def step(self, images, gradients, originals):
-        if self.taken == self.killed_at:
+        if self._taken == self._killed_at:
             raise KeyboardInterrupt
-        self.taken += 1
+        self._taken += 1
         return super().step(images, gradients, originals)
 
 
@@ -179,7 +180,7 @@ def test_a_killed_attack_carries_on_from_its_saved_place(trained_direct, shapes_
     unbroken = whole.run(images, targets)
     place = tmp_path / "unit.progress.pt"
 
-    killed = CountedFGSM(victim, max_steps=300, batch_size=4, killed_at=whole.taken // 2)
+    killed = CountedFGSM(victim, max_steps=300, batch_size=4, killed_at=whole._taken // 2)
     killed.progress_file = place
     with pytest.raises(KeyboardInterrupt):
         killed.run(images, targets)
@@ -191,11 +192,21 @@ def test_a_killed_attack_carries_on_from_its_saved_place(trained_direct, shapes_
     for name in ("steps", "success", "images", "clipped_steps", "decisions"):
         assert np.array_equal(getattr(result, name), getattr(unbroken, name)), name
     # It carried on: only the steps the killed run had not taken were taken again.
-    assert resumed.taken == whole.taken - killed.taken
+    assert resumed._taken == whole._taken - killed._taken
 
-    # A place saved for other targets is not this run's: the run starts over.
-    other = CountedFGSM(victim, max_steps=300, batch_size=4)
-    other.progress_file = place
-    other_targets = (targets + 1) % 3
-    assert np.array_equal(other.run(images, other_targets).steps,
-                          IterativeFGSM(victim, max_steps=300).run(images, other_targets).steps)
+    # A place saved for other targets, or by an attack with another setting, is not this
+    # run's: the run starts over.
+    for other, other_targets in ((CountedFGSM(victim, max_steps=300, batch_size=4, step_size=2.0),
+                                  targets),
+                                 (CountedFGSM(victim, max_steps=300, batch_size=4),
+                                  (targets + 1) % 3)):
+        place.unlink()  # (a finished run's place holds its whole result)
+        killed = CountedFGSM(victim, max_steps=300, batch_size=4, killed_at=whole._taken // 2)
+        killed.progress_file = place
+        with pytest.raises(KeyboardInterrupt):
+            killed.run(images, targets)
+        other.progress_file = place
+        fresh = CountedFGSM(victim, max_steps=300, batch_size=4, step_size=other.step_size)
+        assert np.array_equal(other.run(images, other_targets).steps,
+                              fresh.run(images, other_targets).steps)
+        assert other._taken == fresh._taken

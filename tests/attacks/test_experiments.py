@@ -2,9 +2,9 @@
 
 import copy
 import json
-import os
-import socket
 import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -16,7 +16,7 @@ import torch
 from mindseye.attacks.budgeted import numpy_seeded_by, run_budgeted
 from mindseye.attacks.experiments import record_table as table
 from mindseye.attacks.pgd import PGD
-from mindseye.attacks.records import CLAIM_STALE_SECONDS, RecordTable, perturbation
+from mindseye.attacks.records import RecordTable, perturbation
 from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings, lock_settings
 from mindseye.attacks.sources import select_per_class
@@ -63,44 +63,62 @@ def test_records_match_a_recomputation_from_the_saved_images(tmp_path, trained_d
         assert record["kind"] == ("false-negative" if record["target"] == 3 else "false-positive")
 
 
-def test_a_written_unit_leaves_no_saved_place(tmp_path, trained_direct, shapes_test, monkeypatch):
+class KilledAfter(torch.nn.Module):
+    """A network that stops the process (as a kill would) at its `calls`-th forward pass."""
+
+    def __init__(self, network: torch.nn.Module, calls: int):
+        super().__init__()
+        self.network, self.calls = network, calls
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.calls -= 1
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        return self.network(images)
+
+
+def unit_results(run_dir) -> list[tuple]:
+    return sorted((r["unit"], r["source"], r["target"], r.get("steps"), r.get("success"),
+                   r.get("distortion")) for r in table(run_dir, "ifgsm").read())
+
+
+def test_a_run_killed_mid_unit_carries_on_to_the_records_of_an_unbroken_one(
+        tmp_path, trained_direct, shapes_test, monkeypatch):
     monkeypatch.setattr("mindseye.attacks.base.PROGRESS_EVERY_SECONDS", 0.0)  # save every step
-    attack_direct(tmp_path, DirectVictim("direct", trained_direct, 3), shapes_test)
-    folder = table(tmp_path, "ifgsm").folder
-    assert list(folder.glob("*.json")) and not list(folder.glob("*.progress.pt"))
+    attack_direct(tmp_path / "unbroken", DirectVictim("direct", trained_direct, 3), shapes_test)
+    run = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):  # a few steps into the second unit
+        attack_direct(run, DirectVictim("direct", KilledAfter(trained_direct, 20), 3),
+                      shapes_test)
+    folder = table(run, "ifgsm").folder
+    assert len(table(run, "ifgsm").done_units()) == 1 and list(folder.glob("*.progress.pt"))
+    attack_direct(run, DirectVictim("direct", trained_direct, 3), shapes_test)
+    assert unit_results(run) == unit_results(tmp_path / "unbroken")
+    assert not [path for path in folder.iterdir() if path.suffix in (".claim", ".pt")]
 
 
-def test_processes_share_units_and_take_over_a_killed_ones(tmp_path, trained_direct, shapes_test,
-                                                          capsys):
-    victim = DirectVictim("direct", trained_direct, 3)
+def test_processes_share_units_and_wait_for_the_others(tmp_path, trained_direct, shapes_test,
+                                                       monkeypatch, capsys):
+    monkeypatch.setattr("mindseye.attacks.targeted.CLAIM_POLL_SECONDS", 0.1)
     records = table(tmp_path, "ifgsm")
-    units = [f"direct-None-{number:05d}" for number in range(3)]  # 12 sources, 4 per unit
-    # Unit 1 is held by another process of this machine that is alive (this test's parent).
-    claim = records.folder / f"{units[1]}.claim"
-    records.folder.mkdir(parents=True)
-    claim.write_text(f"{socket.gethostname()} {os.getppid()}\n")
-    attack_direct(tmp_path, victim, shapes_test)
-    assert records.done_units() == {units[0], units[2]} and claim.is_file()
-    assert units[1] in capsys.readouterr().err
-    # Its process is killed: a rerun takes the unit over at once, and leaves no claim behind.
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    claim.write_text(f"{socket.gethostname()} {gone.pid}\n")
-    attack_direct(tmp_path, victim, shapes_test)
-    assert records.done_units() == set(units)
-    assert not [path for path in records.folder.iterdir() if path.suffix in (".claim", ".pt")]
-
-
-def test_a_claim_from_another_machine_holds_until_it_goes_stale(tmp_path):
-    records = RecordTable(tmp_path / "ifgsm")
-    assert records.claim("unit-a") and records.claim("unit-a")  # its own claim: still its own
-    other = records.folder / "unit-b.claim"
-    other.write_text("another-machine 4242\n")
-    assert not records.claim("unit-b")
-    old = time.time() - CLAIM_STALE_SECONDS - 1
-    os.utime(other, (old, old))
-    assert records.claim("unit-b")
-    assert other.read_text().split() == [socket.gethostname(), str(os.getpid())]
+    held = "direct-None-00001"  # of three units: 12 sources, 4 per unit
+    # Another process holds unit 1 (it locks the unit's claim) for a while, then ends.
+    records.folder.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(3)",
+         str(records.folder / f"{held}.claim")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    ended = []
+    waiter = threading.Thread(target=lambda: ended.append((holder.wait(), time.time())))
+    waiter.start()
+    attack_direct(tmp_path, DirectVictim("direct", trained_direct, 3), shapes_test)
+    waiter.join()
+    # This process did the other units, waited, and took the held one over once its holder
+    # was gone: the table is whole when the runner returns.
+    assert records.done_units() == {f"direct-None-{number:05d}" for number in range(3)}
+    assert records.unit_file(held).stat().st_mtime >= ended[0][1] - 0.05
+    assert f"waiting for 1 units other processes are attacking ({held})" in capsys.readouterr().err
 
 
 def test_a_damaged_unit_is_an_error_and_is_redone(tmp_path, trained_direct, shapes_test):
