@@ -63,24 +63,8 @@ def disk_is_full(path: Path) -> bool:
 def held_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock on `path` (created if missing) for the block: a second
     process that asks waits until the first is done."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX)
-        except OSError as error:
-            if error.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
-                raise
-            # A shared file system without locks (some NFS, Lustre, FUSE mounts): go on
-            # unlocked, as before locks existed, and say so.
-            print(f"warning: {path}: this file system cannot lock files; do not start two "
-                  "attacks on one run at the same moment", file=sys.stderr)
-            yield
-            return
-        try:
-            yield
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
+    with _flock(path, wait=True):
+        yield
 
 
 @contextmanager
@@ -89,17 +73,29 @@ def lock_if_free(path: Path) -> Iterator[bool]:
     process holds one: yields whether this process got it. The kernel drops the lock of a
     process that dies, so a killed holder never blocks anyone. On a file system that cannot
     lock, yields True (every process works alone, as before locks existed)."""
+    with _flock(path, wait=False) as mine:
+        yield mine
+
+
+@contextmanager
+def _flock(path: Path, wait: bool) -> Iterator[bool]:
+    """The one flock of `held_lock` and `lock_if_free`: yields whether the lock is held (False
+    only without `wait`, when another process holds it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as file:
         try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
         except OSError as error:
             if error.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
                 raise
+            # A shared file system without locks (some NFS, Lustre, FUSE mounts): go on
+            # unlocked, as before locks existed, and say so.
+            print(f"warning: {path}: this file system cannot lock files; do not start two "
+                  "attacks on one run at the same moment", file=sys.stderr)
             yield True
             return
         try:
