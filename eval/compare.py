@@ -12,7 +12,10 @@ recipe each quantity gets its mean, its between-seed standard deviation, a 95% t
 the mean (the spread of what a retrained network gives, which the per-run intervals do not
 contain) and the range; each of the report's claims gets the number of runs in which it holds.
 Several recipes are laid out side by side (a clean and an adversarially trained run of each
-network, say), each with its own seeds' summary.
+network, say), each with its own seeds' summary. Where a clean run and a run of another recipe
+share a seed, their networks were attacked on the same test images, so they are also compared
+image by image (`paired_recipes`): robust accuracy under the worst case of the budgeted attacks
+both ran, with paired intervals, and the paper's attack pair by pair.
 """
 
 import json
@@ -22,18 +25,33 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import t as student_t
 
+from mindseye.attacks.cascade import cascade_cells
+from mindseye.attacks.experiments import record_table
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
-from mindseye.attacks.registry import spec_of_table
+from mindseye.attacks.registry import BUDGETED, CASCADE, attack_specs, spec_of_table
 from mindseye.attacks.settings import recorded_settings
-from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
+from mindseye.core.constants import (
+    DIRECT_NETWORKS,
+    NETWORK_CONFIG_FILE,
+    TRAINED_NETWORKS,
+    TRIPLE_STAGED,
+)
 from mindseye.core.errors import UserError
 from mindseye.core.files import write_json_atomic, write_text_atomic
 from mindseye.eval.provenance import CLEAN_RECIPE, recipe_label
-from mindseye.eval.stats import setting_name
+from mindseye.eval.stats import (
+    paired_robustness,
+    paired_table,
+    setting_name,
+    worst_case_records,
+)
 
 # Budgets (grey levels) at which each budgeted attack's robust accuracy is compared.
 COMPARED_EPSILONS = (4.0, 8.0)
+# Budgets at which two recipes' networks are paired image by image: the adversarial training's
+# usual budget (8 grey levels), half of it and twice it.
+PAIRED_EPSILONS = (4.0, 8.0, 16.0)
 
 
 def run_identity(run_dir: Path) -> dict:
@@ -151,7 +169,8 @@ def compare_runs(run_dirs: list[Path]) -> dict:
                                [identities[i]["seed"] for i in indices],
                                [metrics[i] for i in indices])
                for recipe, indices in members.items()]
-    comparison = {"preset": identities[0]["preset"], "recipes": recipes}
+    comparison = {"preset": identities[0]["preset"], "recipes": recipes,
+                  "paired": paired_recipes(run_dirs, identities)}
     if len(recipes) == 1:
         comparison.update({key: value for key, value in recipes[0].items() if key != "recipe"})
     return comparison
@@ -168,6 +187,85 @@ def _recipe_summary(recipe: str, run_dirs: list[Path], seeds: list, metrics: lis
             "quantities": {name: between_seeds([run.get(name) for run in per_run])
                            for name in names},
             "claims": [{"claim": claim, "holds": holds} for claim, holds in claims.items()]}
+
+
+def robustness_tables(run_dir: Path) -> dict[str, list[dict]]:
+    """Every budgeted attack's records on a run and every cascade's cells, by attack name."""
+    tables = {spec.name: record_table(run_dir, spec.name).read()
+              for spec in attack_specs(BUDGETED)}
+    epsilons = tuple(float(e) for e in (recorded_settings(run_dir) or {}).get("epsilons", ()))
+    for spec in attack_specs(CASCADE):
+        records = record_table(run_dir, spec.name).read()
+        tables[spec.name] = cascade_cells(records, spec.members, epsilons) if records else []
+    return {name: records for name, records in tables.items() if records}
+
+
+def _setting_records(tables: dict[str, list[dict]], network: str,
+                     threshold: float | None) -> dict[str, list[dict]]:
+    found = {name: [r for r in records if r["network"] == network
+                    and r["threshold"] == threshold and r["epsilon"] in PAIRED_EPSILONS]
+             for name, records in tables.items()}
+    return {name: records for name, records in found.items() if records}
+
+
+def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
+    """For each run of a recipe other than clean that shares its seed with a clean run: the two
+    runs' networks image by image (their test images and attack sizes are the same).
+
+    `robustness`: pairs of settings, each a (run, network, threshold), compared by
+    eval.stats.paired_robustness under the worst case of the budgeted attacks and cascades that
+    ran on both settings (an attack run on one side only would favour the other). The pairs:
+    each setting under the two recipes (what the training adds), each triple-staged threshold
+    against each direct network within a recipe (what drawing adds), and the clean triple-staged
+    network against the trained direct networks (whether drawing stands in for the training).
+    `paper_attack` (and each minimal-norm attack run on both, by distortion): the trained
+    networks against the clean ones on the same source and target pairs (eval.stats.paired_table,
+    `other` being the trained run)."""
+    clean = {json.dumps(identity["seed"]): index for index, identity in enumerate(identities)
+             if identity["recipe"] == CLEAN_RECIPE}
+    thresholds = tuple((identities[0]["attacks"] or {}).get("thresholds", ()))
+    settings = [(network, None) for network in DIRECT_NETWORKS] + [
+        (TRIPLE_STAGED, threshold) for threshold in thresholds]
+    pairings = []
+    for index, identity in enumerate(identities):
+        partner = clean.get(json.dumps(identity["seed"]))
+        if identity["recipe"] == CLEAN_RECIPE or partner is None:
+            continue
+        runs = {CLEAN_RECIPE: run_dirs[partner], identity["recipe"]: run_dirs[index]}
+        tables = {recipe: robustness_tables(run) for recipe, run in runs.items()}
+        trained = identity["recipe"]
+        pairs = [("training", (CLEAN_RECIPE, *setting), (trained, *setting))
+                 for setting in settings]
+        for recipe in runs:
+            pairs += [("drawing", (recipe, direct, None), (recipe, TRIPLE_STAGED, threshold))
+                      for threshold in thresholds for direct in DIRECT_NETWORKS]
+        pairs += [("drawing instead of training", (trained, direct, None),
+                   (CLEAN_RECIPE, TRIPLE_STAGED, threshold))
+                  for threshold in thresholds for direct in DIRECT_NETWORKS]
+        robustness = []
+        for question, first, second in pairs:
+            first_tables = _setting_records(tables[first[0]], *first[1:])
+            second_tables = _setting_records(tables[second[0]], *second[1:])
+            attacks = sorted(first_tables.keys() & second_tables.keys())
+            if not attacks:
+                continue
+            robustness.append({
+                "question": question, "attacks": attacks,
+                "first": {"recipe": first[0], "setting": setting_name(*first[1:])},
+                "second": {"recipe": second[0], "setting": setting_name(*second[1:])},
+                "rows": paired_robustness(
+                    worst_case_records({a: first_tables[a] for a in attacks}),
+                    worst_case_records({a: second_tables[a] for a in attacks}))})
+        targeted = {}
+        for table in (PAPER_ATTACK.name, *(spec.name for spec in attack_specs()
+                                           if spec.paired_by == "distortion")):
+            before, after = (record_table(run, table).read() for run in runs.values())
+            if before and after:
+                targeted[table] = paired_table(before, after, _paired_by(table) or "steps")
+        pairings.append({"seed": identity["seed"], "clean": str(run_dirs[partner]),
+                         "trained": str(run_dirs[index]), "recipe": trained,
+                         "robustness": robustness, "targeted": targeted})
+    return pairings
 
 
 def comparison_markdown(comparison: dict) -> str:
@@ -188,9 +286,68 @@ def comparison_markdown(comparison: dict) -> str:
     for name in names:
         cells = [_summary_cell(recipe["quantities"].get(name)) for recipe in recipes]
         lines.append(f"| {name} | {' | '.join(cells)} |")
+    for pairing in comparison.get("paired", []):
+        lines += ["", _pairing_section(pairing).rstrip("\n")]
     for recipe in recipes:
         lines += ["", _recipe_page(recipe, "## ").rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def _pairing_section(pairing: dict) -> str:
+    """Two recipes' runs of one seed, image by image (paired_recipes)."""
+    lines = [f"## Image by image: clean against {pairing['recipe']}, seed {pairing['seed']}", "",
+             f"Runs: `{pairing['clean']}` (clean) and `{pairing['trained']}` "
+             f"({pairing['recipe']}): the same test images, attacked with the same sizes.", "",
+             "Robust accuracy (%) of two settings on the same images, under the worst case of "
+             "the budgeted attacks both ran (`attacks`). The difference is the second's minus "
+             "the first's in points, with Bonett and Price's paired 95% interval; p is "
+             "McNemar's exact test on the images where the two disagree. Questions: "
+             "*training*, one network under both recipes; *drawing*, a triple-staged threshold "
+             "against a direct network of the same recipe; *drawing instead of training*, the "
+             "clean triple-staged network against the trained direct networks.", "",
+             "| question | first | second | attacks | budget | images | first robust "
+             "| second robust | only first | only second | difference [95%] | p |",
+             "|---|" + "---|" * 11]
+    for pair in pairing["robustness"]:
+        first, second = pair["first"], pair["second"]
+        for row in pair["rows"]:
+            lines.append(
+                f"| {pair['question']} | {first['setting']} ({first['recipe']}) | "
+                f"{second['setting']} ({second['recipe']}) | {', '.join(pair['attacks'])} | "
+                f"{row['epsilon']:g} | {row['images']} | "
+                f"{_percent(row['first_robust'], row['images'])} | "
+                f"{_percent(row['second_robust'], row['images'])} | {row['first_only']} | "
+                f"{row['second_only']} | {100 * row['difference']:+.1f} "
+                f"[{100 * row['ci_low']:+.1f} to {100 * row['ci_high']:+.1f}] | "
+                f"{row['mcnemar_p']:.2g} |")
+    if pairing["targeted"]:
+        lines += ["", "Targeted attacks on the same source and target pairs, the trained network "
+                  "against the clean one: how many each flipped, the median effort where both "
+                  "did (steps; a minimal-norm attack's L2 distortion), how many pairs the trained "
+                  "network made the attack work harder on, the sign test of harder against "
+                  "easier and the median of the pairs' differences (trained minus clean, a "
+                  "failure counting past the cap) with its 95% interval.", "",
+                  "| attack | setting | kind | pairs | flipped, clean / trained | median effort, "
+                  "clean / trained | harder / same / easier | sign test p | median difference "
+                  "[95%] |", "|---|" + "---|" * 8]
+        for attack, rows in pairing["targeted"].items():
+            for row in rows:
+                effort = "distortion" if row["effort_by"] == "distortion" else "steps"
+                difference = row["effort_difference"]
+                interval = ("" if difference["median_ci"] is None else
+                            " [{} to {}]".format(*map(_number, difference["median_ci"])))
+                lines.append(
+                    f"| {attack} | {setting_name(row['network'], row['threshold'])} | "
+                    f"{row['kind']} | {row['pairs']} | {row['plain_flipped']} / "
+                    f"{row['other_flipped']} | {_number(row[f'plain_{effort}']['median'])} / "
+                    f"{_number(row[f'other_{effort}']['median'])} | {row['other_more']} / "
+                    f"{row['same_effort']} / {row['other_fewer']} | {row['sign_test_p']:.2g} | "
+                    f"{_number(difference['median'])}{interval} |")
+    return "\n".join(lines) + "\n"
+
+
+def _percent(count: int, total: int) -> str:
+    return f"{100 * count / total:.1f}" if total else "-"
 
 
 def _seed_words(recipe: dict) -> str:

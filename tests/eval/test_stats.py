@@ -6,6 +6,8 @@ import torch
 from mindseye.eval.stats import (
     masking_cases,
     median_interval,
+    paired_difference_interval,
+    paired_robustness,
     paired_table,
     ratio_margins,
     transfer_table,
@@ -208,3 +210,51 @@ def test_unit_costs_sum_each_groups_units_and_count_its_images():
         "hsj": {"units": 1, "images": 2, "forward": 700, "backward": 0, "wall_s": 9.0}}
     by_network = unit_costs(records, metas, lambda record: record["network"])
     assert sum(cost["forward"] for cost in by_network.values()) == 714
+
+
+def test_the_paired_difference_interval_covers_the_true_difference_about_95_percent():
+    # Pairs drawn from a known joint distribution (both robust, first only, second only,
+    # neither): the true difference p2 - p1 is 0.15 - 0.05 = 0.1.
+    rng = np.random.default_rng(0)
+    truth = np.array([0.6, 0.05, 0.15, 0.2])
+    covered = widths = 0
+    trials = 2000
+    for counts in rng.multinomial(60, truth, size=trials):
+        low, high = paired_difference_interval(*map(int, counts))
+        covered += low <= 0.1 <= high
+        widths += high - low
+    assert 0.93 <= covered / trials <= 0.98
+    # Pairing helps: narrower than the two Wilson intervals' independent-samples combination.
+    wilson_width = 2 * 1.96 * np.sqrt(0.65 * 0.35 / 60 + 0.75 * 0.25 / 60)
+    assert widths / trials < wilson_width
+
+
+def test_the_paired_difference_interval_at_the_edges():
+    # The two agree on every image: no difference, and an interval around 0 that is not a
+    # point (no discordant pair is weak evidence at 40 images, not proof).
+    for agreeing in ((40, 0, 0, 0), (20, 0, 0, 20)):
+        low, high = paired_difference_interval(*agreeing)
+        assert low < 0 < high and high - low < 0.2
+    # The second robust on every image, the first on none: within [-1, 1], near 1.
+    low, high = paired_difference_interval(0, 0, 30, 0)
+    assert 0.8 < low < 1 and high == 1.0
+    assert paired_difference_interval(0, 0, 0, 0) == (-1.0, 1.0)
+
+
+def test_paired_robustness_pairs_images_budget_by_budget():
+    def robust(source: int, epsilon: float, is_robust: bool) -> dict:
+        return {"network": "direct", "threshold": None, "epsilon": epsilon, "source": source,
+                "robust": is_robust}
+
+    first = [robust(0, 8, True), robust(1, 8, True), robust(2, 8, False), robust(3, 8, False),
+             robust(4, 8, True),  # source 4 is not in the second table: left out
+             robust(0, 4, True)]
+    second = [robust(0, 8, True), robust(1, 8, False), robust(2, 8, True), robust(3, 8, True),
+              robust(0, 4, False), robust(0, 2, True)]  # budget 2 only in the second: left out
+    at_4, at_8 = paired_robustness(first, second)
+    assert (at_4["epsilon"], at_4["images"], at_4["first_only"], at_4["second_only"]) == (
+        4, 1, 1, 0)
+    assert (at_8["images"], at_8["first_robust"], at_8["second_robust"]) == (4, 2, 3)
+    assert (at_8["first_only"], at_8["second_only"], at_8["difference"]) == (1, 2, 0.25)
+    assert at_8["ci_low"] < 0.25 < at_8["ci_high"]
+    assert at_8["mcnemar_p"] == 1.0  # 1 against 2 discordant pairs: no evidence either way
