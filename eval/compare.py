@@ -218,9 +218,9 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
     each setting under the two recipes (what the training adds), each triple-staged threshold
     against each direct network within a recipe (what drawing adds), and the clean triple-staged
     network against the trained direct networks (whether drawing stands in for the training).
-    `paper_attack` (and each minimal-norm attack run on both, by distortion): the trained
-    networks against the clean ones on the same source and target pairs (eval.stats.paired_table,
-    `other` being the trained run)."""
+    `targeted`: the paper's attack (and each minimal-norm attack run on both, by distortion),
+    the trained networks against the clean ones on the same source and target pairs
+    (eval.stats.paired_table, `other` being the trained run)."""
     clean = {json.dumps(identity["seed"]): index for index, identity in enumerate(identities)
              if identity["recipe"] == CLEAN_RECIPE}
     thresholds = tuple((identities[0]["attacks"] or {}).get("thresholds", ()))

@@ -305,9 +305,9 @@ def paired_robustness(first: list[dict], second: list[dict]) -> list[dict]:
         return {(r["epsilon"], r["source"]): r["robust"] for r in records}
 
     first_robust, second_robust = by_image(first), by_image(second)
+    shared = group(first_robust.keys() & second_robust.keys(), lambda key: key[0])
     rows = []
-    for epsilon in sorted({epsilon for epsilon, _ in first_robust.keys() & second_robust.keys()}):
-        keys = [key for key in first_robust.keys() & second_robust.keys() if key[0] == epsilon]
+    for epsilon, keys in sorted(shared.items()):
         both = sum(first_robust[k] and second_robust[k] for k in keys)
         first_only = sum(first_robust[k] and not second_robust[k] for k in keys)
         second_only = sum(second_robust[k] and not first_robust[k] for k in keys)
