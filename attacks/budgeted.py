@@ -51,23 +51,31 @@ def run_budgeted(
     An attack whose one run decides every budget (HopSkipJump) runs once per threshold; one
     that comes after the gradient attacks takes only the images that every gradient attack run
     so far left robust at that budget (run it after them have finished: a unit, once written,
-    is not redone). HopSkipJump's first adversarial comes from ART's own unseeded generator, so
-    its units are not reproducible draw for draw."""
+    is not redone); one that descends (its spec's `descending`) takes the budgets from the
+    largest down and, at each threshold, leaves the images it failed on at a larger budget.
+    HopSkipJump's first adversarial comes from ART's own unseeded generator, so its units are
+    not reproducible draw for draw."""
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     images, labels = test["image"], test["label"]
-    budgets = (None,) if spec.one_run_for_all_budgets else settings.epsilons
+    budgets = (None,) if spec.one_run_for_all_budgets else tuple(
+        sorted(settings.epsilons, reverse=spec.descending))
     broken = broken_by_gradients(run_dir) if spec.after_gradient_attacks else set()
+    failed: set[tuple] = set()  # (network, threshold, source) a descending attack failed on
     jobs = [(victim, threshold, epsilon) for victim in victim_list
             for threshold in victim.thresholds for epsilon in budgets]
     for victim, threshold, epsilon in tqdm(jobs, desc=spec.name, unit="budget", leave=False):
         for number, sources in chunks(selected, settings.chunk):
             unit = f"{victim.name}-{threshold}-{'all' if epsilon is None else epsilon}-{number:05d}"
             if records.is_done(unit):
+                failed |= failures(records.read_unit(unit)) if spec.descending else set()
                 continue
             if spec.after_gradient_attacks:
                 sources = np.array([source for source in sources if (
                     victim.name, threshold, float(epsilon), int(source)) not in broken], int)
-            if not len(sources):  # every source already broken: nothing left to attack
+            if spec.descending:
+                sources = np.array([source for source in sources if (
+                    victim.name, threshold, int(source)) not in failed], int)
+            if not len(sources):  # every source broken or given up: nothing left to attack
                 records.write_unit(unit, [])
                 continue
             method = spec.build(victim, threshold, epsilon, settings)
@@ -95,6 +103,12 @@ def run_budgeted(
                           **({"found_linf": float(linf[row])} if epsilon is None else {})}
                          for row, source in enumerate(sources)]
             records.write_unit(unit, rows)
+            failed |= failures(rows) if spec.descending else set()
+
+
+def failures(rows: list[dict]) -> set[tuple]:
+    """(network, threshold, source) of every image a budgeted unit's attack left robust."""
+    return {(row["network"], row["threshold"], row["source"]) for row in rows if row["robust"]}
 
 
 def broken_by_gradients(run_dir: Path) -> set[tuple]:

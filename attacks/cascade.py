@@ -3,14 +3,15 @@ attack before it left robust (AutoAttack's economy: a point broken once is broke
 
 A cell is (network, threshold, budget, image). The cascade first records the float32
 network's clean decision on every image (member `clean`), then runs its members in order, and
-within a member the budgets from small to large. A member attacks, at one threshold and budget,
-only the images whose cell there is still robust. Every adversarial it finds is put on whole
-grey levels and decided by the float32 network at *every* threshold the network carries; it
-then breaks each cell (threshold t, budget e) where that decision is wrong and its L-inf
-distance is at most e. So a flip found within budget e counts at every larger budget, and a
-flip found at one threshold counts at the others exactly where the float32 network says so (a
-None image called a class @0.7 is a class @0.45 and @0.2 too; a bfloat16 gradient's flip that
-float32 does not confirm breaks nothing).
+within a member the budgets from small to large (a descending member, Square, from large to
+small: at each threshold it leaves an image once it failed on it at a larger budget). A member
+attacks, at one threshold and budget, only the images whose cell there is still robust. Every
+adversarial it finds is put on whole grey levels and decided by the float32 network at *every*
+threshold the network carries; it then breaks each cell (threshold t, budget e) where that
+decision is wrong and its L-inf distance is at most e. So a flip found within budget e counts
+at every larger budget, and a flip found at one threshold counts at the others exactly where
+the float32 network says so (a None image called a class @0.7 is a class @0.45 and @0.2 too; a
+bfloat16 gradient's flip that float32 does not confirm breaks nothing).
 
 Records (`RUN/attacks/<cascade>/`): one unit per member, network, threshold, budget and chunk
 of images, each record one attacked image: where it was attacked, the adversarial's L-inf and L2
@@ -53,8 +54,8 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
     already on disk is read, not redone). The chunks of one member at one threshold and budget
     run side by side on a Dask cluster when `scheduler` is given (each image's attack does not
     depend on its neighbours, so the records are a local run's); this process writes every
-    unit. `skip_broken=False` runs every member on every cell: the full grid a cascade saves,
-    for `benchmarks/reviewer_cascade.py`."""
+    unit. `skip_broken=False` runs every member on every cell, every budget of a descending
+    member too: the full grid a cascade saves, for `benchmarks/reviewer_cascade.py`."""
     check_members(spec)
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     budgets = tuple(sorted(settings.epsilons))
@@ -70,13 +71,19 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                 records, unit, *_clean_rows(unit, victim, test, selected, settings)))
             for member in spec.members:
                 member_spec = get_attack(member)
-                member_budgets = (None,) if member_spec.one_run_for_all_budgets else budgets
+                descends = member_spec.descending and skip_broken
+                member_budgets = ((None,) if member_spec.one_run_for_all_budgets
+                                  else budgets[::-1] if descends else budgets)
                 cells = [(threshold, epsilon) for threshold in victim.thresholds
                          for epsilon in member_budgets]
+                failed: set[tuple] = set()  # (threshold, source) a descending member failed on
                 for threshold, epsilon in tqdm(cells, unit="cell", leave=False,
                                                desc=f"{spec.name}: {member} on {victim.name}"):
                     todo = (breaks.still_robust(threshold, selected, budgets, epsilon)
                             if skip_broken else selected)
+                    if descends:
+                        todo = np.array([source for source in todo
+                                         if (threshold, int(source)) not in failed], int)
                     budget = "all" if epsilon is None else f"{epsilon:g}"
                     units = {f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}": sources
                              for number, sources in chunks(todo, settings.chunk)}
@@ -87,7 +94,10 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                     for unit, (rows, found, cost) in made:
                         _write(records, unit, _with_images(records, unit, rows, found), cost)
                     for unit in units:
-                        breaks.add(records.read_unit(unit))
+                        rows = records.read_unit(unit)
+                        breaks.add(rows)
+                        failed |= {(threshold, row["source"]) for row in rows if descends
+                                   and not breaks.broken(threshold, row["source"], epsilon)}
 
 
 def copy_units_on_grid_images(cascade_run: Path, grid_run: Path, spec: AttackSpec,

@@ -121,6 +121,7 @@ def build(victim: Victim, threshold: float | None, epsilon: float,
 
 LONG_SQUARE_ATTACK = register_attack(AttackSpec(
     name=f"square-{LONG_SQUARE_QUERIES}", kind=BUDGETED, build=build, order=90,
-    gradient=False, after_gradient_attacks=True,
+    gradient=False, after_gradient_attacks=True, descending=True,
     summary=f"Square at {LONG_SQUARE_QUERIES} queries (ours: one pass per query, a square "
-            "per image) on what every gradient attack left robust (run it after them)"))
+            "per image) on what every gradient attack left robust, from the largest budget "
+            "down, leaving an image where it fails (run it after them)"))

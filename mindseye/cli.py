@@ -50,7 +50,7 @@ def main() -> None:
     mindseye train all DATA --out RUN         the direct baselines and the triple-staged network
     mindseye attack RUN DATA                  adversarial effort per network and target
     mindseye eval RUN DATA --out DIR          Table 1, Figs 4-6: report.md, metrics.json, PNGs
-    mindseye compare RUN... --out DIR         runs trained with different seeds, side by side
+    mindseye compare RUN... --out DIR         runs side by side: seeds, clean against trained
     mindseye pipeline --preset demo --out DIR all of the above, resumable
 
     Every command has --help.

@@ -17,9 +17,16 @@ from mindseye.attacks.cascade import (
     run_cascade,
 )
 from mindseye.attacks.experiments import record_table
-from mindseye.attacks.registry import CASCADE, AttackSpec
+from mindseye.attacks.registry import (
+    CASCADE,
+    AttackSpec,
+    get_attack,
+    register_attack,
+    unregister_attack,
+)
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.square_search import SquareSearch
 from mindseye.attacks.victims import DirectVictim
 
 MEMBERS = ("apgd-ce", "apgd-dlr-targeted")
@@ -110,6 +117,46 @@ def test_a_resumed_cascade_writes_the_records_an_uninterrupted_one_does(tmp_path
                 np.testing.assert_array_equal(
                     record_table(tmp_path / "whole", SPEC.name).load_image(record),
                     record_table(tmp_path / "resumed", SPEC.name).load_image(record), unit)
+
+
+@pytest.fixture()
+def short_square():
+    """square-5000's plan (it descends) at 20 queries, as a cascade member for one test."""
+    spec = register_attack(replace(
+        get_attack("square-5000"), name="square-20", order=998,
+        build=lambda victim, threshold, epsilon, settings: SquareSearch(
+            victim, threshold, epsilon, 20, settings.batch_size)))
+    yield spec
+    unregister_attack(spec.name)
+
+
+def test_a_descending_member_leaves_an_image_below_a_budget_where_it_failed(
+        tmp_path, victim, shapes_test, short_square) -> None:
+    spec = AttackSpec(name="toy-descent", kind=CASCADE, members=(short_square.name,), order=999,
+                      summary="test")
+    selected = select_per_class(shapes_test["label"], 3, 4)
+    settings = replace(SETTINGS, epsilons=(2, 6, 24))
+    run_cascade(tmp_path / "cascade", spec, [victim], shapes_test, selected, settings)
+    records = record_table(tmp_path / "cascade", spec.name).read()
+    wrong_clean = {r["source"] for r in records if r["member"] == CLEAN and r["wrong"]}
+    attacked = {(r["attacked_epsilon"], r["source"]): r for r in records
+                if r["member"] == short_square.name}
+    for epsilon in settings.epsilons:
+        for source in map(int, selected):
+            above = [attacked[(larger, source)] for larger in settings.epsilons
+                     if larger > epsilon and (larger, source) in attacked]
+            failed_above = any(not r["wrong"] for r in above)
+            broken_within = any(r["wrong"] and r["linf"] <= epsilon for r in above)
+            expected = source not in wrong_clean and not failed_above and not broken_within
+            assert ((epsilon, source) in attacked) == expected, (epsilon, source)
+    # the plan left something out: an image it failed on at the largest budget
+    assert any(not r["wrong"] for (epsilon, _), r in attacked.items() if epsilon == 24)
+    # the grid attacks every cell, every budget of a descending member too
+    run_cascade(tmp_path / "grid", spec, [victim], shapes_test, selected, settings,
+                skip_broken=False)
+    grid = [r for r in record_table(tmp_path / "grid", spec.name).read()
+            if r["member"] == short_square.name]
+    assert len(grid) == len(selected) * len(settings.epsilons)
 
 
 def test_recorded_passes_equal_a_recount(tmp_path, victim, shapes_test) -> None:

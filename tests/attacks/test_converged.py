@@ -10,6 +10,7 @@ from mindseye.attacks.experiments import record_table as table
 from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
+from mindseye.attacks.square_search import SquareSearch
 from mindseye.attacks.victims import DirectVictim
 from mindseye.eval.stats import robust_accuracy, worst_case_records
 from tests.fixtures.budgeted_results import assert_decided_within_budget_on_grey_levels
@@ -97,3 +98,23 @@ def test_long_square_writes_a_unit_where_the_gradient_attacks_broke_everything(
     run_budgeted(tmp_path, get_attack("square-5000"), [victim], shapes_test, selected, settings)
     assert table(tmp_path, "square-5000").read() == []
     assert table(tmp_path, "square-5000").done_units()  # done, with nothing left to attack
+
+
+def test_a_descending_attack_leaves_an_image_below_a_budget_where_it_failed(
+        tmp_path, trained_direct, shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    # square-5000's plan at 20 queries, on every image (no gradient attack before it)
+    spec = replace(get_attack("square-5000"), name="square-20", after_gradient_attacks=False,
+                   build=lambda victim, threshold, epsilon, settings: SquareSearch(
+                       victim, threshold, epsilon, 20, settings.batch_size))
+    selected = select_per_class(shapes_test["label"], 3, 4)
+    settings = replace(SETTINGS, epsilons=(2, 6, 24))
+    run_budgeted(tmp_path, spec, [victim], shapes_test, selected, settings)
+    robust = {(r["epsilon"], r["source"]): r["robust"] for r in table(tmp_path, spec.name).read()}
+    for epsilon in settings.epsilons:
+        for source in map(int, selected):
+            failed_above = any(robust.get((larger, source)) for larger in settings.epsilons
+                               if larger > epsilon)
+            assert ((epsilon, source) in robust) == (not failed_above), (epsilon, source)
+    # the plan left something out: an image it failed on at the largest budget
+    assert any(robust.get((24.0, int(source))) for source in selected)
