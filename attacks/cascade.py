@@ -38,6 +38,7 @@ from mindseye.attacks.settings import AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks
 from mindseye.attacks.square_search import LONG_SQUARE_ATTACK
 from mindseye.attacks.victims import Victim
+from mindseye.core.errors import UserError
 from mindseye.core.parallel import parallel_backend
 
 CLEAN = "clean"  # the member name of the clean decisions that open every cascade
@@ -95,6 +96,13 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                         _write(records, unit, _with_images(records, unit, rows, found), cost)
                     for unit in units:
                         rows = records.read_unit(unit)
+                        missing = set(map(int, units[unit])) - {row["source"] for row in rows}
+                        if missing:  # made by another plan: its images would go unattacked
+                            raise UserError(
+                                f"{records.folder / unit}.json holds other images than this "
+                                f"cascade attacks there (not {sorted(missing)}): it was made "
+                                f"with other settings or an earlier mindseye; move "
+                                f"{records.folder} away and run the cascade again")
                         breaks.add(rows)
                         failed |= {(threshold, row["source"]) for row in rows if descends
                                    and not breaks.broken(threshold, row["source"], epsilon)}

@@ -68,7 +68,8 @@ ATTACK_HELP = """Attack the networks of RUN on the test images of DATA; records 
 
 {attacks}
 
-The report's robust accuracy headline is the worst case over every budgeted attack run.
+The report's robust accuracy headline is the worst case per image over every budgeted
+attack and cascade run.
 
 The first attack on a run records its sizes in RUN/attacks/settings.json; later attacks use them,
 and an option that contradicts them is refused (finished units are skipped by name, so two set-ups

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mindseye.attacks.budgeted import run_budgeted
-from mindseye.attacks.cascade import run_cascade
+from mindseye.attacks.cascade import cascade_cells, run_cascade
 from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant, variant_of_table
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import (
@@ -45,6 +45,19 @@ from mindseye.models.runs import weights_fingerprint
 def record_table(run_dir: Path, attack: str) -> RecordTable:
     """The records of one attack on a run: RUN/attacks/<attack>/."""
     return RecordTable(attacks_dir(run_dir) / attack)
+
+
+def robustness_tables(run_dir: Path, epsilons: tuple[float, ...]) -> dict[str, list[dict]]:
+    """Every budgeted attack's records on a run and every cascade's cells (`cascade_cells`, at
+    the run's budgets `epsilons`), by attack name; those with no records are left out. The
+    rows share network, threshold, epsilon, source, source_class and robust: the worst case
+    per image is taken over all of them."""
+    tables = {spec.name: record_table(run_dir, spec.name).read()
+              for spec in attack_specs(BUDGETED)}
+    for spec in attack_specs(CASCADE):
+        records = record_table(run_dir, spec.name).read()
+        tables[spec.name] = cascade_cells(records, spec.members, epsilons) if records else []
+    return {name: rows for name, rows in tables.items() if rows}
 
 
 def variant_tables(run_dir: Path) -> list[str]:

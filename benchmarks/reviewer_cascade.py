@@ -2,7 +2,9 @@
 pilot that sizes a full run from the cascade's own recorded costs.
 
 The grid runs every member on every cell (image, threshold, budget); the cascade runs each
-member only where every member before it left the cell robust. Both are `run_cascade` on the
+member only where every member before it left the cell robust, and Square (`descending`) also
+not below a budget where it failed on the image (so `same_worst_case` tests that assumption
+too). Both are `run_cascade` on the
 same victims and images (`skip_broken=False` for the grid), so the comparison is of the
 economy alone. The grid does not redo a unit the cascade ran on exactly its images (same
 member, network, threshold, budget, images): it takes that unit's records and recorded cost

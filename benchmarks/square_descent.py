@@ -10,11 +10,14 @@ one. Both are read from records of Square run at every budget, no attack is run:
   pairs of budgets a < b of one image and threshold where Square failed at b, and how many of
   them it broke at a: what the descent would have missed. Images the network already gets
   wrong are left out.
-- `attacks`: for each cascade folder whose Square units ran at every budget that was still
-  robust (made before the descent, or the grid), the images Square attacked, and how many of
-  those the descent would have attacked: per image and threshold, the robust budgets from the
-  top down to the first failure. Square's cost is about its queries per failed image, so the
-  ratio of the two is its saving in passes. Target: ratio >= 2 on the medium pilot.
+- `attacks`: for each cascade folder with Square units, the images Square attacked, and how
+  many of those a descent makes: per image and threshold, the recorded budgets from the top
+  down to the first failure. For a cascade run before the descent (every budget still robust
+  after the gradient members) that is what the descent would have attacked, exactly where
+  Square broke nothing at a larger budget than it failed at (on the pilot it broke nothing at
+  all); for a cascade run with the descent, or a grid, the two are equal or not comparable.
+  Square's cost is about its queries per failed image, so the ratio of the two is its saving
+  in passes. Target: ratio >= 2 on the medium pilot.
 
 Usage: python benchmarks/square_descent.py [--records RUN_OR_FOLDER ...]
 A RUN is read for its RUN/attacks/<square table>/ and RUN/attacks/<cascade>/ folders; the
@@ -26,6 +29,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from mindseye.attacks.cascade import CLEAN
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.square_search import LONG_SQUARE_ATTACK
 
@@ -46,8 +50,12 @@ def budgeted_outcomes(folder: Path) -> dict[tuple, dict[float, bool]]:
 def cascade_outcomes(folder: Path) -> dict[tuple, dict[float, bool]]:
     """(network, threshold, source) -> {budget: broken} of a cascade's Square units."""
     outcomes: dict[tuple, dict[float, bool]] = defaultdict(dict)
-    for row in RecordTable(folder).read():
-        if row["member"] != LONG_SQUARE_ATTACK.name:
+    rows = RecordTable(folder).read()
+    wrong_clean = {(row["network"], row["source"]) for row in rows
+                   if row["member"] == CLEAN and row["wrong"]}
+    for row in rows:
+        if (row["member"] != LONG_SQUARE_ATTACK.name
+                or (row["network"], row["source"]) in wrong_clean):
             continue
         threshold, epsilon = row["attacked_threshold"], row["attacked_epsilon"]
         decision = row["decisions"][row["thresholds"].index(threshold)]

@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import t as student_t
 
-from mindseye.attacks.cascade import cascade_cells
-from mindseye.attacks.experiments import record_table
+from mindseye.attacks.experiments import record_table, robustness_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
-from mindseye.attacks.registry import BUDGETED, CASCADE, attack_specs, spec_of_table
+from mindseye.attacks.registry import attack_specs, spec_of_table
 from mindseye.attacks.settings import recorded_settings
 from mindseye.core.constants import (
     DIRECT_NETWORKS,
@@ -189,17 +188,6 @@ def _recipe_summary(recipe: str, run_dirs: list[Path], seeds: list, metrics: lis
             "claims": [{"claim": claim, "holds": holds} for claim, holds in claims.items()]}
 
 
-def robustness_tables(run_dir: Path) -> dict[str, list[dict]]:
-    """Every budgeted attack's records on a run and every cascade's cells, by attack name."""
-    tables = {spec.name: record_table(run_dir, spec.name).read()
-              for spec in attack_specs(BUDGETED)}
-    epsilons = tuple(float(e) for e in (recorded_settings(run_dir) or {}).get("epsilons", ()))
-    for spec in attack_specs(CASCADE):
-        records = record_table(run_dir, spec.name).read()
-        tables[spec.name] = cascade_cells(records, spec.members, epsilons) if records else []
-    return {name: records for name, records in tables.items() if records}
-
-
 def _setting_records(tables: dict[str, list[dict]], network: str,
                      threshold: float | None) -> dict[str, list[dict]]:
     found = {name: [r for r in records if r["network"] == network
@@ -232,7 +220,8 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
         if identity["recipe"] == CLEAN_RECIPE or partner is None:
             continue
         runs = {CLEAN_RECIPE: run_dirs[partner], identity["recipe"]: run_dirs[index]}
-        tables = {recipe: robustness_tables(run) for recipe, run in runs.items()}
+        tables = {recipe: robustness_tables(run, tuple(float(epsilon) for epsilon in (
+            recorded_settings(run) or {}).get("epsilons", ()))) for recipe, run in runs.items()}
         trained = identity["recipe"]
         pairs = [("training", (CLEAN_RECIPE, *setting), (trained, *setting))
                  for setting in settings]

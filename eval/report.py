@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from mindseye.attacks.experiments import record_table, targeted_tables
+from mindseye.attacks.experiments import record_table, robustness_tables, targeted_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import (
     BUDGETED,
@@ -49,6 +49,7 @@ from mindseye.eval.stats import (
     errors_by_photo,
     group,
     masking_cases,
+    masking_checked,
     paired_table,
     ratio_margins,
     robust_accuracy,
@@ -83,9 +84,13 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     budgeted_specs = attack_specs(BUDGETED)
     budgeted = tuple(spec.name for spec in budgeted_specs)
     tables = {name: record_table(run_dir, name).read()
-              for name in (*targeted, *budgeted, TRANSFER_ATTACK.name)}
+              for name in (*targeted, TRANSFER_ATTACK.name)}
+    # every budgeted attack's records and every cascade's cells: the headline is the worst
+    # case per image over all of them
+    ran = robustness_tables(run_dir, settings.epsilons)
+    tables |= {name: ran.get(name, []) for name in budgeted}
+    gradient = {spec.name: tables[spec.name] for spec in budgeted_specs if spec.gradient}
     gradient_free = {spec.name: tables[spec.name] for spec in budgeted_specs if not spec.gradient}
-    ran = {name: tables[name] for name in budgeted if tables[name]}
     if len(ran) > 1:
         tables[WORST_CASE] = worst_case_records(ran)
         budgeted = (*budgeted, WORST_CASE)
@@ -108,9 +113,9 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
                                 name == WORST_CASE or not get_attack(name).after_gradient_attacks)},
         TRANSFER_ATTACK.name: transfer_table(tables[TRANSFER_ATTACK.name]),
         # None where no gradient-free attack ran: nothing was looked for.
-        "masking": masking_cases(
-            {spec.name: tables[spec.name] for spec in budgeted_specs if spec.gradient},
-            gradient_free)
+        "masking": masking_cases(gradient, gradient_free)
+        if any(gradient_free.values()) else None,
+        "masking_checked": masking_checked(gradient, gradient_free)
         if any(gradient_free.values()) else None,
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
         "cascades": cascades(run_dir, settings, len(classes) - 1),

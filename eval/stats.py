@@ -324,19 +324,36 @@ def paired_robustness(first: list[dict], second: list[dict]) -> list[dict]:
     return rows
 
 
+def _robust_under_gradients(gradient: dict[str, list[dict]]) -> dict[tuple, bool]:
+    return {(row["network"], row["threshold"], row["epsilon"], row["source"]): row["robust"]
+            for row in worst_case_records(gradient)}
+
+
+def _cell(record: dict) -> tuple:
+    return record["network"], record["threshold"], record["epsilon"], record["source"]
+
+
+def masking_checked(gradient: dict[str, list[dict]], gradient_free: dict[str, list[dict]]
+                    ) -> int:
+    """How many cells (network, threshold, budget, image) some gradient-free attack ran on
+    where every gradient attack that ran there left the image robust: what `masking_cases`
+    looked through."""
+    robust_under_gradients = _robust_under_gradients(gradient)
+    return len({_cell(record) for records in gradient_free.values() for record in records
+                if record["clean_decision"] == record["source_class"]
+                and robust_under_gradients.get(_cell(record))})
+
+
 def masking_cases(gradient: dict[str, list[dict]], gradient_free: dict[str, list[dict]]
                   ) -> list[dict]:
     """Images a gradient-free attack broke at a budget where every gradient attack that ran on
     the same image and budget left it robust: signs of gradient masking, one row each."""
-    robust_under_gradients = {
-        (row["network"], row["threshold"], row["epsilon"], row["source"]): row["robust"]
-        for row in worst_case_records(gradient)}
+    robust_under_gradients = _robust_under_gradients(gradient)
     cases = []
     for attack, records in gradient_free.items():
         for record in records:
-            key = (record["network"], record["threshold"], record["epsilon"], record["source"])
             if (not record["robust"] and record["clean_decision"] == record["source_class"]
-                    and robust_under_gradients.get(key)):
+                    and robust_under_gradients.get(_cell(record))):
                 cases.append({"attack": attack, **{name: record[name] for name in (
                     "network", "threshold", "epsilon", "source", "source_class", "decision",
                     "linf")}})
@@ -406,6 +423,12 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
     gradient-free member broke after every gradient member had failed there (a sign of
     gradient masking; the report lists them image by image)."""
     cells = cascade_cells(records, members, epsilons)
+    # the cells a gradient-free member attacked (HopSkipJump's one run: every budget)
+    attacked_free = {(record["network"], record["attacked_threshold"], epsilon, record["source"])
+                     for record in records
+                     if record["member"] != CLEAN and not gradient[record["member"]]
+                     for epsilon in ((record["attacked_epsilon"],)
+                                     if record["attacked_epsilon"] is not None else epsilons)}
     first: dict = defaultdict(int)
     for cell in cells:
         if not cell["robust"]:
@@ -421,6 +444,10 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
         "costs": costs,
         "masking": [cell for cell in cells if cell["broken_by"] not in (None, CLEAN)
                     and not gradient[cell["broken_by"]]],
+        # what the masking list looked through: cells every gradient member left robust that a
+        # gradient-free member attacked
+        "masking_checked": sum(1 for cell in cells if _cell(cell) in attacked_free and (
+            cell["broken_by"] is None or not gradient.get(cell["broken_by"], True))),
         # per network, from its clean unit (attacks.cascade.sanity_checks)
         "checks": {unit.removeprefix(f"{CLEAN}-"): meta["checks"]
                    for unit, meta in metas.items() if "checks" in meta},

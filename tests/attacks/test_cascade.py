@@ -151,6 +151,16 @@ def test_a_descending_member_leaves_an_image_below_a_budget_where_it_failed(
             assert ((epsilon, source) in attacked) == expected, (epsilon, source)
     # the plan left something out: an image it failed on at the largest budget
     assert any(not r["wrong"] for (epsilon, _), r in attacked.items() if epsilon == 24)
+    # Killed after the largest budget, it resumes to the same records (what it failed on is
+    # read back from the units on disk).
+    folder = record_table(tmp_path / "cascade", spec.name).folder
+    resumed = tmp_path / "resumed" / "attacks" / spec.name
+    resumed.mkdir(parents=True)
+    for path in folder.iterdir():
+        if "-2-" not in path.name and "-6-" not in path.name:
+            (resumed / path.name).write_bytes(path.read_bytes())
+    run_cascade(tmp_path / "resumed", spec, [victim], shapes_test, selected, settings)
+    assert record_table(tmp_path / "resumed", spec.name).read() == records
     # the grid attacks every cell, every budget of a descending member too
     run_cascade(tmp_path / "grid", spec, [victim], shapes_test, selected, settings,
                 skip_broken=False)

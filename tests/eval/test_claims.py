@@ -111,3 +111,25 @@ def test_a_paired_step_difference_below_zero_breaks_the_claim():
     assert not found["holds"] and found["clear"]  # the difference's interval lies below 0
     assert "steps this minus paper -40 [-60 to -10] (fewer in 15, more in 2 of 20 pairs" in (
         found["evidence"])
+
+
+def test_masking_is_judged_cell_by_cell_over_budgeted_attacks_and_cascades():
+    def case(source):
+        return {"network": "direct", "threshold": None, "epsilon": 8.0, "source": source,
+                "attack": "square"}
+
+    text = "Gradient attacks are not masked"
+    clean = {"masking": [], "masking_checked": 40,
+             "cascades": {"reviewer": {"masking": [], "masking_checked": 60}}}
+    found = claim(check_claims(clean, ()), text)
+    assert found["holds"] and "0 of the 40" in found["evidence"]
+    assert "0 of the 60" in found["evidence"]
+    # Two gradient-free attacks breaking one cell count once; a cascade's cell counts too.
+    masked = {**clean, "masking": [case(1), {**case(1), "attack": "hsj"}],
+              "cascades": {"reviewer": {"masking": [case(2)], "masking_checked": 60}}}
+    found = claim(check_claims(masked, ()), text)
+    assert not found["holds"] and found["clear"]
+    assert "broke 1 of the 40" in found["evidence"] and "broke 1 of the 60" in found["evidence"]
+    # Nothing looked at: no claim.
+    assert not [c for c in check_claims({"masking": None, "masking_checked": None}, ())
+                if c["claim"].startswith(text)]

@@ -4,7 +4,9 @@ import numpy as np
 import torch
 
 from mindseye.eval.stats import (
+    cascade_summary,
     masking_cases,
+    masking_checked,
     median_interval,
     paired_difference_interval,
     paired_robustness,
@@ -135,12 +137,38 @@ def test_masking_cases_are_images_only_a_gradient_free_attack_broke():
                 "source": source, "source_class": 0, "clean_decision": clean,
                 "decision": 0 if robust else 3, "robust": robust, "linf": epsilon}
 
-    gradient = {"pgd": [record(1, 8, True), record(2, 8, False), record(3, 8, True)],
+    gradient = {"pgd": [record(1, 8, True), record(2, 8, False), record(3, 8, True),
+                        record(5, 8, True)],
                 "apgd-ce": [record(1, 8, True), record(2, 8, True), record(3, 8, False)]}
     free = {"hsj": [record(1, 8, False), record(2, 8, False), record(3, 8, False),
-                    record(4, 8, False, clean=3)]}
+                    record(4, 8, False, clean=3), record(5, 8, True)]}
     (case,) = masking_cases(gradient, free)
     assert (case["attack"], case["source"], case["epsilon"]) == ("hsj", 1, 8)
+    # what it looked through: the images every gradient attack left robust (1 and 5)
+    assert masking_checked(gradient, free) == 2
+
+
+def test_a_cascade_counts_the_cells_its_gradient_free_members_looked_through():
+    def row(member, source, wrong, threshold=0.7, epsilon=None, linf=0.0):
+        return {"unit": f"{member}-u", "member": member, "network": "triple-staged",
+                "attacked_threshold": threshold, "attacked_epsilon": epsilon,
+                "source": source, "source_class": 0, "thresholds": [0.7],
+                "decisions": [3 if wrong else 0], "wrong": wrong, "linf": linf, "l2": linf}
+
+    # Source 0 survives Auto-PGD at both budgets and HopSkipJump (one run, every budget)
+    # breaks it within 8 only; source 1 falls to Auto-PGD at 8; source 2 is never attacked by
+    # a gradient-free member.
+    records = [row("clean", 0, False), row("clean", 1, False), row("clean", 2, False),
+               row("apgd-ce", 0, False, epsilon=4.0), row("apgd-ce", 1, False, epsilon=4.0),
+               row("apgd-ce", 2, False, epsilon=4.0), row("apgd-ce", 0, False, epsilon=8.0),
+               row("apgd-ce", 1, True, epsilon=8.0, linf=8.0),
+               row("apgd-ce", 2, False, epsilon=8.0),
+               row("hsj", 0, True, linf=6.0), row("hsj", 1, False)]
+    summary = cascade_summary(records, {}, ("apgd-ce", "hsj"),
+                              {"apgd-ce": True, "hsj": False}, (4.0, 8.0), none_label=3)
+    # looked at: source 0 at 4 and 8, source 1 at 4; broken by HopSkipJump: source 0 at 8
+    assert summary["masking_checked"] == 3
+    assert [(c["source"], c["epsilon"]) for c in summary["masking"]] == [(0, 8.0)]
 
 
 def test_a_minimal_norm_attack_is_paired_by_distortion():
