@@ -16,7 +16,7 @@ from tqdm import tqdm
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import BUDGETED, AttackSpec, attack_specs
 from mindseye.attacks.settings import AttackSettings, attacks_dir
-from mindseye.attacks.sources import as_tensor, chunks
+from mindseye.attacks.sources import as_tensor, chunks, images_of
 from mindseye.attacks.victims import Victim
 
 # numpy's global generator is one per process: units on the threads of one Dask worker take
@@ -57,6 +57,7 @@ def run_budgeted(
     not reproducible draw for draw."""
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     images, labels = test["image"], test["label"]
+    selected = images_of(spec, selected, labels, settings)
     budgets = (None,) if spec.one_run_for_all_budgets else tuple(
         sorted(settings.epsilons, reverse=spec.descending))
     broken = broken_by_gradients(run_dir) if spec.after_gradient_attacks else set()

@@ -35,7 +35,7 @@ from mindseye.attacks.hop_skip_jump import HSJ_ATTACK
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack, register_attack
 from mindseye.attacks.settings import AttackSettings, attacks_dir
-from mindseye.attacks.sources import as_tensor, chunks
+from mindseye.attacks.sources import as_tensor, chunks, images_of
 from mindseye.attacks.square_search import LONG_SQUARE_ATTACK
 from mindseye.attacks.victims import Victim
 from mindseye.core.errors import UserError
@@ -78,10 +78,11 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                 cells = [(threshold, epsilon) for threshold in victim.thresholds
                          for epsilon in member_budgets]
                 failed: set[tuple] = set()  # (threshold, source) a descending member failed on
+                member_selected = images_of(member_spec, selected, test["label"], settings)
                 for threshold, epsilon in tqdm(cells, unit="cell", leave=False,
                                                desc=f"{spec.name}: {member} on {victim.name}"):
-                    todo = (breaks.still_robust(threshold, selected, budgets, epsilon)
-                            if skip_broken else selected)
+                    todo = (breaks.still_robust(threshold, member_selected, budgets, epsilon)
+                            if skip_broken else member_selected)
                     if descends:
                         todo = np.array([source for source in todo
                                          if (threshold, int(source)) not in failed], int)

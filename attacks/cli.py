@@ -139,6 +139,9 @@ class RegistryCommand(click.Command):
               "(at most "
               "iterations x evaluations queries per image); fixed for a run "
               f"[default: {AttackSettings.hsj_evaluations}]." + _bound("hsj_evaluations"))
+@click.option("--hsj-per-class", type=int, help="HopSkipJump's images per label: the first "
+              "of the --extra-per-class images (it costs about 15,000 passes per image and "
+              "threshold); fixed for a run [default: all of them]." + _bound("hsj_per_class"))
 @click.option("--gradient-precision", type=click.Choice(GRADIENT_PRECISIONS),
               help="The triple-staged network's step-by-step targeted attacks (the paper's, "
               "its variants, BPDA, adaptive, pose search) take their gradient in bfloat16: "
@@ -170,7 +173,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            square_queries: int | None, chunk: int | None, batch_size: int | None,
            network_names: str, device: str, fmn_steps: int | None,
            hsj_iterations: int | None, hsj_evaluations: int | None,
-           gradient_precision: str | None,
+           hsj_per_class: int | None, gradient_precision: str | None,
            stop_at: str | None, loss_name: str | None, clip: str | None,
            original: bool, scheduler: str | None) -> None:
     if attack_name != ALL:
@@ -181,7 +184,8 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
                           ("--square-queries", square_queries), ("--chunk", chunk),
                           ("--batch-size", batch_size), ("--fmn-steps", fmn_steps),
                           ("--hsj-iterations", hsj_iterations),
-                          ("--hsj-evaluations", hsj_evaluations)):
+                          ("--hsj-evaluations", hsj_evaluations),
+                          ("--hsj-per-class", hsj_per_class)):
         bound, reason = SIZE_BOUNDS[option.removeprefix("--").replace("-", "_")]
         if value is not None and not 1 <= value <= bound:
             raise UserError(f"{option} {value}: give 1 to {bound:,} ({reason})")
@@ -198,7 +202,12 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
         extra_per_class=extra_per_class, thresholds=parsed_thresholds, epsilons=parsed_epsilons,
         pgd_iterations=pgd_iterations, square_queries=square_queries, chunk=chunk,
         batch_size=batch_size, device=device, gradient_precision=gradient_precision,
-        fmn_steps=fmn_steps, hsj_iterations=hsj_iterations, hsj_evaluations=hsj_evaluations)
+        fmn_steps=fmn_steps, hsj_iterations=hsj_iterations, hsj_evaluations=hsj_evaluations,
+        hsj_per_class=hsj_per_class)
+    if settings.hsj_per_class is not None and settings.hsj_per_class > settings.extra_per_class:
+        raise UserError(f"--hsj-per-class {settings.hsj_per_class}: HopSkipJump takes the first "
+                        f"of the --extra-per-class images ({settings.extra_per_class} per "
+                        "label); give at most that many")
     if settings.gradient_precision == "bfloat16" and native_bfloat16(
             resolve_device(settings.device)) is False:
         click.echo("warning: this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag), "

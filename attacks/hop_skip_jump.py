@@ -49,6 +49,6 @@ def build(victim: Victim, threshold: float | None, epsilon: float | None,
 
 HSJ_ATTACK = register_attack(AttackSpec(
     name="hsj", kind=BUDGETED, build=build, order=80, gradient=False,
-    one_run_for_all_budgets=True,
-    summary="HopSkipJump on the decision alone (--hsj-iterations, --hsj-evaluations); its "
-            "distance decides every budget"))
+    one_run_for_all_budgets=True, per_class_setting="hsj_per_class",
+    summary="HopSkipJump on the decision alone (--hsj-iterations, --hsj-evaluations, "
+            "--hsj-per-class); its distance decides every budget"))

@@ -79,6 +79,9 @@ class AttackSpec:
     # often it did when run at every budget: never); the small budgets every image survives
     # are most of its cost. A gradient attack runs every budget: the headline rests on it.
     descending: bool = False
+    # Budgeted: the AttackSettings field (an int, or None for all) that takes only the first
+    # that many of the selected images of each label (HopSkipJump's `hsj_per_class`).
+    per_class_setting: str | None = None
     curve_style: str = ":."  # matplotlib style of its robust-accuracy curve
     # Cascade: its budgeted members, cheapest first.
     members: tuple[str, ...] = ()

@@ -56,6 +56,9 @@ class AttackSettings:
     # iterations x evaluations queries per image).
     hsj_iterations: int = 40
     hsj_evaluations: int = 1000
+    # HopSkipJump's images per label: the first of the extra_per_class ones (None: all of them),
+    # since it costs about 15,000 passes per image and threshold.
+    hsj_per_class: int | None = None
 
 
 ATTACK_PRESETS: dict[str, AttackSettings] = {
@@ -82,16 +85,17 @@ SIZE_BOUNDS: dict[str, tuple[int, str]] = {
     "fmn_steps": (100_000, "a thousand times FMN's usual 100"),
     "hsj_iterations": (10_000, "250 times HopSkipJump's usual 40"),
     "hsj_evaluations": (1_000_000, "a thousand times the usual probes"),
+    "hsj_per_class": (MAX_PER_CLASS, "the most samples per class a render makes"),
 }
 
 
 # What the records depend on: a run folder's attacks must all use the same values.
 RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", "epsilons",
                      "pgd_iterations", "square_queries", "chunk", "gradient_precision",
-                     "fmn_steps", "hsj_iterations", "hsj_evaluations")
+                     "fmn_steps", "hsj_iterations", "hsj_evaluations", "hsj_per_class")
 # Recorded settings added after the first runs: a lock without them used the default.
 LATER_SETTINGS = {name: getattr(AttackSettings, name) for name in (
-    "gradient_precision", "fmn_steps", "hsj_iterations", "hsj_evaluations")}
+    "gradient_precision", "fmn_steps", "hsj_iterations", "hsj_evaluations", "hsj_per_class")}
 SETTINGS_FILE = "settings.json"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mindseye.attacks.registry import AttackSpec
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import DirectVictim, TripleStagedVictim, Victim
 from mindseye.core.constants import CLASSIFIERS, TRIPLE_STAGED
@@ -24,6 +25,30 @@ def select_per_class(labels: np.ndarray, per_class: int, num_labels: int) -> np.
     """Indices of the first `per_class` test images of each label, in index order."""
     chosen = [np.flatnonzero(labels == label)[:per_class] for label in range(num_labels)]
     return np.sort(np.concatenate(chosen))
+
+
+def first_per_label(selected: np.ndarray, labels: np.ndarray, count: int | None) -> np.ndarray:
+    """The first `count` of the selected indices of each label, in their order (all of them
+    where `count` is None): of indices `select_per_class` chose, those it would choose with
+    `count`."""
+    if count is None:
+        return selected
+    kept: dict[int, int] = {}
+    keep = []
+    for index in selected:
+        label = int(labels[index])
+        if kept.get(label, 0) < count:
+            kept[label] = kept.get(label, 0) + 1
+            keep.append(int(index))
+    return np.array(keep, int)
+
+
+def images_of(spec: AttackSpec, selected: np.ndarray, labels: np.ndarray,
+              settings: AttackSettings) -> np.ndarray:
+    """The selected images an attack takes: all, or the first of each label its spec's
+    `per_class_setting` names."""
+    count = getattr(settings, spec.per_class_setting) if spec.per_class_setting else None
+    return first_per_label(selected, labels, count)
 
 
 def chunks(indices: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:

@@ -169,6 +169,25 @@ def test_a_descending_member_leaves_an_image_below_a_budget_where_it_failed(
     assert len(grid) == len(selected) * len(settings.epsilons)
 
 
+def test_a_member_capped_per_label_attacks_only_the_first_images_of_each(
+        tmp_path, victim, shapes_test, short_square) -> None:
+    capped = register_attack(replace(short_square, name="square-20-capped", descending=False,
+                                     per_class_setting="hsj_per_class"))
+    try:
+        spec = AttackSpec(name="toy-capped", kind=CASCADE, members=(capped.name,), order=999,
+                          summary="test")
+        selected = select_per_class(shapes_test["label"], 3, 4)
+        settings = replace(SETTINGS, epsilons=(24,), hsj_per_class=1)
+        run_cascade(tmp_path, spec, [victim], shapes_test, selected, settings)
+        records = record_table(tmp_path, spec.name).read()
+    finally:
+        unregister_attack(capped.name)
+    first = set(select_per_class(shapes_test["label"], 1, 4).tolist())
+    wrong_clean = {r["source"] for r in records if r["member"] == CLEAN and r["wrong"]}
+    assert len({r["source"] for r in records if r["member"] == CLEAN}) == len(selected)
+    assert {r["source"] for r in records if r["member"] == capped.name} == first - wrong_clean
+
+
 def test_recorded_passes_equal_a_recount(tmp_path, victim, shapes_test) -> None:
     forward, backward = [], []
     model = victim.model

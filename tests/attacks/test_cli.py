@@ -94,6 +94,13 @@ def test_chunk_must_be_positive(tmp_path, shapes_dataset):
     assert_one_line_error(invoke(run_dir, shapes_dataset, "--chunk", "0"), "--chunk 0")
 
 
+def test_hopskipjump_takes_at_most_the_extra_images(tmp_path, shapes_dataset):
+    run_dir = untrained_run(tmp_path / "run", CLASSES)
+    assert_one_line_error(invoke(run_dir, shapes_dataset, "--attack", "hsj", "--extra-per-class",
+                                 "2", "--hsj-per-class", "3"), "--hsj-per-class 3", "2 per")
+    assert not (run_dir / "attacks" / "settings.json").exists()  # refused before the lock
+
+
 def test_unknown_network(tmp_path, shapes_dataset):
     run_dir = untrained_run(tmp_path / "run", CLASSES)
     assert_one_line_error(invoke(run_dir, shapes_dataset, "--networks", "direct,resnet"),

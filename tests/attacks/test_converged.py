@@ -77,6 +77,11 @@ def test_gradient_free_attacks_decision_only_and_long_square(tmp_path, trained_d
         if record["clean_decision"] == record["source_class"]:
             assert record["robust"] == (found == 0 or found > record["epsilon"] + 1e-3)
     assert any(not r["robust"] for r in hsj if r["clean_decision"] == r["source_class"])
+    # --hsj-per-class: the first of the selected images of each label
+    run_budgeted(tmp_path / "capped", get_attack("hsj"), [victim], shapes_test, selected,
+                 replace(settings, hsj_per_class=1))
+    capped = {r["source"] for r in table(tmp_path / "capped", "hsj").read()}
+    assert capped == set(select_per_class(shapes_test["label"], 1, 4).tolist())
     # square-5000 takes only what the gradient attacks left robust at each budget.
     run_budgeted(tmp_path, get_attack("pgd"), [victim], shapes_test, selected, settings)
     broken = {(r["epsilon"], r["source"]) for r in table(tmp_path, "pgd").read()
