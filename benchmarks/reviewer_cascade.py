@@ -42,7 +42,12 @@ from mindseye.attacks.cascade import (
     run_cascade,
 )
 from mindseye.attacks.experiments import record_table
-from mindseye.attacks.settings import AttackSettings, settings_for_run
+from mindseye.attacks.settings import (
+    LATER_SETTINGS,
+    RECORDED_SETTINGS,
+    AttackSettings,
+    settings_for_run,
+)
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
 from mindseye.eval.stats import unit_costs
 from mindseye.models.runs import weights_fingerprint
@@ -85,7 +90,12 @@ def main() -> None:
     check_same_set_up(out, {"weights": {name: weights_fingerprint(args.run, name)
                                         for name in networks}, "per_label": args.per_label,
                             "networks": list(networks), "members": list(spec.members),
-                            "settings": repr(settings)})
+                            # what the records depend on (a setting added later, at its
+                            # default, names the same set-up)
+                            "settings": {name: getattr(settings, name)
+                                         for name in RECORDED_SETTINGS
+                                         if name not in LATER_SETTINGS
+                                         or getattr(settings, name) != LATER_SETTINGS[name]}})
     modes = {"cascade": True} if args.no_grid else {"cascade": True, "grid": False}
     spent, cells, metas = {}, {}, {}
     for mode, skip_broken in modes.items():
@@ -135,7 +145,7 @@ def check_same_set_up(out: Path, set_up: dict) -> None:
     """--out keeps its records between runs (a killed benchmark resumes): refuse to mix them
     with another set-up's."""
     path = out / "set-up.json"
-    if path.is_file() and json.loads(path.read_text()) != set_up:
+    if path.is_file() and json.loads(path.read_text()) != json.loads(json.dumps(set_up)):
         raise SystemExit(f"{path}: --out holds the records of another set-up; give another "
                          "--out or delete it")
     out.mkdir(parents=True, exist_ok=True)
