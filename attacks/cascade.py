@@ -42,6 +42,9 @@ from mindseye.core.errors import UserError
 from mindseye.core.parallel import parallel_backend
 
 CLEAN = "clean"  # the member name of the clean decisions that open every cascade
+# The empty unit written once every member has run on a network: until then its cells are
+# partial (an image no member has reached yet looks robust).
+FINISHED = "finished"
 # The suite a robustness reviewer asks for, cheapest first: AutoAttack's (APGD-CE, targeted
 # APGD-DLR, Square at 5000 queries) with HopSkipJump, a decision-only attack, last.
 REVIEWER_MEMBERS = tuple(spec.name for spec in (APGD_CE_ATTACK, APGD_DLR_TARGETED_ATTACK,
@@ -107,6 +110,9 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                         breaks.add(rows)
                         failed |= {(threshold, row["source"]) for row in rows if descends
                                    and not breaks.broken(threshold, row["source"], epsilon)}
+            if not records.is_done(f"{FINISHED}-{victim.name}"):
+                records.write_unit(f"{FINISHED}-{victim.name}", [], meta={
+                    "cost": {"forward": 0, "backward": 0, "wall_s": 0.0}})
 
 
 def copy_units_on_grid_images(cascade_run: Path, grid_run: Path, spec: AttackSpec,
@@ -123,6 +129,8 @@ def copy_units_on_grid_images(cascade_run: Path, grid_run: Path, spec: AttackSpe
     metas = cascade.read_meta()
     copied = 0
     for unit in sorted(cascade.done_units() - grid.done_units()):
+        if unit.startswith(f"{FINISHED}-"):  # the grid says for itself when it has finished
+            continue
         rows = cascade.read_unit(unit)
         sources = [row["source"] for row in rows]
         # clean-<network> covers every selected image; a member's unit ends in its chunk number

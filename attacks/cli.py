@@ -141,7 +141,7 @@ class RegistryCommand(click.Command):
               f"[default: {AttackSettings.hsj_evaluations}]." + _bound("hsj_evaluations"))
 @click.option("--hsj-per-class", type=int, help="HopSkipJump's images per label: the first "
               "of the --extra-per-class images (it costs about 15,000 passes per image and "
-              "threshold); fixed for a run [default: all of them]." + _bound("hsj_per_class"))
+              "threshold); at most --extra-per-class; fixed for a run [default: all of them].")
 @click.option("--gradient-precision", type=click.Choice(GRADIENT_PRECISIONS),
               help="The triple-staged network's step-by-step targeted attacks (the paper's, "
               "its variants, BPDA, adaptive, pose search) take their gradient in bfloat16: "

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mindseye.attacks.budgeted import run_budgeted
-from mindseye.attacks.cascade import cascade_cells, run_cascade
+from mindseye.attacks.cascade import FINISHED, cascade_cells, run_cascade
 from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant, variant_of_table
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import (
@@ -49,13 +49,16 @@ def record_table(run_dir: Path, attack: str) -> RecordTable:
 
 def robustness_tables(run_dir: Path, epsilons: tuple[float, ...]) -> dict[str, list[dict]]:
     """Every budgeted attack's records on a run and every cascade's cells (`cascade_cells`, at
-    the run's budgets `epsilons`), by attack name; those with no records are left out. The
-    rows share network, threshold, epsilon, source, source_class and robust: the worst case
-    per image is taken over all of them."""
+    the run's budgets `epsilons`) on the networks it has finished, by attack name; those with
+    no records are left out. The rows share network, threshold, epsilon, source, source_class
+    and robust: the worst case per image is taken over all of them."""
     tables = {spec.name: record_table(run_dir, spec.name).read()
               for spec in attack_specs(BUDGETED)}
     for spec in attack_specs(CASCADE):
-        records = record_table(run_dir, spec.name).read()
+        table = record_table(run_dir, spec.name)
+        finished = {unit.removeprefix(f"{FINISHED}-") for unit in table.done_units()
+                    if unit.startswith(f"{FINISHED}-")}
+        records = [record for record in table.read() if record["network"] in finished]
         tables[spec.name] = cascade_cells(records, spec.members, epsilons) if records else []
     return {name: rows for name, rows in tables.items() if rows}
 

@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from mindseye.attacks.registry import (
     get_attack,
     spec_of_table,
 )
-from mindseye.attacks.settings import AttackSettings, check_made_by
+from mindseye.attacks.settings import AttackSettings, check_made_by, recorded_settings
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
@@ -64,6 +65,9 @@ KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig
 
 def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackSettings) -> dict:
     out_dir = Path(out_dir)
+    recorded = recorded_settings(run_dir)
+    if recorded is not None:  # a cascade's cells are made at the budgets the run was attacked at
+        settings = replace(settings, epsilons=tuple(float(e) for e in recorded["epsilons"]))
     # What the report is made of: the data (its shards checked), the weights, and records
     # made on both; a report never mixes in results of other data or other weights.
     data = data_fingerprint(data_dir)

@@ -13,7 +13,7 @@ from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.core.constants import DIRECT_NETWORKS, THRESHOLDS, TRIPLE_STAGED
 
 # The table of robust accuracy at each budget that takes, image by image, the worst case over
-# every budgeted attack that ran (AutoAttack's headline).
+# every budgeted attack and finished cascade that ran (AutoAttack's headline).
 WORST_CASE = "worst-case"
 
 # Table 1 of the paper: clean error rates (fractions). Keys: (network, threshold).
@@ -263,8 +263,9 @@ def robust_accuracy(records: list[dict], none_label: int) -> list[dict]:
 
 
 def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
-    """Per network, threshold, budget and image: robust only if every budgeted attack that ran
-    on it left it robust (AutoAttack's headline, image by image). `attacks` names the attacks
+    """Per network, threshold, budget and image: robust only if every table that has it (a
+    budgeted attack's records, a cascade's cells) left it robust (AutoAttack's headline, image
+    by image). `attacks` names the attacks
     that ran on the image and `broken_by` those that broke it."""
     merged: dict[tuple, dict] = {}
     for attack, records in tables.items():
@@ -407,6 +408,8 @@ def unit_costs(records: list[dict], metas: dict[str, dict],
     for record in records:
         costs[group_of_unit[record["unit"]]]["images"] += 1
     for unit, meta in metas.items():
+        if unit not in group_of_unit:  # no records, no group: a cascade's `finished` mark
+            continue
         cost = costs[group_of_unit[unit]]
         cost["units"] += 1
         for key in ("forward", "backward", "wall_s"):
@@ -429,6 +432,8 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
                      if record["member"] != CLEAN and not gradient[record["member"]]
                      for epsilon in ((record["attacked_epsilon"],)
                                      if record["attacked_epsilon"] is not None else epsilons)}
+    masking = [cell for cell in cells if cell["broken_by"] not in (None, CLEAN)
+               and not gradient[cell["broken_by"]]]
     first: dict = defaultdict(int)
     for cell in cells:
         if not cell["robust"]:
@@ -442,12 +447,12 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
                             "member": member, "cells": count}
                            for (network, threshold, epsilon, member), count in first.items()],
         "costs": costs,
-        "masking": [cell for cell in cells if cell["broken_by"] not in (None, CLEAN)
-                    and not gradient[cell["broken_by"]]],
+        "masking": masking,
         # what the masking list looked through: cells every gradient member left robust that a
-        # gradient-free member attacked
-        "masking_checked": sum(1 for cell in cells if _cell(cell) in attacked_free and (
-            cell["broken_by"] is None or not gradient.get(cell["broken_by"], True))),
+        # gradient-free member attacked, or broke from another cell (a flip at another
+        # threshold, or within a smaller budget than it was attacked at)
+        "masking_checked": len(masking) + sum(
+            1 for cell in cells if cell["broken_by"] is None and _cell(cell) in attacked_free),
         # per network, from its clean unit (attacks.cascade.sanity_checks)
         "checks": {unit.removeprefix(f"{CLEAN}-"): meta["checks"]
                    for unit, meta in metas.items() if "checks" in meta},

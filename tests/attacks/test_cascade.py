@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mindseye.attacks.budgeted import run_budgeted
 from mindseye.attacks.cascade import (
     CLEAN,
+    FINISHED,
     Breaks,
     cascade_cells,
     copy_units_on_grid_images,
     run_cascade,
 )
-from mindseye.attacks.experiments import record_table
+from mindseye.attacks.experiments import record_table, robustness_tables
 from mindseye.attacks.registry import (
     CASCADE,
     AttackSpec,
@@ -28,6 +30,8 @@ from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.square_search import SquareSearch
 from mindseye.attacks.victims import DirectVictim
+from mindseye.core.errors import UserError
+from mindseye.eval.stats import worst_case_records
 
 MEMBERS = ("apgd-ce", "apgd-dlr-targeted")
 SPEC = AttackSpec(name="toy-cascade", kind=CASCADE, members=MEMBERS, order=999, summary="test")
@@ -186,6 +190,52 @@ def test_a_member_capped_per_label_attacks_only_the_first_images_of_each(
     wrong_clean = {r["source"] for r in records if r["member"] == CLEAN and r["wrong"]}
     assert len({r["source"] for r in records if r["member"] == CLEAN}) == len(selected)
     assert {r["source"] for r in records if r["member"] == capped.name} == first - wrong_clean
+
+
+def test_the_headline_takes_a_cascade_once_it_has_finished_a_network(tmp_path, victim,
+                                                                    shapes_test) -> None:
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(4, 16))
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
+    run_budgeted(tmp_path, get_attack("pgd"), [victim], shapes_test, selected, settings)
+    register_attack(SPEC)  # robustness_tables asks the registry for the cascades
+    try:
+        tables = robustness_tables(tmp_path, (4.0, 16.0))
+        finished = record_table(tmp_path, SPEC.name).folder / f"{FINISHED}-direct.json"
+        finished.unlink()
+        unfinished = robustness_tables(tmp_path, (4.0, 16.0))
+    finally:
+        unregister_attack(SPEC.name)
+    assert set(tables) == {"pgd", SPEC.name}
+    worst = {_key(r): r["robust"] for r in worst_case_records(tables)}
+    cells = {_key(r): r["robust"] for r in tables[SPEC.name]}
+    pgd = {_key(r): r["robust"] for r in tables["pgd"]}
+    assert len(worst) == len(cells) == len(pgd) == len(selected) * 2
+    assert worst == {key: cells[key] and pgd[key] for key in worst}
+    # A cascade killed before it finished a network is left out: an image no member has
+    # reached yet would look robust.
+    assert set(unfinished) == {"pgd"}
+
+
+def _key(row: dict) -> tuple:
+    return row["threshold"], row["epsilon"], row["source"]
+
+
+def test_a_finished_unit_without_images_the_cascade_plans_is_refused(tmp_path, victim,
+                                                                     shapes_test) -> None:
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(4,))
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
+    table = record_table(tmp_path, SPEC.name)
+    unit = next(unit for unit in sorted(table.done_units()) if unit.startswith(MEMBERS[0])
+                and len(table.read_unit(unit)) > 1)
+    path = table.folder / f"{unit}.json"
+    document = json.loads(path.read_text())
+    document["records"] = document["records"][1:]  # as another plan left it
+    document["count"] = len(document["records"])
+    path.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=unit):
+        run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
 
 
 def test_recorded_passes_equal_a_recount(tmp_path, victim, shapes_test) -> None:

@@ -171,6 +171,24 @@ def test_a_cascade_counts_the_cells_its_gradient_free_members_looked_through():
     assert [(c["source"], c["epsilon"]) for c in summary["masking"]] == [(0, 8.0)]
 
 
+def test_a_cascade_counts_a_cell_its_flip_broke_at_another_threshold_as_looked_at():
+    # Square attacked @0.7 within 8 only; its adversarial (L-inf 4) is a class @0.45 and @0.7:
+    # it breaks (0.45, 8) and, within the smaller budget, (0.7, 4) and (0.45, 4) unattacked.
+    def row(member, wrong, threshold=None, epsilon=None, linf=0.0):
+        return {"unit": f"{member}-u", "member": member, "network": "triple-staged",
+                "attacked_threshold": threshold, "attacked_epsilon": epsilon, "source": 0,
+                "source_class": 3, "thresholds": [0.45, 0.7], "decisions": [1, 1] if wrong
+                else [3, 3], "wrong": wrong, "linf": linf, "l2": linf}
+
+    records = [row("clean", False), row("apgd-ce", False, 0.45, 4.0),
+               row("apgd-ce", False, 0.45, 8.0), row("apgd-ce", False, 0.7, 4.0),
+               row("apgd-ce", False, 0.7, 8.0), row("square-5000", True, 0.7, 8.0, 4.0)]
+    summary = cascade_summary(records, {}, ("apgd-ce", "square-5000"),
+                              {"apgd-ce": True, "square-5000": False}, (4.0, 8.0), none_label=3)
+    assert len(summary["masking"]) == 4
+    assert summary["masking_checked"] == 4  # never fewer looked at than broken
+
+
 def test_a_minimal_norm_attack_is_paired_by_distortion():
     made = {"network": "direct", "threshold": None, "kind": "false-positive",
             "status": "attacked", "max_steps": 100}
