@@ -68,7 +68,8 @@ def run_budgeted(
         for number, sources in chunks(selected, settings.chunk):
             unit = f"{victim.name}-{threshold}-{'all' if epsilon is None else epsilon}-{number:05d}"
             if records.is_done(unit):
-                failed |= failures(records.read_unit(unit)) if spec.descending else set()
+                if spec.descending:
+                    failed |= failures(records.read_unit(unit))
                 continue
             if spec.after_gradient_attacks:
                 sources = np.array([source for source in sources if (
@@ -104,7 +105,8 @@ def run_budgeted(
                           **({"found_linf": float(linf[row])} if epsilon is None else {})}
                          for row, source in enumerate(sources)]
             records.write_unit(unit, rows)
-            failed |= failures(rows) if spec.descending else set()
+            if spec.descending:
+                failed |= failures(rows)
 
 
 def failures(rows: list[dict]) -> set[tuple]:

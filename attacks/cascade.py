@@ -108,8 +108,9 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                                 f"with other settings or an earlier mindseye; move "
                                 f"{records.folder} away and run the cascade again")
                         breaks.add(rows)
-                        failed |= {(threshold, row["source"]) for row in rows if descends
-                                   and not breaks.broken(threshold, row["source"], epsilon)}
+                        if descends:
+                            failed |= {(threshold, row["source"]) for row in rows
+                                       if not breaks.broken(threshold, row["source"], epsilon)}
             if not records.is_done(f"{FINISHED}-{victim.name}"):
                 records.write_unit(f"{FINISHED}-{victim.name}", [], meta={
                     "cost": {"forward": 0, "backward": 0, "wall_s": 0.0}})

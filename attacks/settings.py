@@ -168,6 +168,12 @@ def recorded_settings(run_dir: Path) -> dict | None:
                for name, value in recorded.items() if name in RECORDED_SETTINGS}}
 
 
+def recorded_epsilons(run_dir: Path) -> tuple[float, ...] | None:
+    """The budgets the run's attacks were locked at, as floats (records' `epsilon`), or None."""
+    recorded = recorded_settings(run_dir)
+    return None if recorded is None else tuple(float(e) for e in recorded["epsilons"])
+
+
 def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = None,
                   weights: dict[str, str] | None = None, records_agree: bool = False) -> None:
     """The first attack on a run writes RUN/attacks/settings.json; later ones must match it,

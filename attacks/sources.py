@@ -33,14 +33,7 @@ def first_per_label(selected: np.ndarray, labels: np.ndarray, count: int | None)
     `count`."""
     if count is None:
         return selected
-    kept: dict[int, int] = {}
-    keep = []
-    for index in selected:
-        label = int(labels[index])
-        if kept.get(label, 0) < count:
-            kept[label] = kept.get(label, 0) + 1
-            keep.append(int(index))
-    return np.array(keep, int)
+    return selected[np.isin(selected, select_per_class(labels, count, int(labels.max()) + 1))]
 
 
 def images_of(spec: AttackSpec, selected: np.ndarray, labels: np.ndarray,

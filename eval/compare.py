@@ -29,7 +29,7 @@ from mindseye.attacks.experiments import record_table, robustness_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
 from mindseye.attacks.registry import attack_specs, spec_of_table
-from mindseye.attacks.settings import recorded_settings
+from mindseye.attacks.settings import recorded_epsilons, recorded_settings
 from mindseye.core.constants import (
     DIRECT_NETWORKS,
     NETWORK_CONFIG_FILE,
@@ -220,8 +220,8 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
         if identity["recipe"] == CLEAN_RECIPE or partner is None:
             continue
         runs = {CLEAN_RECIPE: run_dirs[partner], identity["recipe"]: run_dirs[index]}
-        tables = {recipe: robustness_tables(run, tuple(float(epsilon) for epsilon in (
-            recorded_settings(run) or {}).get("epsilons", ()))) for recipe, run in runs.items()}
+        tables = {recipe: robustness_tables(run, recorded_epsilons(run) or ())
+                  for recipe, run in runs.items()}
         trained = identity["recipe"]
         pairs = [("training", (CLEAN_RECIPE, *setting), (trained, *setting))
                  for setting in settings]

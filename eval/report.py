@@ -19,7 +19,7 @@ from mindseye.attacks.registry import (
     get_attack,
     spec_of_table,
 )
-from mindseye.attacks.settings import AttackSettings, check_made_by, recorded_settings
+from mindseye.attacks.settings import AttackSettings, check_made_by, recorded_epsilons
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
@@ -65,9 +65,9 @@ KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig
 
 def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackSettings) -> dict:
     out_dir = Path(out_dir)
-    recorded = recorded_settings(run_dir)
-    if recorded is not None:  # a cascade's cells are made at the budgets the run was attacked at
-        settings = replace(settings, epsilons=tuple(float(e) for e in recorded["epsilons"]))
+    epsilons = recorded_epsilons(run_dir)
+    if epsilons is not None:  # a cascade's cells are made at the budgets the run was attacked at
+        settings = replace(settings, epsilons=epsilons)
     # What the report is made of: the data (its shards checked), the weights, and records
     # made on both; a report never mixes in results of other data or other weights.
     data = data_fingerprint(data_dir)
