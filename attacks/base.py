@@ -64,9 +64,48 @@ class Attack:
     def __init__(self, victim: Victim, batch_size: int = BATCH_SIZE):
         self.victim = victim
         self.batch_size = batch_size
+        # Where `run` keeps its place inside a unit (the runner's), for the attacks that keep
+        # one: the iterative loop and FMN. Others start a killed unit over.
+        self.progress_file: Path | None = None
 
     def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
         raise NotImplementedError
+
+    def _progress_key(self, *inputs: torch.Tensor | np.ndarray | None) -> str:
+        """What a saved place must match to be carried on from: the attack with its settings
+        (every public plain attribute: steps, step size, loss, margin...), the victim with its
+        thresholds and clip, and the inputs (images, targets and whatever else `run` reads)."""
+        plain = sorted((name, value) for name, value in vars(self).items()
+                       if not name.startswith("_")
+                       and isinstance(value, int | float | str | bool | tuple | None))
+        digest = hashlib.sha256(repr((type(self).__name__, plain, self.victim.name,
+                                      self.victim.thresholds,
+                                      getattr(self.victim.model, "clip", None))).encode())
+        for array in inputs:
+            if isinstance(array, torch.Tensor):
+                array = array.detach().cpu().numpy()
+            if array is not None:
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def _read_progress(self, *inputs: torch.Tensor | np.ndarray | None) -> dict:
+        """The saved place of this very run, or a fresh one (a place saved by another attack
+        or on other inputs is not this run's, and is overwritten)."""
+        key = self._progress_key(*inputs)
+        if self.progress_file is not None and self.progress_file.is_file():
+            try:
+                saved = torch.load(self.progress_file, weights_only=True)
+            except Exception:  # a file from an older format, or damaged: start the unit over
+                saved = None
+            if isinstance(saved, dict) and saved.get("key") == key:
+                return saved
+        return {"key": key, "finished": {}, "running": None}
+
+    def _save_progress(self, progress: dict) -> None:
+        if self.progress_file is not None:
+            with atomic_path(self.progress_file) as partial:
+                torch.save(progress, partial)
+
 
 
 class ThresholdAttack(Attack):
@@ -105,7 +144,6 @@ class IterativeAttack(Attack):
                              f"{', '.join(GRADIENT_PRECISIONS)}")
         self.max_steps = max_steps
         self.stop_at = stop_at
-        self.progress_file: Path | None = None  # where `run` keeps its place (the runner's)
         # The direct networks are cheap; only the triple-staged network's steps are worth it.
         self.low_precision = (gradient_precision == "bfloat16"
                               and isinstance(victim, TripleStagedVictim))
@@ -162,41 +200,6 @@ class IterativeAttack(Attack):
                 self._save_progress(progress)
             pieces.append([tensor.numpy() for tensor in progress["finished"][start]])
         return AttackResult(*(np.concatenate(arrays) for arrays in zip(*pieces, strict=True)))
-
-    def _progress_key(self, images: torch.Tensor, targets: torch.Tensor,
-                      labels: torch.Tensor | None) -> str:
-        """What a saved place must match to be carried on from: the attack with its settings
-        (every public plain attribute: steps, step size, loss, margin...), the victim with its
-        thresholds and clip, and the inputs."""
-        plain = sorted((name, value) for name, value in vars(self).items()
-                       if not name.startswith("_")
-                       and isinstance(value, int | float | str | bool | tuple | None))
-        digest = hashlib.sha256(repr((type(self).__name__, plain, self.victim.name,
-                                      self.victim.thresholds,
-                                      getattr(self.victim.model, "clip", None))).encode())
-        for tensor in (images, targets, labels):
-            if tensor is not None:
-                digest.update(tensor.detach().cpu().numpy().tobytes())
-        return digest.hexdigest()
-
-    def _read_progress(self, images: torch.Tensor, targets: torch.Tensor,
-                       labels: torch.Tensor | None) -> dict:
-        """The saved place of this very run, or a fresh one (a place saved by another attack
-        or on other images is not this run's, and is overwritten)."""
-        key = self._progress_key(images, targets, labels)
-        if self.progress_file is not None and self.progress_file.is_file():
-            try:
-                saved = torch.load(self.progress_file, weights_only=True)
-            except Exception:  # a file from an older format, or damaged: start the unit over
-                saved = None
-            if isinstance(saved, dict) and saved.get("key") == key:
-                return saved
-        return {"key": key, "finished": {}, "running": None}
-
-    def _save_progress(self, progress: dict) -> None:
-        if self.progress_file is not None:
-            with atomic_path(self.progress_file) as partial:
-                torch.save(progress, partial)
 
     def _run_batch(
         self, originals: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor | None,

@@ -11,7 +11,9 @@ FMN works on logit margins; the victim's scores are the log-odds of the triple-s
 the threshold's log-odds as None's column, so the margin is the decision rule itself, threshold
 included. On the triple-staged network the estimator's clip is straight-through (BPDA), so that
 it hides no gradient; its forward pass is the hard clip's, so the decisions are the network's.
-Runs once per threshold; every success is checked on the float32 network.
+Runs once per threshold; every success is checked on the float32 network. Given a
+`progress_file`, each finished batch of a threshold is kept there, and a killed unit carries on
+from the first batch it had not finished.
 
 Where the paper's attack (ifgsm, ours) already found the pair's adversarial at that threshold,
 FMN also runs from it (foolbox's `starting_points`: a binary search towards the source, then
@@ -69,11 +71,18 @@ class MinimalNorm(Attack):
         count, thresholds = len(images), len(self.victim.thresholds)
         adversarial = np.zeros((count, thresholds, *images.shape[2:]), np.float32)
         decisions = np.zeros((count, thresholds), np.int64)
+        # A triple-staged unit is hours of FMN on a CPU: keep each finished batch.
+        progress = self._read_progress(images, targets, starts)
         for column, threshold in enumerate(self.victim.thresholds):
             scores = UnitRangeClassifier(self.victim, threshold).eval()
             model = foolbox.PyTorchModel(scores, bounds=(0, 1), device=images.device)
             for first in range(0, count, self.batch_size):
                 batch = slice(first, first + self.batch_size)
+                place = f"{column}:{first}"
+                if place in progress["finished"]:
+                    adversarial[batch, column], decisions[batch, column] = (
+                        tensor.numpy() for tensor in progress["finished"][place])
+                    continue
                 unit, aims = images[batch] / GREY_LEVELS, targets[batch]
                 warm = (adversarial_starts(scores, starts[batch, column], aims)
                         if starts is not None else torch.zeros_like(aims, dtype=torch.bool))
@@ -110,6 +119,10 @@ class MinimalNorm(Attack):
                                                                  decided_here[pick])
                 adversarial[batch, column] = grey[:, 0].cpu().numpy()
                 decisions[batch, column] = decided.cpu().numpy()
+                progress["finished"][place] = (
+                    torch.from_numpy(adversarial[batch, column].copy()),
+                    torch.from_numpy(decisions[batch, column].copy()))
+                self._save_progress(progress)
         success = decisions == targets.cpu().numpy()[:, None]
         return AttackResult(steps=np.full((count, thresholds), self.steps, np.int64),
                             success=success, images=adversarial,

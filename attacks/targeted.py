@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mindseye.attacks.base import Attack, AttackResult, IterativeAttack
+from mindseye.attacks.base import Attack, AttackResult
 from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant
 from mindseye.attacks.paper_records import (
     complete_copies,
@@ -104,8 +104,7 @@ def attack_unit(
     same unit) is copied, marked `copied_from`."""
     num_classes = victim.num_classes
     method = spec.build(victim, settings, variant)
-    if isinstance(method, IterativeAttack):
-        method.progress_file = records.progress_file(unit)  # a kill mid-unit resumes there
+    method.progress_file = records.progress_file(unit)  # a kill mid-unit resumes there
     table = records.folder.name
     clean = victim_decisions(victim, images[sources], settings.batch_size)  # (S, T)
     pairs = [(row, target) for row, source in enumerate(sources)

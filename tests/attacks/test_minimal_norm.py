@@ -3,9 +3,11 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.minimal_norm import MinimalNorm
 from mindseye.attacks.registry import get_attack
 from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
@@ -68,3 +70,51 @@ def test_fmn_on_the_triple_staged_network_at_each_threshold(tmp_path, shapes_tes
             scores = UnitRangeClassifier(victim, record["threshold"])(adversarial / 255)
         assert (scores.argmax(1).item() == record["target"]) == record["success"]
         assert np.array_equal(images.load_image(record), np.rint(images.load_image(record)))
+
+
+def test_a_killed_fmn_run_carries_on_from_its_last_finished_batch(trained_direct, shapes_test,
+                                                                  tmp_path):
+    direct = DirectVictim("direct", trained_direct, 3)
+    rows = np.flatnonzero(shapes_test["label"] < 3)[:6]
+    images = torch.as_tensor(shapes_test["image"][rows], dtype=torch.float32)[:, None]
+    targets = torch.as_tensor((shapes_test["label"][rows] + 1) % 3)
+    calls = []
+
+    def count_or_kill(module, inputs, output):
+        calls.append(len(inputs[0]))
+        if killed_at is not None and len(calls) == killed_at:
+            raise KeyboardInterrupt
+
+    hook = trained_direct.register_forward_hook(count_or_kill)
+    try:
+        killed_at = None
+        unbroken = MinimalNorm(direct, "l2", steps=20, batch_size=2).run(images, targets)
+        per_batch = len(calls) // 3  # three batches of two
+        place = tmp_path / "unit.progress.pt"
+        calls.clear()
+        killed_at = 2 * per_batch + per_batch // 2  # in the third batch
+        killed = MinimalNorm(direct, "l2", steps=20, batch_size=2)
+        killed.progress_file = place
+        with pytest.raises(KeyboardInterrupt):
+            killed.run(images, targets)
+        assert place.is_file()
+        calls.clear()
+        killed_at = None
+        resumed = MinimalNorm(direct, "l2", steps=20, batch_size=2)
+        resumed.progress_file = place
+        result = resumed.run(images, targets)
+        # Only the unfinished batch ran again, to the result an unbroken run gives.
+        assert len(calls) == per_batch
+        for name in ("steps", "success", "images", "clipped_steps", "decisions"):
+            assert np.array_equal(getattr(result, name), getattr(unbroken, name)), name
+        # A place kept for other targets is not this run's: it starts over.
+        calls.clear()
+        MinimalNorm(direct, "l2", steps=20, batch_size=2).run(images, (targets + 1) % 3)
+        fresh = len(calls)
+        calls.clear()
+        other = MinimalNorm(direct, "l2", steps=20, batch_size=2)
+        other.progress_file = place
+        other.run(images, (targets + 1) % 3)
+        assert len(calls) == fresh
+    finally:
+        hook.remove()
