@@ -119,8 +119,10 @@ class MinimalNorm(Attack):
                                                                  decided_here[pick])
                 adversarial[batch, column] = grey[:, 0].cpu().numpy()
                 decisions[batch, column] = decided.cpu().numpy()
+                # On whole grey levels already, so kept as bytes: a place small enough to
+                # carry between machines with the records.
                 progress["finished"][place] = (
-                    torch.from_numpy(adversarial[batch, column].copy()),
+                    torch.from_numpy(adversarial[batch, column].astype(np.uint8)),
                     torch.from_numpy(decisions[batch, column].copy()))
                 self._save_progress(progress)
         success = decisions == targets.cpu().numpy()[:, None]
