@@ -79,9 +79,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = args.out or Path(tempfile.mkdtemp(prefix="reviewer-cascade-"))
 
+    # Every member attacks all the pilot's images (no HopSkipJump cap from the run's lock): the
+    # projection sizes each member itself, and the grid reuses the cascade's units whole.
     settings: AttackSettings = replace(
         settings_for_run(args.run, None), extra_per_class=args.per_label, chunk=args.per_label * 4,
-        gradient_precision=args.gradient_precision)
+        gradient_precision=args.gradient_precision, hsj_per_class=None)
     classes, test = load_test_images(args.data)
     networks = tuple(args.networks.split(","))
     victims = load_victims(args.run, classes, settings, networks, "hard")
