@@ -24,7 +24,10 @@ success, step count and decision is what the float32 network says of the recorde
 A triple-staged unit takes half an hour on a CPU. Given a `progress_file`, the loop keeps its
 place there (every PROGRESS_EVERY_SECONDS, atomically), and a run of the same attack on the same
 images and targets carries on from it: the batch's images, hits and running samples are restored
-as they were, so the steps that follow are the ones an unbroken run takes.
+as they were, so the steps that follow are the ones an unbroken run takes. The file and its key
+(the attack's settings, the victim, the inputs; not the device: a place carried to another
+machine finishes there) belong to the base class, so other attacks keep places too (FMN: each
+finished batch at each threshold).
 """
 
 import hashlib
@@ -105,7 +108,6 @@ class Attack:
         if self.progress_file is not None:
             with atomic_path(self.progress_file) as partial:
                 torch.save(progress, partial)
-
 
 
 class ThresholdAttack(Attack):

@@ -119,16 +119,23 @@ class MinimalNorm(Attack):
                                                                  decided_here[pick])
                 adversarial[batch, column] = grey[:, 0].cpu().numpy()
                 decisions[batch, column] = decided.cpu().numpy()
-                # On whole grey levels already, so kept as bytes: a place small enough to
-                # carry between machines with the records.
-                progress["finished"][place] = (
-                    torch.from_numpy(adversarial[batch, column].astype(np.uint8)),
-                    torch.from_numpy(decisions[batch, column].copy()))
+                progress["finished"][place] = (kept_images(adversarial[batch, column]),
+                                               torch.from_numpy(decisions[batch, column].copy()))
                 self._save_progress(progress)
         success = decisions == targets.cpu().numpy()[:, None]
         return AttackResult(steps=np.full((count, thresholds), self.steps, np.int64),
                             success=success, images=adversarial,
                             clipped_steps=np.zeros(count, np.int64), decisions=decisions)
+
+
+def kept_images(images: np.ndarray) -> torch.Tensor:
+    """Images for a kept place: as bytes where they are whole grey levels (they are, from
+    uint8 sources; a quarter of the size, small enough to carry between machines in git),
+    as they are otherwise."""
+    whole = np.rint(images)
+    if np.array_equal(whole, images) and whole.min() >= 0 and whole.max() <= GREY_LEVELS:
+        return torch.from_numpy(whole.astype(np.uint8))
+    return torch.from_numpy(images.copy())
 
 
 def adversarial_starts(scores: UnitRangeClassifier, starts: np.ndarray,

@@ -80,7 +80,7 @@ SIZE_BOUNDS: dict[str, tuple[int, str]] = {
     "extra_per_class": (MAX_PER_CLASS, "the most samples per class a render makes"),
     "pgd_iterations": (100_000, "a hundred times AutoAttack's APGD"),
     "square_queries": (1_000_000, "two hundred times AutoAttack's Square"),
-    "chunk": (100_000, "a unit is redone whole after a kill"),
+    "chunk": (100_000, "a budgeted attack's unit is redone whole after a kill"),
     "batch_size": (65_536, "a batch's activations must fit in memory"),
     "fmn_steps": (100_000, "a thousand times FMN's usual 100"),
     "hsj_iterations": (10_000, "250 times HopSkipJump's usual 40"),

@@ -107,7 +107,8 @@ def test_a_killed_fmn_run_carries_on_from_its_last_finished_batch(trained_direct
         assert len(calls) == per_batch
         for name in ("steps", "success", "images", "clipped_steps", "decisions"):
             assert np.array_equal(getattr(result, name), getattr(unbroken, name)), name
-        # A place kept for other targets is not this run's: it starts over.
+        # A place kept for other targets, or without the starts a run is given, is not this
+        # run's: it starts over.
         calls.clear()
         MinimalNorm(direct, "l2", steps=20, batch_size=2).run(images, (targets + 1) % 3)
         fresh = len(calls)
@@ -115,6 +116,12 @@ def test_a_killed_fmn_run_carries_on_from_its_last_finished_batch(trained_direct
         other = MinimalNorm(direct, "l2", steps=20, batch_size=2)
         other.progress_file = place
         other.run(images, (targets + 1) % 3)
+        assert len(calls) == fresh
+        no_starts = np.full((len(images), 1, *images.shape[2:]), np.nan, np.float32)
+        calls.clear()
+        given_starts = MinimalNorm(direct, "l2", steps=20, batch_size=2)
+        given_starts.progress_file = place
+        given_starts.run(images, (targets + 1) % 3, starts=no_starts)
         assert len(calls) == fresh
     finally:
         hook.remove()
