@@ -11,13 +11,16 @@ import math
 
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
-from mindseye.core.constants import TRIPLE_STAGED
+from mindseye.core.constants import DIRECT_NETWORKS, TRIPLE_STAGED
 from mindseye.eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
 # "the error rate on normal samples is still reasonable" (paper, section 4) made a number: the
 # paper's worst threshold errs 3.09%; issue 3 asked below 5%.
 REASONABLE_ERROR = 0.05
+
+# How a minimal-norm attack's minimised field reads in a claim.
+MINIMIZED_WORDS = {"distortion": "L2 distortion", "linf": "L-inf distance"}
 
 # An estimate with its 95% interval: (value, low, high).
 Estimate = tuple[float, float, float]
@@ -144,6 +147,7 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             + ", ".join(f"{name} {_show(value)}" for name, value in fn_others)))
 
     claims += _monotone_claims(positives, negatives, thresholds)
+    claims += _minimal_norm_claims(metrics, thresholds)
     claims += _beyond_paper_claims(metrics, thresholds)
     return claims
 
@@ -165,6 +169,52 @@ def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, 
             list(zip(fn[1:], fn, strict=False)),
             "median steps " + ", ".join(
                 f"@{t:g} {_show(value)}" for t, value in zip(ordered, fn, strict=True))))
+    return claims
+
+
+def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
+    """The paper's effort claims (Figs. 4 and 6) judged by the smallest perturbation a
+    minimal-norm attack found to each target, not by where the paper's one path first flips:
+    the claims without the paper's attack's step size in them."""
+    claims = []
+    ordered = sorted(thresholds)
+    for attack in metrics.get("effort", {}):
+        spec = spec_of_table(attack)
+        if spec.name != attack or spec.minimizes is None:
+            continue
+        field, words = spec.minimizes, f"minimal {MINIMIZED_WORDS[spec.minimizes]} ({attack})"
+        positives = _rows(metrics, attack, "false-positive")
+        negatives = _rows(metrics, attack, "false-negative")
+        direct = [(name, _median(positives.get((name, None)), field))
+                  for name in DIRECT_NETWORKS]
+        direct = [(name, value) for name, value in direct if value is not None]
+        triple = [(t, _median(positives.get((TRIPLE_STAGED, t)), field)) for t in ordered]
+        triple = [(t, value) for t, value in triple if value is not None]
+        shown = "; triple-staged " + ", ".join(f"@{t:g} {_show(value)}" for t, value in triple)
+        if direct and triple:
+            claims.append(_claim(
+                f"False positives need a larger {words} on the triple-staged network than on "
+                "the direct ones, at every threshold.",
+                [(d, t) for _, d in direct for _, t in triple],
+                "medians " + ", ".join(f"{name} {_show(value)}" for name, value in direct)
+                + shown))
+        if len(triple) == len(ordered) > 1:
+            values = [value for _, value in triple]
+            claims.append(_claim(
+                f"The higher the threshold, the larger the {words} a false positive needs.",
+                list(zip(values, values[1:], strict=False)), "medians" + shown[1:]))
+        lowest = _median(negatives.get((TRIPLE_STAGED, ordered[0])), field) if ordered else None
+        others = [(setting_name(network, threshold), _median(row, field))
+                  for (network, threshold), row in negatives.items()
+                  if (network, threshold) != (TRIPLE_STAGED, ordered[0])]
+        others = [(name, value) for name, value in others if value is not None]
+        if lowest is not None and others:
+            claims.append(_claim(
+                f"False negatives need a larger {words} on the triple-staged network "
+                f"@{ordered[0]:g} than on every other network and threshold.",
+                [(other, lowest) for _, other in others],
+                f"medians @{ordered[0]:g} {_show(lowest)}; "
+                + ", ".join(f"{name} {_show(value)}" for name, value in others)))
     return claims
 
 

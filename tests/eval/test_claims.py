@@ -133,3 +133,36 @@ def test_masking_is_judged_cell_by_cell_over_budgeted_attacks_and_cascades():
     # Nothing looked at: no claim.
     assert not [c for c in check_claims({"masking": None, "masking_checked": None}, ())
                 if c["claim"].startswith(text)]
+
+
+def minimal(network, threshold, kind, value, low, high, field):
+    row = effort(network, threshold, kind, 100, (100, 100))
+    row[field] = {"median": value, "median_ci": [low, high]}
+    return row
+
+
+def test_minimal_norm_attacks_judge_the_distortion_claims_by_their_own_norm():
+    def rows(field, triple_low):
+        return [minimal("direct", None, "false-positive", 0.02, 0.018, 0.022, field),
+                minimal("triple-staged", 0.2, "false-positive", triple_low, triple_low - 0.002,
+                        triple_low + 0.002, field),
+                minimal("triple-staged", 0.7, "false-positive", 0.09, 0.08, 0.10, field),
+                minimal("direct", None, "false-negative", 0.01, 0.009, 0.011, field),
+                minimal("triple-staged", 0.2, "false-negative", 0.03, 0.02, 0.04, field),
+                minimal("triple-staged", 0.7, "false-negative", 0.008, 0.007, 0.009, field)]
+
+    # fmn-linf is judged by L-inf: its "distortion" (0.05 in every row) plays no part.
+    claims = check_claims({"effort": {"fmn-linf": rows("linf", 0.04)}}, (0.2, 0.7))
+    larger = claim(claims, "False positives need a larger minimal L-inf distance (fmn-linf)")
+    assert larger["holds"] and larger["clear"]
+    higher = claim(claims, "The higher the threshold, the larger the minimal L-inf")
+    assert higher["holds"] and higher["clear"]
+    negatives = claim(claims, "False negatives need a larger minimal L-inf distance")
+    assert negatives["holds"] and negatives["clear"]
+    # @0.2 a false positive needs less than on the direct network: the first claim falls.
+    claims = check_claims({"effort": {"fmn-l2": rows("distortion", 0.01)}}, (0.2, 0.7))
+    assert not claim(claims, "False positives need a larger minimal L2")["holds"]
+    assert claim(claims, "The higher the threshold, the larger the minimal L2")["holds"]
+    # The paper's attack minimises nothing: it makes none of these claims.
+    plain = check_claims({"effort": {"ifgsm": rows("distortion", 0.04)}}, (0.2, 0.7))
+    assert not [c for c in plain if "minimal" in c["claim"]]
