@@ -31,6 +31,7 @@ finished batch at each threshold).
 """
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,11 @@ class Attack:
             except Exception:  # a file from an older format, or damaged: start the unit over
                 saved = None
             if isinstance(saved, dict) and saved.get("key") == key:
+                # Say so: a unit that finishes in minutes after a kill is not a wrong one.
+                tqdm.write(f"{self.progress_file.name}: carrying on from its kept place "
+                           f"({len(saved['finished'])} batches done"
+                           f"{', one running' if saved.get('running') else ''})",
+                           file=sys.stderr)
                 return saved
         return {"key": key, "finished": {}, "running": None}
 
