@@ -69,8 +69,11 @@ class Attack:
         self.victim = victim
         self.batch_size = batch_size
         # Where `run` keeps its place inside a unit (the runner's), for the attacks that keep
-        # one: the iterative loop and FMN. Others start a killed unit over.
+        # one: the iterative loop, FMN and HopSkipJump. Others start a killed unit over.
         self.progress_file: Path | None = None
+        # What the kept place had spent before this process took the unit up (HopSkipJump's:
+        # a cascade records each unit's cost, which a resumed unit must not understate).
+        self.carried_cost = {"forward": 0, "backward": 0, "wall_s": 0.0}
 
     def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
         raise NotImplementedError

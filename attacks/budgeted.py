@@ -81,6 +81,7 @@ def run_budgeted(
                 records.write_unit(unit, [])
                 continue
             method = spec.build(victim, threshold, epsilon, settings)
+            method.progress_file = records.progress_file(unit)  # for those that keep a place
             source_images = as_tensor(images[sources], victim)
             truth = labels[sources]
             clean = method.predict(source_images.cpu().numpy())

@@ -95,7 +95,10 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                     missing = [unit for unit in units if not records.is_done(unit)]
                     made = parallel(joblib.delayed(attack_unit)(
                         unit, member, victim, threshold, epsilon, test["image"][units[unit]],
-                        test["label"][units[unit]], units[unit], settings) for unit in missing)
+                        test["label"][units[unit]], units[unit], settings,
+                        # a place kept on this machine (a cluster's workers may not see it)
+                        None if scheduler else records.progress_file(unit))
+                        for unit in missing)
                     for unit, (rows, found, cost) in made:
                         _write(records, unit, _with_images(records, unit, rows, found), cost)
                     for unit in units:
@@ -260,15 +263,17 @@ def attack_unit(unit: str, *args: object) -> tuple[str, tuple[list[dict], np.nda
 
 def attack_chunk(unit: str, member: str, victim: Victim, threshold: float | None,
                  epsilon: float | None, images: np.ndarray, labels: np.ndarray,
-                 sources: np.ndarray, settings: AttackSettings
+                 sources: np.ndarray, settings: AttackSettings, progress_file: Path | None = None
                  ) -> tuple[list[dict], np.ndarray, dict]:
     """One unit's attack, wherever it runs: its rows, the uint8 adversarials that some threshold
-    decides wrongly (in row order), and its cost."""
+    decides wrongly (in row order), and its cost (with what a kept place had spent before, for
+    a member that keeps one in `progress_file`)."""
     cost = Cost(victim)
     originals = as_tensor(images, victim)
+    method = get_attack(member).build(victim, threshold, epsilon, settings)
+    method.progress_file = progress_file
     with numpy_seeded_by(unit):  # for library attacks that draw from numpy's generator
-        result = get_attack(member).build(victim, threshold, epsilon, settings).run(
-            originals, torch.as_tensor(labels))
+        result = method.run(originals, torch.as_tensor(labels))
     adversarials = np.clip(np.rint(result.images[:, 0]), 0, 255)
     decisions = _decisions(victim, torch.as_tensor(adversarials, dtype=torch.float32,
                                                    device=originals.device)[:, None],
@@ -280,7 +285,10 @@ def attack_chunk(unit: str, member: str, victim: Victim, threshold: float | None
     rows = [_row(unit, member, victim, threshold, epsilon, int(source), int(labels[row]),
                  decisions[row], float(linf[row]), float(l2[row]))
             for row, source in enumerate(sources)]
-    return rows, adversarials[wrong].astype(np.uint8), cost.stop()
+    spent = cost.stop()
+    spent = {name: spent[name] + method.carried_cost[name] for name in spent}
+    spent["wall_s"] = round(spent["wall_s"], 3)
+    return rows, adversarials[wrong].astype(np.uint8), spent
 
 
 def _row(unit: str, member: str, victim: Victim, threshold: float | None,

@@ -52,6 +52,10 @@ class LibraryAttack(Attack):
         scores = self.classifier.predict(images.astype(np.float32), batch_size=self.batch_size)
         return scores.argmax(axis=1)
 
+    def generate(self, originals: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The library's adversarials for float images (N, 1, 64, 64) and their labels."""
+        return self.attack.generate(originals, y=labels)
+
     def on_grey_levels(self, originals: np.ndarray, adversarials: np.ndarray,
                        labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The library's adversarials on whole grey levels, as an 8-bit image file holds them,
@@ -69,8 +73,8 @@ class LibraryAttack(Attack):
         attack's threshold); `success` means the decision left the true label."""
         originals = images.detach().cpu().numpy().astype(np.float32)
         labels = targets.cpu().numpy()
-        adversarials, decisions = self.on_grey_levels(
-            originals, self.attack.generate(originals, y=labels), labels)
+        adversarials, decisions = self.on_grey_levels(originals, self.generate(originals, labels),
+                                                      labels)
         count = len(originals)
         return AttackResult(
             steps=np.full((count, 1), self.iterations, np.int64),

@@ -8,8 +8,8 @@ after a kill a unit is either complete on disk or absent and redone. A unit file
 table with a unit left out would give other numbers, not an error), and `mindseye attack`
 counts the unit as not done and redoes it. Two attack processes on one run never write the
 same file halfway: at worst both finish the same unit and the second rename replaces the first
-with the same records. An iterative attack or FMN keeps its place in an unfinished unit in
-`<unit>.progress.pt` (attacks/base.py), deleted once the unit is written.
+with the same records. An iterative attack, FMN or HopSkipJump keeps its place in an
+unfinished unit in `<unit>.progress.pt` (attacks/base.py), deleted once the unit is written.
 
 Processes share a targeted attack's units (two on one machine, or machines on a shared folder
 whose file system locks files): each holds a unit by an exclusive lock on `<unit>.claim` while
