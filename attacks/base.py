@@ -107,7 +107,7 @@ class Attack:
             if isinstance(saved, dict) and saved.get("key") == key:
                 # Say so: a unit that finishes in minutes after a kill is not a wrong one.
                 tqdm.write(f"{self.progress_file.name}: carrying on from its kept place "
-                           f"({len(saved['finished'])} batches done"
+                           f"({len(saved['finished'])} parts done"
                            f"{', one running' if saved.get('running') else ''})",
                            file=sys.stderr)
                 return saved

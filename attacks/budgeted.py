@@ -53,8 +53,7 @@ def run_budgeted(
     so far left robust at that budget (run it after them have finished: a unit, once written,
     is not redone); one that descends (its spec's `descending`) takes the budgets from the
     largest down and, at each threshold, leaves the images it failed on at a larger budget.
-    HopSkipJump's first adversarial comes from ART's own unseeded generator, so its units are
-    not reproducible draw for draw."""
+    Each unit draws from numpy's generator seeded by its name, so it repeats exactly."""
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     images, labels = test["image"], test["label"]
     selected = images_of(spec, selected, labels, settings)

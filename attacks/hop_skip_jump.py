@@ -76,6 +76,12 @@ class DecisionOnly(LibraryAttack):
                 start = self.attack._binary_search(
                     current_sample=noise, original_sample=original[0], target=predicted, norm=2,
                     clip_min=low, clip_max=high, threshold=0.001)
+                # ART takes a start only if it decides it adversarial, else draws its own from
+                # the unseeded generator: make sure it will (the search ends on the adversarial
+                # side, so this fails only where a decision is not repeatable).
+                if self.predict(start[None])[0] == predicted:
+                    raise RuntimeError("HopSkipJump: the network decided the same image two "
+                                       "ways; its decisions are not repeatable on this device")
                 return self.attack.generate(original, y=label, x_adv_init=start[None])
         return original.copy()
 
@@ -94,8 +100,9 @@ class DecisionOnly(LibraryAttack):
 def packed_state(state: tuple) -> dict:
     """numpy's legacy generator state as tensors and numbers (what a kept place may hold)."""
     name, keys, position, has_gauss, cached_gaussian = state
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "position": position,
-            "has_gauss": has_gauss, "cached_gaussian": cached_gaussian}
+    return {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
+            "position": int(position), "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian)}
 
 
 def unpacked_state(packed: dict) -> tuple:

@@ -203,7 +203,9 @@ def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
             claims.append(_claim(
                 f"The higher the threshold, the larger the {words} a false positive needs.",
                 list(zip(values, values[1:], strict=False)), "medians" + shown[1:]))
-        lowest = _median(negatives.get((TRIPLE_STAGED, ordered[0])), field) if ordered else None
+        if not ordered:
+            continue  # direct networks alone: no claim about the triple-staged network
+        lowest = _median(negatives.get((TRIPLE_STAGED, ordered[0])), field)
         others = [(setting_name(network, threshold), _median(row, field))
                   for (network, threshold), row in negatives.items()
                   if (network, threshold) != (TRIPLE_STAGED, ordered[0])]
@@ -215,6 +217,13 @@ def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
                 [(other, lowest) for _, other in others],
                 f"medians @{ordered[0]:g} {_show(lowest)}; "
                 + ", ".join(f"{name} {_show(value)}" for name, value in others)))
+        fn = [(t, _median(negatives.get((TRIPLE_STAGED, t)), field)) for t in ordered]
+        if len(ordered) > 1 and all(value is not None for _, value in fn):
+            values = [value for _, value in fn]
+            claims.append(_claim(
+                f"False negatives are resisted better at a lower threshold (a larger {words}).",
+                list(zip(values[1:], values, strict=False)),
+                "medians " + ", ".join(f"@{t:g} {_show(value)}" for t, value in fn)))
     return claims
 
 

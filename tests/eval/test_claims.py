@@ -159,6 +159,8 @@ def test_minimal_norm_attacks_judge_the_distortion_claims_by_their_own_norm():
     assert higher["holds"] and higher["clear"]
     negatives = claim(claims, "False negatives need a larger minimal L-inf distance")
     assert negatives["holds"] and negatives["clear"]
+    lower = claim(claims, "False negatives are resisted better at a lower threshold (a larger")
+    assert lower["holds"] and lower["clear"]
     # @0.2 a false positive needs less than on the direct network: the first claim falls.
     claims = check_claims({"effort": {"fmn-l2": rows("distortion", 0.01)}}, (0.2, 0.7))
     assert not claim(claims, "False positives need a larger minimal L2")["holds"]
@@ -166,3 +168,10 @@ def test_minimal_norm_attacks_judge_the_distortion_claims_by_their_own_norm():
     # The paper's attack minimises nothing: it makes none of these claims.
     plain = check_claims({"effort": {"ifgsm": rows("distortion", 0.04)}}, (0.2, 0.7))
     assert not [c for c in plain if "minimal" in c["claim"]]
+
+
+def test_minimal_norm_claims_need_a_triple_staged_network():
+    rows = [minimal("direct", None, "false-negative", 0.01, 0.009, 0.011, "distortion"),
+            minimal("direct", None, "false-positive", 0.02, 0.018, 0.022, "distortion")]
+    claims = check_claims({"effort": {"fmn-l2": rows}}, ())
+    assert not [c for c in claims if "minimal" in c["claim"]]
