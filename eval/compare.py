@@ -208,7 +208,9 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
     network against the trained direct networks (whether drawing stands in for the training).
     `targeted`: the paper's attack (and each minimal-norm attack run on both, by distortion),
     the trained networks against the clean ones on the same source and target pairs
-    (eval.stats.paired_table, `other` being the trained run)."""
+    (eval.stats.paired_table, `other` being the trained run). `minimal_norm`: each minimal-norm
+    attack's distances on the pairs of settings of the two other questions (drawing, drawing
+    instead of training), source and target pair by pair across the two networks."""
     clean = {json.dumps(identity["seed"]): index for index, identity in enumerate(identities)
              if identity["recipe"] == CLEAN_RECIPE}
     thresholds = tuple((identities[0]["attacks"] or {}).get("thresholds", ()))
@@ -253,8 +255,35 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
                 targeted[table] = paired_table(before, after, _paired_by(table) or "steps")
         pairings.append({"seed": identity["seed"], "clean": str(run_dirs[partner]),
                          "trained": str(run_dirs[index]), "recipe": trained,
-                         "robustness": robustness, "targeted": targeted})
+                         "robustness": robustness, "targeted": targeted,
+                         "minimal_norm": minimal_norm_across(
+                             runs, [pair for pair in pairs if pair[0] != "training"])})
     return pairings
+
+
+def minimal_norm_across(runs: dict[str, Path], pairs: list[tuple]) -> list[dict]:
+    """Each minimal-norm attack's distances on two settings, (source, target) pair by pair:
+    eval.stats.paired_table by distortion with the first setting as `plain` and the second as
+    `other` (the second's records carry the first's network and threshold to be paired)."""
+    tables = [spec.name for spec in attack_specs() if spec.minimizes]
+    records = {recipe: {table: record_table(run, table).read() for table in tables}
+               for recipe, run in runs.items()}
+    across = []
+    for question, first, second in pairs:
+        for table in tables:
+            mine, theirs = (
+                [r for r in records[recipe][table]
+                 if r["network"] == network and r["threshold"] == threshold]
+                for recipe, network, threshold in (first, second))
+            if not mine or not theirs:
+                continue
+            as_first = [{**r, "network": first[1], "threshold": first[2]} for r in theirs]
+            across.append({
+                "question": question, "attack": table,
+                "first": {"recipe": first[0], "setting": setting_name(*first[1:])},
+                "second": {"recipe": second[0], "setting": setting_name(*second[1:])},
+                "rows": paired_table(mine, as_first, "distortion")})
+    return across
 
 
 def comparison_markdown(comparison: dict) -> str:
@@ -330,6 +359,29 @@ def _pairing_section(pairing: dict) -> str:
                     f"{row['kind']} | {row['pairs']} | {row['plain_flipped']} / "
                     f"{row['other_flipped']} | {_number(row[f'plain_{effort}']['median'])} / "
                     f"{_number(row[f'other_{effort}']['median'])} | {row['other_more']} / "
+                    f"{row['same_effort']} / {row['other_fewer']} | {row['sign_test_p']:.2g} | "
+                    f"{_number(difference['median'])}{interval} |")
+    if pairing.get("minimal_norm"):
+        lines += ["", "Minimal-norm distances across networks, on the same source and target "
+                  "pairs: the median L2 distortion where both settings were flipped, how many "
+                  "pairs the second setting needed more / as much / less for, the sign test "
+                  "and the median of the pairs' differences (second minus first, a failure "
+                  "counting as 1) with its 95% interval.", "",
+                  "| question | attack | first | second | kind | pairs | flipped, first / "
+                  "second | median distortion, first / second | more / same / less | sign test "
+                  "p | median difference [95%] |", "|---|" + "---|" * 10]
+        for pair in pairing["minimal_norm"]:
+            first, second = pair["first"], pair["second"]
+            for row in pair["rows"]:
+                difference = row["effort_difference"]
+                interval = ("" if difference["median_ci"] is None else
+                            " [{} to {}]".format(*map(_number, difference["median_ci"])))
+                lines.append(
+                    f"| {pair['question']} | {pair['attack']} | {first['setting']} "
+                    f"({first['recipe']}) | {second['setting']} ({second['recipe']}) | "
+                    f"{row['kind']} | {row['pairs']} | {row['plain_flipped']} / "
+                    f"{row['other_flipped']} | {_number(row['plain_distortion']['median'])} / "
+                    f"{_number(row['other_distortion']['median'])} | {row['other_more']} / "
                     f"{row['same_effort']} / {row['other_fewer']} | {row['sign_test_p']:.2g} | "
                     f"{_number(difference['median'])}{interval} |")
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,50 @@ def test_a_clean_and_a_trained_run_of_one_seed_are_paired_image_by_image(seeded_
     for table in page.split("\n\n"):
         rows = [line for line in table.splitlines() if line.startswith("|")]
         assert all(row.count("|") == rows[0].count("|") for row in rows), table
+
+
+def test_minimal_norm_distances_are_paired_across_networks(seeded_runs, tmp_path):
+    # Copies (the module's runs stay as they are): seed 0 clean, seed 1's networks described
+    # as seed 0 trained.
+    clean, trained = tmp_path / "clean-seed0", tmp_path / "fgsm-seed0"
+    shutil.copytree(seeded_runs["runs"][0], clean)
+    shutil.copytree(seeded_runs["runs"][1], trained)
+    for config_path in trained.glob("*/config.json"):
+        config = {**json.loads(config_path.read_text()), "seed": 0}
+        if config["network"] != "projector":
+            config["adversarial"] = {"method": "fgsm", "epsilon": 8.0, "steps": 1,
+                                     "step_size": 10.0}
+        config_path.write_text(json.dumps(config))
+    # FMN alone, small (no paper's attack to start from: from the sources only).
+    small = replace(SETTINGS, extra_per_class=2, fmn_steps=10)
+    with isolated_rng(0):
+        for run in (clean, trained):
+            shutil.rmtree(run / "attacks")
+            run_attack(run, seeded_runs["data"], "fmn-l2", small)
+    (pairing,) = compare_runs([clean, trained])["paired"]
+    across = {(p["question"], p["first"]["setting"], p["first"]["recipe"],
+               p["second"]["setting"], p["second"]["recipe"]): p for p in pairing["minimal_norm"]}
+    assert {key[0] for key in across} == {"drawing", "drawing instead of training"}
+    # Counted again from the raw records, source and target pair by pair, for a pair of
+    # settings with pairs both attacked (untrained networks misclassify many sources).
+    settings = {"direct": ("direct", None), "direct-param": ("direct-param", None),
+                "triple-staged @0.2": ("triple-staged", 0.2),
+                "triple-staged @0.7": ("triple-staged", 0.7)}
+    runs = {"clean": clean, "fgsm 8": trained}
+    pair = next(pair for pair in across.values() if pair["rows"])
+    row = pair["rows"][0]
+
+    def distances(side: dict) -> dict:
+        network, threshold = settings[side["setting"]]
+        return {(r["source"], r["target"]): r["distortion"] if r["success"] else 1.0
+                for r in record_table(runs[side["recipe"]], "fmn-l2").read()
+                if r["network"] == network and r["threshold"] == threshold
+                and r["status"] == "attacked" and r["kind"] == row["kind"]}
+
+    first, second = distances(pair["first"]), distances(pair["second"])
+    shared = first.keys() & second.keys()
+    assert row["pairs"] == len(shared) > 0
+    assert row["other_more"] == sum(second[key] > first[key] for key in shared)
+    assert row["other_fewer"] == sum(second[key] < first[key] for key in shared)
+    assert "Minimal-norm distances across networks" in comparison_markdown(
+        compare_runs([clean, trained]))
