@@ -178,6 +178,11 @@ def effort_table(records: list[dict]) -> list[dict]:
     return rows
 
 
+# The largest distance a record can have: what a failure counts as when pairs are compared by
+# distance. `distortion` is the paper's RMS on 0..1, `linf` the largest change in grey levels.
+FAILED_DISTANCE = {"distortion": 1.0, "linf": 255.0}
+
+
 def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> list[dict]:
     """Another targeted attack against the paper's, on the (source, target) pairs both attacked,
     per network, threshold and kind: success rates, and steps and distortion where both
@@ -185,8 +190,9 @@ def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> lis
     cap: `other_fewer`, `same_effort` and `other_more` count the pairs where the other attack
     needed fewer, as many or more; `sign_test_p` is the two-sided sign test of fewer against
     more (ties left out), and `effort_difference` the spread of other minus paper, with the
-    median's interval. `other_fewer_steps` is the share with fewer. `by="distortion"` measures
-    effort by distortion instead (`effort_by`), a failure counting as 1. `plain_clip_met` counts the
+    median's interval. `other_fewer_steps` is the share with fewer. `by="distortion"` (or
+    `"linf"`) measures effort by that distance instead (`effort_by`), a failure counting as the
+    largest there is (FAILED_DISTANCE). `plain_clip_met` counts the
     paper's trajectories that took a step with the estimator's clip engaged, of
     `plain_clip_counted` (records made before the count have none); `copied`, the other
     attack's records copied from the paper's (BPDA, where the clip never engaged)."""
@@ -206,10 +212,10 @@ def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> lis
         both = [(a, b) for _, a, b in items if a["success"] and b["success"]]
 
         def effort(record: dict) -> float:
-            # By distortion (a minimal-norm attack's steps are fixed), a failure counts as the
-            # largest distortion there is, 1.
-            if by == "distortion":
-                return record["distortion"] if record["success"] else 1.0
+            # By a distance (a minimal-norm attack's steps are fixed), a failure counts as the
+            # largest distance there is.
+            if by in FAILED_DISTANCE:
+                return record[by] if record["success"] else FAILED_DISTANCE[by]
             return record["steps"] if record["success"] else record["max_steps"] + 1
 
         differences = [effort(b) - effort(a) for _, a, b in items]
@@ -228,6 +234,9 @@ def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> lis
             "other_steps": percentiles([b["steps"] for _, b in both]),
             "plain_distortion": percentiles([a["distortion"] for a, _ in both]),
             "other_distortion": percentiles([b["distortion"] for _, b in both]),
+            # (by L-inf: its spreads too; every attacked record has `linf`)
+            **({"plain_linf": percentiles([a["linf"] for a, _ in both]),
+                "other_linf": percentiles([b["linf"] for _, b in both])} if by == "linf" else {}),
             "other_fewer": fewer, "same_effort": len(items) - fewer - more, "other_more": more,
             "other_fewer_steps": fewer / len(items),
             "sign_test_p": binomtest(fewer, fewer + more).pvalue if fewer + more else 1.0,

@@ -201,30 +201,35 @@ def test_minimal_norm_distances_are_paired_across_networks(seeded_runs, tmp_path
         for run in (clean, trained):
             shutil.rmtree(run / "attacks")
             run_attack(run, seeded_runs["data"], "fmn-l2", small)
-    (pairing,) = compare_runs([clean, trained])["paired"]
+    comparison = compare_runs([clean, trained])
+    (pairing,) = comparison["paired"]
     across = {(p["question"], p["first"]["setting"], p["first"]["recipe"],
                p["second"]["setting"], p["second"]["recipe"]): p for p in pairing["minimal_norm"]}
     assert {key[0] for key in across} == {"drawing", "drawing instead of training"}
-    # Counted again from the raw records, source and target pair by pair, for a pair of
-    # settings with pairs both attacked (untrained networks misclassify many sources).
+    # Counted again from the raw records, source and target pair by pair, for every pair of
+    # settings and kind both attacked (untrained networks misclassify many sources).
     settings = {"direct": ("direct", None), "direct-param": ("direct-param", None),
                 "triple-staged @0.2": ("triple-staged", 0.2),
                 "triple-staged @0.7": ("triple-staged", 0.7)}
     runs = {"clean": clean, "fgsm 8": trained}
-    pair = next(pair for pair in across.values() if pair["rows"])
-    row = pair["rows"][0]
 
-    def distances(side: dict) -> dict:
+    def distances(side: dict, kind: str) -> dict:
         network, threshold = settings[side["setting"]]
         return {(r["source"], r["target"]): r["distortion"] if r["success"] else 1.0
                 for r in record_table(runs[side["recipe"]], "fmn-l2").read()
                 if r["network"] == network and r["threshold"] == threshold
-                and r["status"] == "attacked" and r["kind"] == row["kind"]}
+                and r["status"] == "attacked" and r["kind"] == kind}
 
-    first, second = distances(pair["first"]), distances(pair["second"])
-    shared = first.keys() & second.keys()
-    assert row["pairs"] == len(shared) > 0
-    assert row["other_more"] == sum(second[key] > first[key] for key in shared)
-    assert row["other_fewer"] == sum(second[key] < first[key] for key in shared)
-    assert "Minimal-norm distances across networks" in comparison_markdown(
-        compare_runs([clean, trained]))
+    checked = set()
+    for pair in across.values():
+        for row in pair["rows"]:
+            first, second = (distances(pair[side], row["kind"]) for side in ("first", "second"))
+            shared = sorted(first.keys() & second.keys())
+            assert row["pairs"] == len(shared) > 0
+            assert row["other_more"] == sum(second[key] > first[key] for key in shared)
+            assert row["other_fewer"] == sum(second[key] < first[key] for key in shared)
+            assert row["effort_difference"]["median"] == pytest.approx(
+                np.median([second[key] - first[key] for key in shared]))
+            checked.add(pair["question"])
+    assert checked  # some pair of settings had pairs both attacked
+    assert "Minimal-norm distances across networks" in comparison_markdown(comparison)

@@ -304,3 +304,14 @@ def test_paired_robustness_pairs_images_budget_by_budget():
     assert (at_8["first_only"], at_8["second_only"], at_8["difference"]) == (1, 2, 0.25)
     assert at_8["ci_low"] < 0.25 < at_8["ci_high"]
     assert at_8["mcnemar_p"] == 1.0  # 1 against 2 discordant pairs: no evidence either way
+
+
+def test_paired_table_by_linf_counts_a_failure_as_the_largest_change():
+    plain = [record(0, 100, True, 0.1, linf=8.0), record(1, 100, False, 0.0, linf=0.0)]
+    other = [record(0, 100, True, 0.2, linf=12.0), record(1, 100, True, 0.3, linf=40.0)]
+    (row,) = paired_table(plain, other, by="linf")
+    assert row["effort_by"] == "linf"
+    assert (row["plain_linf"]["median"], row["other_linf"]["median"]) == (8.0, 12.0)
+    # +4 grey levels on source 0; on source 1 the other's 40 against a failure's 255.
+    assert (row["other_fewer"], row["other_more"]) == (1, 1)
+    assert row["effort_difference"]["mean"] == (4.0 + 40.0 - 255.0) / 2
