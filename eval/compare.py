@@ -351,18 +351,8 @@ def _pairing_section(pairing: dict) -> str:
                   "clean / trained | harder / same / easier | sign test p | median difference "
                   "[95%] |", "|---|" + "---|" * 8]
         for attack, rows in pairing["targeted"].items():
-            for row in rows:
-                effort = "distortion" if row["effort_by"] == "distortion" else "steps"
-                difference = row["effort_difference"]
-                interval = ("" if difference["median_ci"] is None else
-                            " [{} to {}]".format(*map(_number, difference["median_ci"])))
-                lines.append(
-                    f"| {attack} | {setting_name(row['network'], row['threshold'])} | "
-                    f"{row['kind']} | {row['pairs']} | {row['plain_flipped']} / "
-                    f"{row['other_flipped']} | {_number(row[f'plain_{effort}']['median'])} / "
-                    f"{_number(row[f'other_{effort}']['median'])} | {row['other_more']} / "
-                    f"{row['same_effort']} / {row['other_fewer']} | {row['sign_test_p']:.2g} | "
-                    f"{_number(difference['median'])}{interval} |")
+            lines += [f"| {attack} | {setting_name(row['network'], row['threshold'])} | "
+                      f"{row['kind']} | {_paired_effort_cells(row)}" for row in rows]
     if pairing.get("minimal_norm"):
         lines += ["", "Minimal-norm distances across networks, on the same source and target "
                   "pairs (those whose source both settings classify right): the median of the "
@@ -378,20 +368,25 @@ def _pairing_section(pairing: dict) -> str:
                   "p | median difference [95%] |", "|---|" + "---|" * 10]
         for pair in pairing["minimal_norm"]:
             first, second = pair["first"], pair["second"]
-            for row in pair["rows"]:
-                by = row["effort_by"]
-                difference = row["effort_difference"]
-                interval = ("" if difference["median_ci"] is None else
-                            " [{} to {}]".format(*map(_number, difference["median_ci"])))
-                lines.append(
-                    f"| {pair['question']} | {pair['attack']} | {first['setting']} "
-                    f"({first['recipe']}) | {second['setting']} ({second['recipe']}) | "
-                    f"{row['kind']} | {row['pairs']} | {row['plain_flipped']} / "
-                    f"{row['other_flipped']} | {_number(row[f'plain_{by}']['median'])} / "
-                    f"{_number(row[f'other_{by}']['median'])} ({by}) | {row['other_more']} / "
-                    f"{row['same_effort']} / {row['other_fewer']} | {row['sign_test_p']:.2g} | "
-                    f"{_number(difference['median'])}{interval} |")
+            lines += [f"| {pair['question']} | {pair['attack']} ({row['effort_by']}) | "
+                      f"{first['setting']} ({first['recipe']}) | {second['setting']} "
+                      f"({second['recipe']}) | {row['kind']} | {_paired_effort_cells(row)}"
+                      for row in pair["rows"]]
     return "\n".join(lines) + "\n"
+
+
+def _paired_effort_cells(row: dict) -> str:
+    """An eval.stats.paired_table row's cells from its pairs on: flipped by each, the median
+    effort (in its `effort_by`) where both flipped, more / same / less for the second (`other`),
+    the sign test and the median difference with its interval."""
+    effort, difference = row["effort_by"], row["effort_difference"]
+    interval = ("" if difference["median_ci"] is None else
+                " [{} to {}]".format(*map(_number, difference["median_ci"])))
+    return (f"{row['pairs']} | {row['plain_flipped']} / {row['other_flipped']} | "
+            f"{_number(row[f'plain_{effort}']['median'])} / "
+            f"{_number(row[f'other_{effort}']['median'])} | {row['other_more']} / "
+            f"{row['same_effort']} / {row['other_fewer']} | {row['sign_test_p']:.2g} | "
+            f"{_number(difference['median'])}{interval} |")
 
 
 def _percent(count: int, total: int) -> str:
