@@ -125,3 +125,18 @@ def test_a_killed_fmn_run_carries_on_from_its_last_finished_batch(trained_direct
         assert len(calls) == fresh
     finally:
         hook.remove()
+
+
+def test_the_l2_fmn_step_is_projected_back_onto_its_budget():
+    import eagerpy
+    import foolbox
+
+    from mindseye.attacks.minimal_norm import projected_l2_fmn
+
+    source = eagerpy.astensor(torch.zeros(2, 1, 4, 4))
+    moved = eagerpy.astensor(torch.full((2, 1, 4, 4), 0.5))  # L2 norm 2 from the source
+    budget = eagerpy.astensor(torch.tensor([1.0, 3.0]))
+    projected = projected_l2_fmn(foolbox)(steps=1).project(moved, source, budget).raw
+    norms = (projected - source.raw).flatten(1).norm(dim=1)
+    # Onto the ball where the step left it, unchanged inside it.
+    assert torch.allclose(norms, torch.tensor([1.0, 2.0]))
