@@ -10,7 +10,8 @@ FMN was chosen over ART's Carlini-Wagner because it gives both norms from one me
 hundred steps (CW needs a search over its constant per image), and over DDN because DDN is L2
 only. FMN's own first L2 step (1.0 on 0..1 images) is used. On six false positives of the
 medium triple-staged network @0.7, 300 steps instead of 100 lowered the L2 distance by a further
-1 to 19% (median about 10%): the distances are upper bounds, as every attack's are.
+1 to 19% (median 10%; `benchmarks/fmn_steps.py`, results/fmn-steps.txt): the distances are
+upper bounds, as every attack's are.
 
 FMN works on logit margins; the victim's scores are the log-odds of the triple-staged ratios with
 the threshold's log-odds as None's column, so the margin is the decision rule itself, threshold
