@@ -58,6 +58,10 @@ def main() -> None:
     rows = [r for r in paper.read() if r["network"] == args.network and r["status"] == "attacked"
             and r["threshold"] == threshold and r["kind"] == "false-positive"
             and r["success"]][:args.pairs]
+    if not rows:
+        raise SystemExit(f"{paper.folder}: no false positive of {args.network} at threshold "
+                         f"{threshold} that the paper's attack flipped; attack the run with "
+                         "`mindseye attack RUN DATA --attack ifgsm` first, or choose another")
     sources = torch.as_tensor(np.stack([test["image"][r["source"]] for r in rows]),
                               dtype=torch.float32)[:, None]
     starts = torch.as_tensor(np.stack([paper.load_image(r) for r in rows]),

@@ -127,7 +127,8 @@ def test_a_killed_fmn_run_carries_on_from_its_last_finished_batch(trained_direct
         hook.remove()
 
 
-def test_the_l2_fmn_step_is_projected_back_onto_its_budget():
+def test_the_l2_fmn_step_is_projected_back_onto_its_budget(monkeypatch):
+    monkeypatch.setenv("GIT_PYTHON_REFRESH", "quiet")  # foolbox imports GitPython
     import eagerpy
     import foolbox
 
