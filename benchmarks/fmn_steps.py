@@ -27,6 +27,7 @@ import torch
 
 from mindseye.attacks.experiments import record_table
 from mindseye.attacks.minimal_norm import projected_l2_fmn, whole_grey_levels
+from mindseye.attacks.records import perturbation
 from mindseye.attacks.settings import settings_for_run
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.victims import GREY_LEVELS, UnitRangeClassifier
@@ -70,8 +71,9 @@ def main() -> None:
     scores = UnitRangeClassifier(victim, threshold).eval()
     model = foolbox.PyTorchModel(scores, bounds=(0, 1))
 
-    def distortion(grey: torch.Tensor) -> list[float]:
-        return ((grey - sources) / GREY_LEVELS).flatten(1).pow(2).mean(1).sqrt().tolist()
+    def distortion(grey: torch.Tensor) -> list[float]:  # the records' measure
+        return [perturbation(source[0].numpy(), image[0].numpy())["distortion"]
+                for source, image in zip(sources, grey, strict=True)]
 
     def warm_fmn(attack_class: type, steps: int, first_step: float) -> dict:
         started = time.perf_counter()

@@ -248,28 +248,31 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
                 "rows": paired_robustness(
                     worst_case_records({a: first_tables[a] for a in attacks}),
                     worst_case_records({a: second_tables[a] for a in attacks}))})
+        names = (PAPER_ATTACK.name, *(spec.name for spec in attack_specs()
+                                      if spec.paired_by == "distortion" or spec.minimizes))
+        records = {recipe: {table: record_table(run, table).read() for table in names}
+                   for recipe, run in runs.items()}
         targeted = {}
-        for table in (PAPER_ATTACK.name, *(spec.name for spec in attack_specs()
-                                           if spec.paired_by == "distortion")):
-            before, after = (record_table(run, table).read() for run in runs.values())
+        for table in names:
+            before, after = (records[recipe][table] for recipe in runs)
             if before and after:
                 targeted[table] = paired_table(before, after, _paired_by(table) or "steps")
         pairings.append({"seed": identity["seed"], "clean": str(run_dirs[partner]),
                          "trained": str(run_dirs[index]), "recipe": trained,
                          "robustness": robustness, "targeted": targeted,
                          "minimal_norm": minimal_norm_across(
-                             runs, [pair for pair in pairs if pair[0] != "training"])})
+                             records, [pair for pair in pairs if pair[0] != "training"])})
     return pairings
 
 
-def minimal_norm_across(runs: dict[str, Path], pairs: list[tuple]) -> list[dict]:
+def minimal_norm_across(records: dict[str, dict[str, list[dict]]],
+                        pairs: list[tuple]) -> list[dict]:
     """Each minimal-norm attack's distances on two settings, (source, target) pair by pair:
     eval.stats.paired_table by the distance the attack minimises, with the first setting as
     `plain` and the second as `other` (the second's records carry the first's network and
-    threshold to be paired). A pair either setting misclassifies the source of is left out."""
+    threshold to be paired). `records`: recipe -> table -> records, every minimal-norm table
+    among them. A pair either setting misclassifies the source of is left out."""
     tables = {spec.name: spec.minimizes for spec in attack_specs() if spec.minimizes}
-    records = {recipe: {table: record_table(run, table).read() for table in tables}
-               for recipe, run in runs.items()}
     across = []
     for question, first, second in pairs:
         for table in tables:
