@@ -118,58 +118,87 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
             [(value, _exact(DISTORTION_CLAIM)) for _, value in direct_fp],
             ", ".join(f"{name}: {_show(value)}" for name, value in direct_fp)))
 
-    triple_fp = [(t, _median(positives.get((TRIPLE_STAGED, t)), "steps")) for t in thresholds]
-    triple_fp = [(t, value) for t, value in triple_fp if value is not None]
-    direct_steps = [(name, _median(positives.get((name, None)), "steps"))
-                    for name in ("direct", "direct-param")]
-    direct_steps = [(name, value) for name, value in direct_steps if value is not None]
-    if triple_fp and direct_steps:
-        claims.append(_claim(
-            "False positives need more steps on the triple-staged network than on the direct "
-            "ones, at every threshold.",
-            [(d, t) for _, d in direct_steps for _, t in triple_fp],
-            "median steps " + ", ".join(f"{name} {_show(value)}" for name, value in direct_steps)
-            + "; triple-staged " + ", ".join(f"@{t:g} {_show(value)}" for t, value in triple_fp)))
-
-    # Paper, Fig. 6: "significantly higher for 0.20 compared to the other networks".
-    lowest = min(thresholds, default=None)
-    fn_lowest = _median(negatives.get((TRIPLE_STAGED, lowest)), "steps")
-    fn_others = [(setting_name(network, threshold), _median(row, "steps"))
-                 for (network, threshold), row in negatives.items()
-                 if (network, threshold) != (TRIPLE_STAGED, lowest)]
-    fn_others = [(name, value) for name, value in fn_others if value is not None]
-    if fn_lowest is not None and fn_others:
-        claims.append(_claim(
-            f"False negatives need more steps on the triple-staged network @{lowest:g} than on "
-            "every other network and threshold.",
-            [(other, fn_lowest) for _, other in fn_others],
-            f"median steps @{lowest:g} {_show(fn_lowest)}; "
-            + ", ".join(f"{name} {_show(value)}" for name, value in fn_others)))
-
-    claims += _monotone_claims(positives, negatives, thresholds)
+    claims += _larger_on_triple_claim(positives, thresholds, "steps", "more steps",
+                                      "median steps")
+    claims += _hardest_at_lowest_claim(negatives, thresholds, "steps", "more steps",
+                                       "median steps")
+    claims += _grows_with_threshold_claim(positives, thresholds, "distortion", "distortion",
+                                          "median distortion")
+    claims += _resisted_better_lower_claim(negatives, thresholds, "steps", "more steps needed",
+                                           "median steps")
     claims += _minimal_norm_claims(metrics, thresholds)
     claims += _beyond_paper_claims(metrics, thresholds)
     return claims
 
 
-def _monotone_claims(positives: dict, negatives: dict, thresholds: tuple[float, ...]) -> list:
-    claims = []
+# The four effort claims of the paper's Figs. 4 and 6, each for one measured field of the
+# effort rows: the paper's attack's steps or distortion, or a minimal-norm attack's distance.
+# `need` and `what` are the claim's words for the field, `label` the evidence's.
+
+def _larger_on_triple_claim(positives: dict, thresholds: tuple[float, ...], field: str,
+                            need: str, label: str) -> list:
+    """False positives need more of `field` on the triple-staged network than on the direct
+    ones, at every threshold."""
+    direct = [(name, _median(positives.get((name, None)), field)) for name in DIRECT_NETWORKS]
+    direct = [(name, value) for name, value in direct if value is not None]
+    triple = [(t, _median(positives.get((TRIPLE_STAGED, t)), field)) for t in thresholds]
+    triple = [(t, value) for t, value in triple if value is not None]
+    if not (direct and triple):
+        return []
+    return [_claim(
+        f"False positives need {need} on the triple-staged network than on the direct ones, "
+        "at every threshold.",
+        [(d, t) for _, d in direct for _, t in triple],
+        f"{label} " + ", ".join(f"{name} {_show(value)}" for name, value in direct)
+        + "; triple-staged " + ", ".join(f"@{t:g} {_show(value)}" for t, value in triple))]
+
+
+def _hardest_at_lowest_claim(negatives: dict, thresholds: tuple[float, ...], field: str,
+                             need: str, label: str) -> list:
+    """Paper, Fig. 6: false negatives are "significantly higher for 0.20 compared to the other
+    networks"."""
+    lowest = min(thresholds, default=None)
+    if lowest is None:
+        return []  # direct networks alone: no claim about the triple-staged network
+    at_lowest = _median(negatives.get((TRIPLE_STAGED, lowest)), field)
+    others = [(setting_name(network, threshold), _median(row, field))
+              for (network, threshold), row in negatives.items()
+              if (network, threshold) != (TRIPLE_STAGED, lowest)]
+    others = [(name, value) for name, value in others if value is not None]
+    if at_lowest is None or not others:
+        return []
+    return [_claim(
+        f"False negatives need {need} on the triple-staged network @{lowest:g} than on "
+        "every other network and threshold.",
+        [(other, at_lowest) for _, other in others],
+        f"{label} @{lowest:g} {_show(at_lowest)}; "
+        + ", ".join(f"{name} {_show(value)}" for name, value in others))]
+
+
+def _grows_with_threshold_claim(positives: dict, thresholds: tuple[float, ...], field: str,
+                                what: str, label: str) -> list:
     ordered = sorted(thresholds)
-    fp = [_median(positives.get((TRIPLE_STAGED, t)), "distortion") for t in ordered]
-    if len(ordered) > 1 and None not in fp:
-        claims.append(_claim(
-            "The higher the threshold, the larger the distortion a false positive needs.",
-            list(zip(fp, fp[1:], strict=False)),
-            "median distortion " + ", ".join(
-                f"@{t:g} {_show(value)}" for t, value in zip(ordered, fp, strict=True))))
-    fn = [_median(negatives.get((TRIPLE_STAGED, t)), "steps") for t in ordered]
-    if len(ordered) > 1 and None not in fn:
-        claims.append(_claim(
-            "False negatives are resisted better at a lower threshold (more steps needed).",
-            list(zip(fn[1:], fn, strict=False)),
-            "median steps " + ", ".join(
-                f"@{t:g} {_show(value)}" for t, value in zip(ordered, fn, strict=True))))
-    return claims
+    values = [_median(positives.get((TRIPLE_STAGED, t)), field) for t in ordered]
+    if len(ordered) < 2 or None in values:
+        return []
+    return [_claim(
+        f"The higher the threshold, the larger the {what} a false positive needs.",
+        list(zip(values, values[1:], strict=False)),
+        f"{label} " + ", ".join(
+            f"@{t:g} {_show(value)}" for t, value in zip(ordered, values, strict=True)))]
+
+
+def _resisted_better_lower_claim(negatives: dict, thresholds: tuple[float, ...], field: str,
+                                 needed: str, label: str) -> list:
+    ordered = sorted(thresholds)
+    values = [_median(negatives.get((TRIPLE_STAGED, t)), field) for t in ordered]
+    if len(ordered) < 2 or None in values:
+        return []
+    return [_claim(
+        f"False negatives are resisted better at a lower threshold ({needed}).",
+        list(zip(values[1:], values, strict=False)),
+        f"{label} " + ", ".join(
+            f"@{t:g} {_show(value)}" for t, value in zip(ordered, values, strict=True)))]
 
 
 def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
@@ -177,7 +206,6 @@ def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
     minimal-norm attack found to each target, not by where the paper's one path first flips:
     the claims without the paper's attack's step size in them."""
     claims = []
-    ordered = sorted(thresholds)
     for attack in metrics.get("effort", {}):
         spec = spec_of_table(attack)
         if spec.name != attack or spec.minimizes is None:
@@ -185,45 +213,13 @@ def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
         field, words = spec.minimizes, f"minimal {MINIMIZED_WORDS[spec.minimizes]} ({attack})"
         positives = _rows(metrics, attack, "false-positive")
         negatives = _rows(metrics, attack, "false-negative")
-        direct = [(name, _median(positives.get((name, None)), field))
-                  for name in DIRECT_NETWORKS]
-        direct = [(name, value) for name, value in direct if value is not None]
-        triple = [(t, _median(positives.get((TRIPLE_STAGED, t)), field)) for t in ordered]
-        triple = [(t, value) for t, value in triple if value is not None]
-        shown = "; triple-staged " + ", ".join(f"@{t:g} {_show(value)}" for t, value in triple)
-        if direct and triple:
-            claims.append(_claim(
-                f"False positives need a larger {words} on the triple-staged network than on "
-                "the direct ones, at every threshold.",
-                [(d, t) for _, d in direct for _, t in triple],
-                "medians " + ", ".join(f"{name} {_show(value)}" for name, value in direct)
-                + shown))
-        if len(triple) == len(ordered) > 1:
-            values = [value for _, value in triple]
-            claims.append(_claim(
-                f"The higher the threshold, the larger the {words} a false positive needs.",
-                list(zip(values, values[1:], strict=False)), "medians" + shown[1:]))
-        if not ordered:
-            continue  # direct networks alone: no claim about the triple-staged network
-        lowest = _median(negatives.get((TRIPLE_STAGED, ordered[0])), field)
-        others = [(setting_name(network, threshold), _median(row, field))
-                  for (network, threshold), row in negatives.items()
-                  if (network, threshold) != (TRIPLE_STAGED, ordered[0])]
-        others = [(name, value) for name, value in others if value is not None]
-        if lowest is not None and others:
-            claims.append(_claim(
-                f"False negatives need a larger {words} on the triple-staged network "
-                f"@{ordered[0]:g} than on every other network and threshold.",
-                [(other, lowest) for _, other in others],
-                f"medians @{ordered[0]:g} {_show(lowest)}; "
-                + ", ".join(f"{name} {_show(value)}" for name, value in others)))
-        fn = [(t, _median(negatives.get((TRIPLE_STAGED, t)), field)) for t in ordered]
-        if len(ordered) > 1 and all(value is not None for _, value in fn):
-            values = [value for _, value in fn]
-            claims.append(_claim(
-                f"False negatives are resisted better at a lower threshold (a larger {words}).",
-                list(zip(values[1:], values, strict=False)),
-                "medians " + ", ".join(f"@{t:g} {_show(value)}" for t, value in fn)))
+        claims += _larger_on_triple_claim(positives, thresholds, field, f"a larger {words}",
+                                          "medians")
+        claims += _grows_with_threshold_claim(positives, thresholds, field, words, "medians")
+        claims += _hardest_at_lowest_claim(negatives, thresholds, field, f"a larger {words}",
+                                           "medians")
+        claims += _resisted_better_lower_claim(negatives, thresholds, field, f"a larger {words}",
+                                               "medians")
     return claims
 
 
