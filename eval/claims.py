@@ -122,10 +122,14 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
                                       "median steps")
     claims += _hardest_at_lowest_claim(negatives, thresholds, "steps", "more steps",
                                        "median steps")
-    claims += _grows_with_threshold_claim(positives, thresholds, "distortion", "distortion",
-                                          "median distortion")
-    claims += _resisted_better_lower_claim(negatives, thresholds, "steps", "more steps needed",
-                                           "median steps")
+    claims += _threshold_order_claim(
+        positives, thresholds, "distortion",
+        "The higher the threshold, the larger the distortion a false positive needs.",
+        "median distortion", grows=True)
+    claims += _threshold_order_claim(
+        negatives, thresholds, "steps",
+        "False negatives are resisted better at a lower threshold (more steps needed).",
+        "median steps", grows=False)
     claims += _minimal_norm_claims(metrics, thresholds)
     claims += _beyond_paper_claims(metrics, thresholds)
     return claims
@@ -133,7 +137,7 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
 
 # The four effort claims of the paper's Figs. 4 and 6, each for one measured field of the
 # effort rows: the paper's attack's steps or distortion, or a minimal-norm attack's distance.
-# `need` and `what` are the claim's words for the field, `label` the evidence's.
+# `need` is the claim's words for the field, `label` the evidence's.
 
 def _larger_on_triple_claim(positives: dict, thresholds: tuple[float, ...], field: str,
                             need: str, label: str) -> list:
@@ -175,30 +179,18 @@ def _hardest_at_lowest_claim(negatives: dict, thresholds: tuple[float, ...], fie
         + ", ".join(f"{name} {_show(value)}" for name, value in others))]
 
 
-def _grows_with_threshold_claim(positives: dict, thresholds: tuple[float, ...], field: str,
-                                what: str, label: str) -> list:
+def _threshold_order_claim(rows: dict, thresholds: tuple[float, ...], field: str, text: str,
+                           label: str, grows: bool) -> list:
+    """`field` of the triple-staged network's rows grows with the threshold (`grows`), or
+    shrinks."""
     ordered = sorted(thresholds)
-    values = [_median(positives.get((TRIPLE_STAGED, t)), field) for t in ordered]
+    values = [_median(rows.get((TRIPLE_STAGED, t)), field) for t in ordered]
     if len(ordered) < 2 or None in values:
         return []
-    return [_claim(
-        f"The higher the threshold, the larger the {what} a false positive needs.",
-        list(zip(values, values[1:], strict=False)),
-        f"{label} " + ", ".join(
-            f"@{t:g} {_show(value)}" for t, value in zip(ordered, values, strict=True)))]
-
-
-def _resisted_better_lower_claim(negatives: dict, thresholds: tuple[float, ...], field: str,
-                                 needed: str, label: str) -> list:
-    ordered = sorted(thresholds)
-    values = [_median(negatives.get((TRIPLE_STAGED, t)), field) for t in ordered]
-    if len(ordered) < 2 or None in values:
-        return []
-    return [_claim(
-        f"False negatives are resisted better at a lower threshold ({needed}).",
-        list(zip(values[1:], values, strict=False)),
-        f"{label} " + ", ".join(
-            f"@{t:g} {_show(value)}" for t, value in zip(ordered, values, strict=True)))]
+    pairs = zip(values, values[1:], strict=False) if grows else zip(values[1:], values,
+                                                                    strict=False)
+    return [_claim(text, list(pairs), f"{label} " + ", ".join(
+        f"@{t:g} {_show(value)}" for t, value in zip(ordered, values, strict=True)))]
 
 
 def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
@@ -215,11 +207,16 @@ def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
         negatives = _rows(metrics, attack, "false-negative")
         claims += _larger_on_triple_claim(positives, thresholds, field, f"a larger {words}",
                                           "medians")
-        claims += _grows_with_threshold_claim(positives, thresholds, field, words, "medians")
+        claims += _threshold_order_claim(
+            positives, thresholds, field,
+            f"The higher the threshold, the larger the {words} a false positive needs.",
+            "medians", grows=True)
         claims += _hardest_at_lowest_claim(negatives, thresholds, field, f"a larger {words}",
                                            "medians")
-        claims += _resisted_better_lower_claim(negatives, thresholds, field, f"a larger {words}",
-                                               "medians")
+        claims += _threshold_order_claim(
+            negatives, thresholds, field,
+            f"False negatives are resisted better at a lower threshold (a larger {words}).",
+            "medians", grows=False)
     return claims
 
 
