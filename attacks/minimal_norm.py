@@ -27,7 +27,8 @@ FMN's steps), and the smallest success of the two runs and the start itself is k
 every pair the paper's attack flipped, with at most its norm. (From the source alone, the
 unprojected L2 FMN left 11 of 12 of the triple-staged network's false positives at 0.45 and 0.7
 unflipped in a medium pilot, all of which ifgsm flipped.) The warm runs double FMN's cost where
-ifgsm succeeded.
+ifgsm succeeded. None images, which the paper never attacked, are attacked towards every
+positive class from the source alone (`none_sources`), so their distances rest on FMN alone.
 """
 
 import os
@@ -191,14 +192,16 @@ def whole_grey_levels(scores: UnitRangeClassifier, sources: torch.Tensor, found:
 
 def fmn_spec(norm: str, order: int) -> AttackSpec:
     """fmn-l2 or fmn-linf: FMN in one norm, from the source and from the paper's attack's
-    adversarial; paired with the paper's attack by distortion."""
+    adversarial; paired with the paper's attack by distortion. It also measures how far each
+    None image is from every positive class (from the source alone: the paper's attack never
+    starts there)."""
 
     def build(victim: Victim, settings: AttackSettings, variant: object = None) -> MinimalNorm:
         return MinimalNorm(victim, norm, settings.fmn_steps, settings.batch_size)
 
     return AttackSpec(
         name=f"fmn-{norm}", kind=TARGETED, build=build, order=order, clip="straight_through",
-        starts_from_paper=True, paired_by="distortion",
+        starts_from_paper=True, paired_by="distortion", none_sources=True,
         minimizes="distortion" if norm == "l2" else "linf",
         summary=f"Fast Minimum-Norm (foolbox): the smallest {NORM_NAMES[norm]} perturbation to "
                 "each target, at each threshold")

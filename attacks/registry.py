@@ -19,7 +19,8 @@ from mindseye.core.errors import UserError
 
 # What an attack's records are:
 # - targeted: each correctly decided positive source towards every other label (false positives
-#   and false negatives), per threshold: success, steps, distortion (attacks/targeted.py);
+#   and false negatives; with `none_sources`, each None source towards every positive class too),
+#   per threshold: success, steps, distortion (attacks/targeted.py);
 # - budgeted: every selected source at each L-inf budget and threshold: robust or not
 #   (attacks/budgeted.py);
 # - transfer: adversarials made on one network, shown to another (attacks/transfer.py);
@@ -67,6 +68,11 @@ class AttackSpec:
     # paper's L2 measure, or "linf"). The report judges the paper's distortion claims by it
     # too: the attack-independent counterpart of Figs. 4 and 6.
     minimizes: str | None = None
+    # Targeted: whether it also attacks the selected None images towards every positive class
+    # (records of kind "none-to-class"): how far a None image is from becoming a class, which
+    # the paper, attacking positives only, never measured. Their units are named
+    # `NETWORK-THRESHOLDS-none-NUMBER`, so a run made before gains them by running again.
+    none_sources: bool = False
     per_threshold: bool = False  # its loss depends on the threshold: one run per threshold
     copies_unclipped: bool = False  # copies the paper's attack's paths that never met the clip
     starts_from_paper: bool = False  # also starts from the paper's attack's adversarials
@@ -108,6 +114,8 @@ class AttackSpec:
             else "",
             f"the name {self.name!r} is reserved" if self.name == ALL or "+" in self.name else "",
             "only a gradient-free attack descends" if self.descending and self.gradient else "",
+            "only a targeted attack takes None sources"
+            if self.none_sources and self.kind != TARGETED else "",
         ]
         problems = [problem for problem in problems if problem]
         if problems:

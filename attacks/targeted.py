@@ -1,8 +1,10 @@
 """The targeted attacks' runner: false positives and false negatives, and their records.
 
 Every correctly classified positive test image is attacked towards each other positive class
-(a false positive) and towards None (a false negative); a source the network already gets wrong
-at a threshold gets a record with status "misclassified" and no attack there. What differs
+(a false positive) and towards None (a false negative); an attack whose spec has
+`none_sources` also attacks each correctly classified None image towards every positive class
+(kind "none-to-class"). A source the network already gets wrong at a threshold gets a record
+with status "misclassified" and no attack there. What differs
 between attacks is in their specs (attacks/registry.py): how each is built, whether it runs
 once per threshold, copies the paper's attack's unclipped paths or starts from its adversarials.
 """
@@ -27,6 +29,7 @@ from mindseye.attacks.registry import AttackSpec
 from mindseye.attacks.settings import CLAIM_POLL_SECONDS, AttackSettings, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks, victim_decisions
 from mindseye.attacks.victims import TripleStagedVictim, Victim
+from mindseye.core.constants import FALSE_NEGATIVE, FALSE_POSITIVE, NONE_TO_CLASS
 
 
 def run_targeted(
@@ -64,17 +67,22 @@ def run_targeted(
 
     held = []  # (unit, victim, sources) that other processes are attacking
     for victim in victim_list:
-        positives = selected[labels[selected] < victim.num_classes]
+        # Positive sources, then (`none_sources`) None sources in units of their own, named
+        # "none-NUMBER" so that they never clash with the positives' units of an earlier run.
+        source_sets = {"": selected[labels[selected] < victim.num_classes]}
+        if spec.none_sources:
+            source_sets["none-"] = selected[labels[selected] == victim.num_classes]
         # A loss that depends on the threshold: one victim (and trajectory) per threshold.
         if spec.per_threshold and isinstance(victim, TripleStagedVictim):
             parts = [TripleStagedVictim(victim.name, victim.model, (t,)) for t in victim.thresholds]
         else:
             parts = [victim]
         for part in parts:
-            units = list(chunks(positives, settings.chunk))
+            units = [(f"{prefix}{number:05d}", sources) for prefix, found in source_sets.items()
+                     for number, sources in chunks(found, settings.chunk)]
             label = f"{table} {part.name}" + (f" @{part.thresholds[0]}" if len(parts) > 1 else "")
             for number, sources in tqdm(units, desc=label, unit="chunk", leave=False):
-                unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number:05d}"
+                unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number}"
                 if not attack_if_free(unit, part, sources):
                     held.append((unit, part, sources))
     if held:
@@ -188,7 +196,8 @@ def record_header(table: str, unit: str, victim: Victim, source: int, source_cla
         "unit": unit, "attack": table, "network": victim.name,
         "threshold": victim.thresholds[column], "source": source, "source_class": source_class,
         "target": target,
-        "kind": "false-negative" if target == victim.num_classes else "false-positive",
+        "kind": (NONE_TO_CLASS if source_class == victim.num_classes
+                 else FALSE_NEGATIVE if target == victim.num_classes else FALSE_POSITIVE),
         "max_steps": max_steps,
     }
 

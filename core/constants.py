@@ -32,6 +32,12 @@ TRAINED_NETWORKS = (*DIRECT_NETWORKS, *STAGES)
 TRIPLE_STAGED = "triple-staged"
 CLASSIFIERS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
 
+# The kinds of targeted pair: a positive made another positive class (the paper's Fig. 4), a
+# positive made None (Fig. 6), and a None image made a positive class, which the paper never
+# attacked (attacks whose spec has `none_sources`).
+FALSE_POSITIVE, FALSE_NEGATIVE, NONE_TO_CLASS = "false-positive", "false-negative", "none-to-class"
+PAIR_KINDS = (FALSE_POSITIVE, FALSE_NEGATIVE, NONE_TO_CLASS)
+
 # The files that name a stage's output: a dataset's DATA/manifest.json, and each trained
 # network's RUN/<network>/config.json (what made it: network, classes, preset, seed, data).
 MANIFEST_FILE = "manifest.json"

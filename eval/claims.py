@@ -11,7 +11,7 @@ import math
 
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
-from mindseye.core.constants import DIRECT_NETWORKS, TRIPLE_STAGED
+from mindseye.core.constants import DIRECT_NETWORKS, NONE_TO_CLASS, TRIPLE_STAGED
 from mindseye.eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
@@ -217,6 +217,41 @@ def _minimal_norm_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
             negatives, thresholds, field,
             f"False negatives are resisted better at a lower threshold (a larger {words}).",
             "medians", grows=False)
+        claims += _none_to_class_claims(_rows(metrics, attack, NONE_TO_CLASS), thresholds,
+                                        field, words)
+    return claims
+
+
+def _none_to_class_claims(rows: dict, thresholds: tuple[float, ...], field: str,
+                          words: str) -> list:
+    """Ours, not the paper's: None images resist becoming a class at the higher thresholds,
+    judged by a minimal-norm attack's distance from each None image to each positive class.
+    The medians are of the pairs it flipped; the evidence says how many it did, since a
+    median of few flips is of the easiest pairs."""
+    def measured(settings: list[tuple[str, tuple]]) -> list[tuple[str, dict, Estimate]]:
+        found = [(name, rows.get(key)) for name, key in settings]
+        return [(name, row, _median(row, field)) for name, row in found
+                if _median(row, field) is not None]
+
+    direct = measured([(name, (name, None)) for name in DIRECT_NETWORKS])
+    triple = measured([(f"@{t:g}", (TRIPLE_STAGED, t)) for t in sorted(thresholds)[1:]])
+
+    def shown(items: list) -> str:
+        return ", ".join(f"{name} {_show(value)} (flipped {row['succeeded']} of "
+                         f"{row['attacked']})" for name, row, value in items)
+
+    claims = []
+    if direct and triple:
+        claims.append(_claim(
+            f"None images need a larger {words} to become a class on the triple-staged "
+            f"network than on the direct ones, at every threshold above the lowest.",
+            [(d, t) for _, _, d in direct for _, _, t in triple],
+            f"medians {shown(direct)}; triple-staged {shown(triple)}"))
+    claims += _threshold_order_claim(
+        rows, thresholds, field,
+        f"The higher the threshold, the more a None image resists becoming a class (a larger "
+        f"{words}).",
+        "medians", grows=True)
     return claims
 
 

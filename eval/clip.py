@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from mindseye.attacks.records import RecordTable
-from mindseye.core.constants import TRIPLE_STAGED
+from mindseye.core.constants import FALSE_NEGATIVE, NONE_TO_CLASS, TRIPLE_STAGED
 from mindseye.eval.stats import wilson_interval
 from mindseye.models.estimator import engages_clip
 from mindseye.models.triple_staged import TripleStaged, hypotheses
@@ -39,15 +39,17 @@ def clip_table(model: TripleStaged, test_images: np.ndarray, tables: dict[str, l
     """Per attack, threshold and kind: how many final images (attacked triple-staged records)
     have the clip engaged on any hypothesis, and on the hypothesis the attack moves (the
     target's for a false positive, the source class's for a false negative); first a row for
-    the clean sources those attacks started from (the attacked class is the source's)."""
+    the clean positive sources those attacks started from (the attacked class is the
+    source's)."""
     attacked = {attack: [r for r in records if r["network"] == TRIPLE_STAGED
                          and r.get("status") == "attacked"]
                 for attack, records in tables.items()}
-    sources = sorted({r["source"] for records in attacked.values() for r in records})
+    # The clean row counts the positive sources: a None image has no hypothesis of its own.
+    source_class = {r["source"]: r["source_class"] for records in attacked.values()
+                    for r in records if r["kind"] != NONE_TO_CLASS}
+    sources = sorted(source_class)
     if not sources:
         return []
-    source_class = {r["source"]: r["source_class"] for records in attacked.values()
-                    for r in records}
     clean = clipped_hypotheses(model, test_images[sources], batch_size)
     own = clean[np.arange(len(sources)), [source_class[s] for s in sources]]
     rows = [clip_row("clean", None, "sources", clean.any(axis=1), own)]
@@ -59,8 +61,8 @@ def clip_table(model: TripleStaged, test_images: np.ndarray, tables: dict[str, l
             images = np.stack([attacks_table[attack].load_image(r) for r in items])
             clipped = clipped_hypotheses(model, images, batch_size)
             # A false negative's target is None, which has no hypothesis: the attack pushes
-            # the source class's ratio down.
-            attacked_classes = [r["target"] if kind == "false-positive" else r["source_class"]
+            # the source class's ratio down. Otherwise it pushes the target's up.
+            attacked_classes = [r["source_class"] if kind == FALSE_NEGATIVE else r["target"]
                                 for r in items]
             rows.append(clip_row(attack, threshold, kind, clipped.any(axis=1),
                                  clipped[np.arange(len(items)), attacked_classes]))

@@ -3,7 +3,7 @@
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.transfer import TRANSFER_ATTACK
-from mindseye.core.constants import TRIPLE_STAGED
+from mindseye.core.constants import NONE_TO_CLASS, PAPER_STEP_CAP, TRIPLE_STAGED
 from mindseye.eval.provenance import CLEAN_RECIPE, VERDICT_PER_CLASS
 from mindseye.eval.stats import group, setting_name
 
@@ -261,8 +261,12 @@ def report_text(metrics: dict) -> str:
                 f"{interval_text(row['attacked_class'], row['images'], row['attacked_class_ci'])}"
                 " |")
         lines.append("")
-    lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png` (steps clipped "
-              "at 1500 for display, whiskers at the 2nd and 98th percentiles), "
+    none_to_class = any(row["kind"] == NONE_TO_CLASS for rows in metrics["effort"].values()
+                        for row in rows)
+    lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png`"
+              + (", `none_to_class*.png` (None images made a class)" if none_to_class else "")
+              + f" (steps clipped at {PAPER_STEP_CAP} for display, whiskers at the 2nd and 98th "
+              "percentiles), "
               "`fig5_gallery_*.png` (drawn by "
               f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'})."
               + gallery_transfer_caption(metrics[TRANSFER_ATTACK.name]), ""]

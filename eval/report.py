@@ -23,7 +23,13 @@ from mindseye.attacks.settings import AttackSettings, check_made_by, recorded_ep
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
-from mindseye.core.constants import STAGES, TRIPLE_STAGED
+from mindseye.core.constants import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    NONE_TO_CLASS,
+    STAGES,
+    TRIPLE_STAGED,
+)
 from mindseye.core.files import write_text_atomic
 from mindseye.dataset.backgrounds import photo_names
 from mindseye.dataset.fingerprint import data_fingerprint
@@ -60,7 +66,12 @@ from mindseye.eval.stats import (
 )
 from mindseye.models.runs import weights_fingerprint
 
-KIND_FIGURES = {"false-positive": "fig4_false_positives", "false-negative": "fig6_false_negatives"}
+# Each kind of targeted pair's boxplots: the paper's Figs. 4 and 6, and None images made a class
+# (no figure of the paper's: it never attacked None images).
+KIND_FIGURES = {FALSE_POSITIVE: "fig4_false_positives", FALSE_NEGATIVE: "fig6_false_negatives",
+                NONE_TO_CLASS: "none_to_class"}
+KIND_TITLES = {FALSE_POSITIVE: "false positives", FALSE_NEGATIVE: "false negatives",
+               NONE_TO_CLASS: "None images made a class"}
 
 
 def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackSettings) -> dict:
@@ -138,7 +149,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
             records = [r for r in tables[attack] if r["kind"] == kind]
             if records:
                 suffix = "" if attack == paper else f"_{attack}"
-                title = f"{kind.replace('-', ' ')}s, {attack} (max {records[0]['max_steps']} steps)"
+                title = f"{KIND_TITLES[kind]}, {attack} (max {records[0]['max_steps']} steps)"
                 figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png",
                                                by_linf=pairing(attack) == "distortion"))
     if metrics["robust_accuracy"]:

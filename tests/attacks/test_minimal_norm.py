@@ -13,6 +13,7 @@ from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.targeted import run_targeted
 from mindseye.attacks.victims import DirectVictim, TripleStagedVictim, UnitRangeClassifier
+from mindseye.core.constants import NONE_TO_CLASS
 from tests.fixtures.tiny_networks import tiny_triple_staged
 
 SETTINGS = AttackSettings(max_steps=300, per_class=3, extra_per_class=3, chunk=3, fmn_steps=60)
@@ -47,6 +48,37 @@ def test_fmn_needs_no_more_l2_than_the_paper_attack_on_the_same_pair(tmp_path, t
         with torch.no_grad():
             decision = trained_direct(torch.as_tensor(adversarial, dtype=torch.float32)[None, None])
         assert (decision.argmax(1).item() == record["target"]) == record["success"]
+
+
+def test_fmn_takes_each_none_image_towards_every_class_in_units_of_their_own(
+        tmp_path, trained_direct, shapes_test):
+    direct = DirectVictim("direct", trained_direct, 3)
+    selected = select_per_class(shapes_test["label"], 3, 4)
+    # A run made before FMN took None sources: its positives' units are kept as they are.
+    positives_only = replace(get_attack("fmn-l2"), none_sources=False)
+    run_targeted(tmp_path, positives_only, [direct], shapes_test, selected, SETTINGS)
+    before = table(tmp_path, "fmn-l2").read()
+    assert before and all(r["source_class"] < 3 for r in before)
+    run_targeted(tmp_path, get_attack("fmn-l2"), [direct], shapes_test, selected, SETTINGS)
+    records = table(tmp_path, "fmn-l2").read()
+    nones = [r for r in records if r["kind"] == NONE_TO_CLASS]
+    assert [r for r in records if r["kind"] != NONE_TO_CLASS] == before
+    assert {r["unit"] for r in nones} == {"direct-None-none-00000"}
+    none_sources = selected[shapes_test["label"][selected] == 3]
+    assert sorted({r["source"] for r in nones}) == sorted(none_sources.tolist())
+    for source in none_sources:
+        assert sorted(r["target"] for r in nones if r["source"] == source) == [0, 1, 2]
+    attacked = [r for r in nones if r["status"] == "attacked"]
+    assert any(r["success"] for r in attacked)
+    images = table(tmp_path, "fmn-l2")
+    for record in attacked:
+        adversarial = torch.as_tensor(images.load_image(record), dtype=torch.float32)
+        with torch.no_grad():
+            decision = trained_direct(adversarial[None, None]).argmax(1).item()
+        assert (decision == record["target"]) == record["success"]
+    # The paper's attack keeps to the paper's protocol: positives only.
+    run_targeted(tmp_path, get_attack("ifgsm"), [direct], shapes_test, selected, SETTINGS)
+    assert all(r["source_class"] < 3 for r in table(tmp_path, "ifgsm").read())
 
 
 def test_fmn_on_the_triple_staged_network_at_each_threshold(tmp_path, shapes_test):

@@ -112,6 +112,8 @@ def test_all_is_the_registered_suite_in_order_and_names_are_checked():
         register_attack(replace(get_attack("pgd"), summary="another"))
     with pytest.raises(ValueError, match="kind"):
         AttackSpec(name="x", kind="sideways", summary="", order=1, build=lambda: None)
+    with pytest.raises(ValueError, match="only a targeted attack takes None sources"):
+        replace(get_attack("pgd"), none_sources=True)
 
 
 def test_every_attack_builds_an_attack_with_its_own_arguments(trained_direct):

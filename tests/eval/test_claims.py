@@ -175,3 +175,29 @@ def test_minimal_norm_claims_need_a_triple_staged_network():
             minimal("direct", None, "false-positive", 0.02, 0.018, 0.022, "distortion")]
     claims = check_claims({"effort": {"fmn-l2": rows}}, ())
     assert not [c for c in claims if "minimal" in c["claim"]]
+
+
+def test_none_images_resisting_a_class_is_judged_at_the_higher_thresholds_only():
+    def none_row(network, threshold, value, low, high, flipped=20):
+        row = minimal(network, threshold, "none-to-class", value, low, high, "distortion")
+        return {**row, "succeeded": flipped, "attacked": 30}
+
+    rows = [none_row("direct", None, 0.02, 0.018, 0.022),
+            none_row("direct-param", None, 0.03, 0.025, 0.035),
+            # @0.2 a None image is nearer a class than on the direct networks: not claimed there
+            none_row("triple-staged", 0.2, 0.01, 0.008, 0.012),
+            none_row("triple-staged", 0.45, 0.05, 0.04, 0.06),
+            none_row("triple-staged", 0.7, 0.08, 0.07, 0.09, flipped=3)]
+    claims = check_claims({"effort": {"fmn-l2": rows}}, (0.2, 0.45, 0.7))
+    larger = claim(claims, "None images need a larger minimal L2 distortion (fmn-l2)")
+    assert larger["holds"] and larger["clear"]
+    assert "@0.7 0.08 [0.07-0.09] (flipped 3 of 30)" in larger["evidence"]
+    assert "@0.2" not in larger["evidence"]
+    order = claim(claims, "The higher the threshold, the more a None image resists")
+    assert order["holds"] and order["clear"]
+    # Nearer a class @0.7 than on direct-param: the claim falls, though not clearly.
+    rows[-1] = none_row("triple-staged", 0.7, 0.029, 0.02, 0.04)
+    claims = check_claims({"effort": {"fmn-l2": rows}}, (0.2, 0.45, 0.7))
+    fallen = claim(claims, "None images need a larger minimal L2 distortion (fmn-l2)")
+    assert not fallen["holds"] and not fallen["clear"]
+    assert not claim(claims, "The higher the threshold, the more a None image resists")["holds"]

@@ -7,7 +7,7 @@ import torch
 
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.sources import load_test_images, load_victims
-from mindseye.eval.clip import clip_table, clipped_hypotheses
+from mindseye.eval.clip import clip_row, clip_table, clipped_hypotheses
 from mindseye.eval.stats import wilson_interval
 from tests.fixtures.reported import SETTINGS
 
@@ -59,7 +59,15 @@ def test_clip_table_counts_each_attacks_final_images(reported, tmp_path):
                    (source, threshold, kind) for source in sources
                    for threshold, kind in ((0.2, "false-positive"), (0.7, "false-negative")))]
     others = [{**records[0], "network": "direct"}, {**records[1], "status": "misclassified"}]
-    rows = clip_table(model, test["image"], {"ifgsm": records + others}, {"ifgsm": ifgsm}, 5)
+    # A None image made class 0 (FMN's None sources): its own row, and no clean row of its own
+    # (a None image has no hypothesis of its own).
+    none_source = int(np.flatnonzero(labels == model.num_classes)[0])
+    none = {**records[0], "threshold": 0.45, "kind": "none-to-class", "source": none_source,
+            "source_class": model.num_classes, "target": 0}
+    rows = clip_table(model, test["image"], {"ifgsm": records + others + [none]},
+                      {"ifgsm": ifgsm}, 5)
+    assert rows.pop(2) == clip_row("ifgsm", 0.45, "none-to-class", clipped_hypotheses(
+        model, finals[:1], 1).any(1), clipped_hypotheses(model, finals[:1], 1)[:, 0])
     clean = clipped_hypotheses(model, test["image"][sources], 4)
     assert rows[0]["attack"] == "clean" and rows[0]["images"] == len(sources)
     assert rows[0]["any_class"] == clean.any(1).sum()

@@ -214,9 +214,17 @@ def test_report_text_shows_the_clip_paired_and_transfer_sections(reported):
     # A minimal-norm attack's steps are fixed: the report shows none, and pairs by distortion.
     fmn = [{**made, "steps": 100, "success": True, "distortion": 0.15, "linf": 0.05,
             "ssim": 0.9}]
-    metrics["effort"]["fmn-l2"] = effort_table(fmn)
-    metrics["paired"]["fmn-l2"] = paired_table(paper, fmn, by="distortion")
+    assert "none_to_class" not in report_text(metrics)
+    # FMN also took a None image towards a class: its own row, left out of the pairing with
+    # the paper's attack (which never attacks None images), and its figure in the caption.
+    none = {**fmn[0], "kind": "none-to-class", "source": 9, "source_class": 3,
+            "distortion": 0.07}
+    metrics["effort"]["fmn-l2"] = effort_table([*fmn, none])
+    metrics["paired"]["fmn-l2"] = paired_table(paper, [*fmn, none], by="distortion")
     text = report_text(metrics)
+    assert "| triple-staged @0.7 | none-to-class | 1 | 0 | 1 | - | - | 0.07 (0.07-0.07) |" in text
+    assert "`none_to_class*.png` (None images made a class)" in text
+    assert [row["kind"] for row in metrics["paired"]["fmn-l2"]] == ["false-positive"]
     assert "| triple-staged @0.7 | false-positive | 1 | 0 | 1 | - | - | 0.15 (0.15-0.15) |" in text
     assert "| 1 | 100.00% / 100.00% | 40 / - | 0.2 / 0.15 | 1 / 0 / 0 (1) | -0.05 |" in text
     assert "| ifgsm | @0.7 | false-positive | 2 | 50.00% [" in text
