@@ -278,10 +278,10 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
                 "; ".join(f"@{t:g}: steps this minus paper "
                           f"{_show(difference) if difference else '-'} (fewer in "
                           f"{row['other_fewer']}, more in {row['other_more']} of {row['pairs']} "
-                          f"pairs, sign test p {row['sign_test_p']:.2g}), flipped "
-                          f"{_show(paper_rate, 2)} vs {_show(other_rate, 2)}"
-                          for (t, difference), (other_rate, paper_rate), (_, row)
-                          in zip(differences, flipped, paired, strict=True)),
+                          f"pairs, sign test p {row['sign_test_p']:.2g}), flipped by the "
+                          f"paper's attack {row['plain_flipped']}, by this "
+                          f"{row['other_flipped']} of {row['pairs']}"
+                          for (t, difference), (_, row) in zip(differences, paired, strict=True)),
                 strict=False))
     # Masking, image by image: cells a gradient-free attack broke after every gradient attack
     # had left them robust, out of the cells it looked at (budgeted tables, then each cascade).

@@ -201,3 +201,24 @@ def test_none_images_resisting_a_class_is_judged_at_the_higher_thresholds_only()
     fallen = claim(claims, "None images need a larger minimal L2 distortion (fmn-l2)")
     assert not fallen["holds"] and not fallen["clear"]
     assert not claim(claims, "The higher the threshold, the more a None image resists")["holds"]
+
+
+def test_an_attack_that_flips_one_pair_more_fails_the_survival_claim_and_says_by_how_many():
+    def paired_row(threshold, paper, this, difference=(0, 0, 0)):
+        median, low, high = difference
+        return {"network": "triple-staged", "threshold": threshold, "kind": "false-positive",
+                "pairs": 300, "plain_flipped": paper, "other_flipped": this,
+                "plain_success": paper / 300, "other_success": this / 300,
+                "effort_difference": {"median": median, "median_ci": [low, high]},
+                "other_fewer": 34, "other_more": 61, "sign_test_p": 0.0073}
+
+    survives = "The triple-staged network's false-positive robustness survives the straight"
+    same = check_claims({"paired": {"ifgsm-bpda": [paired_row(0.7, 296, 296)]}}, (0.7,))
+    assert claim(same, survives)["holds"]
+    one_more = claim(check_claims({"paired": {"ifgsm-bpda": [paired_row(0.7, 296, 297)]}},
+                                  (0.7,)), survives)
+    assert not one_more["holds"] and not one_more["clear"]
+    assert "flipped by the paper's attack 296, by this 297 of 300" in one_more["evidence"]
+    faster = claim(check_claims({"paired": {"ifgsm-bpda": [
+        paired_row(0.7, 296, 296, (-24.5, -33, -17))]}}, (0.7,)), survives)
+    assert not faster["holds"] and faster["clear"]
