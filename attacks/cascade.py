@@ -306,7 +306,7 @@ def cascade_cells(records: list[dict], members: tuple[str, ...],
                   epsilons: tuple[float, ...]) -> list[dict]:
     """Every cell (network, threshold, budget, source) of a cascade's records: robust, or
     broken first by which member (in the cascade's order, the clean decision first), with the
-    L-inf and L2 distances of that member's closest adversarial there."""
+    decision, L-inf and L2 distances of that member's closest adversarial there."""
     order = {name: position for position, name in enumerate((CLEAN, *members))}
     sources: dict[str, dict[int, int]] = {}
     best: dict[tuple, tuple] = {}
@@ -320,20 +320,21 @@ def cascade_cells(records: list[dict], members: tuple[str, ...],
                     key = (record["network"], threshold, epsilon, record["source"])
                     rank = (order[record["member"]], record["linf"])
                     if key not in best or rank < best[key][0]:
-                        best[key] = (rank, record)
+                        best[key] = (rank, record, decision)
     thresholds = {record["network"]: record["thresholds"] for record in records}
     cells = []
     for network, classes in sources.items():
         for threshold in thresholds[network]:
             for epsilon in epsilons:
                 for source, source_class in sorted(classes.items()):
-                    found = best.get((network, threshold, epsilon, source))
-                    record = found[1] if found else None
+                    _, record, decision = best.get((network, threshold, epsilon, source),
+                                                   (None, None, None))
                     cells.append({
                         "network": network, "threshold": threshold, "epsilon": epsilon,
                         "source": source, "source_class": source_class,
                         "robust": record is None,
                         "broken_by": record["member"] if record else None,
+                        "decision": decision,
                         "linf": record["linf"] if record else None,
                         "l2": record["l2"] if record else None})
     return cells

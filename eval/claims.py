@@ -11,7 +11,13 @@ import math
 
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
-from mindseye.core.constants import DIRECT_NETWORKS, NONE_TO_CLASS, TRIPLE_STAGED
+from mindseye.core.constants import (
+    DIRECT_NETWORKS,
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    NONE_TO_CLASS,
+    TRIPLE_STAGED,
+)
 from mindseye.eval.stats import setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
@@ -131,8 +137,61 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
         "False negatives are resisted better at a lower threshold (more steps needed).",
         "median steps", grows=False)
     claims += _minimal_norm_claims(metrics, thresholds)
+    claims += _within_reach_claims(metrics, thresholds)
     claims += _beyond_paper_claims(metrics, thresholds)
     return claims
+
+
+def _within_reach_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
+    """The effort claims under fixed L-inf budgets, every attack that ran counted
+    (eval.stats.within_reach): false positives everywhere (Fig. 4), false negatives at the
+    lowest threshold (Fig. 6), and ours, None images at the thresholds above it."""
+    rows = metrics.get("within_reach", [])
+    ordered = sorted(thresholds)
+    if not rows or not ordered:
+        return []
+    return [
+        *_out_of_reach_claim(rows, FALSE_POSITIVE, ordered, "A false positive", "positives",
+                             "at every threshold"),
+        *_out_of_reach_claim(rows, FALSE_NEGATIVE, ordered[:1], "A false negative",
+                             "positives", f"@{ordered[0]:g}"),
+        *_out_of_reach_claim(rows, NONE_TO_CLASS, ordered[1:], "A class", "None images",
+                             "at every threshold above the lowest"),
+    ]
+
+
+def _out_of_reach_claim(rows: list[dict], kind: str, thresholds: list[float], subject: str,
+                        sources: str, where: str) -> list:
+    """`kind` is out of reach of a larger share of `sources` on the triple-staged network at
+    `thresholds` than on each direct network, at every budget that tells the two apart: where
+    every direct network has one within reach, and not both have every one within reach."""
+    def share(row: dict) -> Estimate:
+        return row["out_of_reach"] / row["sources"], row["ci_low"], row["ci_high"]
+
+    found = {(r["network"], r["threshold"], r["epsilon"]): r for r in rows
+             if r["kind"] == kind and r["sources"]}
+    settings = [(name, None) for name in DIRECT_NETWORKS] + [(TRIPLE_STAGED, t)
+                                                             for t in thresholds]
+    comparisons, evidence = [], []
+    for epsilon in sorted({key[2] for key in found}):
+        here = {setting: found[(*setting, epsilon)] for setting in settings
+                if (*setting, epsilon) in found}
+        direct = [here[d] for d in settings[:len(DIRECT_NETWORKS)] if d in here]
+        if not direct or any(row["out_of_reach"] == row["sources"] for row in direct):
+            continue
+        pairs = [(d, here[t]) for d in direct for t in settings[len(DIRECT_NETWORKS):]
+                 if t in here and d["out_of_reach"] + here[t]["out_of_reach"] > 0]
+        if pairs:
+            comparisons += [(share(d), share(t)) for d, t in pairs]
+            evidence.append(f"eps {epsilon:g}: " + ", ".join(
+                f"{setting_name(*setting)} {row['out_of_reach']} of {row['sources']}"
+                for setting, row in here.items()))
+    if not comparisons:
+        return []
+    return [_claim(
+        f"{subject} is out of reach of a larger share of {sources} on the triple-staged network "
+        f"{where} than on the direct ones, within every L-inf budget that tells them apart "
+        "(every attack that ran counted).", comparisons, "; ".join(evidence))]
 
 
 # The four effort claims of the paper's Figs. 4 and 6, each for one measured field of the

@@ -146,6 +146,33 @@ def cascade_text(name: str, summary: dict) -> list[str]:
     return [*lines, ""]
 
 
+def within_reach_text(rows: list[dict]) -> list[str]:
+    """eval.stats.within_reach as a table, one row per network, threshold and kind."""
+    if not rows:
+        return []
+    epsilons = sorted({r["epsilon"] for r in rows})
+    lines = ["## Out of reach of an L-inf budget, one direction at a time", "",
+             "Share of the correctly decided sources with no adversarial of the kind within the "
+             "budget from any attack that ran (the targeted attacks' closest successes by their "
+             "L-inf, and every broken cell of the budgeted attacks and cascades), with 95% "
+             "Wilson intervals. A false positive is any other positive class, a false negative "
+             "None, and a None image made any class; the sources are those every targeted "
+             "attack of the row attacked. Found distances are upper bounds, so these shares are "
+             "too.", "",
+             "| network | kind | sources | " + " | ".join(f"eps {e:g}" for e in epsilons)
+             + " | attacks |",
+             "|---|---|---|" + "---|" * len(epsilons) + "---|"]
+    for (network, threshold, kind), items in group(
+            rows, lambda r: (r["network"], r["threshold"], r["kind"])).items():
+        by_eps = {r["epsilon"]: r for r in items}
+        lines.append(f"| {setting_name(network, threshold)} | {kind} | {items[0]['sources']} | "
+                     + " | ".join(interval_text(by_eps[e]["out_of_reach"], by_eps[e]["sources"],
+                                                (by_eps[e]["ci_low"], by_eps[e]["ci_high"]))
+                                  if e in by_eps else "-" for e in epsilons)
+                     + f" | {', '.join(items[0]['attacks'])} |")
+    return [*lines, ""]
+
+
 def report_text(metrics: dict) -> str:
     lines = ["# mindseye report", "", *provenance_text(metrics.get("provenance")),
              f"Classes: {', '.join(metrics['classes'])}; {metrics['test_samples']} test images.",
@@ -297,6 +324,7 @@ def report_text(metrics: dict) -> str:
         lines.append("")
     for name, summary in metrics.get("cascades", {}).items():
         lines += cascade_text(name, summary)
+    lines += within_reach_text(metrics.get("within_reach", []))
     masking = metrics.get("masking")
     if masking is not None:
         lines += ["## Gradient masking, image by image", "",

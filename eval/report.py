@@ -62,6 +62,7 @@ from mindseye.eval.stats import (
     robust_accuracy,
     setting_name,
     transfer_table,
+    within_reach,
     worst_case_records,
 )
 from mindseye.models.runs import weights_fingerprint
@@ -132,6 +133,10 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         if any(gradient_free.values()) else None,
         "masking_checked": masking_checked(gradient, gradient_free)
         if any(gradient_free.values()) else None,
+        # Every attack, one direction at a time: a false positive within a budget is a question
+        # the cascade's first-wrong-decision stop cannot answer alone.
+        "within_reach": within_reach({name: tables[name] for name in targeted}, ran,
+                                     settings.epsilons, len(classes) - 1),
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
         "cascades": cascades(run_dir, settings, len(classes) - 1),
         "none_errors_by_photo": none_errors_by_photo(data_dir, clean, len(classes) - 1),

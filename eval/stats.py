@@ -10,7 +10,14 @@ from scipy.stats import binom, binomtest
 
 from mindseye.attacks.cascade import CLEAN, cascade_cells
 from mindseye.attacks.ifgsm import PAPER_ATTACK
-from mindseye.core.constants import DIRECT_NETWORKS, THRESHOLDS, TRIPLE_STAGED
+from mindseye.core.constants import (
+    DIRECT_NETWORKS,
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    NONE_TO_CLASS,
+    THRESHOLDS,
+    TRIPLE_STAGED,
+)
 
 # The table of robust accuracy at each budget that takes, image by image, the worst case over
 # every budgeted attack and finished cascade that ran (AutoAttack's headline).
@@ -288,6 +295,68 @@ def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
                 row["robust"] = False
                 row["broken_by"].append(attack)
     return list(merged.values())
+
+
+def pair_kind(source_class: int, decision: int, none_label: int) -> str:
+    """Which kind of pair an adversarial makes: a None image made a class, a positive made
+    None, or a positive made another positive class."""
+    if source_class == none_label:
+        return NONE_TO_CLASS
+    return FALSE_NEGATIVE if decision == none_label else FALSE_POSITIVE
+
+
+def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]],
+                 epsilons: tuple[float, ...], none_label: int) -> list[dict]:
+    """Every attack read one direction at a time: per network, threshold, kind of pair and
+    L-inf budget, how many sources have no adversarial of that kind within the budget from any
+    attack (`out_of_reach` of `sources`, with Wilson's interval for the share). A false positive
+    is any other positive class, a false negative None, a None image made any class. An
+    untargeted budgeted attack (a cascade) stops at the first wrong decision, which on a
+    positive is mostly None, so alone it cannot say whether a false positive was within reach;
+    the targeted records can, by their L-inf, and every broken budgeted cell adds its own.
+
+    The sources are those every targeted table with records of the setting attacked (correctly
+    decided there, so the share is conditional on the clean decision): each met every targeted
+    attack. A source's `closest` is the smallest L-inf of any success of that kind (a budgeted
+    cell's adversarial, or its budget where no distance is recorded, counts too). Every found
+    distance is an upper bound on the true smallest, so the counts out of reach are upper
+    bounds."""
+    attacked = defaultdict(lambda: defaultdict(dict))  # setting -> table -> source -> closest
+    for table, records in targeted.items():
+        for record in records:
+            if record.get("status") != "attacked":
+                continue
+            found = attacked[(record["network"], record["threshold"], record["kind"])][table]
+            closest = found.get(record["source"], math.inf)
+            found[record["source"]] = (min(closest, record["linf"]) if record["success"]
+                                       else closest)
+    broken = defaultdict(lambda: defaultdict(lambda: math.inf))  # setting -> source -> L-inf
+    ran = defaultdict(set)  # (network, threshold) -> the budgeted tables that attacked there
+    for table, rows in budgeted.items():
+        for row in rows:
+            ran[(row["network"], row["threshold"])].add(table)
+            # A clean error (a cascade's "clean" member, a budgeted record's clean decision) is
+            # no attack's doing.
+            if (row["robust"] or row.get("decision") is None or row.get("broken_by") == CLEAN
+                    or row.get("clean_decision", row["source_class"]) != row["source_class"]):
+                continue
+            kind = pair_kind(row["source_class"], row["decision"], none_label)
+            setting = (row["network"], row["threshold"], kind)
+            distance = row["epsilon"] if row.get("linf") is None else row["linf"]
+            broken[setting][row["source"]] = min(broken[setting][row["source"]], distance)
+    rows = []
+    for setting, by_table in sorted(attacked.items(), key=lambda item: _sort_key((item[0],))):
+        sources = sorted(set.intersection(*(set(found) for found in by_table.values())))
+        closest = [min(broken[setting][source], *(found[source] for found in by_table.values()))
+                   for source in sources]
+        for epsilon in epsilons:
+            out = sum(distance > epsilon for distance in closest)
+            low, high = wilson_interval(len(sources) - out, len(sources))
+            rows.append({"network": setting[0], "threshold": setting[1], "kind": setting[2],
+                         "epsilon": epsilon, "sources": len(sources), "out_of_reach": out,
+                         "ci_low": 1 - high, "ci_high": 1 - low,
+                         "attacks": sorted({*by_table, *ran[setting[:2]]})})
+    return rows
 
 
 def paired_difference_interval(both: int, first_only: int, second_only: int, neither: int,

@@ -270,6 +270,7 @@ def test_a_flip_counts_at_another_threshold_only_where_float32_decides_wrongly()
     assert cells[(0.7, 8.0)]["robust"] and cells[(0.7, 4.0)]["robust"]
     assert not cells[(0.2, 8.0)]["robust"] and not cells[(0.45, 8.0)]["robust"]
     assert cells[(0.2, 8.0)]["broken_by"] == "apgd-ce" and cells[(0.2, 8.0)]["linf"] == 6.0
+    assert cells[(0.2, 8.0)]["decision"] == 1 and cells[(0.7, 8.0)]["decision"] is None
     assert cells[(0.2, 4.0)]["robust"]  # beyond the smaller budget
 
 

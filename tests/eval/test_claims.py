@@ -1,6 +1,7 @@
 """eval.claims on hand-made metrics: verdicts follow the numbers, intervals decide `clear`."""
 
 from mindseye.eval.claims import check_claims
+from mindseye.eval.stats import wilson_interval
 
 
 def effort(network, threshold, kind, steps, steps_ci, distortion=0.05, distortion_ci=(0.04, 0.06)):
@@ -222,3 +223,33 @@ def test_an_attack_that_flips_one_pair_more_fails_the_survival_claim_and_says_by
     faster = claim(check_claims({"paired": {"ifgsm-bpda": [
         paired_row(0.7, 296, 296, (-24.5, -33, -17))]}}, (0.7,)), survives)
     assert not faster["holds"] and faster["clear"]
+
+
+def test_out_of_reach_claims_are_judged_where_a_budget_tells_the_networks_apart():
+    def reach(network, threshold, kind, epsilon, out, sources=75):
+        low, high = wilson_interval(sources - out, sources)
+        return {"network": network, "threshold": threshold, "kind": kind, "epsilon": epsilon,
+                "sources": sources, "out_of_reach": out, "ci_low": 1 - high, "ci_high": 1 - low}
+
+    def rows(triple_at_8):
+        found = []
+        for epsilon, direct, direct_param, triple in (
+                (2, 75, 75, 75), (4, 73, 75, 75), (8, 40, 42, triple_at_8), (32, 0, 0, 0)):
+            found += [reach("direct", None, "false-positive", epsilon, direct),
+                      reach("direct-param", None, "false-positive", epsilon, direct_param),
+                      reach("triple-staged", 0.7, "false-positive", epsilon, triple)]
+        return found
+
+    text = "A false positive is out of reach of a larger share of positives"
+    found = claim(check_claims({"within_reach": rows(70)}, (0.7,)), text)
+    # Only 8 grey levels tell them apart: at 2 and 4 a direct network has every positive out
+    # of reach, at 32 none on every network.
+    assert found["holds"] and found["clear"]
+    assert found["evidence"] == ("eps 8: direct 40 of 75, direct-param 42 of 75, "
+                                 "triple-staged @0.7 70 of 75")
+    assert not claim(check_claims({"within_reach": rows(30)}, (0.7,)), text)["holds"]
+    noisy = claim(check_claims({"within_reach": rows(45)}, (0.7,)), text)
+    assert noisy["holds"] and not noisy["clear"]
+    # Nothing about None images without their rows.
+    assert not [c for c in check_claims({"within_reach": rows(70)}, (0.2, 0.7))
+                if c["claim"].startswith("A class is out of reach")]

@@ -18,7 +18,14 @@ from mindseye.cli import main
 from mindseye.eval.clip import clip_row
 from mindseye.eval.markdown import report_text
 from mindseye.eval.report import write_report
-from mindseye.eval.stats import Z_95, effort_table, paired_table, transfer_table, wilson_interval
+from mindseye.eval.stats import (
+    Z_95,
+    effort_table,
+    group,
+    paired_table,
+    transfer_table,
+    wilson_interval,
+)
 from mindseye.models.triple_staged import decide
 from tests.fixtures.reported import SETTINGS
 from tests.fixtures.synthetic_shapes import CLASSES
@@ -272,3 +279,25 @@ def test_the_worst_case_over_the_budgeted_attacks_is_reported(reported, tmp_path
             assert worst[key]["robust_accuracy"] <= row["robust_accuracy"]
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Robust accuracy against L-inf budget: worst-case" in text
+
+
+def test_out_of_reach_counts_no_source_the_paper_attack_reached_within_the_budget(reported):
+    metrics = json.loads((reported["report"] / "metrics.json").read_text())
+    assert ("## Out of reach of an L-inf budget, one direction at a time"
+            in (reported["report"] / "report.md").read_text())
+    rows = metrics["within_reach"]
+    assert {r["kind"] for r in rows} == {"false-positive", "false-negative"}
+    ifgsm = read_records(reported["run"] / "attacks" / "ifgsm")
+    for row in rows:
+        mine = [r for r in ifgsm if r["status"] == "attacked" and (
+            r["network"], r["threshold"], r["kind"]) == (row["network"], row["threshold"],
+                                                        row["kind"])]
+        # Every targeted attack here took the same sources as the paper's.
+        assert row["sources"] == len({r["source"] for r in mine}) > 0
+        reached = {r["source"] for r in mine if r["success"] and r["linf"] <= row["epsilon"]}
+        assert row["out_of_reach"] <= row["sources"] - len(reached)
+        assert "ifgsm" in row["attacks"] and "pgd" in row["attacks"]
+    # A larger budget never puts more out of reach.
+    for key, items in group(rows, lambda r: (r["network"], r["threshold"], r["kind"])).items():
+        counts = [r["out_of_reach"] for r in sorted(items, key=lambda r: r["epsilon"])]
+        assert counts == sorted(counts, reverse=True), key

@@ -15,6 +15,7 @@ from mindseye.eval.stats import (
     transfer_table,
     unit_costs,
     wilson_interval,
+    within_reach,
 )
 from mindseye.models.triple_staged import decide
 
@@ -315,3 +316,44 @@ def test_paired_table_by_linf_counts_a_failure_as_the_largest_change():
     # +4 grey levels on source 0; on source 1 the other's 40 against a failure's 255.
     assert (row["other_fewer"], row["other_more"]) == (1, 1)
     assert row["effort_difference"]["mean"] == (4.0 + 40.0 - 255.0) / 2
+
+
+def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack():
+    def targeted(table, source, kind, success, linf, target=1):
+        return {"network": "direct", "threshold": None, "kind": kind, "status": "attacked",
+                "source": source, "source_class": 0, "target": target, "success": success,
+                "linf": linf, "attack": table}
+
+    def cell(source, decision, linf, **extra):
+        return {"network": "direct", "threshold": None, "epsilon": 8.0, "source": source,
+                "source_class": 0, "robust": False, "decision": decision, "linf": linf,
+                **extra}
+
+    tables = {
+        "ifgsm": [targeted("ifgsm", 0, "false-positive", True, 6.0),
+                  targeted("ifgsm", 1, "false-positive", False, 40.0),
+                  # attacked by one table only: not every attack met it, so it is left out
+                  targeted("ifgsm", 2, "false-positive", True, 1.0),
+                  targeted("ifgsm", 0, "false-negative", True, 10.0, target=3),
+                  {**targeted("ifgsm", 4, "false-positive", False, 0.0),
+                   "status": "misclassified"}],
+        "fmn-linf": [targeted("fmn-linf", 0, "false-positive", True, 3.0),
+                     targeted("fmn-linf", 0, "false-positive", False, 0.0, target=2),
+                     targeted("fmn-linf", 1, "false-positive", False, 0.0)],
+    }
+    budgeted = {"reviewer": [
+        cell(1, 2, 7.0, broken_by="apgd-dlr-targeted"),  # source 1 made class 2 within 7
+        cell(1, 3, 1.0, broken_by="clean"),  # a clean error is no attack's
+        cell(0, 3, 2.0, broken_by="apgd-ce"),  # a false negative within 2
+    ], "pgd": [{**cell(1, 1, 0.0), "clean_decision": 1}]}  # wrong before the attack
+    rows = within_reach(tables, budgeted, (2.0, 4.0, 8.0), none_label=3)
+    positives = [r for r in rows if r["kind"] == "false-positive"]
+    assert [r["sources"] for r in positives] == [2, 2, 2]
+    # closest: source 0 at 3 (FMN), source 1 at 7 (the cascade's targeted member)
+    assert [r["out_of_reach"] for r in positives] == [2, 1, 0]
+    assert positives[0]["attacks"] == ["fmn-linf", "ifgsm", "pgd", "reviewer"]
+    assert (positives[1]["ci_low"], positives[1]["ci_high"]) == tuple(
+        1 - bound for bound in reversed(wilson_interval(1, 2)))
+    negatives = [r for r in rows if r["kind"] == "false-negative"]
+    # ifgsm's false negative at 10, the cascade's at 2: within every budget here
+    assert [(r["sources"], r["out_of_reach"]) for r in negatives] == [(1, 0)] * 3
