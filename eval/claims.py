@@ -8,6 +8,7 @@ hard-coded to an outcome: every verdict is a comparison of measured values.
 """
 
 import math
+from collections import defaultdict
 
 from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.registry import spec_of_table
@@ -188,10 +189,18 @@ def _out_of_reach_claim(rows: list[dict], kind: str, thresholds: list[float], su
                 for setting, row in here.items()))
     if not comparisons:
         return []
+    attacks = defaultdict(list)  # the attacks counted -> the settings they were counted on
+    for row in rows:
+        setting = setting_name(row["network"], row["threshold"])
+        if (row["kind"] == kind and (row["network"], row["threshold"]) in settings
+                and setting not in attacks[tuple(row["attacks"])]):
+            attacks[tuple(row["attacks"])].append(setting)
     return [_claim(
         f"{subject} is out of reach of a larger share of {sources} on the triple-staged network "
         f"{where} than on the direct ones, within every L-inf budget that tells them apart "
-        "(every attack that ran counted).", comparisons, "; ".join(evidence))]
+        "(every attack that ran alike counted).", comparisons, "; ".join(evidence)
+        + "; attacks counted: " + "; ".join(f"{', '.join(settings)}: {', '.join(names)}"
+                                             for names, settings in attacks.items()))]
 
 
 # The four effort claims of the paper's Figs. 4 and 6, each for one measured field of the

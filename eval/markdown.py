@@ -156,8 +156,8 @@ def within_reach_text(rows: list[dict]) -> list[str]:
              "budget from any attack that ran (the targeted attacks' closest successes by their "
              "L-inf, and every broken cell of the budgeted attacks and cascades), with 95% "
              "Wilson intervals. A false positive is any other positive class, a false negative "
-             "None, and a None image made any class; the sources are those every targeted "
-             "attack of the row attacked. Found distances are upper bounds, so these shares are "
+             "None, and a None image made any class; the sources are those every attack of the "
+             "row attacked. Found distances are upper bounds, so these shares are "
              "too.", "",
              "| network | kind | sources | " + " | ".join(f"eps {e:g}" for e in epsilons)
              + " | attacks |",

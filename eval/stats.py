@@ -3,7 +3,7 @@ plain dicts out), so every figure and sentence can be recomputed from the files 
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 
 import numpy as np
 from scipy.stats import binom, binomtest
@@ -161,9 +161,9 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def effort_table(records: list[dict]) -> list[dict]:
-    """Per network, threshold and kind (false-positive / false-negative): how many were attacked,
-    left out as misclassified, flipped, and stopped by the step cap; steps and distortion of the
-    successful ones."""
+    """Per network, threshold and kind of pair (core.constants.PAIR_KINDS): how many were
+    attacked, left out as misclassified, flipped, and stopped by the step cap; steps and
+    distortion of the successful ones."""
     rows = []
     by_setting = group(records, lambda r: (r["network"], r["threshold"], r["kind"]))
     for (network, threshold, kind), items in sorted(by_setting.items(), key=_sort_key):
@@ -306,21 +306,25 @@ def pair_kind(source_class: int, decision: int, none_label: int) -> str:
 
 
 def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]],
-                 epsilons: tuple[float, ...], none_label: int) -> list[dict]:
+                 epsilons: tuple[float, ...], none_label: int,
+                 sampled: Collection[str] = ()) -> list[dict]:
     """Every attack read one direction at a time: per network, threshold, kind of pair and
     L-inf budget, how many sources have no adversarial of that kind within the budget from any
     attack (`out_of_reach` of `sources`, with Wilson's interval for the share). A false positive
     is any other positive class, a false negative None, a None image made any class. An
     untargeted budgeted attack (a cascade) stops at the first wrong decision, which on a
     positive is mostly None, so alone it cannot say whether a false positive was within reach;
-    the targeted records can, by their L-inf, and every broken budgeted cell adds its own.
+    the targeted records can, by their L-inf, and every broken budgeted cell adds its own (a
+    cascade cell keeps the adversarial of the member that broke it first).
 
     The sources are those every targeted table with records of the setting attacked (correctly
-    decided there, so the share is conditional on the clean decision): each met every targeted
-    attack. A source's `closest` is the smallest L-inf of any success of that kind (a budgeted
-    cell's adversarial, or its budget where no distance is recorded, counts too). Every found
-    distance is an upper bound on the true smallest, so the counts out of reach are upper
-    bounds."""
+    decided there, so the share is conditional on the clean decision) and every budgeted table
+    of the network and threshold took, except the `sampled` ones, which took only some images
+    (the first few of each label, or what the gradient attacks left robust): each source met
+    every attack that took all of them. A source's `closest` is the smallest L-inf of any
+    success of that kind (a budgeted cell without a recorded distance counts at its budget).
+    Every found distance is an upper bound on the true smallest, so the counts out of reach are
+    upper bounds. `attacks` names the tables counted in the row."""
     attacked = defaultdict(lambda: defaultdict(dict))  # setting -> table -> source -> closest
     for table, records in targeted.items():
         for record in records:
@@ -331,10 +335,11 @@ def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]
             found[record["source"]] = (min(closest, record["linf"]) if record["success"]
                                        else closest)
     broken = defaultdict(lambda: defaultdict(lambda: math.inf))  # setting -> source -> L-inf
-    ran = defaultdict(set)  # (network, threshold) -> the budgeted tables that attacked there
+    # (network, threshold) -> budgeted table -> the sources it took there
+    took = defaultdict(lambda: defaultdict(set))
     for table, rows in budgeted.items():
         for row in rows:
-            ran[(row["network"], row["threshold"])].add(table)
+            took[(row["network"], row["threshold"])][table].add(row["source"])
             # A clean error (a cascade's "clean" member, a budgeted record's clean decision) is
             # no attack's doing.
             if (row["robust"] or row.get("decision") is None or row.get("broken_by") == CLEAN
@@ -346,7 +351,9 @@ def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]
             broken[setting][row["source"]] = min(broken[setting][row["source"]], distance)
     rows = []
     for setting, by_table in sorted(attacked.items(), key=lambda item: _sort_key((item[0],))):
-        sources = sorted(set.intersection(*(set(found) for found in by_table.values())))
+        complete = [found for table, found in took[setting[:2]].items() if table not in sampled]
+        sources = sorted(set.intersection(*(set(found) for found in by_table.values()),
+                                          *complete))
         closest = [min(broken[setting][source], *(found[source] for found in by_table.values()))
                    for source in sources]
         for epsilon in epsilons:
@@ -355,7 +362,7 @@ def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]
             rows.append({"network": setting[0], "threshold": setting[1], "kind": setting[2],
                          "epsilon": epsilon, "sources": len(sources), "out_of_reach": out,
                          "ci_low": 1 - high, "ci_high": 1 - low,
-                         "attacks": sorted({*by_table, *ran[setting[:2]]})})
+                         "attacks": sorted({*by_table, *took[setting[:2]]})})
     return rows
 
 

@@ -229,7 +229,8 @@ def test_out_of_reach_claims_are_judged_where_a_budget_tells_the_networks_apart(
     def reach(network, threshold, kind, epsilon, out, sources=75):
         low, high = wilson_interval(sources - out, sources)
         return {"network": network, "threshold": threshold, "kind": kind, "epsilon": epsilon,
-                "sources": sources, "out_of_reach": out, "ci_low": 1 - high, "ci_high": 1 - low}
+                "sources": sources, "out_of_reach": out, "ci_low": 1 - high, "ci_high": 1 - low,
+                "attacks": ["ifgsm", "pgd"] + (["ifgsm-bpda"] if threshold else [])}
 
     def rows(triple_at_8):
         found = []
@@ -246,10 +247,26 @@ def test_out_of_reach_claims_are_judged_where_a_budget_tells_the_networks_apart(
     # of reach, at 32 none on every network.
     assert found["holds"] and found["clear"]
     assert found["evidence"] == ("eps 8: direct 40 of 75, direct-param 42 of 75, "
-                                 "triple-staged @0.7 70 of 75")
+                                 "triple-staged @0.7 70 of 75; attacks counted: direct, "
+                                 "direct-param: ifgsm, pgd; triple-staged @0.7: ifgsm, pgd, "
+                                 "ifgsm-bpda")
     assert not claim(check_claims({"within_reach": rows(30)}, (0.7,)), text)["holds"]
     noisy = claim(check_claims({"within_reach": rows(45)}, (0.7,)), text)
     assert noisy["holds"] and not noisy["clear"]
     # Nothing about None images without their rows.
     assert not [c for c in check_claims({"within_reach": rows(70)}, (0.2, 0.7))
                 if c["claim"].startswith("A class is out of reach")]
+    # None images (ours) are judged above the lowest threshold, false negatives at it.
+    none = [reach("direct", None, "none-to-class", 8, 10, 25),
+            reach("direct-param", None, "none-to-class", 8, 12, 25),
+            reach("triple-staged", 0.2, "none-to-class", 8, 2, 25),
+            reach("triple-staged", 0.7, "none-to-class", 8, 25, 25),
+            reach("direct", None, "false-negative", 8, 5),
+            reach("direct-param", None, "false-negative", 8, 2),
+            reach("triple-staged", 0.2, "false-negative", 8, 60),
+            reach("triple-staged", 0.7, "false-negative", 8, 0)]
+    claims = check_claims({"within_reach": none}, (0.2, 0.7))
+    resisted = claim(claims, "A class is out of reach of a larger share of None images")
+    assert resisted["holds"] and resisted["clear"] and "@0.2" not in resisted["evidence"]
+    negatives = claim(claims, "A false negative is out of reach of a larger share of positives")
+    assert negatives["holds"] and negatives["clear"] and "@0.7" not in negatives["evidence"]

@@ -17,7 +17,7 @@ from mindseye.attacks.sources import load_test_images, load_victims, outputs_and
 from mindseye.cli import main
 from mindseye.eval.clip import clip_row
 from mindseye.eval.markdown import report_text
-from mindseye.eval.report import write_report
+from mindseye.eval.report import within_reach_alike, write_report
 from mindseye.eval.stats import (
     Z_95,
     effort_table,
@@ -301,3 +301,31 @@ def test_out_of_reach_counts_no_source_the_paper_attack_reached_within_the_budge
     for key, items in group(rows, lambda r: (r["network"], r["threshold"], r["kind"])).items():
         counts = [r["out_of_reach"] for r in sorted(items, key=lambda r: r["epsilon"])]
         assert counts == sorted(counts, reverse=True), key
+
+
+def test_within_reach_counts_only_attacks_that_ran_alike_on_every_network():
+    def targeted(network, threshold, source, success, linf):
+        return {"network": network, "threshold": threshold, "kind": "false-positive",
+                "status": "attacked", "source": source, "source_class": 0, "target": 1,
+                "success": success, "linf": linf}
+
+    settings = [("direct", None), ("triple-staged", 0.7)]
+    far = {"ifgsm": [targeted(n, t, s, True, 30.0) for n, t in settings for s in (0, 1)]}
+    tables = {
+        **far,
+        # FMN on the direct network alone would make the triple-staged one look the stronger
+        "fmn-linf": [targeted("direct", None, s, True, 2.0) for s in (0, 1)],
+        # BPDA applies to the triple-staged network alone: it counts there
+        "ifgsm-bpda": [targeted("triple-staged", 0.7, 0, True, 3.0),
+                       targeted("triple-staged", 0.7, 1, False, 0.0)],
+        # without the clip, another network than the triple-staged one: left out
+        "ifgsm+clip-none": [targeted(n, t, s, True, 1.0) for n, t in settings for s in (0, 1)],
+    }
+    square = [{"network": n, "threshold": t, "epsilon": 4.0, "source": 0, "source_class": 0,
+               "robust": True, "decision": 0, "linf": 4.0} for n, t in settings]
+    rows = within_reach_alike(tables, {"square-5000": square}, (4.0,), none_label=3)
+    by_network = {r["network"]: r for r in rows}
+    assert by_network["direct"]["attacks"] == ["ifgsm", "square-5000"]
+    assert by_network["triple-staged"]["attacks"] == ["ifgsm", "ifgsm-bpda", "square-5000"]
+    # Square took source 0 alone (what the gradient attacks left): it narrows nothing.
+    assert [(r["sources"], r["out_of_reach"]) for r in rows] == [(2, 2), (2, 1)]

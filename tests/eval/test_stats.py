@@ -345,7 +345,8 @@ def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack()
         cell(1, 2, 7.0, broken_by="apgd-dlr-targeted"),  # source 1 made class 2 within 7
         cell(1, 3, 1.0, broken_by="clean"),  # a clean error is no attack's
         cell(0, 3, 2.0, broken_by="apgd-ce"),  # a false negative within 2
-    ], "pgd": [{**cell(1, 1, 0.0), "clean_decision": 1}]}  # wrong before the attack
+    ], "pgd": [{**cell(1, 1, 0.0), "clean_decision": 1},  # wrong before the attack
+               {**cell(0, 0, 0.0), "robust": True, "clean_decision": 0}]}
     rows = within_reach(tables, budgeted, (2.0, 4.0, 8.0), none_label=3)
     positives = [r for r in rows if r["kind"] == "false-positive"]
     assert [r["sources"] for r in positives] == [2, 2, 2]
@@ -354,6 +355,36 @@ def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack()
     assert positives[0]["attacks"] == ["fmn-linf", "ifgsm", "pgd", "reviewer"]
     assert (positives[1]["ci_low"], positives[1]["ci_high"]) == tuple(
         1 - bound for bound in reversed(wilson_interval(1, 2)))
+    # Source 0's closest false positive lies exactly at 3: within a budget of 3.
+    (at_three,) = [r for r in within_reach(tables, budgeted, (3.0,), none_label=3)
+                   if r["kind"] == "false-positive"]
+    assert at_three["out_of_reach"] == 1
     negatives = [r for r in rows if r["kind"] == "false-negative"]
     # ifgsm's false negative at 10, the cascade's at 2: within every budget here
     assert [(r["sources"], r["out_of_reach"]) for r in negatives] == [(1, 0)] * 3
+    # A budgeted attack that took fewer images narrows the sources to those it took too.
+    budgeted["square"] = [{**cell(1, 1, 0.0), "robust": True, "clean_decision": 0}]
+    narrowed = [r for r in within_reach(tables, budgeted, (4.0,), none_label=3)
+                if r["kind"] == "false-positive"]
+    assert [(r["sources"], r["out_of_reach"]) for r in narrowed] == [(1, 1)]
+
+
+def test_within_reach_counts_a_none_image_made_any_class():
+    def fmn(source, target, success, linf):
+        return {"network": "direct", "threshold": None, "kind": "none-to-class",
+                "status": "attacked", "source": source, "source_class": 3, "target": target,
+                "success": success, "linf": linf}
+
+    targeted = {"fmn-l2": [fmn(7, 0, True, 20.0), fmn(7, 1, False, 0.0),
+                           fmn(8, 0, False, 0.0), fmn(8, 1, False, 0.0)]}
+    # The cascade made None image 8 class 2 within 4 (any class counts); on positive 5 it made
+    # None, a false negative, which says nothing of None images.
+    cells = [{"network": "direct", "threshold": None, "epsilon": 8.0, "source": source,
+              "source_class": source_class, "robust": False, "decision": decision, "linf": 4.0,
+              "broken_by": "apgd-ce"} for source, source_class, decision in ((8, 3, 2),
+                                                                             (5, 0, 3))]
+    cells.append({**cells[0], "source": 7, "robust": True, "decision": None, "linf": None})
+    rows = within_reach(targeted, {"reviewer": cells}, (4.0, 16.0, 32.0), none_label=3)
+    nones = [r for r in rows if r["kind"] == "none-to-class"]
+    assert [(r["sources"], r["out_of_reach"]) for r in nones] == [(2, 1), (2, 1), (2, 0)]
+    assert [r["kind"] for r in rows] == ["none-to-class"] * 3
