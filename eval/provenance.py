@@ -25,14 +25,16 @@ CLEAN_RECIPE = "clean"  # the recipe of networks trained on clean images only
 
 def code_commit(where: Path = CODE_DIR) -> str:
     """The git commit of the code that wrote the report (`+changes` when the checkout has
-    uncommitted edits), or the package version where it is not a git checkout."""
+    uncommitted edits outside `results/`, where running attacks keep their records), or the
+    package version where it is not a git checkout."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
                               check=True, timeout=30).stdout.strip()
 
     try:
         commit = git("rev-parse", "--short=12", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                      ":(top,exclude)results")
     except (OSError, subprocess.SubprocessError):
         return f"version {__version__} (not a git checkout)"
     return commit + (" +changes" if changed else "")

@@ -68,3 +68,23 @@ def test_the_commit_is_this_checkouts(tmp_path):
     head = found.stdout.strip()
     assert code_commit().split()[0] == head
     assert code_commit(tmp_path).startswith("version ")  # not a git checkout
+
+
+def test_records_written_under_results_are_not_code_changes(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t",
+                        *args], check=True, capture_output=True)
+
+    for name in ("eval", "attacks", "results"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "eval" / "provenance.py").write_text("x = 1\n")
+    (tmp_path / "attacks" / "pgd.py").write_text("x = 1\n")
+    (tmp_path / "results" / "unit.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    (tmp_path / "results" / "unit.json").write_text('{"count": 1}\n')  # a running attack's
+    assert "+changes" not in code_commit(tmp_path / "eval")
+    # Asked from the package's own folder, an edit anywhere else in the checkout still counts.
+    (tmp_path / "attacks" / "pgd.py").write_text("x = 2\n")
+    assert code_commit(tmp_path / "eval").endswith(" +changes")
