@@ -19,7 +19,7 @@ from mindseye.core.constants import (
     NONE_TO_CLASS,
     TRIPLE_STAGED,
 )
-from mindseye.eval.stats import setting_name, wilson_interval
+from mindseye.eval.stats import group, setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
 # "the error rate on normal samples is still reasonable" (paper, section 4) made a number: the
@@ -144,64 +144,66 @@ def check_claims(metrics: dict, thresholds: tuple[float, ...]) -> list[dict]:
 
 
 def _within_reach_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
-    """The effort claims under fixed L-inf budgets, every attack that ran counted
-    (eval.stats.within_reach): false positives everywhere (Fig. 4), false negatives at the
-    lowest threshold (Fig. 6), and ours, None images at the thresholds above it."""
-    rows = metrics.get("within_reach", [])
+    """The effort claims under fixed L-inf budgets, every attack that ran alike counted
+    (eval.stats.within_reach, paired source by source: `paired_within_reach`): false positives
+    at every threshold (Fig. 4), false negatives at the lowest threshold (Fig. 6), and ours,
+    None images at the thresholds above it."""
     ordered = sorted(thresholds)
-    if not rows or not ordered:
+    if not metrics.get("within_reach_paired") or not ordered:
         return []
     return [
-        *_out_of_reach_claim(rows, FALSE_POSITIVE, ordered, "A false positive", "positives",
+        *_out_of_reach_claim(metrics, FALSE_POSITIVE, ordered, "A false positive", "positives",
                              "at every threshold"),
-        *_out_of_reach_claim(rows, FALSE_NEGATIVE, ordered[:1], "A false negative",
+        *_out_of_reach_claim(metrics, FALSE_NEGATIVE, ordered[:1], "A false negative",
                              "positives", f"@{ordered[0]:g}"),
-        *_out_of_reach_claim(rows, NONE_TO_CLASS, ordered[1:], "A class", "None images",
+        *_out_of_reach_claim(metrics, NONE_TO_CLASS, ordered[1:], "A class", "None images",
                              "at every threshold above the lowest"),
     ]
 
 
-def _out_of_reach_claim(rows: list[dict], kind: str, thresholds: list[float], subject: str,
+def _out_of_reach_claim(metrics: dict, kind: str, thresholds: list[float], subject: str,
                         sources: str, where: str) -> list:
     """`kind` is out of reach of a larger share of `sources` on the triple-staged network at
-    `thresholds` than on each direct network, at every budget that tells the two apart: where
-    every direct network has one within reach, and not both have every one within reach."""
-    def share(row: dict) -> Estimate:
-        return row["out_of_reach"] / row["sources"], row["ci_low"], row["ci_high"]
-
-    found = {(r["network"], r["threshold"], r["epsilon"]): r for r in rows
-             if r["kind"] == kind and r["sources"]}
-    settings = [(name, None) for name in DIRECT_NETWORKS] + [(TRIPLE_STAGED, t)
-                                                             for t in thresholds]
-    comparisons, evidence = [], []
-    for epsilon in sorted({key[2] for key in found}):
-        here = {setting: found[(*setting, epsilon)] for setting in settings
-                if (*setting, epsilon) in found}
-        direct = [here[d] for d in settings[:len(DIRECT_NETWORKS)] if d in here]
-        if not direct or any(row["out_of_reach"] == row["sources"] for row in direct):
+    `thresholds` than on each direct network, judged source by source (the paired difference
+    of the shares, triple-staged minus direct, must be above 0; `clear` where its interval is
+    too) at every budget that tells the two apart: where every direct network has one within
+    reach, and not both have every one within reach."""
+    paired = [r for r in metrics["within_reach_paired"]
+              if r["kind"] == kind and r["threshold"] in thresholds]
+    counts = {(r["network"], r["threshold"], r["epsilon"]): r
+              for r in metrics.get("within_reach", []) if r["kind"] == kind}
+    comparisons, evidence, attacks = [], [], defaultdict(list)
+    for epsilon, rows in sorted(group(paired, lambda r: r["epsilon"]).items()):
+        if any(row["first_robust"] == row["images"] for row in rows):
+            continue  # a direct network with nothing within reach: no budget to compare at
+        rows = [row for row in rows if row["first_robust"] + row["second_robust"] > 0]
+        if not rows:
             continue
-        pairs = [(d, here[t]) for d in direct for t in settings[len(DIRECT_NETWORKS):]
-                 if t in here and d["out_of_reach"] + here[t]["out_of_reach"] > 0]
-        if pairs:
-            comparisons += [(share(d), share(t)) for d, t in pairs]
-            evidence.append(f"eps {epsilon:g}: " + ", ".join(
-                f"{setting_name(*setting)} {row['out_of_reach']} of {row['sources']}"
-                for setting, row in here.items()))
+        comparisons += [(_exact(0.0), (row["difference"], row["ci_low"], row["ci_high"]))
+                        for row in rows]
+        settings = [*sorted({(row["first"], None) for row in rows}),
+                    *((TRIPLE_STAGED, t) for t in sorted({row["threshold"] for row in rows}))]
+        least = min(rows, key=lambda row: row["difference"])
+        evidence.append(
+            f"eps {epsilon:g}: " + ", ".join(
+                f"{setting_name(*setting)} {counts[(*setting, epsilon)]['out_of_reach']} of "
+                f"{counts[(*setting, epsilon)]['sources']}" for setting in settings
+                if (*setting, epsilon) in counts)
+            + f" (least paired difference: @{least['threshold']:g} minus {least['first']} "
+            f"{_show((100 * least['difference'], 100 * least['ci_low'], 100 * least['ci_high']))}"
+            f" points of {least['images']}, McNemar p {least['mcnemar_p']:.2g})")
+        for setting in settings:
+            row = counts.get((*setting, epsilon))
+            if row and setting_name(*setting) not in attacks[tuple(row["attacks"])]:
+                attacks[tuple(row["attacks"])].append(setting_name(*setting))
     if not comparisons:
         return []
-    attacks = defaultdict(list)  # the attacks counted -> the settings they were counted on
-    for row in rows:
-        setting = setting_name(row["network"], row["threshold"])
-        if (row["kind"] == kind and (row["network"], row["threshold"]) in settings
-                and setting not in attacks[tuple(row["attacks"])]):
-            attacks[tuple(row["attacks"])].append(setting)
     return [_claim(
         f"{subject} is out of reach of a larger share of {sources} on the triple-staged network "
-        f"{where} than on the direct ones, within every L-inf budget that tells them apart "
-        "(every attack that ran alike counted).", comparisons, "; ".join(evidence)
-        + "; attacks counted: " + "; ".join(f"{', '.join(settings)}: {', '.join(names)}"
-                                             for names, settings in attacks.items()))]
-
+        f"{where} than on the direct ones, source by source, within every L-inf budget that "
+        "tells them apart (every attack that ran alike counted).", comparisons,
+        "; ".join(evidence) + "; attacks counted: " + "; ".join(
+            f"{', '.join(names)}: {', '.join(tables)}" for tables, names in attacks.items()))]
 
 # The four effort claims of the paper's Figs. 4 and 6, each for one measured field of the
 # effort rows: the paper's attack's steps or distortion, or a minimal-norm attack's distance.

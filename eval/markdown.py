@@ -146,8 +146,9 @@ def cascade_text(name: str, summary: dict) -> list[str]:
     return [*lines, ""]
 
 
-def within_reach_text(rows: list[dict]) -> list[str]:
-    """eval.stats.within_reach as a table, one row per network, threshold and kind."""
+def within_reach_text(rows: list[dict], paired: list[dict]) -> list[str]:
+    """eval.stats.within_reach as a table, one row per network, threshold and kind; then
+    eval.stats.paired_within_reach, one row per kind, threshold and direct network."""
     if not rows:
         return []
     epsilons = sorted({r["epsilon"] for r in rows})
@@ -170,6 +171,19 @@ def within_reach_text(rows: list[dict]) -> list[str]:
                                                 (by_eps[e]["ci_low"], by_eps[e]["ci_high"]))
                                   if e in by_eps else "-" for e in epsilons)
                      + f" | {', '.join(items[0]['attacks'])} |")
+    if paired:
+        lines += ["", "Source by source: the triple-staged network's share minus the direct "
+                  "network's (percentage points, 95% paired interval, McNemar's p), on the "
+                  "sources both were attacked on:", "",
+                  "| kind | triple-staged | minus | " + " | ".join(f"eps {e:g}" for e in epsilons)
+                  + " |", "|---|---|---|" + "---|" * len(epsilons)]
+        for (kind, threshold, first), items in group(
+                paired, lambda r: (r["kind"], r["threshold"], r["first"])).items():
+            by_eps = {r["epsilon"]: r for r in items}
+            lines.append(f"| {kind} | @{threshold:g} | {first} | " + " | ".join(
+                f"{100 * by_eps[e]['difference']:+.1f} [{100 * by_eps[e]['ci_low']:.1f} to "
+                f"{100 * by_eps[e]['ci_high']:.1f}], p {by_eps[e]['mcnemar_p']:.2g}"
+                if e in by_eps else "-" for e in epsilons) + " |")
     return [*lines, ""]
 
 
@@ -324,7 +338,8 @@ def report_text(metrics: dict) -> str:
         lines.append("")
     for name, summary in metrics.get("cascades", {}).items():
         lines += cascade_text(name, summary)
-    lines += within_reach_text(metrics.get("within_reach", []))
+    lines += within_reach_text(metrics.get("within_reach", []),
+                               metrics.get("within_reach_paired", []))
     masking = metrics.get("masking")
     if masking is not None:
         lines += ["## Gradient masking, image by image", "",

@@ -305,26 +305,24 @@ def pair_kind(source_class: int, decision: int, none_label: int) -> str:
     return FALSE_NEGATIVE if decision == none_label else FALSE_POSITIVE
 
 
-def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]],
-                 epsilons: tuple[float, ...], none_label: int,
-                 sampled: Collection[str] = ()) -> list[dict]:
-    """Every attack read one direction at a time: per network, threshold, kind of pair and
-    L-inf budget, how many sources have no adversarial of that kind within the budget from any
-    attack (`out_of_reach` of `sources`, with Wilson's interval for the share). A false positive
-    is any other positive class, a false negative None, a None image made any class. An
-    untargeted budgeted attack (a cascade) stops at the first wrong decision, which on a
-    positive is mostly None, so alone it cannot say whether a false positive was within reach;
-    the targeted records can, by their L-inf, and every broken budgeted cell adds its own (a
-    cascade cell keeps the adversarial of the member that broke it first).
+def closest_by_source(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]],
+                      none_label: int, sampled: Collection[str] = ()) -> dict[tuple, dict]:
+    """Every attack read one direction at a time: per network, threshold and kind of pair, each
+    source's closest adversarial of that kind by L-inf (`closest`: source -> distance, inf where
+    no attack made one) and the tables counted (`attacks`). A false positive is any other
+    positive class, a false negative None, a None image made any class. An untargeted budgeted
+    attack (a cascade) stops at the first wrong decision, which on a positive is mostly None, so
+    alone it cannot say whether a false positive was within reach; the targeted records can, by
+    their L-inf, and every broken budgeted cell adds its own (a cascade cell keeps the
+    adversarial of the member that broke it first; one without a recorded distance counts at
+    its budget).
 
     The sources are those every targeted table with records of the setting attacked (correctly
-    decided there, so the share is conditional on the clean decision) and every budgeted table
-    of the network and threshold took, except the `sampled` ones, which took only some images
-    (the first few of each label, or what the gradient attacks left robust): each source met
-    every attack that took all of them. A source's `closest` is the smallest L-inf of any
-    success of that kind (a budgeted cell without a recorded distance counts at its budget).
-    Every found distance is an upper bound on the true smallest, so the counts out of reach are
-    upper bounds. `attacks` names the tables counted in the row."""
+    decided there, so what follows is conditional on the clean decision) and every budgeted
+    table of the network and threshold took, except the `sampled` ones, which took only some
+    images (the first few of each label, or what the gradient attacks left robust): each source
+    met every attack that took all of them. Every found distance is an upper bound on the true
+    smallest."""
     attacked = defaultdict(lambda: defaultdict(dict))  # setting -> table -> source -> closest
     for table, records in targeted.items():
         for record in records:
@@ -349,20 +347,53 @@ def within_reach(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]
             setting = (row["network"], row["threshold"], kind)
             distance = row["epsilon"] if row.get("linf") is None else row["linf"]
             broken[setting][row["source"]] = min(broken[setting][row["source"]], distance)
-    rows = []
+    found = {}
     for setting, by_table in sorted(attacked.items(), key=lambda item: _sort_key((item[0],))):
-        complete = [found for table, found in took[setting[:2]].items() if table not in sampled]
-        sources = sorted(set.intersection(*(set(found) for found in by_table.values()),
-                                          *complete))
-        closest = [min(broken[setting][source], *(found[source] for found in by_table.values()))
-                   for source in sources]
+        complete = [taken for table, taken in took[setting[:2]].items() if table not in sampled]
+        sources = sorted(set.intersection(*(set(seen) for seen in by_table.values()), *complete))
+        found[setting] = {
+            "closest": {source: min(broken[setting][source],
+                                    *(seen[source] for seen in by_table.values()))
+                        for source in sources},
+            "attacks": sorted({*by_table, *took[setting[:2]]})}
+    return found
+
+
+def within_reach(reach: dict[tuple, dict], epsilons: tuple[float, ...]) -> list[dict]:
+    """Per network, threshold, kind of pair and L-inf budget (`closest_by_source`'s settings):
+    how many sources no attack took to that kind within the budget (`out_of_reach` of
+    `sources`, with Wilson's interval for the share; a distance exactly at the budget is within
+    it). Found distances are upper bounds, so these counts are too."""
+    rows = []
+    for (network, threshold, kind), found in reach.items():
+        closest = found["closest"].values()
         for epsilon in epsilons:
             out = sum(distance > epsilon for distance in closest)
-            low, high = wilson_interval(len(sources) - out, len(sources))
-            rows.append({"network": setting[0], "threshold": setting[1], "kind": setting[2],
-                         "epsilon": epsilon, "sources": len(sources), "out_of_reach": out,
-                         "ci_low": 1 - high, "ci_high": 1 - low,
-                         "attacks": sorted({*by_table, *took[setting[:2]]})})
+            low, high = wilson_interval(len(closest) - out, len(closest))
+            rows.append({"network": network, "threshold": threshold, "kind": kind,
+                         "epsilon": epsilon, "sources": len(closest), "out_of_reach": out,
+                         "ci_low": 1 - high, "ci_high": 1 - low, "attacks": found["attacks"]})
+    return rows
+
+
+def paired_within_reach(reach: dict[tuple, dict], epsilons: tuple[float, ...]) -> list[dict]:
+    """The triple-staged network at each threshold against each direct network, kind by kind
+    and budget by budget, on the sources both were attacked on: `eval.stats.paired_robustness`
+    with "out of reach" as "robust" (`first` the direct network, `second` the triple-staged
+    one: `difference` is the triple-staged share minus the direct one, with its paired interval
+    and McNemar's test)."""
+    def as_records(setting: tuple) -> list[dict]:
+        return [{"epsilon": epsilon, "source": source, "robust": distance > epsilon}
+                for source, distance in reach[setting]["closest"].items()
+                for epsilon in epsilons]
+
+    rows = []
+    for direct in sorted(key for key in reach if key[0] in DIRECT_NETWORKS):
+        for triple in sorted(key for key in reach if key[0] == TRIPLE_STAGED
+                             and key[2] == direct[2]):
+            for row in paired_robustness(as_records(direct), as_records(triple)):
+                rows.append({"kind": direct[2], "first": direct[0], "threshold": triple[1],
+                             **row})
     return rows
 
 

@@ -1,7 +1,7 @@
 """eval.claims on hand-made metrics: verdicts follow the numbers, intervals decide `clear`."""
 
 from mindseye.eval.claims import check_claims
-from mindseye.eval.stats import wilson_interval
+from mindseye.eval.stats import paired_within_reach, within_reach
 
 
 def effort(network, threshold, kind, steps, steps_ci, distortion=0.05, distortion_ci=(0.04, 0.06)):
@@ -225,47 +225,55 @@ def test_an_attack_that_flips_one_pair_more_fails_the_survival_claim_and_says_by
     assert not faster["holds"] and faster["clear"]
 
 
-def test_out_of_reach_claims_are_judged_where_a_budget_tells_the_networks_apart():
-    def reach(network, threshold, kind, epsilon, out, sources=75):
-        low, high = wilson_interval(sources - out, sources)
-        return {"network": network, "threshold": threshold, "kind": kind, "epsilon": epsilon,
-                "sources": sources, "out_of_reach": out, "ci_low": 1 - high, "ci_high": 1 - low,
-                "attacks": ["ifgsm", "pgd"] + (["ifgsm-bpda"] if threshold else [])}
+def test_out_of_reach_claims_are_judged_source_by_source_where_a_budget_tells_them_apart():
+    def found(out_at):
+        """75 sources: `out_at[e]` of them out of reach at budget e, the same ones at each."""
+        closest = {}
+        for source in range(75):
+            closest[source] = max([e + 1 for e, out in out_at.items() if source < out] + [0.5])
+        return {"closest": closest, "attacks": ["ifgsm", "pgd"]}
 
-    def rows(triple_at_8):
-        found = []
-        for epsilon, direct, direct_param, triple in (
-                (2, 75, 75, 75), (4, 73, 75, 75), (8, 40, 42, triple_at_8), (32, 0, 0, 0)):
-            found += [reach("direct", None, "false-positive", epsilon, direct),
-                      reach("direct-param", None, "false-positive", epsilon, direct_param),
-                      reach("triple-staged", 0.7, "false-positive", epsilon, triple)]
-        return found
+    def metrics(triple_at_8):
+        reach = {("direct", None, "false-positive"): found({2: 75, 4: 73, 8: 40}),
+                 ("direct-param", None, "false-positive"): found({2: 75, 4: 75, 8: 42}),
+                 ("triple-staged", 0.7, "false-positive"): found({2: 75, 4: 75,
+                                                                  8: triple_at_8})}
+        epsilons = (2.0, 4.0, 8.0, 32.0)
+        return {"within_reach": within_reach(reach, epsilons),
+                "within_reach_paired": paired_within_reach(reach, epsilons)}
 
     text = "A false positive is out of reach of a larger share of positives"
-    found = claim(check_claims({"within_reach": rows(70)}, (0.7,)), text)
+    found_claim = claim(check_claims(metrics(70), (0.7,)), text)
     # Only 8 grey levels tell them apart: at 2 and 4 a direct network has every positive out
-    # of reach, at 32 none on every network.
-    assert found["holds"] and found["clear"]
-    assert found["evidence"] == ("eps 8: direct 40 of 75, direct-param 42 of 75, "
-                                 "triple-staged @0.7 70 of 75; attacks counted: direct, "
-                                 "direct-param: ifgsm, pgd; triple-staged @0.7: ifgsm, pgd, "
-                                 "ifgsm-bpda")
-    assert not claim(check_claims({"within_reach": rows(30)}, (0.7,)), text)["holds"]
-    noisy = claim(check_claims({"within_reach": rows(45)}, (0.7,)), text)
+    # of reach, at 32 none is out of reach anywhere.
+    assert found_claim["holds"] and found_claim["clear"]
+    assert found_claim["evidence"].startswith(
+        "eps 8: direct 40 of 75, direct-param 42 of 75, triple-staged @0.7 70 of 75 (least "
+        "paired difference: @0.7 minus direct-param 37.3 [")
+    assert found_claim["evidence"].endswith(
+        "; attacks counted: direct, direct-param, triple-staged @0.7: ifgsm, pgd")
+    assert not claim(check_claims(metrics(30), (0.7,)), text)["holds"]
+    # 45 against 42, source by source (the 42 among the 45): more, but not clearly.
+    noisy = claim(check_claims(metrics(45), (0.7,)), text)
     assert noisy["holds"] and not noisy["clear"]
-    # Nothing about None images without their rows.
-    assert not [c for c in check_claims({"within_reach": rows(70)}, (0.2, 0.7))
-                if c["claim"].startswith("A class is out of reach")]
-    # None images (ours) are judged above the lowest threshold, false negatives at it.
-    none = [reach("direct", None, "none-to-class", 8, 10, 25),
-            reach("direct-param", None, "none-to-class", 8, 12, 25),
-            reach("triple-staged", 0.2, "none-to-class", 8, 2, 25),
-            reach("triple-staged", 0.7, "none-to-class", 8, 25, 25),
-            reach("direct", None, "false-negative", 8, 5),
-            reach("direct-param", None, "false-negative", 8, 2),
-            reach("triple-staged", 0.2, "false-negative", 8, 60),
-            reach("triple-staged", 0.7, "false-negative", 8, 0)]
-    claims = check_claims({"within_reach": none}, (0.2, 0.7))
+
+
+def test_none_images_are_judged_above_the_lowest_threshold_and_false_negatives_at_it():
+    def found(out, sources=75):
+        return {"closest": {s: (9.0 if s < out else 1.0) for s in range(sources)},
+                "attacks": ["fmn-l2"]}
+
+    reach = {("direct", None, "none-to-class"): found(10, 25),
+             ("direct-param", None, "none-to-class"): found(12, 25),
+             ("triple-staged", 0.2, "none-to-class"): found(2, 25),
+             ("triple-staged", 0.7, "none-to-class"): found(25, 25),
+             ("direct", None, "false-negative"): found(5),
+             ("direct-param", None, "false-negative"): found(2),
+             ("triple-staged", 0.2, "false-negative"): found(60),
+             ("triple-staged", 0.7, "false-negative"): found(0)}
+    metrics = {"within_reach": within_reach(reach, (8.0,)),
+               "within_reach_paired": paired_within_reach(reach, (8.0,))}
+    claims = check_claims(metrics, (0.2, 0.7))
     resisted = claim(claims, "A class is out of reach of a larger share of None images")
     assert resisted["holds"] and resisted["clear"] and "@0.2" not in resisted["evidence"]
     negatives = claim(claims, "A false negative is out of reach of a larger share of positives")

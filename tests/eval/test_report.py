@@ -17,7 +17,7 @@ from mindseye.attacks.sources import load_test_images, load_victims, outputs_and
 from mindseye.cli import main
 from mindseye.eval.clip import clip_row
 from mindseye.eval.markdown import report_text
-from mindseye.eval.report import within_reach_alike, write_report
+from mindseye.eval.report import reach_alike, write_report
 from mindseye.eval.stats import (
     Z_95,
     effort_table,
@@ -323,9 +323,16 @@ def test_within_reach_counts_only_attacks_that_ran_alike_on_every_network():
     }
     square = [{"network": n, "threshold": t, "epsilon": 4.0, "source": 0, "source_class": 0,
                "robust": True, "decision": 0, "linf": 4.0} for n, t in settings]
-    rows = within_reach_alike(tables, {"square-5000": square}, (4.0,), none_label=3)
-    by_network = {r["network"]: r for r in rows}
-    assert by_network["direct"]["attacks"] == ["ifgsm", "square-5000"]
-    assert by_network["triple-staged"]["attacks"] == ["ifgsm", "ifgsm-bpda", "square-5000"]
+    reach = reach_alike(tables, {"square-5000": square}, none_label=3)
+    direct = reach[("direct", None, "false-positive")]
+    triple = reach[("triple-staged", 0.7, "false-positive")]
+    assert direct["attacks"] == ["ifgsm", "square-5000"]
+    assert triple["attacks"] == ["ifgsm", "ifgsm-bpda", "square-5000"]
     # Square took source 0 alone (what the gradient attacks left): it narrows nothing.
-    assert [(r["sources"], r["out_of_reach"]) for r in rows] == [(2, 2), (2, 1)]
+    assert direct["closest"] == {0: 30.0, 1: 30.0} and triple["closest"] == {0: 3.0, 1: 30.0}
+    # An attack still running at one threshold (the adaptive attack's @0.7 units, say) would
+    # make that threshold look the stronger: it counts nowhere until it ran on as many images.
+    running = {**tables, "adaptive": [targeted(n, t, s, True, 1.0) for n, t in settings
+                                      for s in (0, 1)][:-1]}
+    assert reach_alike(running, {}, none_label=3)[("direct", None, "false-positive")][
+        "attacks"] == ["ifgsm"]

@@ -1,16 +1,20 @@
 """eval.stats on hand-made records, where the right answer can be worked out by hand."""
 
+import math
+
 import numpy as np
 import torch
 
 from mindseye.eval.stats import (
     cascade_summary,
+    closest_by_source,
     masking_cases,
     masking_checked,
     median_interval,
     paired_difference_interval,
     paired_robustness,
     paired_table,
+    paired_within_reach,
     ratio_margins,
     transfer_table,
     unit_costs,
@@ -347,7 +351,7 @@ def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack()
         cell(0, 3, 2.0, broken_by="apgd-ce"),  # a false negative within 2
     ], "pgd": [{**cell(1, 1, 0.0), "clean_decision": 1},  # wrong before the attack
                {**cell(0, 0, 0.0), "robust": True, "clean_decision": 0}]}
-    rows = within_reach(tables, budgeted, (2.0, 4.0, 8.0), none_label=3)
+    rows = within_reach(closest_by_source(tables, budgeted, none_label=3), (2.0, 4.0, 8.0))
     positives = [r for r in rows if r["kind"] == "false-positive"]
     assert [r["sources"] for r in positives] == [2, 2, 2]
     # closest: source 0 at 3 (FMN), source 1 at 7 (the cascade's targeted member)
@@ -356,7 +360,8 @@ def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack()
     assert (positives[1]["ci_low"], positives[1]["ci_high"]) == tuple(
         1 - bound for bound in reversed(wilson_interval(1, 2)))
     # Source 0's closest false positive lies exactly at 3: within a budget of 3.
-    (at_three,) = [r for r in within_reach(tables, budgeted, (3.0,), none_label=3)
+    (at_three,) = [r for r in within_reach(closest_by_source(tables, budgeted, none_label=3),
+                                           (3.0,))
                    if r["kind"] == "false-positive"]
     assert at_three["out_of_reach"] == 1
     negatives = [r for r in rows if r["kind"] == "false-negative"]
@@ -364,7 +369,7 @@ def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack()
     assert [(r["sources"], r["out_of_reach"]) for r in negatives] == [(1, 0)] * 3
     # A budgeted attack that took fewer images narrows the sources to those it took too.
     budgeted["square"] = [{**cell(1, 1, 0.0), "robust": True, "clean_decision": 0}]
-    narrowed = [r for r in within_reach(tables, budgeted, (4.0,), none_label=3)
+    narrowed = [r for r in within_reach(closest_by_source(tables, budgeted, none_label=3), (4.0,))
                 if r["kind"] == "false-positive"]
     assert [(r["sources"], r["out_of_reach"]) for r in narrowed] == [(1, 1)]
 
@@ -384,7 +389,23 @@ def test_within_reach_counts_a_none_image_made_any_class():
               "broken_by": "apgd-ce"} for source, source_class, decision in ((8, 3, 2),
                                                                              (5, 0, 3))]
     cells.append({**cells[0], "source": 7, "robust": True, "decision": None, "linf": None})
-    rows = within_reach(targeted, {"reviewer": cells}, (4.0, 16.0, 32.0), none_label=3)
+    rows = within_reach(closest_by_source(targeted, {"reviewer": cells}, none_label=3),
+                        (4.0, 16.0, 32.0))
     nones = [r for r in rows if r["kind"] == "none-to-class"]
     assert [(r["sources"], r["out_of_reach"]) for r in nones] == [(2, 1), (2, 1), (2, 0)]
     assert [r["kind"] for r in rows] == ["none-to-class"] * 3
+
+
+def test_paired_within_reach_sets_each_triple_staged_threshold_against_each_direct_network():
+    def found(closest):
+        return {"closest": dict(enumerate(closest)), "attacks": ["ifgsm"]}
+
+    reach = {("direct", None, "false-positive"): found([2, 6, 6, 40, math.inf]),
+             ("triple-staged", 0.7, "false-positive"): found([9, 9, 3, 40, math.inf]),
+             ("triple-staged", 0.7, "false-negative"): found([1, 1, 1, 1, 1])}
+    (row,) = paired_within_reach(reach, (8.0,))
+    # out of reach within 8: direct sources 3 and 4; triple-staged 0, 1, 3 and 4
+    assert (row["kind"], row["first"], row["threshold"]) == ("false-positive", "direct", 0.7)
+    assert (row["images"], row["first_robust"], row["second_robust"]) == (5, 2, 4)
+    assert (row["first_only"], row["second_only"], row["difference"]) == (0, 2, 0.4)
+    assert (row["ci_low"], row["ci_high"]) == paired_difference_interval(2, 0, 2, 1)
