@@ -167,7 +167,8 @@ def _out_of_reach_claim(metrics: dict, kind: str, thresholds: list[float], subje
     `thresholds` than on each direct network, judged source by source (the paired difference
     of the shares, triple-staged minus direct, must be above 0; `clear` where its interval is
     too) at every budget that tells the two apart: where every direct network has one within
-    reach, and not both have every one within reach."""
+    reach, and not both have every one within reach. The evidence's counts are each setting's
+    own (`within_reach`); the paired difference is on the sources both share."""
     paired = [r for r in metrics["within_reach_paired"]
               if r["kind"] == kind and r["threshold"] in thresholds]
     counts = {(r["network"], r["threshold"], r["epsilon"]): r
@@ -198,11 +199,15 @@ def _out_of_reach_claim(metrics: dict, kind: str, thresholds: list[float], subje
                 attacks[tuple(row["attacks"])].append(setting_name(*setting))
     if not comparisons:
         return []
+    # A claimed threshold with no rows (not attacked, say) is not judged: the evidence says so.
+    missing = [f"@{t:g}" for t in thresholds if not any(row["threshold"] == t for row in paired)]
     return [_claim(
         f"{subject} is out of reach of a larger share of {sources} on the triple-staged network "
         f"{where} than on the direct ones, source by source, within every L-inf budget that "
         "tells them apart (every attack that ran alike counted).", comparisons,
-        "; ".join(evidence) + "; attacks counted: " + "; ".join(
+        "; ".join(evidence)
+        + (f"; not measured {', '.join(missing)}" if missing else "")
+        + "; attacks counted: " + "; ".join(
             f"{', '.join(names)}: {', '.join(tables)}" for tables, names in attacks.items()))]
 
 # The four effort claims of the paper's Figs. 4 and 6, each for one measured field of the

@@ -336,3 +336,10 @@ def test_within_reach_counts_only_attacks_that_ran_alike_on_every_network():
                                       for s in (0, 1)][:-1]}
     assert reach_alike(running, {}, none_label=3)[("direct", None, "false-positive")][
         "attacks"] == ["ifgsm"]
+    # So would a budgeted attack that has reached some budgets of a threshold and not others.
+    pgd = [{**square[0], "network": n, "threshold": t, "epsilon": e, "robust": False,
+            "decision": 2, "linf": e, "clean_decision": 0} for n, t in settings for e in (4.0, 8.0)]
+    assert "pgd" in reach_alike(tables, {"pgd": pgd}, none_label=3)[
+        ("direct", None, "false-positive")]["attacks"]
+    assert "pgd" not in reach_alike(tables, {"pgd": pgd[:-1]}, none_label=3)[
+        ("direct", None, "false-positive")]["attacks"]
