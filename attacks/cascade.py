@@ -119,6 +119,13 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                     "cost": {"forward": 0, "backward": 0, "wall_s": 0.0}})
 
 
+def finished_networks(records: RecordTable) -> set[str]:
+    """The networks every member of the cascade has run on (their `finished-<network>` unit):
+    until then a network's cells are partial (an image no member has reached looks robust)."""
+    return {unit.removeprefix(f"{FINISHED}-") for unit in records.done_units()
+            if unit.startswith(f"{FINISHED}-")}
+
+
 def copy_units_on_grid_images(cascade_run: Path, grid_run: Path, spec: AttackSpec,
                               selected: np.ndarray, chunk: int) -> int:
     """Give the grid (`run_cascade(..., skip_broken=False)` into `grid_run`) every unit the

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mindseye.attacks.budgeted import run_budgeted
-from mindseye.attacks.cascade import FINISHED, cascade_cells, run_cascade
+from mindseye.attacks.cascade import cascade_cells, finished_networks, run_cascade
 from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant, variant_of_table
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import (
@@ -56,8 +56,7 @@ def robustness_tables(run_dir: Path, epsilons: tuple[float, ...]) -> dict[str, l
               for spec in attack_specs(BUDGETED)}
     for spec in attack_specs(CASCADE):
         table = record_table(run_dir, spec.name)
-        finished = {unit.removeprefix(f"{FINISHED}-") for unit in table.done_units()
-                    if unit.startswith(f"{FINISHED}-")}
+        finished = finished_networks(table)
         records = [record for record in table.read() if record["network"] in finished]
         tables[spec.name] = cascade_cells(records, spec.members, epsilons) if records else []
     return {name: rows for name, rows in tables.items() if rows}

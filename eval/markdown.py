@@ -105,7 +105,10 @@ def cascade_text(name: str, summary: dict) -> list[str]:
              "Each member ran only on the cells (image, threshold, budget) that every member "
              f"before it left robust; its robust accuracy is the table \"{name}\" above, a "
              "cell robust only if no member broke it. Passes are images through the network, "
-             "counted as they ran.", "",
+             "counted as they ran."
+             + (f" Still running on {', '.join(summary['unfinished'])}, left out here and "
+                "from the worst case until every member has run there."
+                if summary.get("unfinished") else ""), "",
              "| member | units | forward passes | backward passes | wall time |",
              "|---|---|---|---|---|"]
     for member, cost in summary["costs"].items():

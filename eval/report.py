@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from mindseye.attacks.cascade import finished_networks
 from mindseye.attacks.experiments import record_table, robustness_tables, targeted_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK, variant_of_table
 from mindseye.attacks.registry import (
@@ -196,15 +197,21 @@ def none_errors_by_photo(data_dir: Path, clean: list[dict], none_label: int) -> 
 
 
 def cascades(run_dir: Path, settings: AttackSettings, none_label: int) -> dict:
-    """Each cascade that has records: its summary (eval.stats.cascade_summary)."""
+    """Each cascade finished on some network: its summary there (eval.stats.cascade_summary),
+    and `unfinished`, the networks it is still running on."""
     found = {}
     for spec in attack_specs(CASCADE):
         table = record_table(run_dir, spec.name)
         records = table.read()
-        if records:
+        # A network the cascade has not finished is left out, as from the worst case: its
+        # cells are partial until every member has run there.
+        finished = finished_networks(table)
+        done = [record for record in records if record["network"] in finished]
+        if done:
             gradient = {member: get_attack(member).gradient for member in spec.members}
-            found[spec.name] = cascade_summary(records, table.read_meta(), spec.members,
+            found[spec.name] = cascade_summary(done, table.read_meta(), spec.members,
                                                gradient, settings.epsilons, none_label)
+            found[spec.name]["unfinished"] = sorted({r["network"] for r in records} - finished)
     return found
 
 

@@ -31,6 +31,8 @@ from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.square_search import SquareSearch
 from mindseye.attacks.victims import DirectVictim
 from mindseye.core.errors import UserError
+from mindseye.eval.markdown import cascade_text
+from mindseye.eval.report import cascades
 from mindseye.eval.stats import worst_case_records
 
 MEMBERS = ("apgd-ce", "apgd-dlr-targeted")
@@ -201,11 +203,17 @@ def test_the_headline_takes_a_cascade_once_it_has_finished_a_network(tmp_path, v
     register_attack(SPEC)  # robustness_tables asks the registry for the cascades
     try:
         tables = robustness_tables(tmp_path, (4.0, 16.0))
+        summaries = cascades(tmp_path, settings, none_label=3)
         finished = record_table(tmp_path, SPEC.name).folder / f"{FINISHED}-direct.json"
         finished.unlink()
         unfinished = robustness_tables(tmp_path, (4.0, 16.0))
+        summaries_unfinished = cascades(tmp_path, settings, none_label=3)
     finally:
         unregister_attack(SPEC.name)
+    # The report's cascade section counts the same finished networks, and names the others.
+    assert summaries[SPEC.name]["unfinished"] == [] and summaries_unfinished == {}
+    assert "Still running on direct-param" in "\n".join(cascade_text(
+        SPEC.name, {**summaries[SPEC.name], "unfinished": ["direct-param"]}))
     assert set(tables) == {"pgd", SPEC.name}
     worst = {_key(r): r["robust"] for r in worst_case_records(tables)}
     cells = {_key(r): r["robust"] for r in tables[SPEC.name]}
@@ -297,7 +305,6 @@ def test_the_cost_is_in_each_unit_file(tmp_path, victim, shapes_test) -> None:
 
 def test_the_report_reads_costs_breakers_and_accuracy_from_the_records(tmp_path, victim,
                                                                        shapes_test) -> None:
-    from mindseye.eval.markdown import cascade_text
     from mindseye.eval.stats import cascade_summary
 
     selected = select_per_class(shapes_test["label"], 2, 4)
