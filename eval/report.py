@@ -211,6 +211,9 @@ def cascades(run_dir: Path, settings: AttackSettings, none_label: int) -> dict:
             gradient = {member: get_attack(member).gradient for member in spec.members}
             found[spec.name] = cascade_summary(done, table.read_meta(), spec.members,
                                                gradient, settings.epsilons, none_label)
+            found[spec.name]["checks"] = {network: checks for network, checks
+                                          in found[spec.name]["checks"].items()
+                                          if network in finished}
             found[spec.name]["unfinished"] = sorted({r["network"] for r in records} - finished)
     return found
 
