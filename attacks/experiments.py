@@ -14,7 +14,7 @@ import numpy as np
 
 from mindseye.attacks.budgeted import run_budgeted
 from mindseye.attacks.cascade import cascade_cells, finished_networks, run_cascade
-from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant, variant_of_table
+from mindseye.attacks.ifgsm import OURS, PAPER_ATTACK, Variant, variant_of_table, without_clip
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import (
     BUDGETED,
@@ -156,8 +156,7 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
         if origins:
             run_targeted(run_dir, PAPER_ATTACK, origins, test, selected, settings)
         # The triple-staged network's own false positives: not a variant that removes its clip.
-        reverse = tuple(table for table in targeted_tables(run_dir)
-                        if (variant_of_table(table) or OURS).clip != "none")
+        reverse = tuple(table for table in targeted_tables(run_dir) if not without_clip(table))
         run_transfer(run_dir, victims, settings, reverse_tables=reverse)
     elif spec.kind == BUDGETED:
         run_budgeted(run_dir, spec, victims, test, selected, settings)

@@ -78,6 +78,12 @@ OURS = Variant()
 ORIGINAL = Variant(stop_at="any-other", loss="euclidean", clip="none", max_steps=10_000)
 
 
+def without_clip(table: str) -> bool:
+    """Whether `table` holds the paper's attack run without the estimator's clip: on the
+    triple-staged network that attacked another network than the one the report is about."""
+    return (variant_of_table(table) or OURS).clip == "none"
+
+
 def variant_of_table(table: str) -> Variant | None:
     """The Variant whose records live in `table` (None for a table that is not the paper's
     attack's)."""

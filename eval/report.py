@@ -13,7 +13,7 @@ from torch import nn
 
 from mindseye.attacks.cascade import finished_networks
 from mindseye.attacks.experiments import record_table, robustness_tables, targeted_tables
-from mindseye.attacks.ifgsm import PAPER_ATTACK, variant_of_table
+from mindseye.attacks.ifgsm import PAPER_ATTACK, without_clip
 from mindseye.attacks.registry import (
     BUDGETED,
     CASCADE,
@@ -211,9 +211,6 @@ def cascades(run_dir: Path, settings: AttackSettings, none_label: int) -> dict:
             gradient = {member: get_attack(member).gradient for member in spec.members}
             found[spec.name] = cascade_summary(done, table.read_meta(), spec.members,
                                                gradient, settings.epsilons, none_label)
-            found[spec.name]["checks"] = {network: checks for network, checks
-                                          in found[spec.name]["checks"].items()
-                                          if network in finished}
             found[spec.name]["unfinished"] = sorted({r["network"] for r in records} - finished)
     return found
 
@@ -254,10 +251,6 @@ def reach_alike(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]]
     takes only the first images of each label (HopSkipJump) narrows no sources; one that takes
     what the gradient attacks left robust (Square-5000) neither, and is only asked to have run
     on every setting, since its image counts differ by design."""
-    def clipless(table: str) -> bool:
-        variant = variant_of_table(table)
-        return variant is not None and variant.clip == "none"
-
     present = {(r["network"], r["threshold"]) for records in (*targeted.values(),
                                                               *budgeted.values())
                for r in records}
@@ -271,7 +264,7 @@ def reach_alike(targeted: dict[str, list[dict]], budgeted: dict[str, list[dict]]
                 record["source"])
         needed = {(*setting, epsilon) for setting in present if setting[0] in spec.networks
                   for epsilon in (budgets if by_budget else (None,))}
-        if clipless(table) or not needed <= set(sources):
+        if without_clip(table) or not needed <= set(sources):
             return False
         return spec.after_gradient_attacks or len({len(sources[key]) for key in needed}) == 1
 

@@ -557,6 +557,7 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
     # every member has a row, one that never ran (nothing left to attack) a row of zeros
     costs = {member: _empty_cost() for member in (CLEAN, *members)}
     costs |= unit_costs(records, metas, lambda record: record["member"])
+    networks = {record["network"] for record in records}
     return {
         "robust_accuracy": robust_accuracy(cells, none_label),
         "first_breakers": [{"network": network, "threshold": threshold, "epsilon": epsilon,
@@ -569,9 +570,10 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
         # threshold, or within a smaller budget than it was attacked at)
         "masking_checked": len(masking) + sum(
             1 for cell in cells if cell["broken_by"] is None and _cell(cell) in attacked_free),
-        # per network, from its clean unit (attacks.cascade.sanity_checks)
+        # per network of the records, from its clean unit (attacks.cascade.sanity_checks)
         "checks": {unit.removeprefix(f"{CLEAN}-"): meta["checks"]
-                   for unit, meta in metas.items() if "checks" in meta},
+                   for unit, meta in metas.items() if "checks" in meta
+                   and unit.removeprefix(f"{CLEAN}-") in networks},
     }
 
 
