@@ -13,7 +13,7 @@ import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
 from mindseye.attacks.registry import TARGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import TripleStagedVictim, Victim
 
 # How far past the decision boundary the hinge pushes (ratio units for the triple-staged network).
@@ -24,7 +24,7 @@ class AdaptiveMargin(IterativeFGSM):
     """Needs a triple-staged victim with exactly one threshold: the loss depends on it."""
 
     def __init__(
-        self, victim, max_steps: int, batch_size: int = BATCH_SIZE, margin: float = MARGIN,
+        self, victim, max_steps: int, batch_size: int | None = None, margin: float = MARGIN,
         gradient_precision: str = "float32",
     ):
         if isinstance(victim, TripleStagedVictim) and len(victim.thresholds) != 1:

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from mindseye.attacks.base import AttackResult, ThresholdAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, GRADIENT_PRECISIONS, AttackSettings
+from mindseye.attacks.settings import GRADIENT_PRECISIONS, AttackSettings
 from mindseye.attacks.victims import TripleStagedVictim, Victim, grey_level_roundings
 
 APGD_LOSSES = ("ce", "dlr")
@@ -49,7 +49,7 @@ class APGD(ThresholdAttack):
     attack's threshold; `success`: the decision left the label)."""
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 iterations: int = APGD_ITERATIONS, batch_size: int = BATCH_SIZE,
+                 iterations: int = APGD_ITERATIONS, batch_size: int | None = None,
                  loss: str = "ce", targeted: bool = False, gradient_precision: str = "float32"):
         super().__init__(victim, threshold, batch_size)
         if loss not in APGD_LOSSES or gradient_precision not in GRADIENT_PRECISIONS:

@@ -40,7 +40,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mindseye.attacks.settings import BATCH_SIZE, GRADIENT_PRECISIONS, PROGRESS_EVERY_SECONDS
+from mindseye.attacks.settings import (
+    GRADIENT_PRECISIONS,
+    PROGRESS_EVERY_SECONDS,
+    attack_batch_size,
+)
 from mindseye.attacks.victims import TripleStagedVictim, Victim
 from mindseye.core.files import atomic_path
 
@@ -65,9 +69,9 @@ class Attack:
 
     untargeted = False
 
-    def __init__(self, victim: Victim, batch_size: int = BATCH_SIZE):
+    def __init__(self, victim: Victim, batch_size: int | None = None):
         self.victim = victim
-        self.batch_size = batch_size
+        self.batch_size = attack_batch_size(victim.model, batch_size)
         # Where `run` keeps its place inside a unit (the runner's), for the attacks that keep
         # one: the iterative loop, FMN and HopSkipJump. Others start a killed unit over.
         self.progress_file: Path | None = None
@@ -125,7 +129,7 @@ class ThresholdAttack(Attack):
 
     untargeted = True
 
-    def __init__(self, victim: Victim, threshold: float | None, batch_size: int = BATCH_SIZE):
+    def __init__(self, victim: Victim, threshold: float | None, batch_size: int | None = None):
         super().__init__(victim, batch_size)
         self.threshold = threshold
         self.column = victim.thresholds.index(threshold)
@@ -147,7 +151,7 @@ class IterativeAttack(Attack):
     `step`. `stop_at="any-other"` stops a false positive at the first positive class other than
     its source (the authors' rule); `run` then needs the sources' labels."""
 
-    def __init__(self, victim: Victim, max_steps: int, batch_size: int = BATCH_SIZE,
+    def __init__(self, victim: Victim, max_steps: int, batch_size: int | None = None,
                  stop_at: str = "target", gradient_precision: str = "float32"):
         super().__init__(victim, batch_size)
         if gradient_precision not in GRADIENT_PRECISIONS:

@@ -34,7 +34,7 @@ from mindseye.attacks.budgeted import numpy_seeded_by
 from mindseye.attacks.hop_skip_jump import HSJ_ATTACK
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack, register_attack
-from mindseye.attacks.settings import AttackSettings, attacks_dir
+from mindseye.attacks.settings import AttackSettings, attack_batch_size, attacks_dir
 from mindseye.attacks.sources import as_tensor, chunks, images_of
 from mindseye.attacks.square_search import LONG_SQUARE_ATTACK
 from mindseye.attacks.victims import Victim
@@ -219,8 +219,9 @@ class Cost:
                 "wall_s": round(time.perf_counter() - self.started, 3)}
 
 
-def _decisions(victim: Victim, images: torch.Tensor, batch_size: int) -> np.ndarray:
+def _decisions(victim: Victim, images: torch.Tensor, batch_size: int | None) -> np.ndarray:
     """(N, T): the float32 network's decisions at every threshold."""
+    batch_size = attack_batch_size(victim.model, batch_size)
     with torch.no_grad():
         return np.concatenate([victim.decisions(victim.outputs(images[start:start + batch_size]))
                                .cpu().numpy() for start in range(0, len(images), batch_size)])
@@ -239,13 +240,14 @@ def _clean_rows(unit: str, victim: Victim, test: dict, selected: np.ndarray,
 
 
 def sanity_checks(victim: Victim, images: torch.Tensor, labels: torch.Tensor,
-                  batch_size: int) -> dict:
+                  batch_size: int | None) -> dict:
     """AutoAttack's own checks on the clean images, per threshold: the share of images whose
     cross-entropy gradient is zero everywhere (a gradient attack cannot move them), and whether
     two forward passes of the same images give the same scores (randomness in the network
     would make every attack's numbers a draw)."""
     checks = {}
     labels = labels.to(images.device)
+    batch_size = attack_batch_size(victim.model, batch_size)
     for threshold in victim.thresholds:
         zero, largest = 0, 0.0
         for start in range(0, len(images), batch_size):

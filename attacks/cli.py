@@ -16,6 +16,7 @@ from mindseye.attacks.registry import (
     get_attack,
 )
 from mindseye.attacks.settings import (
+    ATTACK_BATCH_SIZES,
     ATTACK_PRESETS,
     GRADIENT_PRECISIONS,
     SIZE_BOUNDS,
@@ -123,7 +124,9 @@ class RegistryCommand(click.Command):
               f"run by its first attack, like the sizes [preset: {AttackSettings.chunk}]."
               + _bound("chunk"))
 @click.option("--batch-size", type=int, help="Images per forward pass; changes speed and "
-              f"memory, not the records [default: {AttackSettings.batch_size}]."
+              "memory, not the records (up to float rounding) [default: by device, "
+              + ", ".join(f"{size} on {device}" for device, size in ATTACK_BATCH_SIZES.items())
+              + "]."
               + _bound("batch_size"))
 @click.option("--networks", "network_names", default=",".join(CLASSIFIERS), show_default=True,
               help="Which networks to attack. Records are per network, so runs on different "

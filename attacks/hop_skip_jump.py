@@ -24,7 +24,7 @@ from art.attacks.evasion import HopSkipJump
 from mindseye.attacks.base import AttackResult
 from mindseye.attacks.library import LibraryAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import Victim
 
 
@@ -34,13 +34,13 @@ class DecisionOnly(LibraryAttack):
     source where none was), `success` whether one was found at any distance."""
 
     def __init__(self, victim: Victim, threshold: float | None, iterations: int,
-                 evaluations: int, batch_size: int = BATCH_SIZE):
+                 evaluations: int, batch_size: int | None = None):
         super().__init__(victim, threshold, float("inf"), iterations, batch_size)
         self.evaluations = evaluations  # (a setting: part of a kept place's key)
         self.attack = HopSkipJump(self.classifier, targeted=False, norm=np.inf,
                                   max_iter=iterations, max_eval=evaluations,
                                   init_eval=min(100, evaluations),
-                                  batch_size=batch_size, verbose=False)
+                                  batch_size=self.batch_size, verbose=False)
 
     def generate(self, originals: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """ART's HopSkipJump image by image, keeping its place after each (see above)."""

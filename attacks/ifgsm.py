@@ -11,7 +11,7 @@ import torch
 
 from mindseye.attacks.base import IterativeAttack
 from mindseye.attacks.registry import PAPER_IMAGES, TARGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import TripleStagedVictim, Victim, euclidean_ratio_loss
 
 
@@ -20,7 +20,7 @@ class IterativeFGSM(IterativeAttack):
     `loss="euclidean"` follows the authors' code on the triple-staged network instead of J."""
 
     def __init__(
-        self, victim, max_steps: int, batch_size: int = BATCH_SIZE, step_size: float = 1.0,
+        self, victim, max_steps: int, batch_size: int | None = None, step_size: float = 1.0,
         stop_at: str = "target", loss: str = "log", gradient_precision: str = "float32",
     ):
         super().__init__(victim, max_steps, batch_size, stop_at, gradient_precision)

@@ -13,7 +13,6 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from mindseye.attacks.base import Attack, AttackResult
-from mindseye.attacks.settings import BATCH_SIZE
 from mindseye.attacks.victims import ScoresModule, Victim, grey_level_roundings
 from mindseye.core.constants import IMAGE_SIZE
 
@@ -41,7 +40,7 @@ class LibraryAttack(Attack):
     untargeted = True
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 iterations: int, batch_size: int = BATCH_SIZE):
+                 iterations: int, batch_size: int | None = None):
         super().__init__(victim, batch_size)
         self.threshold, self.epsilon, self.iterations = threshold, epsilon, iterations
         self.classifier = art_classifier(victim, threshold)

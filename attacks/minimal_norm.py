@@ -38,7 +38,7 @@ import torch
 
 from mindseye.attacks.base import Attack, AttackResult
 from mindseye.attacks.registry import TARGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import GREY_LEVELS, UnitRangeClassifier, Victim, grey_level_roundings
 
 NORMS = ("l2", "linf")
@@ -49,7 +49,7 @@ class MinimalNorm(Attack):
     """`MinimalNorm(victim, norm, steps).run(images, targets) -> AttackResult` (targeted, one
     column per threshold; `steps` is FMN's steps, whether or not it succeeded)."""
 
-    def __init__(self, victim: Victim, norm: str, steps: int, batch_size: int = BATCH_SIZE):
+    def __init__(self, victim: Victim, norm: str, steps: int, batch_size: int | None = None):
         super().__init__(victim, batch_size)
         if norm not in NORMS:
             raise ValueError(f"norm {norm!r}: choose one of {', '.join(NORMS)}")

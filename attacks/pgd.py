@@ -10,7 +10,7 @@ from art.attacks.evasion import ProjectedGradientDescent
 
 from mindseye.attacks.library import LibraryAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import Victim
 
 
@@ -18,7 +18,7 @@ class PGD(LibraryAttack):
     """`PGD(victim, threshold, epsilon, iterations).run(images, labels) -> AttackResult`."""
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 iterations: int, batch_size: int = BATCH_SIZE, restarts: int = 1):
+                 iterations: int, batch_size: int | None = None, restarts: int = 1):
         super().__init__(victim, threshold, epsilon, iterations, batch_size)
         # Step eps/4 from a random start: reaches any corner of the ball within the iterations.
         # With several restarts ART keeps, per image, the last start that succeeds.
@@ -29,7 +29,7 @@ class PGD(LibraryAttack):
             eps_step=float(epsilon) / 4,
             max_iter=iterations,
             num_random_init=restarts,
-            batch_size=batch_size,
+            batch_size=self.batch_size,
             verbose=False,
         )
 

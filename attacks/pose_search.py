@@ -17,7 +17,7 @@ import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
 from mindseye.attacks.registry import TARGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import DECISION_MARGIN, TripleStagedVictim, ratio_loss
 from mindseye.core.constants import ROTATION_LIMIT, TRIPLE_STAGED
 from mindseye.models.estimator import engages_clip
@@ -89,7 +89,7 @@ class PoseSearch(IterativeFGSM):
     network has the straight-through clip."""
 
     def __init__(self, victim: TripleStagedVictim, max_steps: int,
-                 batch_size: int = BATCH_SIZE, pose_weight: float = POSE_WEIGHT,
+                 batch_size: int | None = None, pose_weight: float = POSE_WEIGHT,
                  gradient_precision: str = "float32"):
         super().__init__(_AnglesToo(victim.name, victim.model, victim.thresholds), max_steps,
                          batch_size, gradient_precision=gradient_precision)

@@ -20,8 +20,23 @@ from mindseye.core.errors import UserError
 from mindseye.core.files import held_lock, write_json_atomic
 from mindseye.render.settings import MAX_PER_CLASS
 
-# Images per forward pass: speed and memory, never the records.
-BATCH_SIZE = 128
+# Images per forward pass, by the device the network is on: speed and memory, never what an
+# attack finds (up to float rounding). A GPU fills its cores with large batches. On a CPU the
+# triple-staged network's activations outgrow the caches past a few dozen images (its
+# comparator keeps 64 maps of 55x55 per class and image): on one core of an AVX2-only EPYC, 8
+# images ran its forward pass 1.4x and its forward-backward pass 1.5x faster than 128, and the
+# direct networks' 5% slower (benchmarks/attack_batch_size.py). Other devices take the GPU's.
+ATTACK_BATCH_SIZES = {"cpu": 8, "cuda": 128}
+
+
+def attack_batch_size(model, batch_size: int | None = None) -> int:
+    """`batch_size`, or where it is None the default of the device `model` (a torch module,
+    a victim's network) is on."""
+    if batch_size is not None:
+        return batch_size
+    device_type = next(model.parameters()).device.type
+    return ATTACK_BATCH_SIZES.get(device_type, ATTACK_BATCH_SIZES["cuda"])
+
 GRADIENT_PRECISIONS = ("float32", "bfloat16")
 # How often an iterative attack's batch saves its place (attacks/base.py): a kill loses at most
 # this much of a unit that takes half an hour.
@@ -45,7 +60,7 @@ class AttackSettings:
     pgd_iterations: int = 20
     square_queries: int = 300
     chunk: int = 32  # source images per resumable unit
-    batch_size: int = BATCH_SIZE
+    batch_size: int | None = None  # None: the device's (attack_batch_size)
     device: str = "auto"  # auto: CUDA when present
     # The triple-staged network's iterative attacks (ifgsm, its variants, BPDA, adaptive) may
     # take their gradient in bfloat16, 2-3x faster where the CPU has AVX512-BF16 (several times

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from mindseye.attacks.registry import AttackSpec
-from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.settings import AttackSettings, attack_batch_size
 from mindseye.attacks.victims import DirectVictim, TripleStagedVictim, Victim
 from mindseye.core.constants import CLASSIFIERS, TRIPLE_STAGED
 from mindseye.dataset.manifest import read_manifest
@@ -78,8 +78,10 @@ def as_tensor(images: np.ndarray, victim: Victim) -> torch.Tensor:
 
 
 def outputs_and_decisions(victim: Victim, images: np.ndarray,
-                          batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The victim's outputs (N, ...) and decisions (N, T) for uint8 images (N, 64, 64)."""
+                          batch_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The victim's outputs (N, ...) and decisions (N, T) for uint8 images (N, 64, 64), in
+    batches of `batch_size` (None: the device's)."""
+    batch_size = attack_batch_size(victim.model, batch_size)
     outputs, decisions = [], []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
@@ -91,6 +93,7 @@ def outputs_and_decisions(victim: Victim, images: np.ndarray,
     return torch.cat(outputs).numpy(), torch.cat(decisions).numpy()
 
 
-def victim_decisions(victim: Victim, images: np.ndarray, batch_size: int) -> np.ndarray:
+def victim_decisions(victim: Victim, images: np.ndarray, batch_size: int | None
+                     ) -> np.ndarray:
     """Decisions (N, T) at each of the victim's thresholds for uint8 images (N, 64, 64)."""
     return outputs_and_decisions(victim, images, batch_size)[1]

@@ -9,7 +9,7 @@ from art.attacks.evasion import SquareAttack
 
 from mindseye.attacks.library import LibraryAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import Victim
 
 
@@ -17,7 +17,7 @@ class Square(LibraryAttack):
     """`Square(victim, threshold, epsilon, queries).run(images, labels) -> AttackResult`."""
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float,
-                 queries: int, batch_size: int = BATCH_SIZE):
+                 queries: int, batch_size: int | None = None):
         super().__init__(victim, threshold, epsilon, queries, batch_size)
         self.attack = SquareAttack(
             self.classifier,
@@ -25,7 +25,7 @@ class Square(LibraryAttack):
             eps=float(epsilon),
             max_iter=queries,
             nb_restarts=1,
-            batch_size=batch_size,
+            batch_size=self.batch_size,
             verbose=False,
         )
 

@@ -22,7 +22,7 @@ import torch
 
 from mindseye.attacks.base import AttackResult, ThresholdAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
-from mindseye.attacks.settings import BATCH_SIZE, AttackSettings
+from mindseye.attacks.settings import AttackSettings
 from mindseye.attacks.victims import Victim
 
 LONG_SQUARE_QUERIES = 5000  # AutoAttack's
@@ -48,7 +48,7 @@ class SquareSearch(ThresholdAttack):
     (one column, this threshold; `success`: the decision left the label)."""
 
     def __init__(self, victim: Victim, threshold: float | None, epsilon: float, queries: int,
-                 batch_size: int = BATCH_SIZE):
+                 batch_size: int | None = None):
         super().__init__(victim, threshold, batch_size)
         self.epsilon, self.queries = float(epsilon), queries
 

@@ -16,7 +16,7 @@ CHUNK = 256  # test images per resumable unit
 
 
 def clean_predictions(victim_list: list[Victim], test: dict, folder: Path,
-                      batch_size: int) -> list[dict]:
+                      batch_size: int | None) -> list[dict]:
     """Decisions on the clean test images; finished units in `folder` are reused."""
     records = RecordTable(Path(folder))
     done = records.done_units()

@@ -13,16 +13,19 @@ import numpy as np
 import torch
 
 from mindseye.attacks.records import RecordTable
+from mindseye.attacks.settings import attack_batch_size
 from mindseye.core.constants import FALSE_NEGATIVE, NONE_TO_CLASS, TRIPLE_STAGED
 from mindseye.eval.stats import wilson_interval
 from mindseye.models.estimator import engages_clip
 from mindseye.models.triple_staged import TripleStaged, hypotheses
 
 
-def clipped_hypotheses(model: TripleStaged, images: np.ndarray, batch_size: int) -> np.ndarray:
+def clipped_hypotheses(model: TripleStaged, images: np.ndarray,
+                       batch_size: int | None) -> np.ndarray:
     """bool (N, K): whether the clip changes any angle of class c's hypothesis for image n
-    (uint8 images (N, 64, 64))."""
+    (uint8 images (N, 64, 64)), in batches of `batch_size` (None: the device's)."""
     device = next(model.parameters()).device
+    batch_size = attack_batch_size(model, batch_size)
     k = model.num_classes
     found = []
     with torch.no_grad():
@@ -35,7 +38,7 @@ def clipped_hypotheses(model: TripleStaged, images: np.ndarray, batch_size: int)
 
 
 def clip_table(model: TripleStaged, test_images: np.ndarray, tables: dict[str, list[dict]],
-               attacks_table: dict[str, RecordTable], batch_size: int) -> list[dict]:
+               attacks_table: dict[str, RecordTable], batch_size: int | None) -> list[dict]:
     """Per attack, threshold and kind: how many final images (attacked triple-staged records)
     have the clip engaged on any hypothesis, and on the hypothesis the attack moves (the
     target's for a false positive, the source class's for a false negative); first a row for

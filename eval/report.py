@@ -301,7 +301,7 @@ def unclipped_table1(run_dir: Path, classes: list[str], test: dict, cache: Path,
 
 
 def clip_engagement(run_dir: Path, models: dict[str, nn.Module], test: dict,
-                    tables: dict[str, list[dict]], batch_size: int) -> list[dict]:
+                    tables: dict[str, list[dict]], batch_size: int | None) -> list[dict]:
     """eval.clip's table for the targeted attacks on the triple-staged network, if any ran."""
     names = [spec.name for spec in attack_specs() if spec.counts_clip]
     targeted = {name: tables[name] for name in names}

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mindseye.attacks.ifgsm import IterativeFGSM
+from mindseye.attacks.settings import ATTACK_BATCH_SIZES
 from mindseye.attacks.victims import DirectVictim, TripleStagedVictim
 from mindseye.models.triple_staged import decide
 from tests.fixtures.tiny_networks import tiny_triple_staged
@@ -52,6 +53,20 @@ def test_batched_and_per_sample_runs_agree(trained_direct, shapes_test):
     assert np.array_equal(batched.steps, alone.steps)
     assert np.array_equal(batched.success, alone.success)
     assert np.array_equal(batched.images, alone.images)
+
+
+def test_the_batch_size_defaults_to_the_victims_devices(trained_direct, shapes_test):
+    victim = DirectVictim("direct", copy.deepcopy(trained_direct).double(), 3)
+    default = IterativeFGSM(victim, max_steps=200)
+    assert default.batch_size == ATTACK_BATCH_SIZES["cpu"]
+    assert IterativeFGSM(victim, max_steps=200, batch_size=64).batch_size == 64
+    # More images than one default batch: the default splits them, and finds what one batch does.
+    images, targets = positives_and_targets(shapes_test, 3, 3 * ATTACK_BATCH_SIZES["cpu"] // 2)
+    split = default.run(images.double(), targets)
+    whole = IterativeFGSM(victim, max_steps=200, batch_size=len(images)).run(images.double(),
+                                                                             targets)
+    assert np.array_equal(split.steps, whole.steps)
+    assert np.array_equal(split.images, whole.images)
 
 
 def test_step_cap_is_recorded_as_failure(trained_direct, shapes_test):
