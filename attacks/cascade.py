@@ -53,20 +53,22 @@ REVIEWER_MEMBERS = tuple(spec.name for spec in (APGD_CE_ATTACK, APGD_DLR_TARGETE
 
 def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                 test: dict[str, np.ndarray], selected: np.ndarray, settings: AttackSettings,
-                skip_broken: bool = True, scheduler: str | None = None) -> None:
+                skip_broken: bool = True, scheduler: str | None = None, jobs: int = 1) -> None:
     """Run the cascade `spec` on the selected images of each victim, unit by unit (a unit
     already on disk is read, not redone). The chunks of one member at one threshold and budget
-    run side by side on a Dask cluster when `scheduler` is given (each image's attack does not
-    depend on its neighbours, so the records are a local run's); this process writes every
-    unit. `skip_broken=False` runs every member on every cell, every budget of a descending
-    member too: the full grid a cascade saves, for `benchmarks/reviewer_cascade.py`."""
+    run side by side in `jobs` processes on this machine, each keeping its unit's place as one
+    process does, or on a Dask cluster when `scheduler` is given (each image's attack does not
+    depend on its neighbours, and each unit is seeded by its name, so the records are those of
+    one process); this process writes every unit. `skip_broken=False` runs every member on
+    every cell, every budget of a descending member too: the full grid a cascade saves, for
+    `benchmarks/reviewer_cascade.py`."""
     check_members(spec)
     records = RecordTable(attacks_dir(run_dir) / spec.name)
     budgets = tuple(sorted(settings.epsilons))
     with parallel_backend(scheduler):
         # Units come back as each finishes, in any order, and are written at once: a kill
         # loses only the units still running.
-        parallel = joblib.Parallel(n_jobs=-1 if scheduler else 1,
+        parallel = joblib.Parallel(n_jobs=-1 if scheduler else jobs,
                                    return_as="generator_unordered")
         for victim in victim_list:
             breaks = Breaks()

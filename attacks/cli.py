@@ -170,6 +170,11 @@ class RegistryCommand(click.Command):
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run a cascade's units on a Dask cluster (e.g. tcp://host:8786) instead of "
               "in this process; the records are the same. Other attacks run here.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Run a cascade's units in this many processes on this machine (one per core, "
+              "say), each keeping its unit's place as one process does; the records are the "
+              "same. The targeted attacks (ifgsm, fmn-...) share their units between processes "
+              "instead: start the same command once per core.")
 def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            max_steps: int | None, per_class: int | None, extra_per_class: int | None,
            thresholds: str | None, epsilons: str | None, pgd_iterations: int | None,
@@ -178,9 +183,12 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            hsj_iterations: int | None, hsj_evaluations: int | None,
            hsj_per_class: int | None, gradient_precision: str | None,
            stop_at: str | None, loss_name: str | None, clip: str | None,
-           original: bool, scheduler: str | None) -> None:
+           original: bool, scheduler: str | None, jobs: int) -> None:
     if attack_name != ALL:
         get_attack(attack_name)  # an unknown name fails before anything is loaded
+    if jobs > 1 and scheduler:
+        raise UserError("--jobs and --scheduler: give one; with a Dask cluster its workers are "
+                        "the jobs")
     for option, value in (("--max-steps", max_steps), ("--per-class", per_class),
                           ("--extra-per-class", extra_per_class),
                           ("--pgd-iterations", pgd_iterations),
@@ -217,7 +225,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
                    "so the bfloat16 gradient is several times slower than float32 here (about "
                    "10x on an AVX2-only EPYC); every decision is the float32 network's either "
                    "way, so a new run may take --gradient-precision float32", err=True)
-    run_attack(run_dir, data_dir, attack_name, settings, networks, variant, scheduler)
+    run_attack(run_dir, data_dir, attack_name, settings, networks, variant, scheduler, jobs)
     click.echo(f"records in {run_dir / 'attacks'}", err=True)
 
 

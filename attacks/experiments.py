@@ -80,13 +80,14 @@ def targeted_tables(run_dir: Path) -> list[str]:
 
 def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSettings,
                networks: tuple[str, ...] = CLASSIFIERS, variant: Variant = OURS,
-               scheduler: str | None = None) -> None:
+               scheduler: str | None = None, jobs: int = 1) -> None:
     """Run one attack (or `all`, in the registry's order, where transfer finds the images it
     shows) on the given networks. Records are per network, so runs on different networks (on
     different machines, say) add up to one run. Transfer shows the direct networks' adversarials
     to the given networks, making them first where the direct networks are among those.
     `variant` runs the paper's attack another way, into its own table (attacks/ifgsm.py).
-    `scheduler` (a Dask scheduler's address) runs a cascade's units on that cluster.
+    `scheduler` (a Dask scheduler's address) runs a cascade's units on that cluster, `jobs` in
+    that many processes here.
     The data's shards are checked against their manifest first, and the records are tied to
     the data and the weights they are made on (RUN/attacks/settings.json)."""
     specs = suite(attack)
@@ -98,7 +99,7 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
     weights: dict[str, str] = {}
     for spec in specs:
         run_one(run_dir, spec, classes, test, data, weights, settings, networks, variant,
-                scheduler, records_agree)
+                scheduler, records_agree, jobs)
 
 
 def legacy_records_agree(run_dir: Path, data: str, images: np.ndarray) -> bool:
@@ -135,7 +136,8 @@ def legacy_records_agree(run_dir: Path, data: str, images: np.ndarray) -> bool:
 
 def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, data: str,
             weights: dict[str, str], settings: AttackSettings, networks: tuple[str, ...],
-            variant: Variant, scheduler: str | None = None, records_agree: bool = False) -> None:
+            variant: Variant, scheduler: str | None = None, records_agree: bool = False,
+            jobs: int = 1) -> None:
     """One attack; `weights` holds the networks' digests computed so far (each once)."""
     networks = tuple(name for name in networks if name in spec.networks)
     if not networks:
@@ -161,6 +163,7 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
     elif spec.kind == BUDGETED:
         run_budgeted(run_dir, spec, victims, test, selected, settings)
     elif spec.kind == CASCADE:
-        run_cascade(run_dir, spec, victims, test, selected, settings, scheduler=scheduler)
+        run_cascade(run_dir, spec, victims, test, selected, settings, scheduler=scheduler,
+                    jobs=jobs)
     else:
         run_targeted(run_dir, spec, victims, test, selected, settings, variant)

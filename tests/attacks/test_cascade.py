@@ -330,6 +330,20 @@ def test_the_report_reads_costs_breakers_and_accuracy_from_the_records(tmp_path,
     assert all(member in text for member in MEMBERS)
 
 
+def units_of(root: Path) -> dict[str, list[dict]]:
+    table = record_table(root, SPEC.name)
+    return {unit: table.read_unit(unit) for unit in table.done_units()}
+
+
+def assert_same_records_and_passes(one: Path, other: Path) -> None:
+    assert units_of(one) == units_of(other) and len(units_of(one)) > 4
+    # the work was counted where it ran
+    assert costs(other).keys() == costs(one).keys()
+    for unit, cost in costs(other).items():
+        assert (cost["forward"], cost["backward"]) == (costs(one)[unit]["forward"],
+                                                       costs(one)[unit]["backward"])
+
+
 def test_a_dask_cluster_writes_the_records_a_local_run_does(tmp_path, victim,
                                                             shapes_test) -> None:
     from dask.distributed import LocalCluster
@@ -340,15 +354,13 @@ def test_a_dask_cluster_writes_the_records_a_local_run_does(tmp_path, victim,
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
         run_cascade(tmp_path / "dask", SPEC, [victim], shapes_test, selected, settings,
                     scheduler=cluster.scheduler_address)
+    assert_same_records_and_passes(tmp_path / "local", tmp_path / "dask")
 
-    def units(root: Path) -> dict[str, list[dict]]:
-        table = record_table(root, SPEC.name)
-        return {unit: table.read_unit(unit) for unit in table.done_units()}
 
-    local, dask = units(tmp_path / "local"), units(tmp_path / "dask")
-    assert local == dask and len(local) > 4
-    # the work was counted where it ran
-    assert costs(tmp_path / "dask").keys() == costs(tmp_path / "local").keys()
-    for unit, cost in costs(tmp_path / "dask").items():
-        assert (cost["forward"], cost["backward"]) == (
-            costs(tmp_path / "local")[unit]["forward"], costs(tmp_path / "local")[unit]["backward"])
+def test_local_processes_write_the_records_one_process_does(tmp_path, victim,
+                                                           shapes_test) -> None:
+    selected = select_per_class(shapes_test["label"], 2, 4)
+    settings = replace(SETTINGS, epsilons=(4, 16), chunk=2)
+    run_cascade(tmp_path / "one", SPEC, [victim], shapes_test, selected, settings)
+    run_cascade(tmp_path / "two", SPEC, [victim], shapes_test, selected, settings, jobs=2)
+    assert_same_records_and_passes(tmp_path / "one", tmp_path / "two")

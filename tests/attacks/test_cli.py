@@ -44,6 +44,11 @@ def test_budgets_are_whole_grey_levels_inside_the_range(tmp_path, shapes_dataset
                           "--epsilons")
 
 
+def test_jobs_and_a_scheduler_are_refused_together(tmp_path, shapes_dataset):
+    assert_one_line_error(invoke(tmp_path, shapes_dataset, "--attack", "reviewer", "--jobs", 2,
+                                 "--scheduler", "tcp://localhost:8786"), "--jobs")
+
+
 def test_run_folder_missing_a_network(tmp_path, shapes_dataset):
     run_dir = untrained_run(tmp_path / "run", CLASSES, ("direct", "estimator"))
     assert_one_line_error(invoke(run_dir, shapes_dataset, "--per-class", "1"), "direct-param")
