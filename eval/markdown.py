@@ -60,14 +60,26 @@ def provenance_text(made: dict | None) -> list[str]:
             "queries)")
     else:
         lines.append("- attacks: none run yet")
-    if not made["sizes_enough_for_verdicts"]:
+    if not made.get("trained_for_verdicts", made["sizes_enough_for_verdicts"]):
         lines += ["", "**These sizes are below what a verdict on the paper needs** (the medium "
                   "preset: networks trained for over an hour, "
                   f"{VERDICT_PER_CLASS} attacked images per class). "
                   "The verdicts below test that the pipeline works, not the paper; the "
                   "measured experiment and its verdicts are in the repository's "
                   "`results/README.md`."]
+    elif not made["sizes_enough_for_verdicts"] and attacks:
+        short = made["sizes_short_of_preset"]
+        lines += ["", "**Attack sizes below the medium preset's** (" + "; ".join(
+            f"{SIZE_NAMES[name]}: {sizes['ran']} test images per class, the preset "
+            f"{sizes['preset']}" for name, sizes in short.items()) + "). The networks are "
+            "trained as the medium preset trains them, so the verdicts below judge the paper "
+            "at these sizes; each says whether its 95% intervals agree with it."]
     return [*lines, ""]
+
+
+# What each attack size of the settings lock counts, in a report's words.
+SIZE_NAMES = {"per_class": "the paper's attack and BPDA",
+              "extra_per_class": "the attacks beyond the paper"}
 
 
 def _part_error(row: dict, part: str) -> str:
@@ -384,9 +396,12 @@ def report_text(metrics: dict) -> str:
               "statistics for medians, Wilson for rates), and the verdict says whether they "
               "agree with it.", ""]
     made = metrics.get("provenance")
-    if made and not made["sizes_enough_for_verdicts"]:
+    if made and not made.get("trained_for_verdicts", made["sizes_enough_for_verdicts"]):
         lines += ["At this run's sizes these verdicts check the pipeline, not the paper (see "
                   "the top of this report).", ""]
+    elif made and not made["sizes_enough_for_verdicts"]:
+        lines += ["At attack sizes below the medium preset's (see the top of this report): a "
+                  "verdict that holds only by the point estimates is not settled at them.", ""]
     for claim in metrics["claims"]:
         verdict = "holds" if claim["holds"] else "FAILS"
         if claim["clear"] is not None:

@@ -15,10 +15,15 @@ from mindseye.core import __version__
 from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
 from mindseye.dataset.manifest import read_manifest
 
-# The smallest experiment whose verdicts we publish (results/README.md): the medium preset's
-# training and its 100 attacked test images per class for the paper's attack.
+# Networks trained this way speak for the paper; a demo run's (minutes of training) do not.
 VERDICT_PRESETS = ("medium", "paper")
-VERDICT_PER_CLASS = ATTACK_PRESETS["medium"].per_class
+# The attack sizes of the medium preset: 100 test images per class for the paper's attack, 50
+# for the others. Below them a report on medium-trained networks still judges the paper, each
+# verdict saying whether its 95% intervals agree (the photos seeds ran at 50 and 25 for
+# compute, results/README.md); the report names the sizes it falls short of.
+VERDICT_SIZES = {name: getattr(ATTACK_PRESETS["medium"], name)
+                 for name in ("per_class", "extra_per_class")}
+VERDICT_PER_CLASS = VERDICT_SIZES["per_class"]
 CODE_DIR = Path(__file__).resolve().parent
 CLEAN_RECIPE = "clean"  # the recipe of networks trained on clean images only
 
@@ -71,9 +76,10 @@ def provenance(run_dir: Path, data_dir: Path) -> dict:
                                  "steps": trained.get("schedule", {}).get("steps")}
     attacks = recorded_settings(run_dir)
     presets = sorted({str(n["preset"]) for n in networks.values()})
-    per_class = attacks["per_class"] if attacks else None
-    enough = (bool(presets) and set(presets) <= set(VERDICT_PRESETS)
-              and per_class is not None and per_class >= VERDICT_PER_CLASS)
+    trained = bool(presets) and set(presets) <= set(VERDICT_PRESETS)
+    short = {name: {"ran": attacks[name] if attacks else None, "preset": size}
+             for name, size in VERDICT_SIZES.items()
+             if attacks is None or attacks[name] < size}
     return {
         "commit": code_commit(),
         "training_presets": presets,
@@ -84,5 +90,7 @@ def provenance(run_dir: Path, data_dir: Path) -> dict:
         "attacks": (None if attacks is None else
                     {name: list(value) if isinstance(value, tuple) else value
                      for name, value in attacks.items()}),
-        "sizes_enough_for_verdicts": enough,
+        "trained_for_verdicts": trained,
+        "sizes_short_of_preset": short,
+        "sizes_enough_for_verdicts": trained and not short,
     }

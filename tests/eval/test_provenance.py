@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -42,6 +43,25 @@ def test_medium_sizes_are_enough_and_carry_no_warning(reported, tmp_path):
     shutil.copytree(run, tmp_path / "small", ignore=shutil.ignore_patterns("attacks"),
                     dirs_exist_ok=True)
     assert not provenance(tmp_path / "small", reported["data"])["sizes_enough_for_verdicts"]
+
+
+def test_medium_networks_attacked_at_smaller_sizes_are_judged_at_those_sizes(reported, tmp_path):
+    # As the photos seeds ran: medium training, 50 and 25 attacked images per class.
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
+    for config_path in run.glob("*/config.json"):
+        config = json.loads(config_path.read_text())
+        config_path.write_text(json.dumps({**config, "preset": "medium"}))
+    lock_settings(run, replace(ATTACK_PRESETS["medium"], per_class=50, extra_per_class=25))
+    made = provenance(run, reported["data"])
+    assert made["trained_for_verdicts"] and not made["sizes_enough_for_verdicts"]
+    assert made["sizes_short_of_preset"] == {
+        "per_class": {"ran": 50, "preset": ATTACK_PRESETS["medium"].per_class},
+        "extra_per_class": {"ran": 25, "preset": ATTACK_PRESETS["medium"].extra_per_class}}
+    head = "\n".join(provenance_text(made))
+    assert "not the paper" not in head and "below the medium preset's" in head
+    assert ("the paper's attack and BPDA: 50 test images per class, the preset "
+            f"{ATTACK_PRESETS['medium'].per_class}") in head
 
 
 def test_an_adversarially_trained_run_says_its_recipe(reported, tmp_path):
