@@ -25,7 +25,8 @@ from mindseye.render.settings import MAX_PER_CLASS
 # triple-staged network's activations outgrow the caches past a few dozen images (its
 # comparator keeps 64 maps of 55x55 per class and image): on one core of an AVX2-only EPYC, 8
 # images ran its forward pass 1.4x and its forward-backward pass 1.5x faster than 128, and the
-# direct networks' 5% slower (benchmarks/attack_batch_size.py). Other devices take the GPU's.
+# direct networks' 5% (forward) and 1% (forward-backward) slower
+# (benchmarks/attack_batch_size.py). Other devices take the GPU's.
 ATTACK_BATCH_SIZES = {"cpu": 8, "cuda": 128}
 
 
