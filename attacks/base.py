@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from mindseye.attacks.settings import (
     GRADIENT_PRECISIONS,
+    LEGACY_BATCH_SIZE,
     PROGRESS_EVERY_SECONDS,
     attack_batch_size,
 )
@@ -72,6 +73,9 @@ class Attack:
     def __init__(self, victim: Victim, batch_size: int | None = None):
         self.victim = victim
         self.batch_size = attack_batch_size(victim.model, batch_size)
+        # A kept place made at another batch size is carried on at that size where this one
+        # is only the device's default (`_read_progress`).
+        self._batch_size_given = batch_size is not None
         # Where `run` keeps its place inside a unit (the runner's), for the attacks that keep
         # one: the iterative loop, FMN and HopSkipJump. Others start a killed unit over.
         self.progress_file: Path | None = None
@@ -108,14 +112,37 @@ class Attack:
                 saved = torch.load(self.progress_file, weights_only=True)
             except Exception:  # a file from an older format, or damaged: start the unit over
                 saved = None
+            if isinstance(saved, dict) and saved.get("key") != key:
+                key = self._kept_batch_size(saved, inputs) or key
             if isinstance(saved, dict) and saved.get("key") == key:
                 # Say so: a unit that finishes in minutes after a kill is not a wrong one.
                 tqdm.write(f"{self.progress_file.name}: carrying on from its kept place "
                            f"({len(saved['finished'])} parts done"
                            f"{', one running' if saved.get('running') else ''})",
                            file=sys.stderr)
+                saved["batch_size"] = self.batch_size
                 return saved
-        return {"key": key, "finished": {}, "running": None}
+            if saved is not None:
+                tqdm.write(f"{self.progress_file.name}: its kept place was made with other "
+                           "settings or inputs; starting the unit over", file=sys.stderr)
+        return {"key": key, "batch_size": self.batch_size, "finished": {}, "running": None}
+
+    def _kept_batch_size(self, saved: dict, inputs: tuple) -> str | None:
+        """Where this attack's batch size is the device's default and the kept place was made
+        at another (on another device, or before sizes went by device, when every place was
+        made at `LEGACY_BATCH_SIZE`): take that size, as its parts are that size's batches,
+        and return the key that matches; else None, the batch size unchanged."""
+        kept = saved.get("batch_size", LEGACY_BATCH_SIZE)
+        if self._batch_size_given or kept == self.batch_size:
+            return None
+        ours, self.batch_size = self.batch_size, kept
+        key = self._progress_key(*inputs)
+        if saved.get("key") == key:
+            tqdm.write(f"{self.progress_file.name}: kept at {kept} images per batch; carrying "
+                       f"on at that size (this device's default is {ours})", file=sys.stderr)
+            return key
+        self.batch_size = ours
+        return None
 
     def _save_progress(self, progress: dict) -> None:
         if self.progress_file is not None:
@@ -202,8 +229,8 @@ class IterativeAttack(Attack):
         `labels` (N,), the sources' classes, are needed with `stop_at="any-other"`."""
         if self.stop_at != "target" and labels is None:
             raise ValueError("stop_at='any-other' needs the sources' labels")
-        size = self.batch_size
         progress = self._read_progress(images, targets, labels)
+        size = self.batch_size  # after the kept place, which may name its own
         pieces = []
         for start in range(0, len(images), size):
             if start not in progress["finished"]:

@@ -6,8 +6,10 @@ image; robust accuracy against eps is the curve the report draws.
 """
 
 import numpy as np
+import torch
 from art.attacks.evasion import ProjectedGradientDescent
 
+from mindseye.attacks.base import AttackResult
 from mindseye.attacks.library import LibraryAttack
 from mindseye.attacks.registry import BUDGETED, AttackSpec, register_attack
 from mindseye.attacks.settings import AttackSettings
@@ -32,6 +34,14 @@ class PGD(LibraryAttack):
             batch_size=self.batch_size,
             verbose=False,
         )
+
+    def run(self, images: torch.Tensor, targets: torch.Tensor) -> AttackResult:
+        if self.attack.num_random_init > 1:
+            # ART draws every restart's start inside its loop over batches, so with restarts
+            # the draws, and the records, would follow the batch size (the device's): one
+            # batch per unit makes them the unit's alone, as they were at the old 128.
+            self.attack.set_params(batch_size=len(images))
+        return super().run(images, targets)
 
 
 def build(victim: Victim, threshold: float | None, epsilon: float,

@@ -28,6 +28,9 @@ from mindseye.render.settings import MAX_PER_CLASS
 # direct networks' 5% (forward) and 1% (forward-backward) slower
 # (benchmarks/attack_batch_size.py). Other devices take the GPU's.
 ATTACK_BATCH_SIZES = {"cpu": 8, "cuda": 128}
+# Every attack's batch size before they went by device (2026-12-05): a kept place saved then
+# does not name its own, and its parts are batches of this size.
+LEGACY_BATCH_SIZE = 128
 
 
 def attack_batch_size(model, batch_size: int | None = None) -> int:

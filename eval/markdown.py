@@ -399,7 +399,7 @@ def report_text(metrics: dict) -> str:
     if made and not made.get("trained_for_verdicts", made["sizes_enough_for_verdicts"]):
         lines += ["At this run's sizes these verdicts check the pipeline, not the paper (see "
                   "the top of this report).", ""]
-    elif made and not made["sizes_enough_for_verdicts"]:
+    elif made and made["attacks"] and not made["sizes_enough_for_verdicts"]:
         lines += ["At attack sizes below the medium preset's (see the top of this report): a "
                   "verdict that holds only by the point estimates is not settled at them.", ""]
     for claim in metrics["claims"]:

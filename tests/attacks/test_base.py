@@ -186,6 +186,54 @@ class CountedFGSM(IterativeFGSM):
         return super().step(images, gradients, originals)
 
 
+def test_a_place_kept_at_another_batch_size_is_carried_on_at_that_size(
+        trained_direct, shapes_test, tmp_path, monkeypatch):
+    # A unit begun on a GPU (or before batch sizes went by device) and resumed on a CPU.
+    monkeypatch.setattr("mindseye.attacks.base.PROGRESS_EVERY_SECONDS", 0.0)
+    victim = DirectVictim("direct", trained_direct, 3)
+    images, targets = positives_and_targets(shapes_test, 3, 10, trained_direct)
+    whole = CountedFGSM(victim, max_steps=300, batch_size=4)
+    unbroken = whole.run(images, targets)
+    place = tmp_path / "unit.progress.pt"
+
+    def kill_halfway() -> CountedFGSM:
+        place.unlink(missing_ok=True)  # as the runner deletes it once the unit is written
+        killed = CountedFGSM(victim, max_steps=300, batch_size=4, killed_at=whole._taken // 2)
+        killed.progress_file = place
+        with pytest.raises(KeyboardInterrupt):
+            killed.run(images, targets)
+        return killed
+
+    def resume(**options) -> tuple[CountedFGSM, object]:
+        resumed = CountedFGSM(victim, max_steps=300, **options)
+        resumed.progress_file = place
+        return resumed, resumed.run(images, targets)
+
+    killed = kill_halfway()
+    resumed, result = resume()  # the device's default batch size, not 4
+    assert resumed.batch_size == 4 and resumed._taken == whole._taken - killed._taken
+    assert np.array_equal(result.images, unbroken.images)
+    assert np.array_equal(result.steps, unbroken.steps)
+
+    # A place saved before places named their batch size was made at the old default.
+    killed = kill_halfway()
+    saved = torch.load(place, weights_only=True)
+    del saved["batch_size"]
+    torch.save(saved, place)
+    monkeypatch.setattr("mindseye.attacks.base.LEGACY_BATCH_SIZE", 4)
+    resumed, result = resume()
+    assert resumed.batch_size == 4 and resumed._taken == whole._taken - killed._taken
+    assert np.array_equal(result.images, unbroken.images)
+
+    # A batch size given on purpose is kept: the unit starts over at it.
+    kill_halfway()
+    resumed, result = resume(batch_size=ATTACK_BATCH_SIZES["cpu"])
+    fresh = CountedFGSM(victim, max_steps=300, batch_size=ATTACK_BATCH_SIZES["cpu"])
+    fresh.run(images, targets)
+    assert resumed._taken == fresh._taken  # step calls are per batch
+    assert np.array_equal(result.steps, unbroken.steps)
+
+
 def test_a_killed_attack_carries_on_from_its_saved_place(trained_direct, shapes_test, tmp_path,
                                                           monkeypatch):
     monkeypatch.setattr("mindseye.attacks.base.PROGRESS_EVERY_SECONDS", 0.0)  # save every step
