@@ -24,6 +24,7 @@ from mindseye.attacks.registry import (
     TRANSFER,
     AttackSpec,
     attack_specs,
+    spec_of_table,
     suite,
 )
 from mindseye.attacks.settings import (
@@ -35,8 +36,9 @@ from mindseye.attacks.settings import (
     trained_data,
 )
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
-from mindseye.attacks.targeted import run_targeted
+from mindseye.attacks.targeted import run_targeted, unfinished_units
 from mindseye.attacks.transfer import run_transfer
+from mindseye.attacks.victims import Victim
 from mindseye.core.constants import CLASSIFIERS, DIRECT_NETWORKS
 from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.models.runs import weights_fingerprint
@@ -76,6 +78,27 @@ def targeted_tables(run_dir: Path) -> list[str]:
     variants, then the other targeted attacks."""
     others = [spec.name for spec in attack_specs(TARGETED) if spec != PAPER_ATTACK]
     return [PAPER_ATTACK.name, *variant_tables(run_dir), *others]
+
+
+def unfinished_targeted(run_dir: Path, victim_list: list[Victim], labels: np.ndarray,
+                        num_labels: int, settings: AttackSettings
+                        ) -> dict[str, dict[tuple[str, bool], tuple]]:
+    """Per targeted table begun but not finished somewhere: (network, whether from None
+    sources) -> (units done, units planned) (`targeted.unfinished_units`). A report leaves
+    those records out until the attack has finished them, as it does a cascade's."""
+    found = {}
+    for table in targeted_tables(run_dir):
+        records = record_table(run_dir, table)
+        if not records.done_units():
+            continue
+        spec = spec_of_table(table)
+        per_class = (settings.per_class if spec.images == PAPER_IMAGES
+                     else settings.extra_per_class)
+        selected = select_per_class(labels, per_class, num_labels)
+        running = unfinished_units(spec, records, victim_list, selected, labels, settings)
+        if running:
+            found[table] = running
+    return found
 
 
 def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSettings,

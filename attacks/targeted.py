@@ -31,6 +31,8 @@ from mindseye.attacks.sources import as_tensor, chunks, victim_decisions
 from mindseye.attacks.victims import TripleStagedVictim, Victim
 from mindseye.core.constants import FALSE_NEGATIVE, FALSE_POSITIVE, NONE_TO_CLASS
 
+NONE_UNITS = "none-"  # the prefix of the numbers of a targeted attack's None-source units
+
 
 def run_targeted(
     run_dir: Path,
@@ -67,24 +69,11 @@ def run_targeted(
 
     held = []  # (unit, victim, sources) that other processes are attacking
     for victim in victim_list:
-        # Positive sources, then (`none_sources`) None sources in units of their own, named
-        # "none-NUMBER" so that they never clash with the positives' units of an earlier run.
-        source_sets = {"": selected[labels[selected] < victim.num_classes]}
-        if spec.none_sources:
-            source_sets["none-"] = selected[labels[selected] == victim.num_classes]
-        # A loss that depends on the threshold: one victim (and trajectory) per threshold.
-        if spec.per_threshold and isinstance(victim, TripleStagedVictim):
-            parts = [TripleStagedVictim(victim.name, victim.model, (t,)) for t in victim.thresholds]
-        else:
-            parts = [victim]
-        for part in parts:
-            units = [(f"{prefix}{number:05d}", sources) for prefix, found in source_sets.items()
-                     for number, sources in chunks(found, settings.chunk)]
-            label = f"{table} {part.name}" + (f" @{part.thresholds[0]}" if len(parts) > 1 else "")
-            for number, sources in tqdm(units, desc=label, unit="chunk", leave=False):
-                unit = f"{part.name}-{'-'.join(map(str, part.thresholds))}-{number}"
-                if not attack_if_free(unit, part, sources):
-                    held.append((unit, part, sources))
+        units = planned_units(spec, victim, selected, labels, settings)
+        for unit, part, sources in tqdm(units, desc=f"{table} {victim.name}", unit="chunk",
+                                        leave=False):
+            if not attack_if_free(unit, part, sources):
+                held.append((unit, part, sources))
     if held:
         print(f"{table}: waiting for {len(held)} units other processes are attacking "
               f"({', '.join(unit for unit, _, _ in held)})", file=sys.stderr)
@@ -92,6 +81,47 @@ def run_targeted(
         time.sleep(CLAIM_POLL_SECONDS)
         held = [(unit, part, sources) for unit, part, sources in held
                 if not attack_if_free(unit, part, sources)]
+
+
+def planned_units(spec: AttackSpec, victim: Victim, selected: np.ndarray, labels: np.ndarray,
+                  settings: AttackSettings) -> list[tuple[str, Victim, np.ndarray]]:
+    """The units `run_targeted` attacks `victim` in, in order: (unit, the victim it attacks,
+    its sources). Positive sources, then (`none_sources`) None sources in units of their own,
+    named "none-NUMBER" so that they never clash with the positives' units of an earlier run.
+    A loss that depends on the threshold attacks the triple-staged network one threshold at a
+    time (one victim, and trajectory, per threshold)."""
+    source_sets = {"": selected[labels[selected] < victim.num_classes]}
+    if spec.none_sources:
+        source_sets[NONE_UNITS] = selected[labels[selected] == victim.num_classes]
+    parts: list[Victim] = [victim]
+    if spec.per_threshold and isinstance(victim, TripleStagedVictim):
+        parts = [TripleStagedVictim(victim.name, victim.model, (t,)) for t in victim.thresholds]
+    return [(f"{part.name}-{'-'.join(map(str, part.thresholds))}-{prefix}{number:05d}", part,
+             sources)
+            for part in parts for prefix, found in source_sets.items()
+            for number, sources in chunks(found, settings.chunk)]
+
+
+def unfinished_units(spec: AttackSpec, records: RecordTable, victim_list: list[Victim],
+                     selected: np.ndarray, labels: np.ndarray, settings: AttackSettings
+                     ) -> dict[tuple[str, bool], tuple[int, int]]:
+    """Where a targeted table is begun but not finished: (network, whether from None
+    sources) -> (units done, units planned), for the source sets that have some units done
+    and not all (a set with none done was not asked for: an attack may run on some networks,
+    or have run before it took None sources)."""
+    done = records.done_units()
+    found: dict[tuple[str, bool], tuple[int, int]] = {}
+    for victim in victim_list:
+        if victim.name not in spec.networks:
+            continue
+        planned: dict[bool, list[str]] = {False: [], True: []}
+        for unit, _, sources in planned_units(spec, victim, selected, labels, settings):
+            planned[bool(labels[sources[0]] == victim.num_classes)].append(unit)
+        for from_none, units in planned.items():
+            have = sum(unit in done for unit in units)
+            if 0 < have < len(units):
+                found[(victim.name, from_none)] = (have, len(units))
+    return found
 
 
 def attack_unit(

@@ -82,6 +82,19 @@ SIZE_NAMES = {"per_class": "the paper's attack and BPDA",
               "extra_per_class": "the attacks beyond the paper"}
 
 
+def running_text(running: list[dict] | None) -> list[str]:
+    """The targeted attacks still running, which every table and verdict below leaves out
+    where they run until they have finished."""
+    if not running:
+        return []
+    where = "; ".join(
+        f"{row['attack']} on {row['network']}"
+        + (" from None sources" if row["none_sources"] else "")
+        + f" ({row['units_done']} of {row['units_planned']} units)" for row in running)
+    return ["**Still running**, left out of every table and verdict below until finished: "
+            f"{where}.", ""]
+
+
 def _part_error(row: dict, part: str) -> str:
     """One part of a Table 1 row (`positive_` or `none_`): rate [CI] (errors / images)."""
     if not row.get(f"{part}samples"):  # reports written before the parts were counted
@@ -226,6 +239,7 @@ def report_text(metrics: dict) -> str:
     lines += ["", "The paper reports one error rate; the positives' and the None images' are "
               "apart here because they fail differently (a None image called a class is a "
               "false positive on a background).", ""]
+    lines += running_text(metrics.get("running"))
     lines += photo_error_text(metrics.get("none_errors_by_photo"))
     lines += ["Confusion matrices: `confusion.png`.", ""]
     margins = metrics.get("ratio_margins")

@@ -12,7 +12,12 @@ import numpy as np
 from torch import nn
 
 from mindseye.attacks.cascade import finished_networks
-from mindseye.attacks.experiments import record_table, robustness_tables, targeted_tables
+from mindseye.attacks.experiments import (
+    record_table,
+    robustness_tables,
+    targeted_tables,
+    unfinished_targeted,
+)
 from mindseye.attacks.ifgsm import PAPER_ATTACK, without_clip
 from mindseye.attacks.registry import (
     BUDGETED,
@@ -103,7 +108,13 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     targeted = tuple(targeted_tables(run_dir))
     budgeted_specs = attack_specs(BUDGETED)
     budgeted = tuple(spec.name for spec in budgeted_specs)
-    tables = {name: record_table(run_dir, name).read()
+    # A targeted attack still running on a network (or on its None sources) is left out there
+    # until it has finished, as a cascade is: a verdict on some of the sources is not the run's.
+    none_label = len(classes) - 1
+    running = unfinished_targeted(run_dir, victim_list, test["label"], len(classes), settings)
+    tables = {name: [record for record in record_table(run_dir, name).read()
+                     if (record["network"], record["source_class"] == none_label)
+                     not in running.get(name, {})]
               for name in (*targeted, TRANSFER_ATTACK.name)}
     # every budgeted attack's records and every cascade's cells: the headline is the worst
     # case per image over all of them
@@ -144,6 +155,10 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "within_reach_paired": paired_within_reach(reach, settings.epsilons),
         "clip": clip_engagement(run_dir, models, test, tables, settings.batch_size),
         "cascades": cascades(run_dir, settings, len(classes) - 1),
+        "running": [{"attack": name, "network": network, "none_sources": from_none,
+                     "units_done": done, "units_planned": planned}
+                    for name, where in running.items()
+                    for (network, from_none), (done, planned) in where.items()],
         "none_errors_by_photo": none_errors_by_photo(data_dir, clean, len(classes) - 1),
     }
     for name, summary in metrics["cascades"].items():

@@ -15,6 +15,7 @@ import torch
 
 from mindseye.attacks.budgeted import numpy_seeded_by, run_budgeted
 from mindseye.attacks.experiments import record_table as table
+from mindseye.attacks.experiments import unfinished_targeted
 from mindseye.attacks.pgd import PGD
 from mindseye.attacks.records import RecordTable, perturbation
 from mindseye.attacks.registry import get_attack
@@ -119,6 +120,25 @@ def test_processes_share_units_and_wait_for_the_others(tmp_path, trained_direct,
     assert records.done_units() == {f"direct-None-{number:05d}" for number in range(3)}
     assert records.unit_file(held).stat().st_mtime >= ended[0][1] - 0.05
     assert f"waiting for 1 units other processes are attacking ({held})" in capsys.readouterr().err
+
+
+def test_an_attack_begun_but_not_finished_is_named_until_it_is(tmp_path, trained_direct,
+                                                               shapes_test):
+    victim = DirectVictim("direct", trained_direct, 3)
+    attack_direct(tmp_path, victim, shapes_test)
+    labels = shapes_test["label"]
+    assert unfinished_targeted(tmp_path, [victim], labels, 4, SETTINGS) == {}
+    units = sorted(table(tmp_path, "ifgsm").done_units())
+    assert len(units) == 3  # 4 sources of each of 3 positive classes, 4 to a unit
+    (tmp_path / "attacks" / "ifgsm" / f"{units[-1]}.json").unlink()  # as if killed in it
+    assert unfinished_targeted(tmp_path, [victim], labels, 4, SETTINGS) == {
+        "ifgsm": {("direct", False): (2, 3)}}
+    # A network the attack never began on is not "running" there.
+    other = DirectVictim("direct-param", trained_direct, 3)
+    assert unfinished_targeted(tmp_path, [victim, other], labels, 4, SETTINGS) == {
+        "ifgsm": {("direct", False): (2, 3)}}
+    attack_direct(tmp_path, victim, shapes_test)  # carries on: finished
+    assert unfinished_targeted(tmp_path, [victim], labels, 4, SETTINGS) == {}
 
 
 def test_a_damaged_unit_is_an_error_and_is_redone(tmp_path, trained_direct, shapes_test):

@@ -1,7 +1,7 @@
 """The report's text: a cascade's masking cases are listed image by image."""
 
 from mindseye.attacks.cascade import CLEAN
-from mindseye.eval.markdown import cascade_text
+from mindseye.eval.markdown import cascade_text, running_text
 from mindseye.eval.stats import cascade_summary
 
 MEMBERS = ("apgd-ce", "hsj")
@@ -28,3 +28,15 @@ def test_an_image_only_a_gradient_free_member_broke_is_one_row_with_every_cell_i
     assert "(a sign of gradient masking): 1, in 4 cells." in text
     rows = [line for line in text.splitlines() if line.startswith("| triple-staged | ")]
     assert rows == ["| triple-staged | 0 | 3 | hsj | @0.2: 8, 16; @0.7: 8, 16 | 8 |"]
+
+
+def test_a_targeted_attack_still_running_is_named_with_its_units() -> None:
+    assert running_text([]) == [] and running_text(None) == []
+    (line, _) = running_text([
+        {"attack": "fmn-linf", "network": "triple-staged", "none_sources": False,
+         "units_done": 2, "units_planned": 3},
+        {"attack": "fmn-linf", "network": "triple-staged", "none_sources": True,
+         "units_done": 1, "units_planned": 2}])
+    assert "fmn-linf on triple-staged (2 of 3 units)" in line
+    assert "fmn-linf on triple-staged from None sources (1 of 2 units)" in line
+    assert "left out of every table and verdict" in line
