@@ -8,6 +8,7 @@ finished units. Records are kept by attacks/records.py, settings locked by attac
 """
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,13 @@ from mindseye.attacks.settings import (
     attacks_dir,
     lock_settings,
     read_lock,
+    recorded_settings,
     trained_data,
 )
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
 from mindseye.attacks.targeted import run_targeted, unfinished_units
 from mindseye.attacks.transfer import run_transfer
-from mindseye.attacks.victims import Victim
+from mindseye.attacks.victims import TripleStagedVictim, Victim
 from mindseye.core.constants import CLASSIFIERS, DIRECT_NETWORKS
 from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.models.runs import weights_fingerprint
@@ -84,8 +86,17 @@ def unfinished_targeted(run_dir: Path, victim_list: list[Victim], labels: np.nda
                         num_labels: int, settings: AttackSettings
                         ) -> dict[str, dict[tuple[str, bool], tuple]]:
     """Per targeted table begun but not finished somewhere: (network, whether from None
-    sources) -> (units done, units planned) (`targeted.unfinished_units`). A report leaves
-    those records out until the attack has finished them, as it does a cascade's."""
+    sources) -> (units done, units planned) (`targeted.unfinished_units`), planned with the
+    run's locked sizes and thresholds (not `settings`', which a report may take from elsewhere).
+    A report leaves those records out until the attack has finished them, as it does a
+    cascade's."""
+    recorded = recorded_settings(run_dir)
+    if recorded is None:  # nothing attacked yet
+        return {}
+    settings = replace(settings, **recorded)
+    victim_list = [TripleStagedVictim(victim.name, victim.model, settings.thresholds)
+                   if isinstance(victim, TripleStagedVictim) else victim
+                   for victim in victim_list]
     found = {}
     for table in targeted_tables(run_dir):
         records = record_table(run_dir, table)

@@ -45,6 +45,7 @@ class DecisionOnly(LibraryAttack):
     def generate(self, originals: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """ART's HopSkipJump image by image, keeping its place after each (see above)."""
         place = self._read_progress(originals, labels)
+        self.attack.set_params(batch_size=self.batch_size)  # the kept place's, if it named one
         found = place["finished"]
         if place["running"] is not None:  # the generator's state after the last image found
             np.random.set_state(unpacked_state(place["running"]["random"]))

@@ -115,7 +115,12 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     tables = {name: [record for record in record_table(run_dir, name).read()
                      if (record["network"], record["source_class"] == none_label)
                      not in running.get(name, {})]
-              for name in (*targeted, TRANSFER_ATTACK.name)}
+              for name in targeted}
+    # Transfer shows adversarials made by a targeted attack: none made where it still runs.
+    tables[TRANSFER_ATTACK.name] = [
+        record for record in record_table(run_dir, TRANSFER_ATTACK.name).read()
+        if (record.get("origin"), False) not in running.get(record.get("origin_attack", paper),
+                                                             {})]
     # every budgeted attack's records and every cascade's cells: the headline is the worst
     # case per image over all of them
     ran = robustness_tables(run_dir, settings.epsilons)

@@ -125,13 +125,14 @@ def test_processes_share_units_and_wait_for_the_others(tmp_path, trained_direct,
 def test_an_attack_begun_but_not_finished_is_named_until_it_is(tmp_path, trained_direct,
                                                                shapes_test):
     victim = DirectVictim("direct", trained_direct, 3)
-    attack_direct(tmp_path, victim, shapes_test)
+    lock_settings(tmp_path, SETTINGS)  # the sizes the units are planned with, whatever a
+    attack_direct(tmp_path, victim, shapes_test)  # report's own settings say
     labels = shapes_test["label"]
-    assert unfinished_targeted(tmp_path, [victim], labels, 4, SETTINGS) == {}
+    assert unfinished_targeted(tmp_path, [victim], labels, 4, AttackSettings()) == {}
     units = sorted(table(tmp_path, "ifgsm").done_units())
     assert len(units) == 3  # 4 sources of each of 3 positive classes, 4 to a unit
     (tmp_path / "attacks" / "ifgsm" / f"{units[-1]}.json").unlink()  # as if killed in it
-    assert unfinished_targeted(tmp_path, [victim], labels, 4, SETTINGS) == {
+    assert unfinished_targeted(tmp_path, [victim], labels, 4, AttackSettings()) == {
         "ifgsm": {("direct", False): (2, 3)}}
     # A network the attack never began on is not "running" there.
     other = DirectVictim("direct-param", trained_direct, 3)

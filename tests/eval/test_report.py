@@ -92,6 +92,10 @@ def test_recorded_ratios_give_the_recorded_decisions(reported):
 def test_effort_and_robust_accuracy_equal_recomputations(reported):
     metrics = json.loads((reported["report"] / "metrics.json").read_text())
     ifgsm = read_records(reported["run"] / "attacks" / "ifgsm")
+    # A finished run is not "still running" anywhere, whatever sizes the report was asked for:
+    # every network's records are in the tables.
+    assert metrics["running"] == []
+    assert {row["network"] for row in metrics["effort"]["ifgsm"]} == {r["network"] for r in ifgsm}
     for row in metrics["effort"]["ifgsm"]:
         mine = [r for r in ifgsm if (r["network"], r["threshold"], r["kind"])
                 == (row["network"], row["threshold"], row["kind"])]
