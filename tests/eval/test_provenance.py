@@ -29,12 +29,17 @@ def test_the_report_starts_with_what_made_it(reported):
     assert "check the pipeline, not the paper" in report[report.index("## What the numbers"):]
 
 
-def test_medium_sizes_are_enough_and_carry_no_warning(reported, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
-    for config_path in run.glob("*/config.json"):
+def medium_trained_copy(run_dir, copy):
+    """The demo run's networks, unattacked, with configs saying the medium preset trained them."""
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("attacks"))
+    for config_path in copy.glob("*/config.json"):
         config = json.loads(config_path.read_text())
         config_path.write_text(json.dumps({**config, "preset": "medium"}))
+    return copy
+
+
+def test_medium_sizes_are_enough_and_carry_no_warning(reported, tmp_path):
+    run = medium_trained_copy(reported["run"], tmp_path / "run")
     lock_settings(run, ATTACK_PRESETS["medium"])
     made = provenance(run, reported["data"])
     assert made["training_presets"] == ["medium"] and made["sizes_enough_for_verdicts"]
@@ -47,11 +52,7 @@ def test_medium_sizes_are_enough_and_carry_no_warning(reported, tmp_path):
 
 def test_medium_networks_attacked_at_smaller_sizes_are_judged_at_those_sizes(reported, tmp_path):
     # As the photos seeds ran: medium training, 50 and 25 attacked images per class.
-    run = tmp_path / "run"
-    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
-    for config_path in run.glob("*/config.json"):
-        config = json.loads(config_path.read_text())
-        config_path.write_text(json.dumps({**config, "preset": "medium"}))
+    run = medium_trained_copy(reported["run"], tmp_path / "run")
     lock_settings(run, replace(ATTACK_PRESETS["medium"], per_class=50, extra_per_class=25))
     made = provenance(run, reported["data"])
     assert made["trained_for_verdicts"] and not made["sizes_enough_for_verdicts"]
