@@ -80,6 +80,17 @@ def read_metrics(run_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def finished_records(run_dir: Path, table: str) -> list[dict]:
+    """A run's records of a targeted table, less those its report left out as still running
+    (metrics `running`: a network, or its None sources, the attack has begun and not finished)."""
+    metrics = read_metrics(run_dir)
+    none_label = len(metrics["classes"]) - 1
+    running = {(row["network"], row["none_sources"]) for row in metrics.get("running", [])
+               if row["attack"] == table}
+    return [record for record in record_table(run_dir, table).read()
+            if (record["network"], record["source_class"] == none_label) not in running]
+
+
 def quantities(metrics: dict) -> dict[str, float]:
     """One value per compared quantity of one run's report, by name (its parts joined by
     commas: a name is one cell of the markdown table)."""
@@ -250,7 +261,7 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
                     worst_case_records({a: second_tables[a] for a in attacks}))})
         names = (PAPER_ATTACK.name, *(spec.name for spec in attack_specs()
                                       if spec.paired_by == "distortion" or spec.minimizes))
-        records = {recipe: {table: record_table(run, table).read() for table in names}
+        records = {recipe: {table: finished_records(run, table) for table in names}
                    for recipe, run in runs.items()}
         targeted = {}
         for table in names:

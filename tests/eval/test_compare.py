@@ -12,7 +12,12 @@ import pytest
 
 from mindseye.attacks.experiments import record_table, run_attack
 from mindseye.core.errors import UserError
-from mindseye.eval.compare import compare_runs, comparison_markdown, quantities
+from mindseye.eval.compare import (
+    compare_runs,
+    comparison_markdown,
+    finished_records,
+    quantities,
+)
 from mindseye.eval.report import write_report
 from tests.fixtures.environment import child_env
 from tests.fixtures.reported import SETTINGS
@@ -233,3 +238,21 @@ def test_minimal_norm_distances_are_paired_across_networks(seeded_runs, tmp_path
             checked.add(pair["question"])
     assert checked  # some pair of settings had pairs both attacked
     assert "Minimal-norm distances across networks" in comparison_markdown(comparison)
+
+
+def test_a_comparison_leaves_out_what_a_runs_report_found_still_running(tmp_path) -> None:
+    run = tmp_path / "run"
+    (run / "report").mkdir(parents=True)
+    (run / "report" / "metrics.json").write_text(json.dumps({
+        "classes": [*CLASSES, "none"],
+        "running": [{"attack": "fmn-linf", "network": "triple-staged", "none_sources": False,
+                     "units_done": 1, "units_planned": 3}]}))
+    none_label = len(CLASSES)
+    rows = [{"unit": "some-unit", "network": network, "source_class": label, "source": number}
+            for number, (network, label) in enumerate(
+                [("triple-staged", 0), ("triple-staged", none_label), ("direct", 0)])]
+    record_table(run, "fmn-linf").write_unit("some-unit", rows)
+    record_table(run, "fmn-l2").write_unit("some-unit", rows)
+    # fmn-linf's positives on triple-staged are running: its None sources and other networks stay
+    assert [r["source"] for r in finished_records(run, "fmn-linf")] == [1, 2]
+    assert [r["source"] for r in finished_records(run, "fmn-l2")] == [0, 1, 2]
