@@ -35,7 +35,7 @@ from mindseye.attacks.hop_skip_jump import HSJ_ATTACK
 from mindseye.attacks.records import RecordTable
 from mindseye.attacks.registry import BUDGETED, CASCADE, AttackSpec, get_attack, register_attack
 from mindseye.attacks.settings import AttackSettings, attack_batch_size, attacks_dir
-from mindseye.attacks.sources import as_tensor, chunks, images_of
+from mindseye.attacks.sources import as_tensor, chunks, images_of, victim_decisions
 from mindseye.attacks.square_search import LONG_SQUARE_ATTACK
 from mindseye.attacks.victims import Victim
 from mindseye.core.errors import UserError
@@ -221,19 +221,11 @@ class Cost:
                 "wall_s": round(time.perf_counter() - self.started, 3)}
 
 
-def _decisions(victim: Victim, images: torch.Tensor, batch_size: int | None) -> np.ndarray:
-    """(N, T): the float32 network's decisions at every threshold."""
-    batch_size = attack_batch_size(victim.model, batch_size)
-    with torch.no_grad():
-        return np.concatenate([victim.decisions(victim.outputs(images[start:start + batch_size]))
-                               .cpu().numpy() for start in range(0, len(images), batch_size)])
-
-
 def _clean_rows(unit: str, victim: Victim, test: dict, selected: np.ndarray,
                 settings: AttackSettings) -> tuple[list[dict], dict]:
     cost = Cost(victim)
     images = as_tensor(test["image"][selected], victim)
-    decisions = _decisions(victim, images, settings.batch_size)
+    decisions = victim_decisions(victim, test["image"][selected], settings.batch_size)
     rows = [_row(unit, CLEAN, victim, None, 0.0, int(source), int(test["label"][source]),
                  decisions[row], 0.0, 0.0) for row, source in enumerate(selected)]
     checks = sanity_checks(victim, images, torch.as_tensor(test["label"][selected]),
@@ -286,9 +278,7 @@ def attack_chunk(unit: str, member: str, victim: Victim, threshold: float | None
     with numpy_seeded_by(unit):  # for library attacks that draw from numpy's generator
         result = method.run(originals, torch.as_tensor(labels))
     adversarials = np.clip(np.rint(result.images[:, 0]), 0, 255)
-    decisions = _decisions(victim, torch.as_tensor(adversarials, dtype=torch.float32,
-                                                   device=originals.device)[:, None],
-                           settings.batch_size)
+    decisions = victim_decisions(victim, adversarials, settings.batch_size)
     difference = adversarials - images.astype(np.float64)
     linf = np.abs(difference).reshape(len(images), -1).max(axis=1)
     l2 = np.sqrt((difference ** 2).reshape(len(images), -1).sum(axis=1))

@@ -124,6 +124,13 @@ def unfinished_units(spec: AttackSpec, records: RecordTable, victim_list: list[V
     return found
 
 
+def finished_only(records: list[dict], running, none_label: int) -> list[dict]:
+    """`records` less those of a (network, whether from None sources) in `running` (the keys
+    of `unfinished_units`): what a report or comparison may judge while an attack runs."""
+    return [record for record in records
+            if (record["network"], record["source_class"] == none_label) not in running]
+
+
 def attack_unit(
     records: RecordTable,
     paper: RecordTable,

@@ -31,6 +31,7 @@ from mindseye.attacks.ifgsm import PAPER_ATTACK
 from mindseye.attacks.pgd import PGD_ATTACK
 from mindseye.attacks.registry import attack_specs, spec_of_table
 from mindseye.attacks.settings import recorded_epsilons, recorded_settings
+from mindseye.attacks.targeted import finished_only
 from mindseye.core.constants import (
     DIRECT_NETWORKS,
     NETWORK_CONFIG_FILE,
@@ -87,8 +88,7 @@ def finished_records(run_dir: Path, table: str) -> list[dict]:
     none_label = len(metrics["classes"]) - 1
     running = {(row["network"], row["none_sources"]) for row in metrics.get("running", [])
                if row["attack"] == table}
-    return [record for record in record_table(run_dir, table).read()
-            if (record["network"], record["source_class"] == none_label) not in running]
+    return finished_only(record_table(run_dir, table).read(), running, none_label)
 
 
 def quantities(metrics: dict) -> dict[str, float]:

@@ -28,6 +28,7 @@ from mindseye.attacks.registry import (
 )
 from mindseye.attacks.settings import AttackSettings, check_made_by, recorded_epsilons
 from mindseye.attacks.sources import load_test_images, load_victims
+from mindseye.attacks.targeted import finished_only
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.attacks.victims import TripleStagedVictim
 from mindseye.core.constants import (
@@ -112,9 +113,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     # until it has finished, as a cascade is: a verdict on some of the sources is not the run's.
     none_label = len(classes) - 1
     running = unfinished_targeted(run_dir, victim_list, test["label"], len(classes), settings)
-    tables = {name: [record for record in record_table(run_dir, name).read()
-                     if (record["network"], record["source_class"] == none_label)
-                     not in running.get(name, {})]
+    tables = {name: finished_only(record_table(run_dir, name).read(), running.get(name, {}),
+                                  none_label)
               for name in targeted}
     # Transfer shows adversarials made by a targeted attack: none made where it still runs.
     tables[TRANSFER_ATTACK.name] = [
