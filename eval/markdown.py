@@ -50,14 +50,11 @@ def provenance_text(made: dict | None) -> list[str]:
                 "always" if made.get("recipe", CLEAN_RECIPE) != CLEAN_RECIPE else "") + ")",
              f"- data: {data['per_class']} training and {data['test_per_class']} test images "
              f"per class, seed {data['seed']}, backgrounds {data['backgrounds']}"]
-    if attacks:
-        lines.append(
-            f"- attacks: {attacks['per_class']} test images per class for the paper's attack "
-            f"and BPDA, {attacks['extra_per_class']} for PGD, Square and the adaptive attack; "
-            f"at most {attacks['max_steps']} steps; budgets "
-            f"{', '.join(f'{e:g}' for e in attacks['epsilons'])} grey levels "
-            f"({attacks['pgd_iterations']} PGD iterations, {attacks['square_queries']} Square "
-            "queries)")
+    ran = made.get("attacks_run") or []
+    if attacks and ran:
+        lines.append(f"- attacks: {attacks_run_text(ran)}; at most {attacks['max_steps']} "
+                     f"steps; budgets {', '.join(f'{e:g}' for e in attacks['epsilons'])} grey "
+                     f"levels{attack_settings_text(ran, attacks)}")
     else:
         lines.append("- attacks: none run yet")
     if not made.get("trained_for_verdicts", made["sizes_enough_for_verdicts"]):
@@ -75,6 +72,40 @@ def provenance_text(made: dict | None) -> list[str]:
             "trained as the medium preset trains them, so the verdicts below judge the paper "
             "at these sizes; each says whether its 95% intervals agree with it."]
     return [*lines, ""]
+
+
+def attacks_run_text(ran: list[dict]) -> str:
+    """'ifgsm on 50 test images per class; reviewer (apgd-ce and square-5000 on 50, hsj on 25)
+    on 50 test images per class': what ran, grouped by the test images per class each took."""
+    def grouped(rows: list[dict], unit: str) -> list[str]:
+        sizes = sorted({row["per_class"] for row in rows}, reverse=True)
+        return [", ".join(row["name"] + members_text(row.get("members"), row["per_class"])
+                          for row in rows if row["per_class"] == size) + f" on {size}{unit}"
+                for size in sizes]
+
+    def members_text(members: list[dict] | None, size: int) -> str:
+        if not members:
+            return ""
+        if all(member["per_class"] == size for member in members):
+            return f" ({', '.join(member['name'] for member in members)})"
+        return f" ({', '.join(grouped(members, ''))})"
+
+    return "; ".join(grouped(ran, " test images per class"))
+
+
+def attack_settings_text(ran: list[dict], settings: dict) -> str:
+    """' (20 PGD iterations, ...)': the lock's settings of the attacks that ran, alone or in a
+    cascade."""
+    names = {row["name"] for row in ran} | {
+        member["name"] for row in ran for member in row.get("members", [])}
+    said = [f"{settings['pgd_iterations']} PGD iterations" if "pgd" in names else "",
+            f"{settings['square_queries']} Square queries" if "square" in names else "",
+            f"{settings['fmn_steps']} FMN steps" if any(name.startswith("fmn")
+                                                        for name in names) else "",
+            f"HopSkipJump {settings['hsj_iterations']} iterations of up to "
+            f"{settings['hsj_evaluations']} probes" if "hsj" in names else ""]
+    said = [text for text in said if text]
+    return f" ({', '.join(said)})" if said else ""
 
 
 # What each attack size of the settings lock counts, in a report's words.

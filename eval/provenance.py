@@ -10,7 +10,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from mindseye.attacks.settings import ATTACK_PRESETS, recorded_settings
+from mindseye.attacks.registry import attack_specs, get_attack
+from mindseye.attacks.settings import ATTACK_PRESETS, attacks_dir, recorded_settings
 from mindseye.core import __version__
 from mindseye.core.constants import NETWORK_CONFIG_FILE, TRAINED_NETWORKS
 from mindseye.dataset.manifest import read_manifest
@@ -90,7 +91,28 @@ def provenance(run_dir: Path, data_dir: Path) -> dict:
         "attacks": (None if attacks is None else
                     {name: list(value) if isinstance(value, tuple) else value
                      for name, value in attacks.items()}),
+        "attacks_run": [] if attacks is None else attacks_run(run_dir, attacks),
         "trained_for_verdicts": trained,
         "sizes_short_of_preset": short,
         "sizes_enough_for_verdicts": trained and not short,
     }
+
+
+def attacks_run(run_dir: Path, settings: dict) -> list[dict]:
+    """The registered attacks with records on the run, in the registry's order, each with the
+    test images per class it takes (a cascade's `members`, each with its own): the lock's
+    sizes are what an attack would take, these are what ran."""
+    def images_per_class(spec) -> int:
+        count = settings.get(spec.per_class_setting) if spec.per_class_setting else None
+        return settings[spec.images] if count is None else min(count, settings[spec.images])
+
+    found = []
+    for spec in attack_specs():
+        if not any((attacks_dir(run_dir) / spec.name).glob("*.json")):
+            continue
+        row = {"name": spec.name, "per_class": images_per_class(spec)}
+        if spec.members:
+            row["members"] = [{"name": name, "per_class": images_per_class(get_attack(name))}
+                              for name in spec.members]
+        found.append(row)
+    return found

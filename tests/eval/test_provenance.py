@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from mindseye.attacks.registry import attack_names
 from mindseye.attacks.settings import ATTACK_PRESETS, RECORDED_SETTINGS, lock_settings
-from mindseye.eval.markdown import provenance_text
+from mindseye.eval.markdown import attack_settings_text, attacks_run_text, provenance_text
 from mindseye.eval.provenance import CODE_DIR, code_commit, provenance
 
 
@@ -24,9 +25,29 @@ def test_the_report_starts_with_what_made_it(reported):
     assert made["weights_sha256"] == recorded["weights"]
     head = report[: report.index("## Table 1")]
     assert f"at {made['commit']}" in head
-    assert f"{recorded['per_class']} test images per class for the paper's attack" in head
+    # The attacks that ran, each with the test images per class it took.
+    ran = {row["name"]: row["per_class"] for row in made["attacks_run"]}
+    assert ran["ifgsm"] == recorded["per_class"] and set(ran) <= set(attack_names())
+    attacks_line = next(line for line in head.splitlines() if line.startswith("- attacks:"))
+    assert all(name in attacks_line for name in ran)
+    assert f"on {recorded['per_class']} test images per class" in attacks_line
     assert "not the paper" in head and "results/README.md" in head
     assert "check the pipeline, not the paper" in report[report.index("## What the numbers"):]
+
+
+def test_the_attacks_line_groups_what_ran_by_its_images_per_class():
+    # As the reviewer's suite ran: HopSkipJump on fewer images than the rest of its cascade.
+    ran = [{"name": "ifgsm", "per_class": 50}, {"name": "pgd", "per_class": 25},
+           {"name": "reviewer", "per_class": 25, "members": [
+               {"name": "apgd-ce", "per_class": 25}, {"name": "hsj", "per_class": 10}]}]
+    assert attacks_run_text(ran) == ("ifgsm on 50 test images per class; pgd, reviewer "
+                                     "(apgd-ce on 25, hsj on 10) on 25 test images per class")
+    settings = {"pgd_iterations": 20, "square_queries": 300, "fmn_steps": 100,
+                "hsj_iterations": 40, "hsj_evaluations": 1000}
+    # Only the settings of attacks that ran, a cascade's members included.
+    assert attack_settings_text(ran, settings) == (
+        " (20 PGD iterations, HopSkipJump 40 iterations of up to 1000 probes)")
+    assert attack_settings_text(ran[:1], settings) == ""
 
 
 def medium_trained_copy(run_dir, copy):
