@@ -162,9 +162,8 @@ def legacy_records_agree(run_dir: Path, data: str, images: np.ndarray) -> bool:
             checked += 1
     if checked:
         print(f"{attacks_dir(run_dir) / SETTINGS_FILE} names no data; the {checked} stored "
-              "adversarials all lie at their recorded distances from this data's test images, "
-              f"so the records were made on them: the lock now names this data ({data[:12]})",
-              file=sys.stderr)
+              "adversarials all lie at their recorded distances from this data's test images "
+              f"({data[:12]}), so the records were made on them", file=sys.stderr)
     return checked > 0
 
 

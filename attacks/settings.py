@@ -273,14 +273,15 @@ def trained_data(run_dir: Path) -> str | None:
     return trained_value(run_dir, "data_fingerprint")
 
 
-def check_made_by(run_dir: Path, data: str, weights: dict[str, str]) -> None:
+def check_made_by(run_dir: Path, data: str, weights: dict[str, str],
+                  records_agree: bool = False) -> None:
     """A report's check that the run's attack records were made on this data and these
     weights (a run never attacked, or attacked before locks named them, passes as
-    `check_data` says)."""
+    `check_data` says, `records_agree` as there)."""
     lock = read_lock(run_dir)
     if lock is None:
         return
-    check_data(run_dir, lock.get("data"), data)
+    check_data(run_dir, lock.get("data"), data, records_agree)
     check_weights(run_dir, lock.get("weights", {}), weights)
 
 

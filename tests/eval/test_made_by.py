@@ -165,5 +165,10 @@ def test_an_older_lock_takes_other_data_only_where_its_records_show_they_were_ma
     assert records  # the check has adversarials to look at
     with pytest.raises(UserError, match="not all at their recorded distances"):
         run_attack(run, eight, "ifgsm", SETTINGS, networks=("direct",))
+    # A report checks the same way, and writes no lock.
+    with pytest.raises(UserError, match="not all at their recorded distances"):
+        write_report(run, eight, tmp_path / "report-eight", SETTINGS)
+    write_report(run, seven, tmp_path / "report", SETTINGS)
+    assert "data" not in json.loads(lock_file.read_text())
     run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
     assert json.loads(lock_file.read_text())["data"] == made_on["data"]
