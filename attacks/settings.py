@@ -235,8 +235,9 @@ def check_data(run_dir: Path, recorded: str | None, data: str,
         if trained is not None and trained != data and not records_agree:
             raise UserError(f"{path} does not say which data its records were made on, this "
                             f"data ({data[:12]}) is not the data the networks were trained on "
-                            f"({trained[:12]}), and the stored adversarials are not all at their "
-                            "recorded distances from its test images; attack the data they "
+                            f"({trained[:12]}), and the records do not show they were made on its "
+                            "test images (no stored adversarial, or one not at its recorded "
+                            "distance from them); attack the data they "
                             f"were made on, or move {attacks_dir(run_dir)} away to attack this "
                             "one afresh")
     elif recorded != data:

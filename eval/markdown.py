@@ -75,7 +75,7 @@ def provenance_text(made: dict | None) -> list[str]:
 
 
 def attacks_run_text(ran: list[dict]) -> str:
-    """'ifgsm on 50 test images per class; reviewer (apgd-ce and square-5000 on 50, hsj on 25)
+    """'ifgsm on 50 test images per class; reviewer (apgd-ce, square-5000 on 50; hsj on 25)
     on 50 test images per class': what ran, grouped by the test images per class each took."""
     def grouped(rows: list[dict], unit: str) -> list[str]:
         sizes = sorted({row["per_class"] for row in rows}, reverse=True)
@@ -88,7 +88,7 @@ def attacks_run_text(ran: list[dict]) -> str:
             return ""
         if all(member["per_class"] == size for member in members):
             return f" ({', '.join(member['name'] for member in members)})"
-        return f" ({', '.join(grouped(members, ''))})"
+        return f" ({'; '.join(grouped(members, ''))})"
 
     return "; ".join(grouped(ran, " test images per class"))
 

@@ -10,6 +10,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from mindseye.attacks.experiments import variant_tables
 from mindseye.attacks.registry import attack_specs, get_attack
 from mindseye.attacks.settings import ATTACK_PRESETS, attacks_dir, recorded_settings
 from mindseye.core import __version__
@@ -99,20 +100,24 @@ def provenance(run_dir: Path, data_dir: Path) -> dict:
 
 
 def attacks_run(run_dir: Path, settings: dict) -> list[dict]:
-    """The registered attacks with records on the run, in the registry's order, each with the
-    test images per class it takes (a cascade's `members`, each with its own): the lock's
-    sizes are what an attack would take, these are what ran."""
+    """The registered attacks with records on the run, in the registry's order (the paper's
+    attack run other ways, `ifgsm+...`, after it), each with the test images per class it takes
+    (a cascade's `members`, each with its own): the lock's sizes are what an attack would
+    take, these are what ran, finished or running."""
     def images_per_class(spec) -> int:
         count = settings.get(spec.per_class_setting) if spec.per_class_setting else None
         return settings[spec.images] if count is None else min(count, settings[spec.images])
 
     found = []
     for spec in attack_specs():
-        if not any((attacks_dir(run_dir) / spec.name).glob("*.json")):
-            continue
-        row = {"name": spec.name, "per_class": images_per_class(spec)}
-        if spec.members:
-            row["members"] = [{"name": name, "per_class": images_per_class(get_attack(name))}
-                              for name in spec.members]
-        found.append(row)
+        tables = [spec.name] + (variant_tables(run_dir) if spec.variants else [])
+        for table in tables:
+            if not any((attacks_dir(run_dir) / table).glob("*.json")):
+                continue
+            row = {"name": table, "per_class": images_per_class(spec)}
+            if spec.members:  # a member takes the first of the cascade's images
+                row["members"] = [{"name": name, "per_class": min(
+                    images_per_class(get_attack(name)), row["per_class"])}
+                    for name in spec.members]
+            found.append(row)
     return found

@@ -163,10 +163,10 @@ def test_an_older_lock_takes_other_data_only_where_its_records_show_they_were_ma
     records = [r for r in json.loads(next((run / "attacks" / "ifgsm").glob("*.json"))
                                      .read_text())["records"] if "image_file" in r]
     assert records  # the check has adversarials to look at
-    with pytest.raises(UserError, match="not all at their recorded distances"):
+    with pytest.raises(UserError, match="not at its recorded distance"):
         run_attack(run, eight, "ifgsm", SETTINGS, networks=("direct",))
     # A report checks the same way, and writes no lock.
-    with pytest.raises(UserError, match="not all at their recorded distances"):
+    with pytest.raises(UserError, match="not at its recorded distance"):
         write_report(run, eight, tmp_path / "report-eight", SETTINGS)
     write_report(run, seven, tmp_path / "report", SETTINGS)
     assert "data" not in json.loads(lock_file.read_text())
