@@ -121,5 +121,6 @@ def build(victim: Victim, threshold: float | None, epsilon: float | None,
 HSJ_ATTACK = register_attack(AttackSpec(
     name="hsj", kind=BUDGETED, build=build, order=80, gradient=False,
     one_run_for_all_budgets=True, per_class_setting="hsj_per_class",
+    settings=("hsj_iterations", "hsj_evaluations"),
     summary="HopSkipJump on the decision alone (--hsj-iterations, --hsj-evaluations, "
             "--hsj-per-class); its distance decides every budget"))

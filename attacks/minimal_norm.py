@@ -202,6 +202,7 @@ def fmn_spec(norm: str, order: int) -> AttackSpec:
     return AttackSpec(
         name=f"fmn-{norm}", kind=TARGETED, build=build, order=order, clip="straight_through",
         starts_from_paper=True, paired_by="distortion", none_sources=True,
+        settings=("fmn_steps",),
         minimizes="distortion" if norm == "l2" else "linf",
         summary=f"Fast Minimum-Norm (foolbox): the smallest {NORM_NAMES[norm]} perturbation to "
                 "each target, at each threshold")

@@ -51,6 +51,7 @@ def build(victim: Victim, threshold: float | None, epsilon: float,
 
 PGD_ATTACK = register_attack(AttackSpec(
     name="pgd", kind=BUDGETED, build=build, order=20, in_all=True, curve_style="-o",
+    settings=("pgd_iterations",),
     summary="L-inf PGD at each budget (--pgd-iterations) -> robust accuracy against epsilon"))
 
 

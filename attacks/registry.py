@@ -93,6 +93,9 @@ class AttackSpec:
     # Budgeted: the AttackSettings field (an int, or None for all) that takes only the first
     # that many of the selected images of each label (HopSkipJump's `hsj_per_class`).
     per_class_setting: str | None = None
+    # The AttackSettings fields that shape its run beyond images, steps and budgets (the
+    # report's attacks line says them where it ran, alone or in a cascade).
+    settings: tuple[str, ...] = ()
     curve_style: str = ":."  # matplotlib style of its robust-accuracy curve
     # Cascade: its budgeted members, cheapest first.
     members: tuple[str, ...] = ()

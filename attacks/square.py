@@ -37,6 +37,6 @@ def build(victim: Victim, threshold: float | None, epsilon: float,
 
 SQUARE_ATTACK = register_attack(AttackSpec(
     name="square", kind=BUDGETED, build=build, order=30, in_all=True, gradient=False,
-    curve_style="--s",
+    curve_style="--s", settings=("square_queries",),
     summary="gradient-free Square attack at the same budgets (--square-queries; reveals "
             "gradient masking)"))

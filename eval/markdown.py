@@ -94,18 +94,19 @@ def attacks_run_text(ran: list[dict]) -> str:
 
 
 def attack_settings_text(ran: list[dict], settings: dict) -> str:
-    """' (20 PGD iterations, ...)': the lock's settings of the attacks that ran, alone or in a
-    cascade."""
-    names = {row["name"] for row in ran} | {
-        member["name"] for row in ran for member in row.get("members", [])}
-    said = [f"{settings['pgd_iterations']} PGD iterations" if "pgd" in names else "",
-            f"{settings['square_queries']} Square queries" if "square" in names else "",
-            f"{settings['fmn_steps']} FMN steps" if any(name.startswith("fmn")
-                                                        for name in names) else "",
-            f"HopSkipJump {settings['hsj_iterations']} iterations of up to "
-            f"{settings['hsj_evaluations']} probes" if "hsj" in names else ""]
-    said = [text for text in said if text]
+    """' (20 PGD iterations, ...)': the lock's settings that shape the attacks that ran, alone
+    or in a cascade (each spec's `settings`)."""
+    names = [row["name"] for row in ran] + [
+        member["name"] for row in ran for member in row.get("members", [])]
+    fields = {field: None for name in names for field in spec_of_table(name).settings}
+    said = [SETTING_WORDS[field].format(settings[field]) for field in fields]
     return f" ({', '.join(said)})" if said else ""
+
+
+# How the report's attacks line says each setting an attack spec names.
+SETTING_WORDS = {"pgd_iterations": "{} PGD iterations", "square_queries": "{} Square queries",
+                 "fmn_steps": "{} FMN steps", "hsj_iterations": "{} HopSkipJump iterations",
+                 "hsj_evaluations": "up to {} HopSkipJump probes per estimate"}
 
 
 # What each attack size of the settings lock counts, in a report's words.

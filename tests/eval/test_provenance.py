@@ -7,9 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from mindseye.attacks.registry import attack_names
+from mindseye.attacks.registry import attack_names, attack_specs
 from mindseye.attacks.settings import ATTACK_PRESETS, RECORDED_SETTINGS, lock_settings
-from mindseye.eval.markdown import attack_settings_text, attacks_run_text, provenance_text
+from mindseye.eval.markdown import (
+    SETTING_WORDS,
+    attack_settings_text,
+    attacks_run_text,
+    provenance_text,
+)
 from mindseye.eval.provenance import CODE_DIR, code_commit, provenance
 
 
@@ -49,8 +54,12 @@ def test_the_attacks_line_groups_what_ran_by_its_images_per_class():
                 "hsj_iterations": 40, "hsj_evaluations": 1000}
     # Only the settings of attacks that ran, a cascade's members included.
     assert attack_settings_text(ran, settings) == (
-        " (20 PGD iterations, HopSkipJump 40 iterations of up to 1000 probes)")
+        " (20 PGD iterations, 40 HopSkipJump iterations, up to 1000 HopSkipJump probes per "
+        "estimate)")
     assert attack_settings_text(ran[:1], settings) == ""
+    # Every setting an attack names is a lock setting the line has words for.
+    named = {field for spec in attack_specs() for field in spec.settings}
+    assert named and named <= set(SETTING_WORDS) <= set(RECORDED_SETTINGS)
 
 
 def medium_trained_copy(run_dir, copy):
