@@ -1,6 +1,7 @@
-"""`mindseye dataset info|verify|preview|recomposite DATA`: inspect and maintain a dataset."""
+"""`mindseye dataset info|verify|preview|recomposite|copy DATA`: inspect and maintain a dataset."""
 
 import json
+import shutil
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, make_writable_folder
 from mindseye.dataset.backgrounds import FolderSource, open_background_source
 from mindseye.dataset.composite import composite
+from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.dataset.manifest import (
     Manifest,
     ShardRecord,
@@ -31,7 +33,14 @@ from mindseye.dataset.photos import (
     photos_file,
 )
 from mindseye.dataset.samples import draw_sample
-from mindseye.dataset.shards import iter_split, load_split, read_attrs, read_shard, write_shard
+from mindseye.dataset.shards import (
+    content_sha256,
+    iter_split,
+    load_split,
+    read_attrs,
+    read_shard,
+    write_shard,
+)
 from mindseye.dataset.verify import verify_dataset
 
 PREVIEW_SCALE = 4  # 64 px -> 256 px per tile, big enough to see what was rendered
@@ -96,6 +105,43 @@ def fetch_photos_command(debs_folder: Path | None, mirror: str | None, out_file:
             return
     fetch_photos(path, debs_folder, mirror)
     click.echo(f"{path}: {len(photo_list())} photographs, checked against {PHOTO_LIST.name}")
+
+
+@dataset.command(name="copy")
+@data_argument
+@click.argument("out_dir", metavar="OUT", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--splits", default="test", show_default=True,
+              help="Comma-separated splits of DATA to copy.")
+def copy_command(data_dir: Path, out_dir: Path, splits: str) -> None:
+    """Copy splits of DATA to OUT; `mindseye attack` and `eval` take OUT for DATA.
+
+    For attacking on another machine: a GPU box without Blender, or a transfer too small for
+    the train split. Attacks and reports read only the test split, and OUT names DATA's content
+    digest, so a run's attack records (tied to DATA) go on there. OUT's shards are checked like
+    any dataset's, and its samples against the digest taken at the copy; it cannot train or be
+    rendered into.
+    """
+    wanted = [name.strip() for name in splits.split(",") if name.strip()]
+    source = read_manifest(data_dir)
+    for name in wanted:
+        source.split(name)  # a UserError naming the splits DATA has
+    if (Path(out_dir) / MANIFEST_FILE).exists():
+        raise UserError(f"{out_dir} already holds a dataset; choose an empty folder")
+    digest = data_fingerprint(data_dir)  # checks DATA's shards; a copy's names its source
+    make_writable_folder(Path(out_dir), "OUT")
+    copied = Manifest(source.classes, source.config,
+                      {name: source.split(name) for name in wanted}, source.schema_version)
+    for name in wanted:
+        for shard in tqdm(copied.split(name).shards, desc=f"copy {name}", unit="shard"):
+            target = Path(out_dir) / shard.file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(target) as partial:
+                shutil.copyfile(Path(data_dir) / shard.file, partial)
+    write_manifest(out_dir, copied)  # first without its source, to digest its own samples
+    copied.copied_from = {"content_sha256": digest, "splits": wanted,
+                          "copy_sha256": content_sha256(out_dir)}
+    write_manifest(out_dir, copied)
+    click.echo(f"{out_dir}: {', '.join(wanted)} of {data_dir} (content {digest[:12]})")
 
 
 @dataset.command(name="verify")

@@ -5,7 +5,8 @@ shard is an error naming the file) and returns the content digest (`shards.conte
 what a run records of the data it trained on, an attack of the data it attacked, a report of
 the data it reported. Both are cached in the user's cache folder (`core.files.user_cache_dir`),
 per dataset folder and keyed by every shard's size and modification time, so a second command on
-the same files reads nothing again; the dataset's own folder is never written.
+the same files reads nothing again; the dataset's own folder is never written. A copy of some
+of a dataset's splits (`mindseye dataset copy`) returns the digest of the dataset it copies.
 """
 
 import contextlib
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256, user_cache_dir, write_json_atomic
-from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.manifest import Manifest, read_manifest
 from mindseye.dataset.shards import content_sha256
 
 # Part of the cache's key: bump when the content digest changes its definition.
@@ -42,7 +43,7 @@ def data_fingerprint(data_dir: Path) -> str:
     cache_path = user_cache_dir() / "fingerprints" / f"{where}.json"
     cached = _read_cache(cache_path)
     if cached.get("manifest") == listed and cached.get("stats") == stats:
-        return cached["content_sha256"]
+        return _as_copied(data_dir, manifest, cached["content_sha256"])
     for shard in shards:
         path = data_dir / shard.file
         if file_sha256(path) != shard.sha256:
@@ -55,7 +56,21 @@ def data_fingerprint(data_dir: Path) -> str:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache_path, {"manifest": listed, "stats": stats,
                                        "content_sha256": digest})
-    return digest
+    return _as_copied(data_dir, manifest, digest)
+
+
+def _as_copied(data_dir: Path, manifest: Manifest, digest: str) -> str:
+    """A copy of another dataset's splits (`mindseye dataset copy`) stands for that dataset,
+    once its samples are the ones copied: a run's records name the dataset they were made on,
+    and a copy of its test split is what an attack on another machine needs."""
+    copied = manifest.copied_from
+    if not copied:
+        return digest
+    if digest != copied["copy_sha256"]:
+        raise UserError(f"{data_dir}: its samples are not the ones copied from the dataset it "
+                        f"names ({copied['content_sha256'][:12]}); copy that dataset's "
+                        "splits again with `mindseye dataset copy`")
+    return copied["content_sha256"]
 
 
 def _read_cache(path: Path) -> dict:

@@ -48,6 +48,10 @@ class Manifest:
     config: dict
     splits: dict[str, SplitRecord]
     schema_version: int = SCHEMA_VERSION
+    # A copy of some of another dataset's splits (`mindseye dataset copy`) names that dataset's
+    # content digest (`content_sha256`), the splits copied and its own samples' digest
+    # (`copy_sha256`); None for a rendered dataset.
+    copied_from: dict | None = None
 
     def split(self, name: str) -> SplitRecord:
         if name not in self.splits:
@@ -62,9 +66,10 @@ class Manifest:
         self.splits[split].shards = sorted(shards, key=lambda shard: shard.first_index)
 
     def to_json(self) -> dict:
-        return {"schema_version": self.schema_version, "classes": self.classes,
+        data = {"schema_version": self.schema_version, "classes": self.classes,
                 "config": self.config,
                 "splits": {name: asdict(split) for name, split in self.splits.items()}}
+        return {**data, "copied_from": self.copied_from} if self.copied_from else data
 
     @classmethod
     def from_json(cls, data: dict) -> "Manifest":
@@ -72,7 +77,8 @@ class Manifest:
             name: SplitRecord(split["samples"], [ShardRecord(**shard) for shard in split["shards"]])
             for name, split in data["splits"].items()
         }
-        return cls(list(data["classes"]), dict(data["config"]), splits, data["schema_version"])
+        return cls(list(data["classes"]), dict(data["config"]), splits, data["schema_version"],
+                   data.get("copied_from"))
 
 
 def manifest_path(data_dir: Path) -> Path:

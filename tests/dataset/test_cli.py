@@ -2,14 +2,17 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
 from mindseye.cli import main
-from mindseye.dataset.manifest import read_manifest
+from mindseye.core.errors import UserError
+from mindseye.dataset.fingerprint import data_fingerprint
+from mindseye.dataset.manifest import read_manifest, write_manifest
 from mindseye.dataset.shards import load_split, read_attrs
 from mindseye.dataset.verify import verify_dataset
-from tests.fixtures.synthetic_discs import CLASSES
+from tests.fixtures.synthetic_discs import CLASSES, make_dataset
 
 
 def run(*args: object) -> Result:
@@ -127,3 +130,27 @@ def test_recomposite_in_place_over_new_backgrounds_and_resume(dataset_dir: Path)
     for path, mtime in modified.items():
         if path.name != "shard-00000.h5" or path.parent.name != "train":
             assert path.stat().st_mtime_ns == mtime, path
+
+
+def test_copy_stands_for_the_dataset_it_copies(dataset_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    result = run("copy", dataset_dir, copy)
+    assert result.exit_code == 0, result.output
+    assert not (copy / "train").exists() and verify_dataset(copy) == []
+    assert data_fingerprint(copy) == data_fingerprint(dataset_dir)
+    copied = load_split(copy, "test")
+    for name, values in load_split(dataset_dir, "test").items():
+        assert np.array_equal(copied[name], values, equal_nan=values.dtype.kind == "f")
+    assert_one_line_error(run("copy", dataset_dir, copy), "already holds a dataset")
+    assert_one_line_error(run("copy", dataset_dir, tmp_path / "other", "--splits", "val"),
+                          "no split 'val'")
+    # A copy whose samples changed since (here: a test shard of another dataset in its place,
+    # its manifest updated to match) no longer stands for the dataset it names.
+    other = make_dataset(tmp_path / "other-data", "builtin")
+    manifest = read_manifest(copy)
+    shard = manifest.split("test").shards[0]
+    shutil.copyfile(other / shard.file, copy / shard.file)
+    shard.sha256 = read_manifest(other).split("test").shards[0].sha256
+    write_manifest(copy, manifest)
+    with pytest.raises(UserError, match="not the ones copied"):
+        data_fingerprint(copy)

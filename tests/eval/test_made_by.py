@@ -7,9 +7,11 @@ import threading
 
 import pytest
 import torch
+from click.testing import CliRunner
 
-from mindseye.attacks.experiments import run_attack
+from mindseye.attacks.experiments import record_table, run_attack
 from mindseye.attacks.settings import AttackSettings, lock_settings
+from mindseye.cli import main
 from mindseye.core.errors import UserError
 from mindseye.core.files import held_lock
 from mindseye.dataset.manifest import read_manifest
@@ -172,3 +174,19 @@ def test_an_older_lock_takes_other_data_only_where_its_records_show_they_were_ma
     assert "data" not in json.loads(lock_file.read_text())
     run_attack(run, seven, "ifgsm", SETTINGS, networks=("direct",))
     assert json.loads(lock_file.read_text())["data"] == made_on["data"]
+
+
+def test_attacks_and_reports_go_on_over_a_copy_of_the_test_split(tmp_path):
+    # As on a GPU box without Blender: the run's records were made on DATA, the next attack
+    # and the report read a copy of DATA's test split alone (`mindseye dataset copy`).
+    run = untrained_run(tmp_path / "run", CLASSES)
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
+    run_attack(run, data, "ifgsm", SETTINGS, networks=("direct",))
+    copy = tmp_path / "copy"
+    result = CliRunner().invoke(main, ["dataset", "copy", str(data), str(copy)])
+    assert result.exit_code == 0, result.output
+    assert not (copy / "train").exists()
+    run_attack(run, copy, "ifgsm", SETTINGS, networks=("direct-param",))  # the lock takes it
+    assert {record["network"] for record in record_table(run, "ifgsm").read()} == {
+        "direct", "direct-param"}
+    write_report(run, copy, tmp_path / "report", SETTINGS)
