@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from mindseye.core.constants import BACKGROUND_SPECS, IMAGE_SIZE, MANIFEST_FILE
 from mindseye.core.errors import UserError
-from mindseye.core.files import atomic_path, make_writable_folder
+from mindseye.core.files import atomic_path, file_sha256, make_writable_folder
 from mindseye.dataset.backgrounds import FolderSource, open_background_source
 from mindseye.dataset.composite import composite
 from mindseye.dataset.fingerprint import data_fingerprint
@@ -19,6 +19,7 @@ from mindseye.dataset.manifest import (
     Manifest,
     ShardRecord,
     SplitRecord,
+    copy_description,
     read_manifest,
     write_manifest,
 )
@@ -61,6 +62,8 @@ def info(data_dir: Path) -> None:
     """Classes, samples per split and class, the render config and the size on disk."""
     manifest = read_manifest(data_dir)
     click.echo(f"dataset {data_dir}")
+    if manifest.copied_from:
+        click.echo(copy_description(data_dir, manifest))
     click.echo(f"classes: {', '.join(manifest.classes)} (the last is the None class)")
     for split_name, split in manifest.splits.items():
         state = "complete" if split.finished_samples == split.samples else "unfinished"
@@ -121,25 +124,38 @@ def copy_command(data_dir: Path, out_dir: Path, splits: str) -> None:
     any dataset's, and its samples against the digest taken at the copy; it cannot train or be
     rendered into.
     """
-    wanted = [name.strip() for name in splits.split(",") if name.strip()]
+    wanted = list(dict.fromkeys(name.strip() for name in splits.split(",") if name.strip()))
+    if not wanted:
+        raise UserError("--splits: name at least one split, e.g. --splits test")
     source = read_manifest(data_dir)
     for name in wanted:
         source.split(name)  # a UserError naming the splits DATA has
-    if (Path(out_dir) / MANIFEST_FILE).exists():
+    for name, split in source.splits.items():  # the digest it names is the whole dataset's
+        if split.finished_samples != split.samples:
+            raise UserError(f"{data_dir}: the {name} split is not finished rendering; finish it "
+                            f"with `mindseye render {data_dir}` first")
+    out_dir = Path(out_dir)
+    if (out_dir / MANIFEST_FILE).exists():
         raise UserError(f"{out_dir} already holds a dataset; choose an empty folder")
+    leftovers = {path.name for path in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if leftovers - set(wanted):  # only a killed copy's split folders may be there
+        raise UserError(f"{out_dir} is not empty; choose an empty or new folder")
     digest = data_fingerprint(data_dir)  # checks DATA's shards; a copy's names its source
-    make_writable_folder(Path(out_dir), "OUT")
+    make_writable_folder(out_dir, "OUT")
     copied = Manifest(source.classes, source.config,
                       {name: source.split(name) for name in wanted}, source.schema_version)
     for name in wanted:
         for shard in tqdm(copied.split(name).shards, desc=f"copy {name}", unit="shard"):
-            target = Path(out_dir) / shard.file
+            target = out_dir / shard.file
             target.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(target) as partial:
                 shutil.copyfile(Path(data_dir) / shard.file, partial)
-    write_manifest(out_dir, copied)  # first without its source, to digest its own samples
+                if file_sha256(partial) != shard.sha256:
+                    raise UserError(f"{Path(data_dir) / shard.file} changed while it was copied; "
+                                    "copy again once nothing writes to it")
+    # The manifest last: a folder without one is a copy that did not finish.
     copied.copied_from = {"content_sha256": digest, "splits": wanted,
-                          "copy_sha256": content_sha256(out_dir)}
+                          "copy_sha256": content_sha256(out_dir, copied)}
     write_manifest(out_dir, copied)
     click.echo(f"{out_dir}: {', '.join(wanted)} of {data_dir} (content {digest[:12]})")
 

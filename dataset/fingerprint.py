@@ -33,8 +33,7 @@ def data_fingerprint(data_dir: Path) -> str:
     for shard in shards:
         path = data_dir / shard.file
         if not path.is_file():
-            raise UserError(f"{path}: shard missing; render the dataset again (`mindseye render "
-                            f"{data_dir}` resumes it)")
+            raise UserError(f"{path}: shard missing; {_remedy(data_dir, manifest)}")
         stat = path.stat()
         stats[shard.file] = [stat.st_size, stat.st_mtime_ns]
     listed = hashlib.sha256(json.dumps([FINGERPRINT_VERSION, [[s.file, s.sha256] for s in shards]])
@@ -48,8 +47,8 @@ def data_fingerprint(data_dir: Path) -> str:
         path = data_dir / shard.file
         if file_sha256(path) != shard.sha256:
             raise UserError(f"{path}: sha256 differs from {data_dir / 'manifest.json'}: the "
-                            "shard was changed or damaged; delete it and run `mindseye render "
-                            f"{data_dir}` to render it again (`mindseye dataset verify` checks "
+                            "shard was changed or damaged; delete it and "
+                            f"{_remedy(data_dir, manifest)} (`mindseye dataset verify` checks "
                             "the rest)")
     digest = content_sha256(data_dir)
     with contextlib.suppress(OSError, UserError):  # no room for the cache: checked next time
@@ -57,6 +56,12 @@ def data_fingerprint(data_dir: Path) -> str:
         write_json_atomic(cache_path, {"manifest": listed, "stats": stats,
                                        "content_sha256": digest})
     return _as_copied(data_dir, manifest, digest)
+
+
+def _remedy(data_dir: Path, manifest: Manifest) -> str:
+    if manifest.copied_from:
+        return "copy the dataset again (`mindseye dataset copy`; this folder is a copy)"
+    return f"render the dataset again (`mindseye render {data_dir}` resumes it)"
 
 
 def _as_copied(data_dir: Path, manifest: Manifest, digest: str) -> str:

@@ -99,6 +99,13 @@ def read_manifest(data_dir: Path) -> Manifest:
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"{path} is malformed ({type(error).__name__}: {error}); render the "
                         f"dataset again with `mindseye render {data_dir} --overwrite`") from None
+    copied = manifest.copied_from
+    if copied is not None and not (
+            isinstance(copied, dict) and isinstance(copied.get("splits"), list)
+            and all(isinstance(copied.get(key), str) and len(copied[key]) == 64
+                    for key in ("content_sha256", "copy_sha256"))):
+        raise UserError(f"{path}: copied_from is malformed; copy the dataset again with "
+                        "`mindseye dataset copy`")
     if manifest.schema_version != SCHEMA_VERSION:
         raise UserError(f"{path}: schema version {manifest.schema_version}, this mindseye reads "
                         f"version {SCHEMA_VERSION}; render the dataset again")
@@ -118,3 +125,10 @@ def write_manifest(data_dir: Path, manifest: Manifest) -> None:
     write_json_atomic(manifest_path(data_dir), manifest.to_json())
 
 
+
+
+def copy_description(data_dir: Path, manifest: Manifest) -> str:
+    """'DATA is a copy of the test split of data 4032b8a5c506 (`mindseye dataset copy`)'."""
+    copied = manifest.copied_from or {}
+    return (f"{data_dir} is a copy of the {', '.join(copied.get('splits', []))} split(s) of data "
+            f"{copied.get('content_sha256', '?')[:12]} (`mindseye dataset copy`)")

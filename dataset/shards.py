@@ -18,7 +18,7 @@ import numpy as np
 from mindseye.core.constants import IMAGE_SIZE
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256
-from mindseye.dataset.manifest import SCHEMA_VERSION, read_manifest
+from mindseye.dataset.manifest import SCHEMA_VERSION, Manifest, read_manifest
 
 # name -> (dtype, shape of one sample)
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
@@ -134,14 +134,15 @@ def load_split(data_dir: Path, split: str, fields: tuple[str, ...] | None = None
     return out
 
 
-def content_sha256(data_dir: Path) -> str:
+def content_sha256(data_dir: Path, manifest: Manifest | None = None) -> str:
     """sha256 over every split's samples (each field's dtype, shape and bytes, shard by shard in
     manifest order): what a network saw, independent of how the files store it. A run folder
     identifies its data by this, not by the files' sha256 in the manifest: two renders of the
     same pixels gave different file bytes on two machines (why is not known; a compressed
-    field's gzip stream, for one, is not promised to be the same from one zlib to the next)."""
+    field's gzip stream, for one, is not promised to be the same from one zlib to the next).
+    `manifest`: the shards to read, where DATA's manifest.json is not written yet."""
     digest = hashlib.sha256()
-    manifest = read_manifest(data_dir)
+    manifest = manifest or read_manifest(data_dir)
     for split in sorted(manifest.splits):
         for shard in manifest.splits[split].shards:
             arrays, _ = read_shard(Path(data_dir) / shard.file)

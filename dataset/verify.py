@@ -11,7 +11,7 @@ import numpy as np
 from mindseye.core.files import file_sha256
 from mindseye.dataset.composite import composite
 from mindseye.dataset.manifest import ShardRecord, read_manifest
-from mindseye.dataset.shards import ShardError, read_shard
+from mindseye.dataset.shards import ShardError, content_sha256, read_shard
 
 
 def verify_dataset(data_dir: Path) -> list[str]:
@@ -36,6 +36,10 @@ def verify_dataset(data_dir: Path) -> list[str]:
         for stray in sorted(split_dir.glob("*.h5")) if split_dir.is_dir() else []:
             if stray.name not in listed:
                 problems.append(f"{stray}: shard file not listed in the manifest")
+    if manifest.copied_from and not problems and (
+            content_sha256(data_dir) != manifest.copied_from["copy_sha256"]):
+        problems.append(f"{data_dir}: its samples are not the ones copied (`mindseye dataset "
+                        "copy` again)")
     return problems
 
 

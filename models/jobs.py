@@ -13,7 +13,7 @@ from mindseye.core.constants import DIRECT_NETWORKS, STAGES, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256, write_json_atomic
 from mindseye.dataset.fingerprint import data_fingerprint
-from mindseye.dataset.manifest import read_manifest
+from mindseye.dataset.manifest import copy_description, read_manifest
 from mindseye.dataset.shards import load_split
 from mindseye.dataset.stage3 import comparator_pairs, load_pairs, save_pairs
 from mindseye.dataset.torch_data import (
@@ -102,6 +102,9 @@ POSITIVES_ONLY = ("estimator", "projector")
 def check_data(data_dir: Path) -> list[str]:
     """The dataset's classes, after checking it has finished train and test splits."""
     manifest = read_manifest(data_dir)
+    if manifest.copied_from:
+        raise UserError(f"{copy_description(data_dir, manifest)}, for attacks and reports; "
+                        "train on the dataset it copies")
     for split in ("train", "test"):
         if split not in manifest.splits or not manifest.splits[split].shards:
             raise UserError(f"{data_dir}: the dataset has no {split} split; render it with "

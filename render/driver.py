@@ -34,6 +34,7 @@ from mindseye.dataset.manifest import (
     Manifest,
     ShardRecord,
     SplitRecord,
+    copy_description,
     manifest_path,
     read_manifest,
     write_manifest,
@@ -219,6 +220,9 @@ def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite:
     manifest_file = manifest_path(data_dir)
     if manifest_file.exists():
         manifest = read_manifest(data_dir)
+        if manifest.copied_from and not overwrite:
+            raise UserError(f"{copy_description(data_dir, manifest)}; render into the dataset "
+                            "it copies, or pass --overwrite to replace the copy")
         if _identity(manifest.config) == _identity(config) and not overwrite:
             if "assets" not in manifest.config:  # made before manifests recorded it
                 manifest.config["assets"] = config["assets"]

@@ -12,6 +12,7 @@ from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.dataset.manifest import read_manifest, write_manifest
 from mindseye.dataset.shards import load_split, read_attrs
 from mindseye.dataset.verify import verify_dataset
+from mindseye.models.jobs import check_data
 from tests.fixtures.synthetic_discs import CLASSES, make_dataset
 
 
@@ -141,9 +142,17 @@ def test_copy_stands_for_the_dataset_it_copies(dataset_dir: Path, tmp_path: Path
     copied = load_split(copy, "test")
     for name, values in load_split(dataset_dir, "test").items():
         assert np.array_equal(copied[name], values, equal_nan=values.dtype.kind == "f")
+    assert "is a copy of the test split(s) of data" in run("info", copy).stdout
     assert_one_line_error(run("copy", dataset_dir, copy), "already holds a dataset")
     assert_one_line_error(run("copy", dataset_dir, tmp_path / "other", "--splits", "val"),
                           "no split 'val'")
+    assert_one_line_error(run("copy", dataset_dir, tmp_path / "other", "--splits", ","),
+                          "--splits")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    assert_one_line_error(run("copy", dataset_dir, tmp_path / "busy"), "not empty")
+    with pytest.raises(UserError, match="train on the dataset it copies"):
+        check_data(copy)
     # A copy whose samples changed since (here: a test shard of another dataset in its place,
     # its manifest updated to match) no longer stands for the dataset it names.
     other = make_dataset(tmp_path / "other-data", "builtin")
@@ -154,3 +163,11 @@ def test_copy_stands_for_the_dataset_it_copies(dataset_dir: Path, tmp_path: Path
     write_manifest(copy, manifest)
     with pytest.raises(UserError, match="not the ones copied"):
         data_fingerprint(copy)
+    assert any("not the ones copied" in problem for problem in verify_dataset(copy))
+
+
+def test_copy_refuses_an_unfinished_dataset(dataset_dir: Path, tmp_path: Path) -> None:
+    manifest = read_manifest(dataset_dir)
+    manifest.split("train").samples += 12  # as a render killed before its last shard
+    write_manifest(dataset_dir, manifest)
+    assert_one_line_error(run("copy", dataset_dir, tmp_path / "copy"), "not finished")
