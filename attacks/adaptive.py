@@ -70,6 +70,6 @@ def build(victim: Victim, settings: AttackSettings, variant: object = None) -> A
 
 register_attack(AttackSpec(
     name="adaptive", kind=TARGETED, build=build, order=40, in_all=True, clip="straight_through",
-    per_threshold=True, counts_clip=True,
+    per_threshold=True, counts_clip=True, settings=("gradient_precision",),
     claim="adaptive attack (margin loss and straight-through clip)",
     summary="margin loss on the threshold itself, with the straight-through clip"))

@@ -211,7 +211,7 @@ def apgd_spec(loss: str, targeted: bool, order: int) -> AttackSpec:
 
     return AttackSpec(
         name=f"apgd-{loss}" + ("-targeted" if targeted else ""), kind=BUDGETED, build=build,
-        order=order,
+        order=order, settings=("gradient_precision",),
         summary=f"Auto-PGD with the {loss.upper()} loss, "
                 + ("aimed at every other label in turn" if targeted else "untargeted")
                 + " (bfloat16 gradients with --gradient-precision; best iterate kept)")

@@ -22,6 +22,7 @@ def build(victim: Victim, settings: AttackSettings, variant: object = None) -> I
 register_attack(AttackSpec(
     name="ifgsm-bpda", kind=TARGETED, build=build, order=10, in_all=True, images=PAPER_IMAGES,
     networks=(TRIPLE_STAGED,), clip="straight_through", copies_unclipped=True, counts_clip=True,
+    settings=("gradient_precision",),
     claim="straight-through (BPDA) clip",
     summary="the paper's attack on the triple-staged network with a straight-through clip "
             "(copies the paper's attack's paths that never met the clip: they would be the "

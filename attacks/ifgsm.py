@@ -115,5 +115,5 @@ def build(victim: Victim, settings: AttackSettings, variant: Variant = OURS) -> 
 
 PAPER_ATTACK = register_attack(AttackSpec(
     name="ifgsm", kind=TARGETED, build=build, order=0, in_all=True, images=PAPER_IMAGES,
-    variants=True, paired_by=None, counts_clip=True,
+    variants=True, paired_by=None, counts_clip=True, settings=("gradient_precision",),
     summary="the paper's attack: unit signed steps until the decision is the target"))

@@ -129,7 +129,7 @@ def build(victim: TripleStagedVictim, settings: AttackSettings, variant: object 
 
 register_attack(AttackSpec(
     name="pose-search", kind=TARGETED, build=build, order=50, networks=(TRIPLE_STAGED,),
-    clip="straight_through",
+    clip="straight_through", settings=("gradient_precision",),
     claim="pose-search attack (the pose where the target fits, then the estimator aimed at it)",
     summary="the triple-staged network: search the pose where the target fits, then aim the "
             "estimator at it"))

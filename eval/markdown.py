@@ -104,7 +104,8 @@ def attack_settings_text(ran: list[dict], settings: dict) -> str:
 
 
 # How the report's attacks line says each setting an attack spec names.
-SETTING_WORDS = {"pgd_iterations": "{} PGD iterations", "square_queries": "{} Square queries",
+SETTING_WORDS = {"gradient_precision": "{} gradients of the triple-staged network",
+                 "pgd_iterations": "{} PGD iterations", "square_queries": "{} Square queries",
                  "fmn_steps": "{} FMN steps", "hsj_iterations": "{} HopSkipJump iterations",
                  "hsj_evaluations": "up to {} HopSkipJump probes per estimate"}
 

@@ -51,12 +51,12 @@ def test_the_attacks_line_groups_what_ran_by_its_images_per_class():
         "ifgsm on 50 test images per class; pgd, reviewer (apgd-ce, square-5000 on 25; hsj on "
         "10) on 25 test images per class")
     settings = {"pgd_iterations": 20, "square_queries": 300, "fmn_steps": 100,
-                "hsj_iterations": 40, "hsj_evaluations": 1000}
+                "hsj_iterations": 40, "hsj_evaluations": 1000, "gradient_precision": "bfloat16"}
     # Only the settings of attacks that ran, a cascade's members included.
     assert attack_settings_text(ran, settings) == (
-        " (20 PGD iterations, 40 HopSkipJump iterations, up to 1000 HopSkipJump probes per "
-        "estimate)")
-    assert attack_settings_text(ran[:1], settings) == ""
+        " (bfloat16 gradients of the triple-staged network, 20 PGD iterations, 40 HopSkipJump "
+        "iterations, up to 1000 HopSkipJump probes per estimate)")
+    assert attack_settings_text(ran[1:2], settings) == " (20 PGD iterations)"
     # Every setting an attack names is a lock setting the line has words for.
     named = {field for spec in attack_specs() for field in spec.settings}
     assert named and named <= set(SETTING_WORDS) <= set(RECORDED_SETTINGS)
