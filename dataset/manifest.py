@@ -125,10 +125,9 @@ def write_manifest(data_dir: Path, manifest: Manifest) -> None:
     write_json_atomic(manifest_path(data_dir), manifest.to_json())
 
 
-
-
 def copy_description(data_dir: Path, manifest: Manifest) -> str:
-    """'DATA is a copy of the test split of data 4032b8a5c506 (`mindseye dataset copy`)'."""
-    copied = manifest.copied_from or {}
-    return (f"{data_dir} is a copy of the {', '.join(copied.get('splits', []))} split(s) of data "
-            f"{copied.get('content_sha256', '?')[:12]} (`mindseye dataset copy`)")
+    """'DATA is a copy of the test split(s) of data 4032b8a5c506 (`mindseye dataset copy`)', for
+    a manifest with `copied_from` (read_manifest has checked its fields)."""
+    copied = manifest.copied_from
+    return (f"{data_dir} is a copy of the {', '.join(copied['splits'])} split(s) of data "
+            f"{copied['content_sha256'][:12]} (`mindseye dataset copy`)")
