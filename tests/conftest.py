@@ -9,6 +9,8 @@ set here, by fixtures and hooks, never when a module is imported.
   disturbing the generators, so neither depends on the order tests run in.
 - Blender (tests/fixtures/blender.py): a test without `@pytest.mark.blender` fails if it uses
   Blender.
+- Worker processes: joblib's pool is ended before and after every test, so no test's workers
+  carry an earlier test's environment.
 """
 
 import os
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.blender import BlenderGuard
-from tests.fixtures.environment import session_settings
+from tests.fixtures.environment import end_process_pool, session_settings
 from tests.fixtures.rendered import render_tiny
 from tests.fixtures.rng import isolated_rng, seed_all, stable_seed
 from tests.fixtures.snapshots import unchanged
@@ -65,14 +67,18 @@ def _guard(item: pytest.Item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
+    end_process_pool()  # a test's workers start in its own environment, not an earlier test's
     with _guard(item):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    with _guard(item):
-        return (yield)
+    try:
+        with _guard(item):
+            return (yield)
+    finally:
+        end_process_pool()
 
 
 @pytest.fixture(scope="session")
