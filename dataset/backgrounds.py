@@ -28,7 +28,7 @@ from PIL import Image
 
 from mindseye.core.constants import BACKGROUND_SPECS, IMAGE_SIZE, LUMINANCE_WEIGHTS
 from mindseye.core.errors import UserError
-from mindseye.dataset.photos import open_photos, photo_list, read_photo
+from mindseye.dataset.photos import open_photos, photo_list, photos_file, read_photo
 
 TEST_EVERY = 5  # where a source has no split of its own, every 5th image is a test image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -284,10 +284,10 @@ class ArraySource(BackgroundSource):
 class PhotosSource(BackgroundSource):
     """The committed photographs of one split, read from the decoded set (`dataset.photos`)."""
 
-    def __init__(self, split: str) -> None:
+    def __init__(self, split: str, path: Path | None = None) -> None:
         super().__init__(split)
         self.indices = [photo.index for photo in photo_list() if photo.split == split]
-        self.h5 = open_photos()  # kept open for the life of the source
+        self.h5 = open_photos(path)  # kept open for the life of the source
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -323,21 +323,29 @@ def _photo_name(path: str) -> str:
     return parts[-4] if parts[-1][:1].isdigit() and len(parts) >= 4 else parts[-1]
 
 
-@functools.cache
 def open_background_source(spec: str, split: str) -> BackgroundSource:
-    """The source named by `spec` (BACKGROUND_SPECS) for a split; one per process, so images
-    decoded once are reused."""
+    """The source named by `spec` (BACKGROUND_SPECS) for a split; one per process and place, so
+    images decoded once are reused. The place is resolved at each call: a relative path after a
+    change of folder, or `photos` after $MINDSEYE_PHOTOS changed, names another source."""
     kind, _, argument = spec.partition(":")
     if kind == "photos" and not argument:
-        return PhotosSource(split)
+        return _open_source(kind, photos_file().absolute(), split)
     if kind == "builtin" and not argument:
-        return BuiltinSource(split)
+        return _open_source(kind, None, split)
     if kind in ("folder", "npy", "hdf5"):
         if not argument:
             raise UserError(f"--backgrounds {spec}: give a path, e.g. {kind}:/data/images")
-        path = Path(argument).expanduser().absolute()
-        return FolderSource(path, split) if kind == "folder" else ArraySource(kind, path, split)
+        return _open_source(kind, Path(argument).expanduser().absolute(), split)
     raise UserError(f"--backgrounds {spec}: unknown source; use {BACKGROUND_SPECS}")
+
+
+@functools.cache
+def _open_source(kind: str, path: Path | None, split: str) -> BackgroundSource:
+    if kind == "photos":
+        return PhotosSource(split, path)
+    if kind == "builtin":
+        return BuiltinSource(split)
+    return FolderSource(path, split) if kind == "folder" else ArraySource(kind, path, split)
 
 
 def _skimage_data_dir() -> str:

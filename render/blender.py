@@ -171,7 +171,7 @@ class Renderer:
         self.settings = settings or EngineSettings()
         self._object = None
         self._twin = None
-        self._loaded: tuple[str, str] | None = None
+        self._loaded: tuple | None = None  # what load_object last loaded (see its key)
         # Materials of the loaded object that carry no colour of their own and are shaded with
         # DEFAULT_GREY ("default-grey" stands for an empty slot); empty for the built-in classes.
         self.default_grey_materials: list[str] = []
@@ -194,12 +194,15 @@ class Renderer:
         """Append `object_name` from `blend_file`, at the origin, replacing the previous object."""
         import bpy
 
-        key = (str(Path(blend_file).resolve()), object_name)
-        if key == self._loaded:
-            return
         if not Path(blend_file).is_file():
             raise UserError(f"{blend_file}: model file not found; `mindseye assets list` shows "
                             "each class's file")
+        # The file's size and time too: a class added again with --overwrite keeps its path, and
+        # a long-lived child must not go on drawing the old model.
+        status = Path(blend_file).stat()
+        key = (str(Path(blend_file).resolve()), object_name, status.st_size, status.st_mtime_ns)
+        if key == self._loaded:
+            return
         # Before appending: purging the old object's data would also take the new, unlinked one.
         self._remove_object()
         with bpy.data.libraries.load(str(blend_file), link=False) as (available, wanted):

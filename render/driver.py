@@ -28,7 +28,7 @@ from mindseye.core.constants import IMAGE_SIZE, NONE_CLASS, ROTATION_LIMIT
 from mindseye.core.errors import UserError
 from mindseye.core.files import file_sha256
 from mindseye.core.parallel import parallel_backend
-from mindseye.dataset.backgrounds import BackgroundSource, open_background_source
+from mindseye.dataset.backgrounds import open_background_source
 from mindseye.dataset.composite import composite, contrast_stretch, stretch_range
 from mindseye.dataset.manifest import (
     Manifest,
@@ -85,17 +85,6 @@ class ShardJob:
     local_workers: bool = False
 
 
-_background_sources: dict[tuple[str, str], BackgroundSource] = {}
-
-
-def _background_source(spec: str, split: str) -> BackgroundSource:
-    """One source per worker process and split: folder sources index their files once."""
-    key = (spec, split)
-    if key not in _background_sources:
-        _background_sources[key] = open_background_source(spec, split)
-    return _background_sources[key]
-
-
 def render_shard(
     job: ShardJob, shipment: ModelShipment | None = None
 ) -> tuple[ShardPlan, dict[str, np.ndarray]]:
@@ -108,7 +97,7 @@ def render_shard(
     if job.local_workers and os.getpid() != job.driver_pid:
         end_with_parent()  # a local worker process: nothing of it outlives a killed job
     n_labels = len(job.models) + 1
-    source = _background_source(job.backgrounds, plan.split)
+    source = open_background_source(job.backgrounds, plan.split)
     samples = [
         draw_sample(job.seed, plan.split, index, n_labels, source)
         for index in range(plan.first_index, plan.first_index + plan.count)
@@ -156,7 +145,8 @@ def _dataset_config(
         "assets_sha256": {name: asset.sha256 for name, asset in assets.items()},
         "assets": {name: asset.record() for name, asset in assets.items()},
         "backgrounds": {
-            split: _background_source(settings.backgrounds, split).describe() for split in SPLITS
+            split: open_background_source(settings.backgrounds, split).describe()
+            for split in SPLITS
         },
     }
     return json.loads(json.dumps(config))

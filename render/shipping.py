@@ -43,8 +43,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Cache files this process has checked (or written) since it started: sha256 -> path.
-_checked: dict[str, Path] = {}
+# Cache files this process has checked (or written) since it started, by path: a later call
+# may name another cache folder ($MINDSEYE_CACHE).
+_checked: set[Path] = set()
 _lock = threading.Lock()
 
 
@@ -78,10 +79,9 @@ class ModelShipment:
         """This machine's copy of `model`: the cache file named by its sha256, written from the
         shipped bytes (after checking them) unless an intact copy is there already."""
         with _lock:
-            if model.sha256 in _checked and _checked[model.sha256].is_file():
-                return _checked[model.sha256]
-            folder = cache_dir()
-            path = folder / f"{model.sha256}.blend"
+            path = cache_dir() / f"{model.sha256}.blend"
+            if path in _checked and path.is_file():
+                return path
             if not (path.is_file() and file_sha256(path) == model.sha256):
                 data = self.blobs.get(model.sha256)
                 if data is None or _sha256(data) != model.sha256:
@@ -90,7 +90,7 @@ class ModelShipment:
                         f"does not have sha256 {model.sha256} (damaged in transit); "
                         "render again")
                 _write_atomically(path, data)
-            _checked[model.sha256] = path
+            _checked.add(path)
             return path
 
 

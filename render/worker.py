@@ -243,6 +243,13 @@ def shared_blender_process(settings: EngineSettings | None = None) -> BlenderPro
     return processes[settings]
 
 
+def close_shared_blender_processes() -> None:
+    """Close this thread's long-lived BlenderProcesses; the next render starts fresh ones, in
+    the environment of then (the test suite's Blender guard, a long-lived notebook)."""
+    for process in _shared.__dict__.pop("processes", {}).values():
+        process.close()
+
+
 def _serve(reply_fd: int, frame_dir: str) -> None:
     """The child's loop: EngineSettings first, then one reply per request until stdin closes."""
     replies = os.fdopen(reply_fd, "wb")

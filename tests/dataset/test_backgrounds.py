@@ -89,6 +89,19 @@ def test_folder_errors(tmp_path: Path) -> None:
         open_background_source("imagenet", "train")
 
 
+def test_a_relative_path_names_the_folder_of_each_call(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # One source per place, not per spelling: `folder:images` from another folder is another.
+    for name in ("one", "two"):
+        fill_folder(tmp_path / name / "images")
+    (tmp_path / "two" / "images" / "a_grey.png").unlink()
+    sizes = []
+    for name in ("one", "two", "one"):
+        monkeypatch.chdir(tmp_path / name)
+        sizes.append(len(open_background_source("folder:images", "train")))
+    assert sizes == [6, 5, 6]
+
+
 def test_npy_arrays(tmp_path: Path, npy_backgrounds: Path) -> None:
     check_crops(crops(f"npy:{npy_backgrounds}", "train"))
     assert len(open_background_source(f"npy:{npy_backgrounds}", "test")) == 2  # 10 images / 5

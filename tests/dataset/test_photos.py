@@ -16,7 +16,13 @@ import pytest
 from PIL import Image
 
 from mindseye.core.errors import UserError
-from mindseye.dataset.backgrounds import PROCEDURAL, BuiltinSource, PhotosSource, random_crop
+from mindseye.dataset.backgrounds import (
+    PROCEDURAL,
+    BuiltinSource,
+    PhotosSource,
+    open_background_source,
+    random_crop,
+)
 from mindseye.dataset.photos import (
     PHOTO_SHORT_SIDE,
     DebianPackage,
@@ -113,9 +119,10 @@ def test_builtin_still_draws_the_samples_it_drew_before_photos_existed() -> None
 
 
 def test_a_missing_or_foreign_set_says_how_to_fetch_it(tmp_path: Path) -> None:
+    open_background_source("photos", "train")  # the installed set, opened (and kept) first
     with environment({"MINDSEYE_PHOTOS": str(tmp_path / "absent.h5")}), \
             pytest.raises(UserError, match="fetch-photos.*--backgrounds builtin"):
-        PhotosSource("train")
+        open_background_source("photos", "train")
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as h5:
         h5.attrs["list_sha256"] = "0" * 64

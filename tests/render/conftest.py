@@ -20,7 +20,8 @@ BUILD_SUZANNE = textwrap.dedent("""
     monkey = bpy.context.active_object
     monkey.name = "Monkey"
     bpy.ops.object.shade_smooth()
-    monkey.scale = (0.5, 0.5, 0.5)
+    scale = float(sys.argv[2])
+    monkey.scale = (scale, scale, scale)
     monkey.rotation_euler = (-math.pi / 2, 0.0, 0.0)  # face (-Y) towards the camera (+Z)
     bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
     material = bpy.data.materials.new("grey")
@@ -32,15 +33,22 @@ BUILD_SUZANNE = textwrap.dedent("""
 """)
 
 
+def build_suzanne(path: Path, scale: float) -> tuple[str, str]:
+    subprocess.run([sys.executable, "-c", BUILD_SUZANNE, str(path), str(scale)], check=True,
+                   stdout=subprocess.DEVNULL, env=child_env())
+    return str(path), "Monkey"
+
+
 @pytest.fixture(scope="session")
 def suzanne_blend(tmp_path_factory) -> tuple[str, str]:
     """(path of a .blend holding a grey Suzanne that fits the frame, its object name)."""
-    path = tmp_path_factory.mktemp("assets") / "monkey.blend"
-    subprocess.run(
-        [sys.executable, "-c", BUILD_SUZANNE, str(path)], check=True, stdout=subprocess.DEVNULL,
-        env=child_env(),
-    )
-    return str(path), "Monkey"
+    return build_suzanne(tmp_path_factory.mktemp("assets") / "monkey.blend", 0.5)
+
+
+@pytest.fixture(scope="session")
+def small_suzanne_blend(tmp_path_factory) -> tuple[str, str]:
+    """The same Suzanne at half the size, under the same object name."""
+    return build_suzanne(tmp_path_factory.mktemp("assets") / "monkey.blend", 0.25)
 
 
 @pytest.fixture(scope="session")

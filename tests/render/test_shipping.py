@@ -83,3 +83,15 @@ def test_an_unwritable_cache_is_named(tmp_path: Path, monkeypatch: pytest.Monkey
     walrus = model(tmp_path, "walrus")
     with pytest.raises(UserError, match=r"cannot write the model cache .*a-file.*MINDSEYE_CACHE"):
         ModelShipment.read([walrus]).local_file(model_refs([walrus])[0])
+
+
+def test_the_same_model_is_written_into_each_cache_folder_it_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walrus = model(tmp_path, "walrus")
+    shipment, ref = ModelShipment.read([walrus]), model_refs([walrus])[0]
+    for folder in ("first", "second"):
+        monkeypatch.setenv("MINDSEYE_CACHE", str(tmp_path / folder))
+        local = shipment.local_file(ref)
+        assert local == tmp_path / folder / "models" / f"{walrus.sha256}.blend"
+        assert local.read_bytes() == walrus.blend_file.read_bytes()

@@ -1,6 +1,7 @@
 """BlenderProcess: a real Blender child process rendering over pipes."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,11 @@ import numpy as np
 import pytest
 
 from mindseye.render.blender import EngineSettings, frame_file_dir, make_frame_dir
-from mindseye.render.worker import BlenderProcess, shared_blender_process
+from mindseye.render.worker import (
+    BlenderProcess,
+    close_shared_blender_processes,
+    shared_blender_process,
+)
 from tests.fixtures.environment import child_env
 
 pytestmark = pytest.mark.blender
@@ -132,6 +137,33 @@ def test_each_thread_gets_its_own_shared_blender_process():
     thread.start()
     thread.join()
     assert others[0] is not mine
+
+
+def test_closed_shared_processes_are_replaced_by_fresh_ones(suzanne_blend):
+    old = shared_blender_process(FAST)
+    old.render(*suzanne_blend, ROTATIONS[:1])
+    assert old.pid is not None
+    close_shared_blender_processes()
+    assert old.pid is None  # its child is gone
+    new = shared_blender_process(FAST)
+    assert new is not old
+    new.render(*suzanne_blend, ROTATIONS[:1])
+    assert new.pid is not None
+
+
+def test_a_model_file_changed_at_its_path_is_drawn_anew(tmp_path, suzanne_blend,
+                                                         small_suzanne_blend):
+    # A class added again with --overwrite keeps its path; a long-lived child must notice.
+    path = tmp_path / "model.blend"
+    blender = BlenderProcess(FAST)
+    try:
+        shutil.copy(suzanne_blend[0], path)
+        _, large = blender.render(path, "Monkey", ROTATIONS[:1])
+        shutil.copy(small_suzanne_blend[0], path)
+        _, small = blender.render(path, "Monkey", ROTATIONS[:1])
+    finally:
+        blender.close()
+    assert (small > 0).sum() < 0.5 * (large > 0).sum()  # half the size: a quarter of the area
 
 
 def test_errors_in_the_child_reach_the_parent(blender, suzanne_blend):
