@@ -148,10 +148,14 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
-    _discovered = True
-    package = importlib.import_module(__package__)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{__package__}.{module.name}")
+    _discovered = True  # before the imports: a module that asks the registry must not recurse
+    try:
+        package = importlib.import_module(__package__)
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{__package__}.{module.name}")
+    except BaseException:
+        _discovered = False  # a failed import leaves the registry partial: try again next time
+        raise
 
 
 def attack_specs(kind: str | None = None) -> list[AttackSpec]:

@@ -169,3 +169,28 @@ def test_the_settings_lock_names_each_recorded_setting_once():
 
     assert len(set(RECORDED_SETTINGS)) == len(RECORDED_SETTINGS)
     assert json.dumps(RECORDED_SETTINGS)
+
+
+def test_discovery_that_failed_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An attack module whose import fails (a dependency missing) must not leave the registry
+    # partial for the rest of the process: the next question imports every module again.
+    from mindseye.attacks import registry
+
+    real_import = registry.importlib.import_module
+    asked: list[str] = []
+    missing = {"mindseye.attacks.square"}
+
+    def import_module(name: str, package: str | None = None):
+        asked.append(name)
+        if name in missing:
+            raise ImportError(f"a dependency of {name} is missing")
+        return real_import(name, package)
+
+    monkeypatch.setattr(registry, "_discovered", False)
+    monkeypatch.setattr(registry.importlib, "import_module", import_module)
+    with pytest.raises(ImportError, match="square is missing"):
+        attack_specs()
+    missing.clear()  # installed now
+    asked.clear()
+    assert "square" in attack_names()
+    assert "mindseye.attacks.square" in asked

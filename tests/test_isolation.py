@@ -1,0 +1,54 @@
+"""What keeps one test from leaning on another (tests/conftest.py): joblib's worker pool, which
+outlives a test unless ended and whose workers keep the environment they started in
+(tests/fixtures/environment.py), and the Blender guard, which must catch an unmarked test even
+after a marked one has loaded Blender (tests/fixtures/blender.py)."""
+
+import importlib
+import os
+import sys
+from types import SimpleNamespace
+
+import joblib
+import pytest
+
+from tests.fixtures.blender import BlenderGuard, BlenderImportBlocked
+from tests.fixtures.environment import end_process_pool, environment
+
+VARIABLE = "MINDSEYE_TEST_POOL_MARK"
+
+
+def read_mark(_: int) -> str | None:
+    # A function of this module: `os.environ.get` itself would be pickled with this process's
+    # environment, not read in the worker's.
+    return os.environ.get(VARIABLE)
+
+
+def workers_see() -> list[str | None]:
+    return joblib.Parallel(n_jobs=2)(joblib.delayed(read_mark)(index) for index in range(4))
+
+
+def test_an_ended_pool_gives_its_next_workers_the_environment_of_now() -> None:
+    with environment({VARIABLE: "earlier"}):
+        assert workers_see() == ["earlier"] * 4
+    with environment({VARIABLE: "now"}):
+        # The hazard: the reused pool still answers with the environment it started in.
+        assert workers_see() == ["earlier"] * 4
+        end_process_pool()
+        assert workers_see() == ["now"] * 4
+    end_process_pool()
+    end_process_pool()  # ending twice, or with no pool, is harmless
+
+
+@pytest.mark.blender
+def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender() -> None:
+    # mindseye.blender_assets.build imports bpy at its top; loaded here, as a marked test would.
+    module = importlib.import_module("mindseye.blender_assets.build")
+    guard = BlenderGuard()
+    try:
+        with pytest.raises(pytest.fail.Exception, match="this process imported bpy"), \
+                guard.guarding(SimpleNamespace(nodeid="an unmarked test", fixturenames=())), \
+                pytest.raises(BlenderImportBlocked):
+            importlib.import_module("mindseye.blender_assets.build")
+    finally:
+        guard.close()
+    assert sys.modules["mindseye.blender_assets.build"] is module  # put back for marked tests
