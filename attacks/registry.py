@@ -149,12 +149,17 @@ def _discover() -> None:
     if _discovered:
         return
     _discovered = True  # before the imports: a module that asks the registry must not recurse
+    registered = dict(_REGISTRY)
     try:
         package = importlib.import_module(__package__)
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{__package__}.{module.name}")
     except BaseException:
-        _discovered = False  # a failed import leaves the registry partial: try again next time
+        # A failed import leaves the registry partial: forget what this try registered (a
+        # module that registered before failing registers again) and try again next time.
+        _REGISTRY.clear()
+        _REGISTRY.update(registered)
+        _discovered = False
         raise
 
 

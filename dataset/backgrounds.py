@@ -156,7 +156,7 @@ class BuiltinSource(BackgroundSource):
     def __len__(self) -> int:
         return len(self.files)
 
-    @functools.cache  # noqa: B019 (one source per split and process, see open_background_source)
+    @functools.cache  # noqa: B019 (one source per split and place, see open_background_source)
     def load(self, index: int) -> np.ndarray:
         with Image.open(self.folder / self.files[index]) as image:
             return to_grey(image)
@@ -292,7 +292,7 @@ class PhotosSource(BackgroundSource):
     def __len__(self) -> int:
         return len(self.indices)
 
-    @functools.cache  # noqa: B019 (one source per split and process; ~60 MB for all of them)
+    @functools.cache  # noqa: B019 (one source per split and place; ~60 MB for all of them)
     def load(self, index: int) -> np.ndarray:
         return read_photo(self.h5, self.indices[index])
 

@@ -171,7 +171,7 @@ class Renderer:
         self.settings = settings or EngineSettings()
         self._object = None
         self._twin = None
-        self._loaded: tuple | None = None  # what load_object last loaded (see its key)
+        self._loaded: tuple[str, str, int, int, int] | None = None  # see load_object
         # Materials of the loaded object that carry no colour of their own and are shaded with
         # DEFAULT_GREY ("default-grey" stands for an empty slot); empty for the built-in classes.
         self.default_grey_materials: list[str] = []
@@ -197,10 +197,12 @@ class Renderer:
         if not Path(blend_file).is_file():
             raise UserError(f"{blend_file}: model file not found; `mindseye assets list` shows "
                             "each class's file")
-        # The file's size and time too: a class added again with --overwrite keeps its path, and
-        # a long-lived child must not go on drawing the old model.
+        # The file's identity, size and time too: a class added again with --overwrite keeps its
+        # path (a new file renamed over it), and a long-lived child must not go on drawing the
+        # old model.
         status = Path(blend_file).stat()
-        key = (str(Path(blend_file).resolve()), object_name, status.st_size, status.st_mtime_ns)
+        key = (str(Path(blend_file).resolve()), object_name, status.st_ino, status.st_size,
+               status.st_mtime_ns)
         if key == self._loaded:
             return
         # Before appending: purging the old object's data would also take the new, unlinked one.

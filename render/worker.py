@@ -246,8 +246,9 @@ def shared_blender_process(settings: EngineSettings | None = None) -> BlenderPro
 def close_shared_blender_processes() -> None:
     """Close this thread's long-lived BlenderProcesses; the next render starts fresh ones, in
     the environment of then (the test suite's Blender guard, a long-lived notebook)."""
-    for process in _shared.__dict__.pop("processes", {}).values():
-        process.close()
+    processes: dict[EngineSettings, BlenderProcess] = _shared.__dict__.get("processes", {})
+    while processes:
+        processes.popitem()[1].close()  # one by one: a close that fails leaves the rest listed
 
 
 def _serve(reply_fd: int, frame_dir: str) -> None:

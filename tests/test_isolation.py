@@ -9,8 +9,12 @@ import sys
 from types import SimpleNamespace
 
 import joblib
+import numpy as np
 import pytest
 
+from mindseye.blender_assets.registry import builtin_classes
+from mindseye.render.blender import EngineSettings
+from mindseye.render.worker import shared_blender_process
 from tests.fixtures.blender import BlenderGuard, BlenderImportBlocked
 from tests.fixtures.environment import end_process_pool, environment
 
@@ -39,6 +43,24 @@ def test_an_ended_pool_gives_its_next_workers_the_environment_of_now() -> None:
     end_process_pool()  # ending twice, or with no pool, is harmless
 
 
+AN_UNMARKED_TEST = SimpleNamespace(nodeid="an unmarked test", fixturenames=())
+
+
+@pytest.mark.blender
+def test_the_guard_leaves_no_blender_child_of_an_earlier_test_running() -> None:
+    fast, monkey = EngineSettings(samples=2), builtin_classes()["monkey"]
+    earlier = shared_blender_process(fast)
+    earlier.render(monkey.blend_file, monkey.object_name, np.zeros((1, 3)))
+    assert earlier.pid is not None
+    guard = BlenderGuard()
+    try:
+        with guard.guarding(AN_UNMARKED_TEST):
+            assert earlier.pid is None  # closed: it would have rendered for this test unguarded
+            assert shared_blender_process(fast) is not earlier
+    finally:
+        guard.close()
+
+
 @pytest.mark.blender
 def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender() -> None:
     # mindseye.blender_assets.build imports bpy at its top; loaded here, as a marked test would.
@@ -46,7 +68,7 @@ def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender() -
     guard = BlenderGuard()
     try:
         with pytest.raises(pytest.fail.Exception, match="this process imported bpy"), \
-                guard.guarding(SimpleNamespace(nodeid="an unmarked test", fixturenames=())), \
+                guard.guarding(AN_UNMARKED_TEST), \
                 pytest.raises(BlenderImportBlocked):
             importlib.import_module("mindseye.blender_assets.build")
     finally:
