@@ -194,14 +194,15 @@ class Renderer:
         """Append `object_name` from `blend_file`, at the origin, replacing the previous object."""
         import bpy
 
-        if not Path(blend_file).is_file():
+        path = Path(blend_file)
+        if not path.is_file():
             raise UserError(f"{blend_file}: model file not found; `mindseye assets list` shows "
                             "each class's file")
         # The file's identity, size and time too: a class added again with --overwrite keeps its
         # path (a new file renamed over it), and a long-lived child must not go on drawing the
         # old model.
-        status = Path(blend_file).stat()
-        key = (str(Path(blend_file).resolve()), object_name, status.st_ino, status.st_size,
+        status = path.stat()
+        key = (str(path.resolve()), object_name, status.st_ino, status.st_size,
                status.st_mtime_ns)
         if key == self._loaded:
             return
