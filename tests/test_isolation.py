@@ -74,3 +74,18 @@ def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender() -
     finally:
         guard.close()
     assert sys.modules["mindseye.blender_assets.build"] is module  # put back for marked tests
+
+
+@pytest.mark.blender
+def test_the_guard_catches_a_loaded_module_imported_from_its_package() -> None:
+    # `from package import module` finds the package's attribute first, not sys.modules.
+    module = importlib.import_module("mindseye.blender_assets.build")
+    guard = BlenderGuard()
+    try:
+        with pytest.raises(pytest.fail.Exception, match="this process imported bpy"), \
+                guard.guarding(AN_UNMARKED_TEST), \
+                pytest.raises(BlenderImportBlocked):
+            from mindseye.blender_assets import build  # noqa: F401
+    finally:
+        guard.close()
+    assert importlib.import_module("mindseye.blender_assets").build is module
