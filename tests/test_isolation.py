@@ -6,6 +6,7 @@ after a marked one has loaded Blender (tests/fixtures/blender.py)."""
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import joblib
@@ -61,8 +62,19 @@ def test_the_guard_leaves_no_blender_child_of_an_earlier_test_running() -> None:
         guard.close()
 
 
+def _import_by_name() -> None:
+    importlib.import_module("mindseye.blender_assets.build")
+
+
+def _import_from_package() -> None:
+    # `from package import module` finds the package's attribute first, not sys.modules.
+    from mindseye.blender_assets import build  # noqa: F401
+
+
 @pytest.mark.blender
-def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender() -> None:
+@pytest.mark.parametrize("import_it", [_import_by_name, _import_from_package])
+def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender(
+        import_it: Callable[[], None]) -> None:
     # mindseye.blender_assets.build imports bpy at its top; loaded here, as a marked test would.
     module = importlib.import_module("mindseye.blender_assets.build")
     guard = BlenderGuard()
@@ -70,22 +82,9 @@ def test_the_guard_catches_a_module_that_an_earlier_test_loaded_with_blender() -
         with pytest.raises(pytest.fail.Exception, match="this process imported bpy"), \
                 guard.guarding(AN_UNMARKED_TEST), \
                 pytest.raises(BlenderImportBlocked):
-            importlib.import_module("mindseye.blender_assets.build")
+            import_it()
     finally:
         guard.close()
-    assert sys.modules["mindseye.blender_assets.build"] is module  # put back for marked tests
-
-
-@pytest.mark.blender
-def test_the_guard_catches_a_loaded_module_imported_from_its_package() -> None:
-    # `from package import module` finds the package's attribute first, not sys.modules.
-    module = importlib.import_module("mindseye.blender_assets.build")
-    guard = BlenderGuard()
-    try:
-        with pytest.raises(pytest.fail.Exception, match="this process imported bpy"), \
-                guard.guarding(AN_UNMARKED_TEST), \
-                pytest.raises(BlenderImportBlocked):
-            from mindseye.blender_assets import build  # noqa: F401
-    finally:
-        guard.close()
+    # Put back for marked tests, both where `import` and `from ... import` look.
+    assert sys.modules["mindseye.blender_assets.build"] is module
     assert importlib.import_module("mindseye.blender_assets").build is module
