@@ -129,21 +129,27 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
         raise ValueError(f"a variant applies to {PAPER_ATTACK.name} alone")
     data = data_fingerprint(data_dir)
     classes, test = load_test_images(data_dir)
-    records_agree = legacy_records_agree(run_dir, data, test["image"])
+    agreeing = sources_agreeing(run_dir, data, test["image"])
     weights: dict[str, str] = {}
     for spec in specs:
         run_one(run_dir, spec, classes, test, data, weights, settings, networks, variant,
-                scheduler, records_agree, jobs)
+                scheduler, agreeing, jobs)
 
 
-def legacy_records_agree(run_dir: Path, data: str, images: np.ndarray) -> bool:
-    """For a lock written before locks named their data, attacked with other data than the
-    training data: whether the records show they were made on these test images. Every stored
-    adversarial must lie at its recorded L-inf distance (and distortion, where recorded) from
-    the test image it was made from, and there must be at least one."""
+def sources_agreeing(run_dir: Path, data: str, images: np.ndarray) -> frozenset[int] | None:
+    """Where the run's records were made on other data than `data` (the digest its lock
+    names, or for a lock from before locks named their data, the networks' training data):
+    the test images the records show are the same here. The same render can differ across
+    machines in samples no record touches, so a re-rendered dataset may have another digest.
+    Every stored adversarial must lie at its recorded L-inf and L2 distance (or distortion,
+    where recorded) from the test image it was made from; the images it returns are those
+    with one at least, none where any one does not. None where the records' data is `data`,
+    or not known (nothing to show)."""
     lock = read_lock(run_dir)
-    if lock is None or "data" in lock or trained_data(run_dir) in (None, data):
-        return False
+    made_on = None if lock is None else lock.get("data", trained_data(run_dir))
+    if made_on in (None, data):
+        return None
+    agreeing: set[int] = set()
     checked = 0
     loaded: dict[str, np.ndarray] = {}
     for folder in sorted(path for path in attacks_dir(run_dir).iterdir() if path.is_dir()):
@@ -155,28 +161,57 @@ def legacy_records_agree(run_dir: Path, data: str, images: np.ndarray) -> bool:
                 loaded[file] = np.load(attacks_dir(run_dir) / file, mmap_mode="r")
             difference = (loaded[file][record["image_index"]].astype(np.float64)
                           - images[record["source"]])
-            if abs(np.abs(difference).max() - record["linf"]) > 1e-6 or (
-                    "distortion" in record and abs(np.sqrt(np.mean(difference ** 2)) / 255
-                                                   - record["distortion"]) > 1e-9):
-                return False
+            if not _at_recorded_distance(difference, record):
+                return frozenset()
+            agreeing.add(int(record["source"]))
             checked += 1
     if checked:
-        print(f"{attacks_dir(run_dir) / SETTINGS_FILE} names no data; the {checked} stored "
-              "adversarials all lie at their recorded distances from this data's test images "
-              f"({data[:12]}), so the records were made on them", file=sys.stderr)
-    return checked > 0
+        print(f"{attacks_dir(run_dir) / SETTINGS_FILE}: the records were made on data "
+              f"{made_on[:12]}, this is {data[:12]}; the {checked} stored adversarials all lie "
+              f"at their recorded distances from this data's test images, so the "
+              f"{len(agreeing)} images they were made from are the same here", file=sys.stderr)
+    return frozenset(agreeing)
+
+
+def _at_recorded_distance(difference: np.ndarray, record: dict) -> bool:
+    if abs(np.abs(difference).max() - record["linf"]) > 1e-6:
+        return False
+    if record.get("l2") is not None and abs(np.sqrt(np.sum(difference**2)) - record["l2"]) > 1e-6:
+        return False
+    return "distortion" not in record or abs(
+        np.sqrt(np.mean(difference**2)) / 255 - record["distortion"]) <= 1e-9
+
+
+def warn_unshown_sources(run_dir: Path, selected: np.ndarray,
+                         agreeing: frozenset[int] | None) -> None:
+    """On other data than the records' (`agreeing` not empty), the test images this attack
+    takes that no record shows are the same here: a unit still to run on one of them is made
+    on this data's image, which may differ from the one the records' data holds. Finished
+    units are skipped, so this is said, not refused (a run's remaining units may all be
+    on images shown to be the same)."""
+    if not agreeing:
+        return
+    unshown = sorted(set(selected.tolist()) - agreeing)
+    if unshown:
+        print(f"{attacks_dir(run_dir) / SETTINGS_FILE}: {len(unshown)} of the {len(selected)} "
+              f"test images this attack takes have no stored adversarial to show they are the "
+              f"same as in the data the records were made on (test images "
+              f"{', '.join(map(str, unshown[:5]))}{'...' if len(unshown) > 5 else ''}); a unit "
+              "still to run on them is made on this data's images", file=sys.stderr)
 
 
 def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, data: str,
             weights: dict[str, str], settings: AttackSettings, networks: tuple[str, ...],
-            variant: Variant, scheduler: str | None = None, records_agree: bool = False,
-            jobs: int = 1) -> None:
-    """One attack; `weights` holds the networks' digests computed so far (each once)."""
+            variant: Variant, scheduler: str | None = None,
+            agreeing: frozenset[int] | None = None, jobs: int = 1) -> None:
+    """One attack; `weights` holds the networks' digests computed so far (each once);
+    `agreeing` as `sources_agreeing` returns it."""
     networks = tuple(name for name in networks if name in spec.networks)
     if not networks:
         return
     per_class = settings.per_class if spec.images == PAPER_IMAGES else settings.extra_per_class
     selected = select_per_class(test["label"], per_class, len(classes))
+    warn_unshown_sources(run_dir, selected, agreeing)
     clip = variant.clip if spec.variants else spec.clip
     # Every input is checked (device, weights, classes) before the lock is written.
     victims = load_victims(run_dir, classes, settings, networks,
@@ -184,7 +219,8 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
     for name in networks:
         weights.setdefault(name, weights_fingerprint(run_dir, name))
     lock_settings(run_dir, settings, data=data,
-                  weights={name: weights[name] for name in networks}, records_agree=records_agree)
+                  weights={name: weights[name] for name in networks},
+                  records_agree=bool(agreeing))
     if spec.kind == TRANSFER:
         # The direct networks' adversarials: made here if they are attacked, else from records.
         origins = [victim for victim in victims if victim.name in DIRECT_NETWORKS]

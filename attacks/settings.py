@@ -116,6 +116,8 @@ RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", 
 LATER_SETTINGS = {name: getattr(AttackSettings, name) for name in (
     "gradient_precision", "fmn_steps", "hsj_iterations", "hsj_evaluations", "hsj_per_class")}
 SETTINGS_FILE = "settings.json"
+# The lock's list of other data digests whose test images the records showed are theirs.
+SHOWN_SAME_KEY = "data_shown_same"
 
 
 def parse_networks(text: str) -> tuple[str, ...]:
@@ -201,8 +203,8 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
     the records to what they were made on: other data, or a network retrained since, is
     refused. Check and write happen under a file lock, so of two attacks started at once with
     other settings, the second is refused. Call it once the command's inputs are validated.
-    `records_agree`: every stored adversarial of an older lock's records is at its recorded
-    distance from this data's test images (see `check_data`)."""
+    `records_agree`: every stored adversarial is at its recorded distance from this data's
+    test images (see `check_data`)."""
     wanted = {name: getattr(settings, name) for name in RECORDED_SETTINGS}
     folder = attacks_dir(run_dir)
     with held_lock(folder / f"{SETTINGS_FILE}.lock"):
@@ -213,9 +215,12 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
             check_against_recorded(run_dir, wanted, recorded)
             lock = read_lock(run_dir)
         if data is not None:
-            # A new lock takes this data; an older lock without it, the rule of `check_data`.
+            # A new lock takes this data; a lock with records, the rule of `check_data`. Data
+            # taken by the records' showing is listed beside the data they were made on.
             lock["data"] = data if recorded is None else check_data(run_dir, lock.get("data"),
                                                                     data, records_agree)
+            if lock["data"] != data:
+                lock[SHOWN_SAME_KEY] = sorted({*lock.get(SHOWN_SAME_KEY, []), data})
         if weights:
             check_weights(run_dir, lock.get("weights", {}), weights)
             lock["weights"] = {**lock.get("weights", {}), **weights}
@@ -224,27 +229,28 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
 
 def check_data(run_dir: Path, recorded: str | None, data: str,
                records_agree: bool = False) -> str:
-    """The data digest a run's records are tied to: `data`, if it is the one recorded. A lock
-    written before locks named their data is trusted for the data the networks were trained
-    on, and for other data only where the records themselves show they were made on its test
-    images (`records_agree`: the same renders can differ across machines in samples no record
-    touches, so a re-rendered dataset may have another digest)."""
+    """The data digest a run's records are tied to: the one the lock records, where `data` is
+    it or the records themselves show they were made on this data's test images
+    (`records_agree`: the same render can differ across machines in samples no record
+    touches, so a re-rendered dataset may have another digest; see
+    `experiments.sources_agreeing`). A lock written before locks named their data is trusted
+    for the data the networks were trained on, and for other data on the same showing."""
     path = attacks_dir(run_dir) / SETTINGS_FILE
+    shown = ("the records do not show they were made on its test images (no stored "
+             "adversarial, or one not at its recorded distance from them)")
     if recorded is None:
         trained = trained_data(run_dir)
         if trained is not None and trained != data and not records_agree:
             raise UserError(f"{path} does not say which data its records were made on, this "
                             f"data ({data[:12]}) is not the data the networks were trained on "
-                            f"({trained[:12]}), and the records do not show they were made on its "
-                            "test images (no stored adversarial, or one not at its recorded "
-                            "distance from them); attack the data they "
-                            f"were made on, or move {attacks_dir(run_dir)} away to attack this "
-                            "one afresh")
-    elif recorded != data:
+                            f"({trained[:12]}), and {shown}; attack the data they were made "
+                            f"on, or move {attacks_dir(run_dir)} away to attack this one afresh")
+        return data
+    if recorded != data and not records_agree:
         raise UserError(f"{path}: the records were made on other data ({recorded[:12]}, this "
-                        f"is {data[:12]}); give the data they were made on, or move "
-                        f"{attacks_dir(run_dir)} away to attack this data afresh")
-    return data
+                        f"is {data[:12]}) and {shown}; give the data they were made on, or "
+                        f"move {attacks_dir(run_dir)} away to attack this data afresh")
+    return recorded
 
 
 def check_weights(run_dir: Path, recorded: dict[str, str], weights: dict[str, str]) -> None:

@@ -13,9 +13,9 @@ from torch import nn
 
 from mindseye.attacks.cascade import finished_networks
 from mindseye.attacks.experiments import (
-    legacy_records_agree,
     record_table,
     robustness_tables,
+    sources_agreeing,
     targeted_tables,
     unfinished_targeted,
 )
@@ -97,7 +97,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     classes, test = load_test_images(data_dir)
     victim_list = load_victims(run_dir, classes, settings)
     weights = {victim.name: weights_fingerprint(run_dir, victim.name) for victim in victim_list}
-    check_made_by(run_dir, data, weights, legacy_records_agree(run_dir, data, test["image"]))
+    check_made_by(run_dir, data, weights, bool(sources_agreeing(run_dir, data, test["image"])))
     out_dir.mkdir(parents=True, exist_ok=True)
     models = {victim.name: victim.model for victim in victim_list}
     cache = out_dir / "clean" / made_by_key(data, weights)
