@@ -27,7 +27,12 @@ from mindseye.attacks.registry import (
     get_attack,
     spec_of_table,
 )
-from mindseye.attacks.settings import AttackSettings, check_made_by, recorded_epsilons
+from mindseye.attacks.settings import (
+    AttackSettings,
+    check_made_by,
+    read_lock,
+    recorded_epsilons,
+)
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.targeted import finished_only
 from mindseye.attacks.transfer import TRANSFER_ATTACK
@@ -136,7 +141,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     reach = reach_alike({name: tables[name] for name in targeted}, ran, len(classes) - 1)
     metrics = {
         "provenance": {**provenance(run_dir, data_dir), "data_sha256": data,
-                       "weights_sha256": weights},
+                       **records_data(run_dir, data), "weights_sha256": weights},
         "classes": classes,
         "test_samples": int(len(test["label"])),
         "table1": error_table(clean, none_label=len(classes) - 1),
@@ -237,6 +242,14 @@ def cascades(run_dir: Path, settings: AttackSettings, none_label: int) -> dict:
 
 
 UNCLIPPED = f"{TRIPLE_STAGED}-unclipped"
+
+
+def records_data(run_dir: Path, data: str) -> dict[str, str]:
+    """`records_data_sha256`: the data the attack records were made on, where the lock names
+    other data than the report's (whose test images the records showed are the same)."""
+    lock = read_lock(run_dir)
+    made_on = lock.get("data") if lock else None
+    return {} if made_on in (None, data) else {"records_data_sha256": made_on}
 
 
 def made_by_key(data: str, weights: dict[str, str]) -> str:

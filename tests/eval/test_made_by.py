@@ -214,7 +214,9 @@ def test_a_lock_takes_other_data_where_its_records_show_the_test_images_are_the_
     assert lock["data_shown_same"] == [data_fingerprint(other_train)] != [made_on]
     assert {r["network"] for r in record_table(run, "ifgsm").read()} == {"direct",
                                                                          "direct-param"}
-    write_report(run, other_train, tmp_path / "report", SETTINGS)
+    provenance = write_report(run, other_train, tmp_path / "report", SETTINGS)["provenance"]
+    assert (provenance["data_sha256"], provenance["records_data_sha256"]) == (
+        data_fingerprint(other_train), made_on)
     # Test images no stored adversarial shows are named (units on them use this data).
     run_attack(run, other_train, "ifgsm", SETTINGS, networks=("direct",))
     assert "have no stored adversarial to show they are the same" in capsys.readouterr().err
