@@ -33,9 +33,8 @@ from mindseye.attacks.settings import (
     AttackSettings,
     attacks_dir,
     lock_settings,
-    read_lock,
     recorded_settings,
-    trained_data,
+    records_made_on,
 )
 from mindseye.attacks.sources import load_test_images, load_victims, select_per_class
 from mindseye.attacks.targeted import run_targeted, unfinished_units
@@ -137,16 +136,14 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
 
 
 def sources_agreeing(run_dir: Path, data: str, images: np.ndarray) -> frozenset[int] | None:
-    """Where the run's records were made on other data than `data` (the digest its lock
-    names, or for a lock from before locks named their data, the networks' training data):
-    the test images the records show are the same here. The same render can differ across
-    machines in samples no record touches, so a re-rendered dataset may have another digest.
-    Every stored adversarial must lie at its recorded L-inf and L2 distance (or distortion,
-    where recorded) from the test image it was made from; the images it returns are those
-    with one at least, none where any one does not. None where the records' data is `data`,
-    or not known (nothing to show)."""
-    lock = read_lock(run_dir)
-    made_on = None if lock is None else lock.get("data", trained_data(run_dir))
+    """Where the run's records were made on other data than `data` (`records_made_on`): the
+    test images the records agree with here. The same render can differ across machines in
+    samples no record touches, so a re-rendered dataset may have another digest. Every stored
+    adversarial must lie at its recorded distances from the test image it was made from
+    (`at_recorded_distances`); the images it returns are those with one at least, none
+    where any one does not (or its image file is gone). None where the records were made on
+    `data`, or where that is not known."""
+    made_on = records_made_on(run_dir)
     if made_on in (None, data):
         return None
     agreeing: set[int] = set()
@@ -157,11 +154,14 @@ def sources_agreeing(run_dir: Path, data: str, images: np.ndarray) -> frozenset[
             if not {"image_file", "image_index", "linf", "source"} <= record.keys():
                 continue
             file = record["image_file"]
-            if file not in loaded:
-                loaded[file] = np.load(attacks_dir(run_dir) / file, mmap_mode="r")
-            difference = (loaded[file][record["image_index"]].astype(np.float64)
-                          - images[record["source"]])
-            if not _at_recorded_distance(difference, record):
+            try:
+                if file not in loaded:
+                    loaded[file] = np.load(attacks_dir(run_dir) / file, mmap_mode="r")
+                difference = (loaded[file][record["image_index"]].astype(np.float64)
+                              - images[record["source"]])
+            except (OSError, ValueError, IndexError):  # gone, damaged, or not this split's
+                return frozenset()
+            if not at_recorded_distances(difference, record):
                 return frozenset()
             agreeing.add(int(record["source"]))
             checked += 1
@@ -169,17 +169,30 @@ def sources_agreeing(run_dir: Path, data: str, images: np.ndarray) -> frozenset[
         print(f"{attacks_dir(run_dir) / SETTINGS_FILE}: the records were made on data "
               f"{made_on[:12]}, this is {data[:12]}; the {checked} stored adversarials all lie "
               f"at their recorded distances from this data's test images, so the "
-              f"{len(agreeing)} images they were made from are the same here", file=sys.stderr)
+              f"{len(agreeing)} images they were made from agree here", file=sys.stderr)
     return frozenset(agreeing)
 
 
-def _at_recorded_distance(difference: np.ndarray, record: dict) -> bool:
-    if abs(np.abs(difference).max() - record["linf"]) > 1e-6:
-        return False
-    if record.get("l2") is not None and abs(np.sqrt(np.sum(difference**2)) - record["l2"]) > 1e-6:
-        return False
-    return "distortion" not in record or abs(
-        np.sqrt(np.mean(difference**2)) / 255 - record["distortion"]) <= 1e-9
+# How far a measured distance may be from the recorded one. Sums of squared whole grey levels
+# are exact in float64, so one pixel a grey level off moves L2 by 3e-5 at least and the
+# distortion (its RMS / 255) by 1.9e-9 at least; the checks are well inside both.
+DISTANCE_TOLERANCES = {"linf": 1e-6, "l2": 1e-8, "distortion": 1e-11}
+
+
+def at_recorded_distances(difference: np.ndarray, record: dict) -> bool:
+    """Whether an adversarial minus its source (`difference`, float64) has the record's L-inf
+    distance, and its L2 (`l2`) and distortion where the record has them; a value that is
+    missing where required, not a number, or NaN disagrees. Several pixels changed together
+    can keep every distance, so agreement is evidence, not proof, of the same source."""
+    measured = {"linf": np.abs(difference).max(), "l2": np.sqrt(np.sum(difference**2)),
+                "distortion": np.sqrt(np.mean(difference**2)) / 255}
+    for name, tolerance in DISTANCE_TOLERANCES.items():
+        if name != "linf" and name not in record:
+            continue
+        recorded = record.get(name)
+        if not isinstance(recorded, int | float) or not abs(measured[name] - recorded) <= tolerance:
+            return False
+    return True
 
 
 def warn_unshown_sources(run_dir: Path, selected: np.ndarray,

@@ -116,8 +116,8 @@ RECORDED_SETTINGS = ("max_steps", "per_class", "extra_per_class", "thresholds", 
 LATER_SETTINGS = {name: getattr(AttackSettings, name) for name in (
     "gradient_precision", "fmn_steps", "hsj_iterations", "hsj_evaluations", "hsj_per_class")}
 SETTINGS_FILE = "settings.json"
-# The lock's list of other data digests whose test images the records showed are theirs.
-SHOWN_SAME_KEY = "data_shown_same"
+# The lock's list of other data digests whose test images the records agree with.
+AGREEING_DATA_KEY = "data_records_agree_with"
 
 
 def parse_networks(text: str) -> tuple[str, ...]:
@@ -215,12 +215,12 @@ def lock_settings(run_dir: Path, settings: AttackSettings, data: str | None = No
             check_against_recorded(run_dir, wanted, recorded)
             lock = read_lock(run_dir)
         if data is not None:
-            # A new lock takes this data; a lock with records, the rule of `check_data`. Data
-            # taken by the records' showing is listed beside the data they were made on.
+            # A new lock takes this data; a lock with records, the rule of `check_data`. Other
+            # data the records agree with is listed beside the data they were made on.
             lock["data"] = data if recorded is None else check_data(run_dir, lock.get("data"),
                                                                     data, records_agree)
             if lock["data"] != data:
-                lock[SHOWN_SAME_KEY] = sorted({*lock.get(SHOWN_SAME_KEY, []), data})
+                lock[AGREEING_DATA_KEY] = sorted({*lock.get(AGREEING_DATA_KEY, []), data})
         if weights:
             check_weights(run_dir, lock.get("weights", {}), weights)
             lock["weights"] = {**lock.get("weights", {}), **weights}
@@ -236,8 +236,8 @@ def check_data(run_dir: Path, recorded: str | None, data: str,
     `experiments.sources_agreeing`). A lock written before locks named their data is trusted
     for the data the networks were trained on, and for other data on the same showing."""
     path = attacks_dir(run_dir) / SETTINGS_FILE
-    shown = ("the records do not show they were made on its test images (no stored "
-             "adversarial, or one not at its recorded distance from them)")
+    shown = ("the records do not agree with its test images (no stored adversarial, or one "
+             "missing or not at its recorded distances from them)")
     if recorded is None:
         trained = trained_data(run_dir)
         if trained is not None and trained != data and not records_agree:
@@ -273,6 +273,14 @@ def trained_value(run_dir: Path, key: str, accept=bool) -> object | None:
             if accept(found):
                 return found
     return None
+
+
+def records_made_on(run_dir: Path) -> str | None:
+    """The content digest of the data the run's attack records were made on: the lock's, or
+    for a lock from before locks named their data, the networks' training data; None before
+    the first attack."""
+    lock = read_lock(run_dir)
+    return None if lock is None else lock.get("data", trained_data(run_dir))
 
 
 def trained_data(run_dir: Path) -> str | None:

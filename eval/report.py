@@ -30,8 +30,8 @@ from mindseye.attacks.registry import (
 from mindseye.attacks.settings import (
     AttackSettings,
     check_made_by,
-    read_lock,
     recorded_epsilons,
+    records_made_on,
 )
 from mindseye.attacks.sources import load_test_images, load_victims
 from mindseye.attacks.targeted import finished_only
@@ -245,10 +245,9 @@ UNCLIPPED = f"{TRIPLE_STAGED}-unclipped"
 
 
 def records_data(run_dir: Path, data: str) -> dict[str, str]:
-    """`records_data_sha256`: the data the attack records were made on, where the lock names
-    other data than the report's (whose test images the records showed are the same)."""
-    lock = read_lock(run_dir)
-    made_on = lock.get("data") if lock else None
+    """`records_data_sha256`: the data the attack records were made on, where it is other
+    data than the report's (whose test images the records agree with)."""
+    made_on = records_made_on(run_dir)
     return {} if made_on in (None, data) else {"records_data_sha256": made_on}
 
 

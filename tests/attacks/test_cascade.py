@@ -18,7 +18,7 @@ from mindseye.attacks.cascade import (
     copy_units_on_grid_images,
     run_cascade,
 )
-from mindseye.attacks.experiments import record_table, robustness_tables
+from mindseye.attacks.experiments import record_table, robustness_tables, sources_agreeing
 from mindseye.attacks.registry import (
     CASCADE,
     AttackSpec,
@@ -26,7 +26,7 @@ from mindseye.attacks.registry import (
     register_attack,
     unregister_attack,
 )
-from mindseye.attacks.settings import AttackSettings
+from mindseye.attacks.settings import AttackSettings, lock_settings
 from mindseye.attacks.sources import select_per_class
 from mindseye.attacks.square_search import SquareSearch
 from mindseye.attacks.victims import DirectVictim
@@ -364,3 +364,28 @@ def test_local_processes_write_the_records_one_process_does(tmp_path, victim,
     run_cascade(tmp_path / "one", SPEC, [victim], shapes_test, selected, settings)
     run_cascade(tmp_path / "two", SPEC, [victim], shapes_test, selected, settings, jobs=2)
     assert_same_records_and_passes(tmp_path / "one", tmp_path / "two")
+
+
+def test_other_data_agrees_with_the_records_only_where_every_adversarial_keeps_its_distances(
+        tmp_path, victim, shapes_test) -> None:
+    # As on a machine whose render of the data has another digest (issue 24, session 25).
+    selected = select_per_class(shapes_test["label"], 1, 4)
+    settings = replace(SETTINGS, epsilons=(24,))
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
+    lock_settings(tmp_path, settings, data="made-on")
+    images = shapes_test["image"]
+    stored = [r for r in record_table(tmp_path, SPEC.name).read() if "image_file" in r]
+    assert stored and all("l2" in record for record in stored)
+    assert sources_agreeing(tmp_path, "made-on", images) is None  # the records' own data
+    assert sources_agreeing(tmp_path, "re-rendered", images) == {r["source"] for r in stored}
+    # One pixel of a source a grey level off where its adversarial is closer than the L-inf
+    # distance: the L-inf distance stays, only L2 tells.
+    record = stored[0]
+    difference = (record_table(tmp_path, SPEC.name).load_image(record).astype(np.float64)
+                  - images[record["source"]])
+    row, column = np.argwhere(np.abs(difference) <= record["linf"] - 2)[0]
+    altered = images.copy()
+    pixel = (record["source"], row, column)
+    altered[pixel] = altered[pixel] + 1 if altered[pixel] < 255 else altered[pixel] - 1
+    assert np.abs(difference).max() == record["linf"]
+    assert sources_agreeing(tmp_path, "re-rendered", altered) == frozenset()

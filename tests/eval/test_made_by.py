@@ -211,7 +211,7 @@ def test_a_lock_takes_other_data_where_its_records_show_the_test_images_are_the_
     run_attack(run, other_train, "ifgsm", SETTINGS, networks=("direct-param",))
     lock = json.loads(lock_file.read_text())
     assert lock["data"] == made_on
-    assert lock["data_shown_same"] == [data_fingerprint(other_train)] != [made_on]
+    assert lock["data_records_agree_with"] == [data_fingerprint(other_train)] != [made_on]
     assert {r["network"] for r in record_table(run, "ifgsm").read()} == {"direct",
                                                                          "direct-param"}
     provenance = write_report(run, other_train, tmp_path / "report", SETTINGS)["provenance"]
