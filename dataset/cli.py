@@ -1,4 +1,5 @@
-"""`mindseye dataset info|verify|preview|recomposite|copy DATA`: inspect and maintain a dataset."""
+"""`mindseye dataset info|verify|compare|preview|recomposite|copy DATA`: inspect and maintain a
+dataset."""
 
 import json
 import shutil
@@ -13,6 +14,7 @@ from mindseye.core.constants import BACKGROUND_SPECS, IMAGE_SIZE, MANIFEST_FILE
 from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, file_sha256, make_writable_folder
 from mindseye.dataset.backgrounds import FolderSource, open_background_source
+from mindseye.dataset.compare import compare_datasets
 from mindseye.dataset.composite import composite
 from mindseye.dataset.fingerprint import data_fingerprint
 from mindseye.dataset.manifest import (
@@ -158,6 +160,30 @@ def copy_command(data_dir: Path, out_dir: Path, splits: str) -> None:
                           "copy_sha256": content_sha256(out_dir, copied)}
     write_manifest(out_dir, copied)
     click.echo(f"{out_dir}: {', '.join(wanted)} of {data_dir} (content {digest[:12]})")
+
+
+@dataset.command(name="compare")
+@click.argument("first", metavar="DATA", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("second", metavar="OTHER", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--show", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Sample indices listed per split and field.")
+@click.pass_context
+def compare_command(ctx: click.Context, first: Path, second: Path, show: int) -> None:
+    """Where two renders of one dataset differ (another machine's render, say): per split and
+    field of the content digest, how many samples, which, and by how much. Exits 1 where they
+    differ, 0 where every sample is the same."""
+    compared, differences = compare_datasets(first, second)
+    for split, count in compared.items():
+        found = [difference for difference in differences if difference.split == split]
+        if not found:
+            click.echo(f"{split}: the same in all {count} samples")
+        for difference in found:
+            listed = ", ".join(map(str, difference.samples[:show]))
+            more = ", ..." if len(difference.samples) > show else ""
+            click.echo(f"{split} {difference.field}: {len(difference.samples)} of {count} "
+                       f"samples differ ({listed}{more}), by up to {difference.largest:g}")
+    if differences:
+        ctx.exit(1)
 
 
 @dataset.command(name="verify")

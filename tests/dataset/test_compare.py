@@ -1,0 +1,54 @@
+"""`mindseye dataset compare`: which samples two renders of one dataset differ in, and by how
+much (the same render can differ across machines)."""
+
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+from click.testing import CliRunner
+
+from mindseye.cli import main
+from mindseye.core.errors import UserError
+from mindseye.core.files import file_sha256
+from mindseye.dataset.compare import FieldDifference, compare_datasets
+from mindseye.dataset.manifest import read_manifest, write_manifest
+from tests.fixtures.synthetic_shapes import write_synthetic_dataset
+
+
+def with_pixel_moved(data: Path, out: Path, split: str, index: int, by: int) -> Path:
+    """DATA with one pixel of one sample's image `by` grey levels off, its manifest in step."""
+    shutil.copytree(data, out)
+    manifest = read_manifest(out)
+    shard = manifest.splits[split].shards[0]
+    with h5py.File(out / shard.file, "r+") as h5:
+        image = h5["image"][index]
+        image[5, 7] = image[5, 7] + by if image[5, 7] < 128 else image[5, 7] - by
+        h5["image"][index] = image
+    shard.sha256 = file_sha256(out / shard.file)
+    write_manifest(out, manifest)
+    return out
+
+
+def test_two_renders_differ_where_a_sample_does_and_by_how_much(tmp_path) -> None:
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
+    again = write_synthetic_dataset(tmp_path / "again", per_class=2, test_per_class=3)
+    assert compare_datasets(data, again) == ({"test": 12, "train": 8}, [])
+    other = with_pixel_moved(data, tmp_path / "other", "test", 9, by=3)
+    assert compare_datasets(data, other)[1] == [FieldDifference("test", "image", (9,), 3.0)]
+
+    result = CliRunner().invoke(main, ["dataset", "compare", str(data), str(other)])
+    assert result.exit_code == 1
+    assert "train: the same in all 8 samples" in result.output
+    assert "test image: 1 of 12 samples differ (9), by up to 3" in result.output
+    same = CliRunner().invoke(main, ["dataset", "compare", str(data), str(again)])
+    assert same.exit_code == 0, same.output
+
+
+def test_datasets_of_other_sizes_are_not_compared(tmp_path) -> None:
+    data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
+    bigger = write_synthetic_dataset(tmp_path / "bigger", per_class=2, test_per_class=4)
+    result = CliRunner().invoke(main, ["dataset", "compare", str(data), str(bigger)])
+    assert result.exit_code != 0 and "not two renders of one dataset" in result.output
+    with pytest.raises(UserError, match="12 and 16 test samples"):
+        compare_datasets(data, bigger)
