@@ -42,6 +42,7 @@ from mindseye.dataset.shards import (
     load_split,
     read_attrs,
     read_shard,
+    split_content_sha256,
     write_shard,
 )
 from mindseye.dataset.verify import verify_dataset
@@ -61,7 +62,9 @@ def dataset() -> None:
 @dataset.command()
 @data_argument
 def info(data_dir: Path) -> None:
-    """Classes, samples per split and class, the render config and the size on disk."""
+    """Classes, samples per split and class, the content digests (the whole, and each split's
+    samples: two machines' renders compared without moving them), the render config and the
+    size on disk."""
     manifest = read_manifest(data_dir)
     click.echo(f"dataset {data_dir}")
     if manifest.copied_from:
@@ -75,6 +78,9 @@ def info(data_dir: Path) -> None:
         counts = np.bincount(labels, minlength=len(manifest.classes))
         for name, count in zip(manifest.classes, counts, strict=False):
             click.echo(f"  {name:<12} {count}")
+    click.echo(f"content sha256: {data_fingerprint(data_dir)} (what a run records of its data)")
+    for split_name in sorted(manifest.splits):  # to compare another machine's render by split
+        click.echo(f"  {split_name} samples: {split_content_sha256(data_dir, split_name)}")
     click.echo("config: " + json.dumps(manifest.config, indent=2, sort_keys=True))
     size = sum(path.stat().st_size for path in Path(data_dir).rglob("*") if path.is_file())
     click.echo(f"size on disk: {size / 1e6:.1f} MB")

@@ -36,6 +36,7 @@ def test_info(dataset_dir: Path) -> None:
     assert "test: 12 of 12 samples in 1 shards (complete)" in result.stdout
     assert result.stdout.count("disc         8") == 1  # 24 train samples cycle over 3 labels
     assert '"seed": 3' in result.stdout and "size on disk:" in result.stdout
+    assert f"content sha256: {data_fingerprint(dataset_dir)}" in result.stdout
 
 
 def test_verify_ok_and_problems(dataset_dir: Path) -> None:
@@ -142,7 +143,11 @@ def test_copy_stands_for_the_dataset_it_copies(dataset_dir: Path, tmp_path: Path
     copied = load_split(copy, "test")
     for name, values in load_split(dataset_dir, "test").items():
         assert np.array_equal(copied[name], values, equal_nan=values.dtype.kind == "f")
-    assert "is a copy of the test split(s) of data" in run("info", copy).stdout
+    info = run("info", copy).stdout
+    assert "is a copy of the test split(s) of data" in info
+    test_digest = next(line for line in info.splitlines() if "test samples:" in line)
+    assert test_digest in run("info", dataset_dir).stdout  # the same samples, the same digest
+    assert "train samples:" not in info
     assert_one_line_error(run("copy", dataset_dir, copy), "already holds a dataset")
     assert_one_line_error(run("copy", dataset_dir, tmp_path / "other", "--splits", "val"),
                           "no split 'val'")
