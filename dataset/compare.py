@@ -1,6 +1,6 @@
 """`compare_datasets`: where two renders of one dataset differ, sample by sample.
 
-The same render is not the same on every machine (results/README.md: `data/medium-photos` on
+The same render is not the same on every machine (results/README.md: the medium datasets on
 an AVX2 EPYC and on a Xeon with AVX-512), and two content digests only say that something
 differs. This says which samples and which of the digest's fields, and by how much, so a
 user can judge the difference: a run's attack records, say, touch only the first test images.
