@@ -248,8 +248,11 @@ def check_data(run_dir: Path, recorded: str | None, data: str,
         return data
     if recorded != data and not records_agree:
         raise UserError(f"{path}: the records were made on other data ({recorded[:12]}, this "
-                        f"is {data[:12]}) and {shown}; give the data they were made on, or "
-                        f"move {attacks_dir(run_dir)} away to attack this data afresh")
+                        f"is {data[:12]}) and {shown}; give the data they were made on (a "
+                        "render on another kind of machine can differ; `mindseye dataset "
+                        "compare` shows where, and a `mindseye dataset copy` of the records' "
+                        f"test split travels), or move {attacks_dir(run_dir)} away to attack "
+                        "this data afresh")
     return recorded
 
 
