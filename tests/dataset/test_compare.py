@@ -1,40 +1,21 @@
 """`mindseye dataset compare`: which samples two renders of one dataset differ in, and by how
 much (the same render can differ across machines)."""
 
-import shutil
-from pathlib import Path
 
-import h5py
 import pytest
 from click.testing import CliRunner
 
 from mindseye.cli import main
 from mindseye.core.errors import UserError
-from mindseye.core.files import file_sha256
 from mindseye.dataset.compare import FieldDifference, compare_datasets
-from mindseye.dataset.manifest import read_manifest, write_manifest
-from tests.fixtures.synthetic_shapes import write_synthetic_dataset
-
-
-def with_pixel_moved(data: Path, out: Path, split: str, index: int, by: int) -> Path:
-    """DATA with one pixel of one sample's image `by` grey levels off, its manifest in step."""
-    shutil.copytree(data, out)
-    manifest = read_manifest(out)
-    shard = manifest.splits[split].shards[0]
-    with h5py.File(out / shard.file, "r+") as h5:
-        image = h5["image"][index]
-        image[5, 7] = image[5, 7] + by if image[5, 7] < 128 else image[5, 7] - by
-        h5["image"][index] = image
-    shard.sha256 = file_sha256(out / shard.file)
-    write_manifest(out, manifest)
-    return out
+from tests.fixtures.synthetic_shapes import copy_with_pixel_moved, write_synthetic_dataset
 
 
 def test_two_renders_differ_where_a_sample_does_and_by_how_much(tmp_path) -> None:
     data = write_synthetic_dataset(tmp_path / "data", per_class=2, test_per_class=3)
     again = write_synthetic_dataset(tmp_path / "again", per_class=2, test_per_class=3)
     assert compare_datasets(data, again) == ({"test": 12, "train": 8}, [])
-    other = with_pixel_moved(data, tmp_path / "other", "test", 9, by=3)
+    other = copy_with_pixel_moved(data, tmp_path / "other", "test", 9, by=3)
     assert compare_datasets(data, other)[1] == [FieldDifference("test", "image", (9,), 3.0)]
 
     result = CliRunner().invoke(main, ["dataset", "compare", str(data), str(other)])

@@ -3,11 +3,8 @@ reused silently, damaged inputs are errors, and a killed eval leaves no report t
 (issue 21)."""
 
 import json
-import shutil
 import threading
-from pathlib import Path
 
-import h5py
 import pytest
 import torch
 from click.testing import CliRunner
@@ -16,12 +13,16 @@ from mindseye.attacks.experiments import record_table, run_attack
 from mindseye.attacks.settings import AttackSettings, lock_settings
 from mindseye.cli import main
 from mindseye.core.errors import UserError
-from mindseye.core.files import file_sha256, held_lock
+from mindseye.core.files import held_lock
 from mindseye.dataset.fingerprint import data_fingerprint
-from mindseye.dataset.manifest import read_manifest, write_manifest
+from mindseye.dataset.manifest import read_manifest
 from mindseye.eval.report import write_report
 from tests.fixtures.runs import untrained_run
-from tests.fixtures.synthetic_shapes import CLASSES, write_synthetic_dataset
+from tests.fixtures.synthetic_shapes import (
+    CLASSES,
+    copy_with_pixel_moved,
+    write_synthetic_dataset,
+)
 
 SETTINGS = AttackSettings(max_steps=3, per_class=1, thresholds=(0.2, 0.7), epsilons=(8,),
                           pgd_iterations=2, device="cpu")
@@ -180,21 +181,6 @@ def test_an_older_lock_takes_other_data_only_where_its_records_show_they_were_ma
     assert json.loads(lock_file.read_text())["data"] == made_on["data"]
 
 
-def rerendered(data: Path, out: Path, split: str, index: int) -> Path:
-    """DATA as another machine renders it: one pixel of sample `index` of `split` off by one
-    grey level, the manifest's sha256 of its shard made again."""
-    shutil.copytree(data, out)
-    manifest = read_manifest(out)
-    shard = manifest.splits[split].shards[0]
-    with h5py.File(out / shard.file, "r+") as h5:
-        image = h5["image"][index]
-        image[0, 0] = image[0, 0] + 1 if image[0, 0] < 255 else 254
-        h5["image"][index] = image
-    shard.sha256 = file_sha256(out / shard.file)
-    write_manifest(out, manifest)
-    return out
-
-
 def test_a_lock_takes_other_data_where_its_records_show_the_test_images_are_the_same(
         tmp_path, capsys):
     run = untrained_run(tmp_path / "run", CLASSES)
@@ -207,7 +193,7 @@ def test_a_lock_takes_other_data_where_its_records_show_the_test_images_are_the_
 
     # Another train split: the records' images agree, so the attack goes on, tied to the
     # data they were made on; the lock lists the data it was shown to agree with.
-    other_train = rerendered(data, tmp_path / "other-train", "train", 0)
+    other_train = copy_with_pixel_moved(data, tmp_path / "other-train", "train", 0)
     run_attack(run, other_train, "ifgsm", SETTINGS, networks=("direct-param",))
     lock = json.loads(lock_file.read_text())
     assert lock["data"] == made_on
@@ -221,7 +207,7 @@ def test_a_lock_takes_other_data_where_its_records_show_the_test_images_are_the_
     run_attack(run, other_train, "ifgsm", SETTINGS, networks=("direct",))
     assert "have no stored adversarial to show they are the same" in capsys.readouterr().err
     # A test image a record was made from, one grey level off: refused, attack and report.
-    other_test = rerendered(data, tmp_path / "other-test", "test", min(shown))
+    other_test = copy_with_pixel_moved(data, tmp_path / "other-test", "test", min(shown))
     with pytest.raises(UserError, match="not at its recorded distance"):
         run_attack(run, other_test, "ifgsm", SETTINGS, networks=("direct",))
     with pytest.raises(UserError, match="not at its recorded distance"):
