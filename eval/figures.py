@@ -94,6 +94,51 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
     return save(figure, path)
 
 
+
+# How a minimal-norm attack's minimised field reads on an axis.
+MINIMIZED_AXES = {"distortion": "minimal L2 distortion", "linf": "minimal L-inf (grey levels)"}
+
+
+def beside_paper_panels(paper: list[dict], minimal: dict[str, list[dict]]
+                        ) -> tuple[list[tuple], list[tuple[str, list[np.ndarray]]]]:
+    """What `beside_paper_boxplots` draws: the (network, threshold) settings in box order, and
+    per panel its title and, per setting, the values of the pairs it flipped: the paper's
+    attack's steps (clipped at PAPER_STEP_CAP, where it ran), then each minimal-norm attack's
+    minimised field. `minimal`: attack name -> its records of one kind."""
+    sources = [(f"paper's attack: steps (clipped at {PAPER_STEP_CAP})", "steps", paper)] * bool(
+        paper)
+    sources += [(f"{table}: {MINIMIZED_AXES[spec_of_table(table).minimizes]}",
+                 spec_of_table(table).minimizes, records) for table, records in minimal.items()]
+    flipped = [group([r for r in records if r["status"] == "attacked" and r["success"]])
+               for _, _, records in sources]
+    keys = sorted({key for by_setting in flipped for key in by_setting},
+                  key=lambda key: (key[0], key[1] or 0))
+    panels = []
+    for (title, field, _), by_setting in zip(sources, flipped, strict=True):
+        values = [np.array([r[field] for r in by_setting.get(key, [])], float) for key in keys]
+        if field == "steps":
+            values = [np.minimum(v, PAPER_STEP_CAP) for v in values]
+        panels.append((title, values))
+    return keys, panels
+
+
+def beside_paper_boxplots(paper: list[dict], minimal: dict[str, list[dict]], title: str,
+                          path: Path) -> Path:
+    """Fig. 4 or 6 beside its attack-independent counterpart: the paper's attack's steps, then
+    each minimal-norm attack's minimal distance (FMN-L2's L2 distortion, FMN-L-inf's L-inf),
+    one box per network and threshold, in the same order in every panel."""
+    keys, panels = beside_paper_panels(paper, minimal)
+    figure, axes = plt.subplots(1, len(panels), squeeze=False,
+                                figsize=(max(6, (1.1 * len(keys) + 1) * len(panels)), 4))
+    for axis, (label, values) in zip(axes[0], panels, strict=True):
+        axis.boxplot(values, whis=WHISKER_PERCENTILES, showfliers=True,
+                     flierprops={"markersize": 2})
+        axis.set_xticks(range(1, len(keys) + 1), [setting_name(*key) for key in keys],
+                        rotation=30, ha="right", fontsize=8)
+        axis.set_title(label, fontsize=9)
+    figure.suptitle(title, fontsize=10)
+    return save(figure, path)
+
 WORST_CASE_STYLE = "-D"  # the worst case over every attack; each attack's is in its spec
 
 

@@ -369,7 +369,11 @@ def report_text(metrics: dict) -> str:
     lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png`"
               + (", `none_to_class*.png` (None images made a class)" if none_to_class else "")
               + f" (steps clipped at {PAPER_STEP_CAP} for display, whiskers at the 2nd and 98th "
-              "percentiles), "
+              "percentiles; "
+              + ("`*_minimal.png` set the paper's attack's steps beside each minimal-norm "
+                 "attack's minimal distance, over the pairs each flipped; "
+                 if any(name.endswith("_minimal.png") for name in metrics["figures"]) else "")
+              + "), "
               "`fig5_gallery_*.png` (drawn by "
               f"{metrics['gallery_renderer'] or 'nothing: no successful false positives'})."
               + gallery_transfer_caption(metrics[TRANSFER_ATTACK.name]), ""]

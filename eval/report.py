@@ -53,6 +53,7 @@ from mindseye.eval.claims import check_claims
 from mindseye.eval.clean import clean_predictions
 from mindseye.eval.clip import clip_table
 from mindseye.eval.figures import (
+    beside_paper_boxplots,
     confusion_figure,
     effort_boxplots,
     ratio_histograms,
@@ -188,6 +189,16 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
                 title = f"{KIND_TITLES[kind]}, {attack} (max {records[0]['max_steps']} steps)"
                 figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png",
                                                by_linf=pairing(attack) == "distortion"))
+    # FMN's minimal distances beside the paper's Figs. 4 and 6: how far each pair is from
+    # flipping, whatever attack is used, next to how long the paper's attack took.
+    minimal = [name for name in targeted if spec_of_table(name).minimizes]
+    for kind, stem in KIND_FIGURES.items():
+        flipped = {name: [r for r in tables[name] if r["kind"] == kind] for name in minimal}
+        if any(r.get("success") for records in flipped.values() for r in records):
+            figures.append(beside_paper_boxplots(
+                [r for r in tables[paper] if r["kind"] == kind], flipped,
+                f"{KIND_TITLES[kind]}: the paper's attack beside the minimal distances",
+                out_dir / f"{stem}_minimal.png"))
     if metrics["robust_accuracy"]:
         figures.append(robust_accuracy_figure(metrics["robust_accuracy"],
                                               out_dir / "robust_accuracy.png"))

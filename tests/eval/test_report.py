@@ -3,6 +3,7 @@
 import json
 import math
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from mindseye.attacks.records import RecordTable
 from mindseye.attacks.sources import load_test_images, load_victims, outputs_and_decisions
 from mindseye.cli import main
 from mindseye.eval.clip import clip_row
+from mindseye.eval.figures import beside_paper_panels
 from mindseye.eval.markdown import report_text
 from mindseye.eval.report import reach_alike, write_report
 from mindseye.eval.stats import (
@@ -347,3 +349,34 @@ def test_within_reach_counts_only_attacks_that_ran_alike_on_every_network():
         ("direct", None, "false-positive")]["attacks"]
     assert "pgd" not in reach_alike(tables, {"pgd": pgd[:-1]}, none_label=3)[
         ("direct", None, "false-positive")]["attacks"]
+
+
+def test_minimal_distances_are_drawn_beside_the_paper_attack(reported, tmp_path):
+    assert not [name for name in json.loads((reported["report"] / "metrics.json").read_text())[
+        "figures"] if name.endswith("_minimal.png")]  # no minimal-norm attack ran there
+    run = tmp_path / "run"
+    shutil.copytree(reported["run"], run, ignore=shutil.ignore_patterns("attacks"))
+    settings = replace(SETTINGS, fmn_steps=4)  # a fresh attacks folder: its own settings
+    for attack in ("ifgsm", "fmn-l2", "fmn-linf"):
+        run_attack(run, reported["data"], attack, settings)
+    metrics = write_report(run, reported["data"], tmp_path / "report", settings)
+    assert "fig4_false_positives_minimal.png" in metrics["figures"]
+    assert "`*_minimal.png`" in (tmp_path / "report" / "report.md").read_text()
+    with Image.open(tmp_path / "report" / "fig4_false_positives_minimal.png") as image:
+        assert np.asarray(image.convert("L")).std() > 5
+    # Each panel's boxes are the flipped pairs' own values, setting by setting.
+    kind = "false-positive"
+    paper = [r for r in read_records(run / "attacks" / "ifgsm") if r["kind"] == kind]
+    minimal = {name: [r for r in read_records(run / "attacks" / name) if r["kind"] == kind]
+               for name in ("fmn-l2", "fmn-linf")}
+    keys, panels = beside_paper_panels(paper, minimal)
+    assert [title.split(":")[0] for title, _ in panels] == ["paper's attack", "fmn-l2",
+                                                             "fmn-linf"]
+    for (_, values), (records, field) in zip(
+            panels, [(paper, "steps"), (minimal["fmn-l2"], "distortion"),
+                     (minimal["fmn-linf"], "linf")], strict=True):
+        for key, box in zip(keys, values, strict=True):
+            flipped = [r[field] for r in records if r["status"] == "attacked" and r["success"]
+                       and (r["network"], r["threshold"]) == key]
+            assert sorted(box.tolist()) == sorted(flipped)
+    assert sum(len(box) for box in panels[1][1]) > 0
