@@ -19,15 +19,12 @@ from mindseye.core.constants import (
     NONE_TO_CLASS,
     TRIPLE_STAGED,
 )
-from mindseye.eval.stats import group, setting_name, wilson_interval
+from mindseye.eval.stats import MINIMIZED_WORDS, group, setting_name, wilson_interval
 
 DISTORTION_CLAIM = 0.1  # "the median of their distortion is still below 0.1" (paper, section 4)
 # "the error rate on normal samples is still reasonable" (paper, section 4) made a number: the
 # paper's worst threshold errs 3.09%; issue 3 asked below 5%.
 REASONABLE_ERROR = 0.05
-
-# How a minimal-norm attack's minimised field reads in a claim.
-MINIMIZED_WORDS = {"distortion": "L2 distortion", "linf": "L-inf distance"}
 
 # An estimate with its 95% interval: (value, low, high).
 Estimate = tuple[float, float, float]

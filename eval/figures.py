@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from mindseye.attacks.registry import spec_of_table  # noqa: E402
 from mindseye.core.constants import PAPER_STEP_CAP  # noqa: E402
 from mindseye.eval.stats import (  # noqa: E402
+    MINIMIZED_WORDS,
     WHISKER_PERCENTILES,
     WORST_CASE,
     clean_ratio_groups,
@@ -95,10 +96,6 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
 
 
 
-# How a minimal-norm attack's minimised field reads on an axis.
-MINIMIZED_AXES = {"distortion": "minimal L2 distortion", "linf": "minimal L-inf (grey levels)"}
-
-
 def beside_paper_panels(paper: list[dict], minimal: dict[str, list[dict]]
                         ) -> tuple[list[tuple], list[tuple[str, list[np.ndarray]]]]:
     """What `beside_paper_boxplots` draws: the (network, threshold) settings in box order, and
@@ -107,8 +104,10 @@ def beside_paper_panels(paper: list[dict], minimal: dict[str, list[dict]]
     minimised field. `minimal`: attack name -> its records of one kind."""
     sources = [(f"paper's attack: steps (clipped at {PAPER_STEP_CAP})", "steps", paper)] * bool(
         paper)
-    sources += [(f"{table}: {MINIMIZED_AXES[spec_of_table(table).minimizes]}",
-                 spec_of_table(table).minimizes, records) for table, records in minimal.items()]
+    for table, records in minimal.items():
+        field = spec_of_table(table).minimizes
+        unit = " (grey levels)" if field == "linf" else ""
+        sources.append((f"{table}: minimal {MINIMIZED_WORDS[field]}{unit}", field, records))
     flipped = [group([r for r in records if r["status"] == "attacked" and r["success"]])
                for _, _, records in sources]
     keys = sorted({key for by_setting in flipped for key in by_setting},

@@ -5,7 +5,7 @@ from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.core.constants import NONE_TO_CLASS, PAPER_STEP_CAP, TRIPLE_STAGED
 from mindseye.eval.provenance import CLEAN_RECIPE, VERDICT_PER_CLASS
-from mindseye.eval.stats import group, setting_name
+from mindseye.eval.stats import MINIMIZED_WORDS, group, setting_name
 
 
 def percent(value: float | None) -> str:
@@ -347,6 +347,22 @@ def report_text(metrics: dict) -> str:
                   "cap (for a minimal-norm attack, whose steps are fixed: the distortion, a "
                   "failure counting as 1); the difference's median carries its 95% "
                   "order-statistic interval.", ""]
+    for attack, rows in metrics.get("network_ratios", {}).items():
+        words = MINIMIZED_WORDS[spec_of_table(attack).minimizes]
+        lines += [f"## {attack}: the triple-staged network's minimal {words} over the direct "
+                  "networks', pair by pair", "",
+                  "| kind | triple-staged | against | pairs | triple-staged larger / the same / "
+                  "smaller (sign test p) | median ratio where both flipped | both flipped |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in rows:
+            lines.append(
+                f"| {row['kind']} | @{row['threshold']:g} | {row['direct']} | {row['pairs']} | "
+                f"{row['larger']} / {row['same']} / {row['smaller']} "
+                f"({row['sign_test_p']:.2g}) | {median_text(row['ratio'])} | "
+                f"{row['both_flipped']} |")
+        lines += ["", "The same source and target on both networks; a failure counts as the "
+                  "largest distance there is. The ratio's median carries its 95% order-statistic "
+                  "interval.", ""]
     if metrics.get("clip"):
         lines += ["## The estimator's clip on the triple-staged network's final images", "",
                   "A hard clip passes no gradient where it engages, so the paper's attack and "

@@ -73,6 +73,7 @@ from mindseye.eval.stats import (
     group,
     masking_cases,
     masking_checked,
+    network_ratio_table,
     paired_table,
     paired_within_reach,
     ratio_margins,
@@ -152,6 +153,10 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         "effort": {name: effort_table(tables[name]) for name in targeted if tables[name]},
         "paired": {name: paired_table(tables[paper], tables[name], pairing(name))
                    for name in targeted[1:] if tables[name] and tables[paper]},
+        # A minimal-norm attack's distances, the triple-staged network's over the direct ones',
+        # pair by pair: the networks share every source and target.
+        "network_ratios": {name: network_ratio_table(tables[name], spec_of_table(name).minimizes)
+                           for name in targeted if spec_of_table(name).minimizes and tables[name]},
         # An attack on only what the gradient attacks left robust: its own rate would be
         # conditional on that, so it counts in the worst case and the masking list alone.
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)

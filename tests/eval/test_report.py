@@ -380,3 +380,16 @@ def test_minimal_distances_are_drawn_beside_the_paper_attack(reported, tmp_path)
                        and (r["network"], r["threshold"]) == key]
             assert sorted(box.tolist()) == sorted(flipped)
     assert sum(len(box) for box in panels[1][1]) > 0
+    # The networks' distances, pair by pair: one row recounted from the records.
+    row = next(r for r in metrics["network_ratios"]["fmn-l2"]
+               if (r["kind"], r["threshold"], r["direct"]) == ("false-positive", 0.2, "direct"))
+    pairs = {(r["network"], r["source"], r["target"]): r for r in minimal["fmn-l2"]
+             if r["status"] == "attacked" and r["threshold"] in (0.2, None)}
+    shared = [(pairs[("triple-staged", s, t)], r) for (n, s, t), r in pairs.items()
+              if n == "direct" and ("triple-staged", s, t) in pairs]
+    assert row["pairs"] == len(shared) > 0
+    far = [(a["distortion"] if a["success"] else 1.0) > (b["distortion"] if b["success"] else 1.0)
+           for a, b in shared]
+    assert row["larger"] == sum(far)
+    assert "fmn-l2: the triple-staged network's minimal L2 distortion over the direct" in (
+        tmp_path / "report" / "report.md").read_text()

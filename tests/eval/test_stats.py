@@ -11,6 +11,7 @@ from mindseye.eval.stats import (
     masking_cases,
     masking_checked,
     median_interval,
+    network_ratio_table,
     paired_difference_interval,
     paired_robustness,
     paired_table,
@@ -409,3 +410,31 @@ def test_paired_within_reach_sets_each_triple_staged_threshold_against_each_dire
     assert (row["images"], row["first_robust"], row["second_robust"]) == (5, 2, 4)
     assert (row["first_only"], row["second_only"], row["difference"]) == (0, 2, 0.4)
     assert (row["ci_low"], row["ci_high"]) == paired_difference_interval(2, 0, 2, 1)
+
+
+def test_network_ratio_table_pairs_each_threshold_with_each_direct_network_by_source_and_target():
+    def fmn(network, threshold, source, target, distance, success=True, kind="false-positive"):
+        return {"network": network, "threshold": threshold, "kind": kind, "source": source,
+                "target": target, "status": "attacked", "success": success, "linf": distance}
+
+    records = [
+        # direct: three pairs; the triple-staged network @0.7 is twice as far on two of them
+        fmn("direct", None, 0, 1, 10.0), fmn("direct", None, 0, 2, 20.0),
+        fmn("direct", None, 1, 0, 30.0),
+        fmn("triple-staged", 0.7, 0, 1, 20.0), fmn("triple-staged", 0.7, 0, 2, 40.0),
+        # a failure there counts as the largest distance: larger, but no ratio
+        fmn("triple-staged", 0.7, 1, 0, 0.0, success=False),
+        # another target than any direct pair: not paired
+        fmn("triple-staged", 0.7, 1, 2, 5.0),
+        # @0.2 nearer on its one pair
+        fmn("triple-staged", 0.2, 0, 1, 5.0),
+        {**fmn("triple-staged", 0.2, 0, 2, 1.0), "status": "misclassified"},
+    ]
+    rows = {(r["threshold"], r["direct"]): r for r in network_ratio_table(records, "linf")}
+    assert set(rows) == {(0.2, "direct"), (0.7, "direct")}
+    far, near = rows[(0.7, "direct")], rows[(0.2, "direct")]
+    assert (far["pairs"], far["larger"], far["same"], far["smaller"]) == (3, 3, 0, 0)
+    assert far["both_flipped"] == 2 and far["ratio"]["median"] == 2.0
+    assert (near["pairs"], near["larger"], near["smaller"], near["ratio"]["median"]) == (
+        1, 0, 1, 0.5)
+    assert far["sign_test_p"] == 0.25  # 3 of 3 larger, two-sided
