@@ -80,12 +80,16 @@ def _comparable_splits(first: Path, second: Path) -> dict[str, int]:
 
 def _differing_rows(ours: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, float]:
     """The rows (samples) where two arrays differ (NaN equals NaN: the None class's params),
-    and the largest absolute difference in them."""
+    and the largest absolute difference in them: infinite where one holds a value and the
+    other NaN (a pose against none)."""
     same = ours == theirs
     if ours.dtype.kind == "f":
         same |= np.isnan(ours) & np.isnan(theirs)
     rows = np.flatnonzero(~same.reshape(len(same), -1).all(axis=1))
     if not rows.size:
         return rows, 0.0
-    gap = np.abs(ours[rows].astype(np.float64) - theirs[rows].astype(np.float64))
-    return rows, float(np.nanmax(gap)) if not np.isnan(gap).all() else float("nan")
+    first, second = ours[rows].astype(np.float64), theirs[rows].astype(np.float64)
+    gap = np.abs(first - second)
+    gap[np.isnan(first) & np.isnan(second)] = 0.0
+    gap[np.isnan(first) != np.isnan(second)] = np.inf
+    return rows, float(gap.max())
