@@ -84,8 +84,9 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                          for epsilon in member_budgets]
                 failed: set[tuple] = set()  # (threshold, source) a descending member failed on
                 member_selected = images_of(member_spec, selected, test["label"], settings)
-                for threshold, epsilon in tqdm(cells, unit="cell", leave=False,
-                                               desc=f"{spec.name}: {member} on {victim.name}"):
+                bar = tqdm(cells, unit="cell", leave=False,
+                           desc=f"{spec.name}: {member} on {victim.name}")
+                for threshold, epsilon in bar:
                     todo = (breaks.still_robust(threshold, member_selected, budgets, epsilon)
                             if skip_broken else member_selected)
                     if descends:
@@ -95,6 +96,11 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                     units = {f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}": sources
                              for number, sources in chunks(todo, settings.chunk)}
                     missing = [unit for unit in units if not records.is_done(unit)]
+                    if missing:  # a member's cell can take hours: say which is running
+                        where = "" if threshold is None else f"@{threshold:g}, "
+                        within = "every budget" if epsilon is None else f"{budget} grey levels"
+                        bar.set_postfix_str(f"{where}{within}: {len(missing)} of {len(units)} "
+                                            "units to run", refresh=True)
                     made = parallel(joblib.delayed(attack_unit)(
                         unit, member, victim, threshold, epsilon, test["image"][units[unit]],
                         test["label"][units[unit]], units[unit], settings,

@@ -303,6 +303,17 @@ def test_the_cost_is_in_each_unit_file(tmp_path, victim, shapes_test) -> None:
         assert set(cost) == {"forward", "backward", "wall_s"} and cost["wall_s"] >= 0
 
 
+
+def test_the_progress_says_which_cell_is_running(tmp_path, victim, shapes_test, capsys) -> None:
+    selected = select_per_class(shapes_test["label"], 1, 4)
+    settings = replace(SETTINGS, epsilons=(8,))
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
+    shown = capsys.readouterr().err
+    assert "toy-cascade: apgd-ce on direct" in shown
+    assert "8 grey levels: 1 of 1 units to run" in shown
+    run_cascade(tmp_path, SPEC, [victim], shapes_test, selected, settings)
+    assert "units to run" not in capsys.readouterr().err  # every unit is on disk
+
 def test_the_report_reads_costs_breakers_and_accuracy_from_the_records(tmp_path, victim,
                                                                        shapes_test) -> None:
     from mindseye.eval.stats import cascade_summary
