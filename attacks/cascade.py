@@ -96,19 +96,16 @@ def run_cascade(run_dir: Path, spec: AttackSpec, victim_list: list[Victim],
                     units = {f"{member}-{victim.name}-{threshold}-{budget}-{number:05d}": sources
                              for number, sources in chunks(todo, settings.chunk)}
                     missing = [unit for unit in units if not records.is_done(unit)]
-                    if missing:  # a member's cell can take hours: say which is running
-                        where = "" if threshold is None else f"@{threshold:g}, "
-                        within = "every budget" if epsilon is None else f"{budget} grey levels"
-                        bar.set_postfix_str(f"{where}{within}: {len(missing)} of {len(units)} "
-                                            "units to run", refresh=True)
+                    _show_cell(bar, threshold, epsilon, len(missing), len(units))
                     made = parallel(joblib.delayed(attack_unit)(
                         unit, member, victim, threshold, epsilon, test["image"][units[unit]],
                         test["label"][units[unit]], units[unit], settings,
                         # a place kept on this machine (a cluster's workers may not see it)
                         None if scheduler else records.progress_file(unit))
                         for unit in missing)
-                    for unit, (rows, found, cost) in made:
+                    for done, (unit, (rows, found, cost)) in enumerate(made, 1):
                         _write(records, unit, _with_images(records, unit, rows, found), cost)
+                        _show_cell(bar, threshold, epsilon, len(missing) - done, len(units))
                     for unit in units:
                         rows = records.read_unit(unit)
                         missing = set(map(int, units[unit])) - {row["source"] for row in rows}
@@ -163,6 +160,18 @@ def copy_units_on_grid_images(cascade_run: Path, grid_run: Path, spec: AttackSpe
         grid.write_unit(unit, rows, meta=metas[unit])
         copied += 1
     return copied
+
+
+def _show_cell(bar: tqdm, threshold: float | None, epsilon: float | None, left: int,
+               planned: int) -> None:
+    """Say on the bar which cell is running and how many of its units are left (a member's
+    cell can take hours on a CPU); nothing once none is."""
+    if not left:
+        bar.set_postfix_str("", refresh=False)
+        return
+    where = "" if threshold is None else f"@{threshold:g}, "
+    within = "every budget" if epsilon is None else f"{epsilon:g} grey levels"
+    bar.set_postfix_str(f"{where}{within}: {left} of {planned} units to run", refresh=True)
 
 
 def _write(records: RecordTable, unit: str, rows: list[dict], cost: dict) -> list[dict]:

@@ -21,7 +21,8 @@ COMPARE_CHUNK = 1000  # samples read at a time from each dataset
 @dataclass(frozen=True)
 class FieldDifference:
     """The samples of one split whose `field` differs, and the largest absolute difference
-    there (grey levels for images, radians for params)."""
+    there (grey levels for images, radians for params; inf for a value against NaN, a pose
+    against none)."""
 
     split: str
     field: str
@@ -90,6 +91,6 @@ def _differing_rows(ours: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, f
         return rows, 0.0
     first, second = ours[rows].astype(np.float64), theirs[rows].astype(np.float64)
     gap = np.abs(first - second)
-    gap[np.isnan(first) & np.isnan(second)] = 0.0
+    gap[same[rows]] = 0.0  # NaN against NaN (and inf against inf) is no difference
     gap[np.isnan(first) != np.isnan(second)] = np.inf
     return rows, float(gap.max())

@@ -19,6 +19,7 @@ from mindseye.eval.stats import (  # noqa: E402
     clean_ratio_groups,
     group,
     setting_name,
+    setting_order,
 )
 
 
@@ -72,7 +73,7 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
     network and threshold; whiskers at the 2nd and 98th percentiles. `by_linf`: the L-inf
     distance instead of the steps (a minimal-norm attack's steps are fixed)."""
     succeeded = [r for r in records if r["status"] == "attacked" and r["success"]]
-    settings = sorted(group(succeeded).items(), key=lambda item: (item[0][0], item[0][1] or 0))
+    settings = sorted(group(succeeded).items(), key=lambda item: setting_order(item[0]))
     names = [setting_name(*key) for key, _ in settings]
     figure, axes = plt.subplots(1, 2, figsize=(max(6, 1.3 * len(names) + 2), 4))
     first = (("linf", "L-inf (grey levels)", lambda items: [r["linf"] for r in items])
@@ -95,23 +96,21 @@ def effort_boxplots(records: list[dict], title: str, path: Path, by_linf: bool =
     return save(figure, path)
 
 
-
 def beside_paper_panels(paper: list[dict], minimal: dict[str, list[dict]]
                         ) -> tuple[list[tuple], list[tuple[str, list[np.ndarray]]]]:
     """What `beside_paper_boxplots` draws: the (network, threshold) settings in box order, and
     per panel its title and, per setting, the values of the pairs it flipped: the paper's
     attack's steps (clipped at PAPER_STEP_CAP, where it ran), then each minimal-norm attack's
     minimised field. `minimal`: attack name -> its records of one kind."""
-    sources = [(f"paper's attack: steps (clipped at {PAPER_STEP_CAP})", "steps", paper)] * bool(
-        paper)
+    sources = ([(f"paper's attack: steps (clipped at {PAPER_STEP_CAP})", "steps", paper)]
+               if paper else [])
     for table, records in minimal.items():
         field = spec_of_table(table).minimizes
         unit = " (grey levels)" if field == "linf" else ""
         sources.append((f"{table}: minimal {MINIMIZED_WORDS[field]}{unit}", field, records))
     flipped = [group([r for r in records if r["status"] == "attacked" and r["success"]])
                for _, _, records in sources]
-    keys = sorted({key for by_setting in flipped for key in by_setting},
-                  key=lambda key: (key[0], key[1] or 0))
+    keys = sorted({key for by_setting in flipped for key in by_setting}, key=setting_order)
     panels = []
     for (title, field, _), by_setting in zip(sources, flipped, strict=True):
         values = [np.array([r[field] for r in by_setting.get(key, [])], float) for key in keys]
@@ -123,9 +122,10 @@ def beside_paper_panels(paper: list[dict], minimal: dict[str, list[dict]]
 
 def beside_paper_boxplots(paper: list[dict], minimal: dict[str, list[dict]], title: str,
                           path: Path) -> Path:
-    """Fig. 4 or 6 beside its attack-independent counterpart: the paper's attack's steps, then
-    each minimal-norm attack's minimal distance (FMN-L2's L2 distortion, FMN-L-inf's L-inf),
-    one box per network and threshold, in the same order in every panel."""
+    """Fig. 4 or 6 beside its attack-independent counterpart: the paper's attack's steps (for
+    None images made a class, which the paper never attacked, none), then each minimal-norm
+    attack's minimal distance (FMN-L2's L2 distortion, FMN-L-inf's L-inf), one box per network
+    and threshold, in the same order in every panel."""
     keys, panels = beside_paper_panels(paper, minimal)
     figure, axes = plt.subplots(1, len(panels), squeeze=False,
                                 figsize=(max(6, (1.1 * len(keys) + 1) * len(panels)), 4))
@@ -137,6 +137,7 @@ def beside_paper_boxplots(paper: list[dict], minimal: dict[str, list[dict]], tit
         axis.set_title(label, fontsize=9)
     figure.suptitle(title, fontsize=10)
     return save(figure, path)
+
 
 WORST_CASE_STYLE = "-D"  # the worst case over every attack; each attack's is in its spec
 

@@ -362,7 +362,8 @@ def report_text(metrics: dict) -> str:
                 f"{row['both_flipped']} |")
         lines += ["", "The same source and target on both networks; a failure counts as the "
                   "largest distance there is. The ratio's median carries its 95% order-statistic "
-                  "interval.", ""]
+                  "interval; each sign test stands alone (no correction for the rows' number).",
+                  ""]
     if metrics.get("clip"):
         lines += ["## The estimator's clip on the triple-staged network's final images", "",
                   "A hard clip passes no gradient where it engages, so the paper's attack and "
@@ -385,9 +386,9 @@ def report_text(metrics: dict) -> str:
     lines += ["Figures: `fig4_false_positives*.png`, `fig6_false_negatives*.png`"
               + (", `none_to_class*.png` (None images made a class)" if none_to_class else "")
               + f" (steps clipped at {PAPER_STEP_CAP} for display, whiskers at the 2nd and 98th "
-              "percentiles; "
-              + ("`*_minimal.png` set the paper's attack's steps beside each minimal-norm "
-                 "attack's minimal distance, over the pairs each flipped; "
+              "percentiles"
+              + ("; `*_minimal.png` set the paper's attack's steps beside each minimal-norm "
+                 "attack's minimal distance, over the pairs each flipped"
                  if any(name.endswith("_minimal.png") for name in metrics["figures"]) else "")
               + "), "
               "`fig5_gallery_*.png` (drawn by "

@@ -140,6 +140,7 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
         budgeted = (*budgeted, WORST_CASE)
     # Every attack, one direction at a time: a false positive within a budget is a question
     # the cascade's first-wrong-decision stop cannot answer alone.
+    minimal = [name for name in targeted if spec_of_table(name).minimizes and tables[name]]
     reach = reach_alike({name: tables[name] for name in targeted}, ran, len(classes) - 1)
     metrics = {
         "provenance": {**provenance(run_dir, data_dir), "data_sha256": data,
@@ -155,8 +156,8 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
                    for name in targeted[1:] if tables[name] and tables[paper]},
         # A minimal-norm attack's distances, the triple-staged network's over the direct ones',
         # pair by pair: the networks share every source and target.
-        "network_ratios": {name: network_ratio_table(tables[name], spec_of_table(name).minimizes)
-                           for name in targeted if spec_of_table(name).minimizes and tables[name]},
+        "network_ratios": {name: rows for name in minimal if (rows := network_ratio_table(
+            tables[name], spec_of_table(name).minimizes))},
         # An attack on only what the gradient attacks left robust: its own rate would be
         # conditional on that, so it counts in the worst case and the masking list alone.
         "robust_accuracy": {name: robust_accuracy(tables[name], len(classes) - 1)
@@ -194,15 +195,15 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
                 title = f"{KIND_TITLES[kind]}, {attack} (max {records[0]['max_steps']} steps)"
                 figures.append(effort_boxplots(records, title, out_dir / f"{stem}{suffix}.png",
                                                by_linf=pairing(attack) == "distortion"))
-    # FMN's minimal distances beside the paper's Figs. 4 and 6: how far each pair is from
-    # flipping, whatever attack is used, next to how long the paper's attack took.
-    minimal = [name for name in targeted if spec_of_table(name).minimizes]
+    # The minimal-norm attacks' distances beside the paper's Figs. 4 and 6: how far each pair
+    # is from flipping, whatever attack is used, next to how long the paper's attack took.
     for kind, stem in KIND_FIGURES.items():
-        flipped = {name: [r for r in tables[name] if r["kind"] == kind] for name in minimal}
-        if any(r.get("success") for records in flipped.values() for r in records):
+        of_kind = {name: [r for r in tables[name] if r["kind"] == kind] for name in minimal}
+        if any(r.get("success") for records in of_kind.values() for r in records):
+            paper_of_kind = [r for r in tables[paper] if r["kind"] == kind]
+            beside = "the paper's attack beside " if paper_of_kind else ""
             figures.append(beside_paper_boxplots(
-                [r for r in tables[paper] if r["kind"] == kind], flipped,
-                f"{KIND_TITLES[kind]}: the paper's attack beside the minimal distances",
+                paper_of_kind, of_kind, f"{KIND_TITLES[kind]}: {beside}the minimal distances",
                 out_dir / f"{stem}_minimal.png"))
     if metrics["robust_accuracy"]:
         figures.append(robust_accuracy_figure(metrics["robust_accuracy"],

@@ -193,6 +193,11 @@ MINIMIZED_WORDS = {"distortion": "L2 distortion", "linf": "L-inf distance"}
 FAILED_DISTANCE = {"distortion": 1.0, "linf": 255.0}
 
 
+def distance_or_largest(record: dict, field: str) -> float:
+    """An attacked record's distance `field`, or the largest there is where it failed."""
+    return record[field] if record["success"] else FAILED_DISTANCE[field]
+
+
 def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> list[dict]:
     """Another targeted attack against the paper's, on the (source, target) pairs both attacked,
     per network, threshold and kind: success rates, and steps and distortion where both
@@ -225,7 +230,7 @@ def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> lis
             # By a distance (a minimal-norm attack's steps are fixed), a failure counts as the
             # largest distance there is.
             if by in FAILED_DISTANCE:
-                return record[by] if record["success"] else FAILED_DISTANCE[by]
+                return distance_or_largest(record, by)
             return record["steps"] if record["success"] else record["max_steps"] + 1
 
         differences = [effort(b) - effort(a) for _, a, b in items]
@@ -258,32 +263,34 @@ def paired_table(plain: list[dict], other: list[dict], by: str = "steps") -> lis
     return rows
 
 
-
 def network_ratio_table(records: list[dict], field: str) -> list[dict]:
     """A minimal-norm attack's distances on the triple-staged network at each threshold against
     each direct network's, pair by pair (the same kind, source and target): per kind,
     threshold and direct network, `larger`, `same` and `smaller` count the pairs where the
-    triple-staged network's distance (`field`; a failure counting as FAILED_DISTANCE) is the
-    larger, `sign_test_p` is the two-sided sign test of larger against smaller, and `ratio`
-    spreads triple-staged over direct where both flipped (the median with its interval)."""
+    triple-staged network's distance (`field`, a failure counting as the largest there is) is
+    the larger, `sign_test_p` is the two-sided sign test of larger against smaller (ties left
+    out), and `ratio` spreads triple-staged over direct on the `both_flipped` pairs (the
+    median with its interval)."""
     def by_pair(network: str) -> dict:
-        return {(r["threshold"], r["kind"], r["source"], r["target"]): r for r in records
+        return {(r["kind"], r["source"], r["target"]): r for r in records
                 if r["network"] == network and r["status"] == "attacked"}
 
-    def distance(record: dict) -> float:
-        return record[field] if record["success"] else FAILED_DISTANCE[field]
-
-    triple = by_pair(TRIPLE_STAGED)
+    triple = group([r for r in records if r["network"] == TRIPLE_STAGED
+                    and r["status"] == "attacked"], lambda r: (r["kind"], r["threshold"]))
     rows = []
     for direct in sorted({r["network"] for r in records} & set(DIRECT_NETWORKS)):
-        directs = {key[1:]: record for key, record in by_pair(direct).items()}
-        shared = group([(triple[key], directs[key[1:]]) for key in triple if key[1:] in directs],
-                       lambda pair: (pair[0]["kind"], pair[0]["threshold"]))
-        for (kind, threshold), pairs in sorted(shared.items(), key=lambda item: item[0]):
-            larger = sum(distance(a) > distance(b) for a, b in pairs)
-            smaller = sum(distance(a) < distance(b) for a, b in pairs)
-            both = [a[field] / b[field] for a, b in pairs
-                    if a["success"] and b["success"] and b[field] > 0]
+        directs = by_pair(direct)
+        for (kind, threshold), attacked in sorted(triple.items(), key=_sort_key):
+            pairs = [(a, directs[key]) for a in attacked
+                     if (key := (a["kind"], a["source"], a["target"])) in directs]
+            if not pairs:
+                continue
+            larger = sum(distance_or_largest(a, field) > distance_or_largest(b, field)
+                         for a, b in pairs)
+            smaller = sum(distance_or_largest(a, field) < distance_or_largest(b, field)
+                          for a, b in pairs)
+            # An attacked source is decided right, so a flip moved it: no distance is 0.
+            both = [a[field] / b[field] for a, b in pairs if a["success"] and b["success"]]
             rows.append({"kind": kind, "threshold": threshold, "direct": direct,
                          "pairs": len(pairs), "larger": larger, "smaller": smaller,
                          "same": len(pairs) - larger - smaller,
@@ -291,6 +298,7 @@ def network_ratio_table(records: list[dict], field: str) -> list[dict]:
                          if larger + smaller else 1.0,
                          "both_flipped": len(both), "ratio": percentiles(both)})
     return rows
+
 
 def robust_accuracy(records: list[dict], none_label: int) -> list[dict]:
     """Share of images still decided right after the attack, per network, threshold, budget,
@@ -540,9 +548,14 @@ def transfer_table(records: list[dict]) -> list[dict]:
     return rows
 
 
+def setting_order(key: tuple) -> tuple:
+    """A sort key for a group's key (network, threshold, ...): None thresholds first."""
+    return tuple((value is not None, value) for value in key)
+
+
 def _sort_key(item: tuple) -> tuple:
     """Sort grouped items by their key with None thresholds first."""
-    return tuple((value is not None, value) for value in item[0])
+    return setting_order(item[0])
 
 
 def _empty_cost() -> dict:

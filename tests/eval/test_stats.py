@@ -429,9 +429,20 @@ def test_network_ratio_table_pairs_each_threshold_with_each_direct_network_by_so
         # @0.2 nearer on its one pair
         fmn("triple-staged", 0.2, 0, 1, 5.0),
         {**fmn("triple-staged", 0.2, 0, 2, 1.0), "status": "misclassified"},
+        # another kind, and another direct network: rows of their own
+        fmn("direct", None, 3, 0, 4.0, kind="none-to-class"),
+        fmn("triple-staged", 0.7, 3, 0, 12.0, kind="none-to-class"),
+        fmn("direct-param", None, 0, 1, 40.0),
     ]
-    rows = {(r["threshold"], r["direct"]): r for r in network_ratio_table(records, "linf")}
-    assert set(rows) == {(0.2, "direct"), (0.7, "direct")}
+    table = network_ratio_table(records, "linf")
+    rows = {(r["threshold"], r["direct"]): r for r in table if r["kind"] == "false-positive"}
+    assert set(rows) == {(0.2, "direct"), (0.7, "direct"), (0.2, "direct-param"),
+                         (0.7, "direct-param")}
+    (none,) = [r for r in table if r["kind"] == "none-to-class"]
+    assert (none["direct"], none["threshold"], none["pairs"], none["ratio"]["median"]) == (
+        "direct", 0.7, 1, 3.0)
+    assert (rows[(0.7, "direct-param")]["pairs"], rows[(0.7, "direct-param")]["smaller"],
+            rows[(0.7, "direct-param")]["ratio"]["median"]) == (1, 1, 0.5)
     far, near = rows[(0.7, "direct")], rows[(0.2, "direct")]
     assert (far["pairs"], far["larger"], far["same"], far["smaller"]) == (3, 3, 0, 0)
     assert far["both_flipped"] == 2 and far["ratio"]["median"] == 2.0
