@@ -77,7 +77,8 @@ class Attack:
         # is only the device's default (`_read_progress`).
         self._batch_size_given = batch_size is not None
         # Where `run` keeps its place inside a unit (the runner's), for the attacks that keep
-        # one: the iterative loop, FMN and HopSkipJump. Others start a killed unit over.
+        # one: the iterative loop, FMN, HopSkipJump and our Square. Others start a killed
+        # unit over.
         self.progress_file: Path | None = None
         # What the kept place had spent before this process took the unit up (HopSkipJump's:
         # a cascade records each unit's cost, which a resumed unit must not understate).

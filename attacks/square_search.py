@@ -12,9 +12,11 @@ one square for the whole batch. Here each image keeps its current margin, so a q
 forward pass of one image; each image draws its own squares from a generator seeded by its own
 pixels and the attack's settings (the same attack alone, in any batch, after a resume or on
 another machine); and an image leaves the batch at its first success. Perturbations of an
-integer budget are whole grey levels, as the data's.
+integer budget are whole grey levels, as the data's. A unit keeps its place after each batch
+(`progress_file`), with the passes it spent, so a killed one carries on from the next batch.
 """
 
+import time
 import zlib
 
 import numpy as np
@@ -56,9 +58,24 @@ class SquareSearch(ThresholdAttack):
         originals = images.detach().float()
         labels = labels.to(originals.device)
         found = originals.clone()
+        # A triple-staged unit is half an hour of queries on a CPU: keep each finished batch.
+        # Each image's search is its own, so a resumed unit ends as an unbroken one does.
+        place = self._read_progress(originals, labels)
+        if place["running"] is not None:
+            self.carried_cost = dict(place["running"]["spent"])
+        forward, started = self.victim.passes.forward, time.perf_counter()
         for start in range(0, len(originals), self.batch_size):
             rows = slice(start, start + self.batch_size)
+            if str(start) in place["finished"]:
+                found[rows] = place["finished"][str(start)].to(found.device)
+                continue
             found[rows] = self._search(originals[rows], labels[rows])
+            place["finished"][str(start)] = found[rows].cpu().clone()
+            place["running"] = {"spent": {
+                "forward": self.carried_cost["forward"] + self.victim.passes.forward - forward,
+                "backward": self.carried_cost["backward"],
+                "wall_s": self.carried_cost["wall_s"] + time.perf_counter() - started}}
+            self._save_progress(place)
         decisions = self.predict(found.cpu().numpy())
         truth = labels.cpu().numpy()
         count = len(originals)
