@@ -145,6 +145,19 @@ class Attack:
         self.batch_size = ours
         return None
 
+    def _cost_mark(self) -> tuple[int, int, float]:
+        """Where this process's spending on a unit starts (`_spent`): passes and the clock."""
+        return self.victim.passes.forward, self.victim.passes.backward, time.perf_counter()
+
+    def _spent(self, mark: tuple[int, int, float]) -> dict:
+        """What the unit has cost so far, for its kept place: what the place had spent before
+        this process took it up, and this process's passes and time since `mark`."""
+        forward, backward, started = mark
+        return {"forward": self.carried_cost["forward"] + self.victim.passes.forward - forward,
+                "backward": self.carried_cost["backward"] + self.victim.passes.backward
+                - backward,
+                "wall_s": self.carried_cost["wall_s"] + time.perf_counter() - started}
+
     def _save_progress(self, progress: dict) -> None:
         if self.progress_file is not None:
             with atomic_path(self.progress_file) as partial:

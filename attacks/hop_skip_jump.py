@@ -15,7 +15,6 @@ another, so the attack here hands ART one image at a time and keeps its place af
 images found so far, the generator's state and the passes spent. A killed unit carries on from
 the next image with the draws an unbroken run makes there."""
 
-import time
 
 import numpy as np
 import torch
@@ -50,19 +49,14 @@ class DecisionOnly(LibraryAttack):
         if place["running"] is not None:  # the generator's state after the last image found
             np.random.set_state(unpacked_state(place["running"]["random"]))
             self.carried_cost = dict(place["running"]["spent"])
-        forward, backward = self.victim.passes.forward, self.victim.passes.backward
-        started = time.perf_counter()
+        mark = self._cost_mark()
         for index in range(len(originals)):
             if index in found:
                 continue
             found[index] = torch.from_numpy(self.attack_one(originals[index : index + 1],
                                                             labels[index : index + 1]))
-            spent = {"forward": self.carried_cost["forward"] + self.victim.passes.forward
-                     - forward,
-                     "backward": self.carried_cost["backward"] + self.victim.passes.backward
-                     - backward,
-                     "wall_s": self.carried_cost["wall_s"] + time.perf_counter() - started}
-            place["running"] = {"random": packed_state(np.random.get_state()), "spent": spent}
+            place["running"] = {"random": packed_state(np.random.get_state()),
+                                "spent": self._spent(mark)}
             self._save_progress(place)
         return np.concatenate([found[index].numpy() for index in range(len(originals))])
 

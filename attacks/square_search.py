@@ -16,7 +16,6 @@ integer budget are whole grey levels, as the data's. A unit keeps its place afte
 (`progress_file`), with the passes it spent, so a killed one carries on from the next batch.
 """
 
-import time
 import zlib
 
 import numpy as np
@@ -63,7 +62,7 @@ class SquareSearch(ThresholdAttack):
         place = self._read_progress(originals, labels)
         if place["running"] is not None:
             self.carried_cost = dict(place["running"]["spent"])
-        forward, started = self.victim.passes.forward, time.perf_counter()
+        mark = self._cost_mark()
         for start in range(0, len(originals), self.batch_size):
             rows = slice(start, start + self.batch_size)
             if str(start) in place["finished"]:
@@ -71,10 +70,7 @@ class SquareSearch(ThresholdAttack):
                 continue
             found[rows] = self._search(originals[rows], labels[rows])
             place["finished"][str(start)] = found[rows].cpu().clone()
-            place["running"] = {"spent": {
-                "forward": self.carried_cost["forward"] + self.victim.passes.forward - forward,
-                "backward": self.carried_cost["backward"],
-                "wall_s": self.carried_cost["wall_s"] + time.perf_counter() - started}}
+            place["running"] = {"spent": self._spent(mark)}
             self._save_progress(place)
         decisions = self.predict(found.cpu().numpy())
         truth = labels.cpu().numpy()
