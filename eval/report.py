@@ -138,9 +138,9 @@ def write_report(run_dir: Path, data_dir: Path, out_dir: Path, settings: AttackS
     if len(ran) > 1:
         tables[WORST_CASE] = worst_case_records(ran)
         budgeted = (*budgeted, WORST_CASE)
+    minimal = [name for name in targeted if spec_of_table(name).minimizes and tables[name]]
     # Every attack, one direction at a time: a false positive within a budget is a question
     # the cascade's first-wrong-decision stop cannot answer alone.
-    minimal = [name for name in targeted if spec_of_table(name).minimizes and tables[name]]
     reach = reach_alike({name: tables[name] for name in targeted}, ran, len(classes) - 1)
     metrics = {
         "provenance": {**provenance(run_dir, data_dir), "data_sha256": data,

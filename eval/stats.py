@@ -285,10 +285,9 @@ def network_ratio_table(records: list[dict], field: str) -> list[dict]:
                      if (key := (a["kind"], a["source"], a["target"])) in directs]
             if not pairs:
                 continue
-            larger = sum(distance_or_largest(a, field) > distance_or_largest(b, field)
-                         for a, b in pairs)
-            smaller = sum(distance_or_largest(a, field) < distance_or_largest(b, field)
-                          for a, b in pairs)
+            gaps = [distance_or_largest(a, field) - distance_or_largest(b, field)
+                    for a, b in pairs]
+            larger, smaller = sum(gap > 0 for gap in gaps), sum(gap < 0 for gap in gaps)
             # An attacked source is decided right, so a flip moved it: no distance is 0.
             both = [a[field] / b[field] for a, b in pairs if a["success"] and b["success"]]
             rows.append({"kind": kind, "threshold": threshold, "direct": direct,
