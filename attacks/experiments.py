@@ -129,6 +129,11 @@ def run_attack(run_dir: Path, data_dir: Path, attack: str, settings: AttackSetti
     data = data_fingerprint(data_dir)
     classes, test = load_test_images(data_dir)
     agreeing = sources_agreeing(run_dir, data, test["image"])
+    # said once for the whole suite, over every image one of its attacks takes here
+    taken = [attacked_sources(spec, test["label"], settings, len(classes)) for spec in specs
+             if set(networks) & set(spec.networks)]
+    if taken:
+        warn_unshown_sources(run_dir, np.unique(np.concatenate(taken)), agreeing)
     weights: dict[str, str] = {}
     for spec in specs:
         run_one(run_dir, spec, classes, test, data, weights, settings, networks, variant,
@@ -195,10 +200,18 @@ def at_recorded_distances(difference: np.ndarray, record: dict) -> bool:
     return True
 
 
+def attacked_sources(spec: AttackSpec, labels: np.ndarray, settings: AttackSettings,
+                     num_labels: int) -> np.ndarray:
+    """The test images `spec` takes: the first `per_class` of each label for the paper's
+    images, `extra_per_class` for the attacks beyond the paper."""
+    per_class = settings.per_class if spec.images == PAPER_IMAGES else settings.extra_per_class
+    return select_per_class(labels, per_class, num_labels)
+
+
 def warn_unshown_sources(run_dir: Path, selected: np.ndarray,
                          agreeing: frozenset[int] | None) -> None:
-    """On other data than the records' (`agreeing` not empty), the test images this attack
-    takes that no record shows are the same here: a unit still to run on one of them is made
+    """On other data than the records' (`agreeing` not empty), the test images the attacks
+    take that no record shows are the same here: a unit still to run on one of them is made
     on this data's image, which may differ from the one the records' data holds. Finished
     units are skipped, so this is said, not refused (a run's remaining units may all be
     on images shown to be the same)."""
@@ -207,7 +220,7 @@ def warn_unshown_sources(run_dir: Path, selected: np.ndarray,
     unshown = sorted(set(selected.tolist()) - agreeing)
     if unshown:
         print(f"{attacks_dir(run_dir) / SETTINGS_FILE}: {len(unshown)} of the {len(selected)} "
-              f"test images this attack takes have no stored adversarial to show they are the "
+              f"test images the attacks take have no stored adversarial to show they are the "
               f"same as in the data the records were made on (test images "
               f"{', '.join(map(str, unshown[:5]))}{'...' if len(unshown) > 5 else ''}); a unit "
               "still to run on them is made on this data's images", file=sys.stderr)
@@ -222,9 +235,7 @@ def run_one(run_dir: Path, spec: AttackSpec, classes: list[str], test: dict, dat
     networks = tuple(name for name in networks if name in spec.networks)
     if not networks:
         return
-    per_class = settings.per_class if spec.images == PAPER_IMAGES else settings.extra_per_class
-    selected = select_per_class(test["label"], per_class, len(classes))
-    warn_unshown_sources(run_dir, selected, agreeing)
+    selected = attacked_sources(spec, test["label"], settings, len(classes))
     clip = variant.clip if spec.variants else spec.clip
     # Every input is checked (device, weights, classes) before the lock is written.
     victims = load_victims(run_dir, classes, settings, networks,

@@ -372,7 +372,7 @@ def _beyond_paper_claims(metrics: dict, thresholds: tuple[float, ...]) -> list:
             "Gradient attacks are not masked: no gradient-free attack breaks an image at a "
             "budget where every gradient attack left it robust.",
             [((broken / checked, *wilson_interval(broken, checked)), _exact(0.0))],
-            "; ".join(f"{where}: broke {cases} of the {count} cells every gradient attack left "
-                      "robust" for where, cases, count in looked),
+            "; ".join(f"{where}: broke {cases} of the {count} cells it looked at where every "
+                      "gradient attack left the image robust" for where, cases, count in looked),
             strict=False))
     return claims

@@ -5,7 +5,7 @@ from mindseye.attacks.registry import spec_of_table
 from mindseye.attacks.transfer import TRANSFER_ATTACK
 from mindseye.core.constants import NONE_TO_CLASS, PAPER_STEP_CAP, TRIPLE_STAGED
 from mindseye.eval.provenance import CLEAN_RECIPE, VERDICT_PER_CLASS
-from mindseye.eval.stats import MINIMIZED_WORDS, group, setting_name
+from mindseye.eval.stats import MINIMIZED_WORDS, WORST_CASE, group, setting_name
 
 
 def percent(value: float | None) -> str:
@@ -406,6 +406,14 @@ def report_text(metrics: dict) -> str:
                 if e in by_eps else "-" for e in epsilons) + " |")
         counts = sorted({r["samples"] for r in rows})
         images = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}")
+        if attack == WORST_CASE and metrics.get("worst_case_attacks"):
+            counted = metrics["worst_case_attacks"]
+            lines += ["", "The worst case per image over every attack: an image is robust at a "
+                      "budget only if no budgeted attack or cascade broke it there and no "
+                      "targeted attack made it another class within the budget, by its "
+                      "adversarial's L-inf (budgeted attacks and cascades "
+                      f"{', '.join(counted['budgeted'])}; targeted attacks "
+                      f"{', '.join(counted['targeted']) or 'none'})."]
         lines += ["", f"Robust accuracy on {images} images per setting, with 95% Wilson "
                   "intervals. Curves: `robust_accuracy.png`. Apart by source (robust of "
                   "attacked; on a positive image the attack mostly makes a false negative, on "

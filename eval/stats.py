@@ -322,11 +322,15 @@ def robust_accuracy(records: list[dict], none_label: int) -> list[dict]:
     return rows
 
 
-def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
+def worst_case_records(tables: dict[str, list[dict]],
+                       targeted: dict[str, list[dict]] | None = None) -> list[dict]:
     """Per network, threshold, budget and image: robust only if every table that has it (a
-    budgeted attack's records, a cascade's cells) left it robust (AutoAttack's headline, image
-    by image). `attacks` names the attacks
-    that ran on the image and `broken_by` those that broke it."""
+    budgeted attack's records, a cascade's cells) left it robust and no `targeted` attack made
+    it another class within the budget (AutoAttack's headline, image by image, over every
+    attack). A targeted attack's success is a wrong decision at its threshold, so it breaks
+    every cell there whose budget its L-inf is within; it adds no image (the cells are the
+    budgeted tables'). `attacks` names the attacks that ran on the image and `broken_by` those
+    that broke it."""
     merged: dict[tuple, dict] = {}
     for attack, records in tables.items():
         for record in records:
@@ -336,6 +340,21 @@ def worst_case_records(tables: dict[str, list[dict]]) -> list[dict]:
                 "attack": WORST_CASE, "robust": True, "attacks": [], "broken_by": []})
             row["attacks"].append(attack)
             if not record["robust"]:
+                row["robust"] = False
+                row["broken_by"].append(attack)
+    for attack, records in (targeted or {}).items():
+        closest: dict[tuple, float] = {}  # (network, threshold, source) -> nearest success
+        for record in records:
+            if record.get("status") == "attacked":
+                key = (record["network"], record["threshold"], record["source"])
+                closest[key] = min(closest.get(key, math.inf),
+                                   record["linf"] if record["success"] else math.inf)
+        for row in merged.values():
+            distance = closest.get((row["network"], row["threshold"], row["source"]))
+            if distance is None:
+                continue
+            row["attacks"].append(attack)
+            if distance <= row["epsilon"]:
                 row["robust"] = False
                 row["broken_by"].append(attack)
     return list(merged.values())

@@ -275,6 +275,7 @@ def test_the_worst_case_over_the_budgeted_attacks_is_reported(reported, tmp_path
     run = tmp_path / "run"
     shutil.copytree(reported["run"], run)
     run_attack(run, reported["data"], "apgd-ce", SETTINGS)
+    run_attack(run, reported["data"], "fmn-linf", SETTINGS, networks=("direct",))
     metrics = write_report(run, reported["data"], tmp_path / "report", SETTINGS)
     curves = metrics["robust_accuracy"]
     assert {"pgd", "apgd-ce", "worst-case"} <= set(curves)
@@ -283,8 +284,31 @@ def test_the_worst_case_over_the_budgeted_attacks_is_reported(reported, tmp_path
         for row in curves[attack]:
             key = (row["network"], row["threshold"], row["epsilon"])
             assert worst[key]["robust_accuracy"] <= row["robust_accuracy"]
+    # Recounted image by image: robust where both budgeted attacks left it robust and no
+    # targeted attack found a target within the budget (by L-inf) at that threshold.
+    nearest = {}
+    for r in read_records(run / "attacks" / "ifgsm") + read_records(run / "attacks" / "fmn-linf"):
+        if r["status"] == "attacked" and r["success"]:
+            key = (r["network"], r["threshold"], r["source"])
+            nearest[key] = min(nearest.get(key, math.inf), r["linf"])
+    robust = {}
+    for attack in ("pgd", "apgd-ce"):
+        for r in read_records(run / "attacks" / attack):
+            key = (r["network"], r["threshold"], r["epsilon"], r["source"])
+            robust[key] = robust.get(key, True) and r["robust"] and nearest.get(
+                (r["network"], r["threshold"], r["source"]), math.inf) > r["epsilon"]
+    by_setting = group([{"key": key, "robust": value} for key, value in robust.items()],
+                       lambda row: row["key"][:3])
+    assert {key: sum(row["robust"] for row in rows) for key, rows in by_setting.items()} == {
+        key: round(row["robust_accuracy"] * row["samples"]) for key, row in worst.items()}
+    # a targeted attack takes some image within a budget where both budgeted attacks failed
+    # FMN ran on one network: its records there count, and the caption names what counted
+    assert metrics["worst_case_attacks"] == {"budgeted": ["apgd-ce", "pgd"],
+                                             "targeted": ["fmn-linf", "ifgsm"]}
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Robust accuracy against L-inf budget: worst-case" in text
+    assert ("budgeted attacks and cascades apgd-ce, pgd; targeted attacks fmn-linf, ifgsm"
+            in text)
 
 
 def test_out_of_reach_counts_no_source_the_paper_attack_reached_within_the_budget(reported):

@@ -21,6 +21,7 @@ from mindseye.eval.stats import (
     unit_costs,
     wilson_interval,
     within_reach,
+    worst_case_records,
 )
 from mindseye.models.triple_staged import decide
 
@@ -373,6 +374,37 @@ def test_within_reach_takes_the_closest_success_of_each_kind_from_every_attack()
     narrowed = [r for r in within_reach(closest_by_source(tables, budgeted, none_label=3), (4.0,))
                 if r["kind"] == "false-positive"]
     assert [(r["sources"], r["out_of_reach"]) for r in narrowed] == [(1, 1)]
+
+
+def test_worst_case_counts_a_targeted_success_within_the_budget_at_its_threshold():
+    def cell(source, threshold, epsilon, robust):
+        return {"network": "triple-staged", "threshold": threshold, "epsilon": epsilon,
+                "source": source, "source_class": 0, "robust": robust}
+
+    def flip(source, threshold, success, linf, status="attacked"):
+        return {"network": "triple-staged", "threshold": threshold, "source": source,
+                "status": status, "success": success, "linf": linf}
+
+    cascade = [cell(source, threshold, epsilon, robust=epsilon < 32)
+               for source in (0, 1, 2) for threshold in (0.2, 0.7) for epsilon in (4, 8, 32)]
+    targeted = {"fmn-linf": [
+        flip(0, 0.7, False, 0.0), flip(0, 0.7, True, 8.0),  # the nearer of two targets: 8
+        flip(1, 0.2, True, 5.0),  # @0.2 only
+        flip(2, 0.7, True, 1.0, status="misclassified"),  # never attacked: breaks nothing
+        flip(7, 0.7, True, 1.0),  # an image the cascade did not take adds no cell
+    ]}
+    worst = {(r["source"], r["threshold"], r["epsilon"]): r
+             for r in worst_case_records({"reviewer": cascade}, targeted)}
+    assert len(worst) == len(cascade)
+    broken = sorted(key for key, row in worst.items() if not row["robust"] and key[2] < 32)
+    # exactly at the budget counts as within it, as in within_reach
+    assert broken == [(0, 0.7, 8), (1, 0.2, 8)]
+    assert worst[(0, 0.7, 8)]["broken_by"] == ["fmn-linf"]
+    assert worst[(0, 0.7, 4)]["attacks"] == ["reviewer", "fmn-linf"]
+    assert worst[(0, 0.2, 4)]["attacks"] == ["reviewer"]
+    assert worst[(2, 0.7, 32)]["broken_by"] == ["reviewer"]
+    assert worst_case_records({"reviewer": cascade}) == worst_case_records(
+        {"reviewer": cascade}, {})
 
 
 def test_within_reach_counts_a_none_image_made_any_class():
