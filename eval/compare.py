@@ -30,7 +30,7 @@ from scipy.stats import t as student_t
 from mindseye.attacks.experiments import record_table, robustness_tables, targeted_tables
 from mindseye.attacks.ifgsm import PAPER_ATTACK, without_clip
 from mindseye.attacks.pgd import PGD_ATTACK
-from mindseye.attacks.registry import attack_specs, spec_of_table
+from mindseye.attacks.registry import TARGETED, attack_specs, spec_of_table
 from mindseye.attacks.settings import recorded_epsilons, recorded_settings
 from mindseye.attacks.targeted import finished_only
 from mindseye.core.constants import (
@@ -203,14 +203,7 @@ def _recipe_summary(recipe: str, run_dirs: list[Path], seeds: list, metrics: lis
 
 def _setting_records(tables: dict[str, list[dict]], network: str,
                      threshold: float | None) -> dict[str, list[dict]]:
-    found = {name: [r for r in records if r["network"] == network
-                    and r["threshold"] == threshold and r["epsilon"] in PAIRED_EPSILONS]
-             for name, records in tables.items()}
-    return {name: records for name, records in found.items() if records}
-
-
-def _setting_targeted(tables: dict[str, list[dict]], network: str,
-                      threshold: float | None) -> dict[str, list[dict]]:
+    """Each table's records of one network at one threshold, the tables without any left out."""
     found = {name: [r for r in records if r["network"] == network
                     and r["threshold"] == threshold]
              for name, records in tables.items()}
@@ -245,8 +238,12 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
         if identity["recipe"] == CLEAN_RECIPE or partner is None:
             continue
         runs = {CLEAN_RECIPE: run_dirs[partner], identity["recipe"]: run_dirs[index]}
-        tables = {recipe: robustness_tables(run, recorded_epsilons(run) or ())
+        tables = {recipe: {name: [r for r in records if r["epsilon"] in PAIRED_EPSILONS]
+                           for name, records in robustness_tables(
+                               run, recorded_epsilons(run) or ()).items()}
                   for recipe, run in runs.items()}
+        # every targeted table, read once: its successes break cells, and the paper's attack
+        # and the minimal-norm attacks are paired below
         breaking = {recipe: {table: finished_records(run, table)
                              for table in targeted_tables(run) if not without_clip(table)}
                     for recipe, run in runs.items()}
@@ -266,8 +263,8 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
             attacks = sorted(first_tables.keys() & second_tables.keys())
             if not attacks:
                 continue
-            first_targeted = _setting_targeted(breaking[first[0]], *first[1:])
-            second_targeted = _setting_targeted(breaking[second[0]], *second[1:])
+            first_targeted = _setting_records(breaking[first[0]], *first[1:])
+            second_targeted = _setting_records(breaking[second[0]], *second[1:])
             both = sorted(first_targeted.keys() & second_targeted.keys())
             robustness.append({
                 "question": question, "attacks": attacks, "targeted_attacks": both,
@@ -278,10 +275,10 @@ def paired_recipes(run_dirs: list[Path], identities: list[dict]) -> list[dict]:
                                        {a: first_targeted[a] for a in both}),
                     worst_case_records({a: second_tables[a] for a in attacks},
                                        {a: second_targeted[a] for a in both}))})
-        names = (PAPER_ATTACK.name, *(spec.name for spec in attack_specs()
+        names = (PAPER_ATTACK.name, *(spec.name for spec in attack_specs(TARGETED)
                                       if spec.paired_by == "distortion" or spec.minimizes))
-        records = {recipe: {table: finished_records(run, table) for table in names}
-                   for recipe, run in runs.items()}
+        records = {recipe: {table: breaking[recipe][table] for table in names}
+                   for recipe in runs}
         targeted = {}
         for table in names:
             before, after = (records[recipe][table] for recipe in runs)
