@@ -189,7 +189,7 @@ def _out_of_reach_claim(metrics: dict, kind: str, thresholds: list[float], subje
                 if (*setting, epsilon) in counts)
             + f" (least paired difference: @{least['threshold']:g} minus {least['first']} "
             f"{_show((100 * least['difference'], 100 * least['ci_low'], 100 * least['ci_high']))}"
-            f" points of {least['images']}, McNemar p {least['mcnemar_p']:.2g})")
+            f" percentage points on {least['images']} sources, McNemar p {least['mcnemar_p']:.2g})")
         for setting in settings:
             row = counts.get((*setting, epsilon))
             if row and setting_name(*setting) not in attacks[tuple(row["attacks"])]:

@@ -250,6 +250,8 @@ def test_out_of_reach_claims_are_judged_source_by_source_where_a_budget_tells_th
     assert found_claim["evidence"].startswith(
         "eps 8: direct 40 of 75, direct-param 42 of 75, triple-staged @0.7 70 of 75 (least "
         "paired difference: @0.7 minus direct-param 37.3 [")
+    # the difference is of shares, in percentage points, not a count of the 75 sources
+    assert "] percentage points on 75 sources, McNemar p " in found_claim["evidence"]
     assert found_claim["evidence"].endswith(
         "; attacks counted: direct, direct-param, triple-staged @0.7: ifgsm, pgd")
     assert not claim(check_claims(metrics(30), (0.7,)), text)["holds"]
