@@ -17,7 +17,7 @@ from mindseye.core.constants import (
     TRAINED_NETWORKS,
 )
 from mindseye.core.errors import UserError
-from mindseye.core.files import held_lock, write_json_atomic
+from mindseye.core.files import held_lock, read_json, write_json_atomic
 from mindseye.render.settings import MAX_PER_CLASS
 
 # Images per forward pass, by the device the network is on: speed and memory, never what an
@@ -172,11 +172,8 @@ def read_lock(run_dir: Path) -> dict | None:
     path = attacks_dir(run_dir) / SETTINGS_FILE
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise UserError(f"{path} is not valid JSON; restore it, or move {attacks_dir(run_dir)} "
-                        "away to start the attacks afresh") from None
+    return read_json(path, f"restore it, or move {attacks_dir(run_dir)} away to start the "
+                           "attacks afresh")
 
 
 def recorded_settings(run_dir: Path) -> dict | None:

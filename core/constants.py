@@ -32,6 +32,10 @@ TRAINED_NETWORKS = (*DIRECT_NETWORKS, *STAGES)
 TRIPLE_STAGED = "triple-staged"
 CLASSIFIERS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
 
+# The largest seed any command takes: numpy's and torch's global generators are seeded with
+# 32-bit integers.
+MAX_SEED = 2**32 - 1
+
 # The kinds of targeted pair: a positive made another positive class (the paper's Fig. 4), a
 # positive made None (Fig. 6), and a None image made a positive class, which the paper never
 # attacked (attacks whose spec has `none_sources`).

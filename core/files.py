@@ -135,6 +135,15 @@ def write_json_atomic(path: Path, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
+def read_json(path: Path, remedy: str) -> object:
+    """The JSON document in `path`; a `UserError` naming the file and `remedy` (what to do) if
+    it is not valid JSON (a file cut short, or edited by hand)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise UserError(f"{path} is not valid JSON; {remedy}") from None
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:

@@ -22,5 +22,8 @@ def parallel_backend(scheduler: str | None, scatter: list | None = None) -> Iter
         client = Client(scheduler, timeout="10s")
     except OSError as error:
         raise UserError(f"cannot reach Dask scheduler --scheduler {scheduler}: {error}") from None
+    except (ValueError, TypeError) as error:  # dask's words for an address it cannot parse
+        raise UserError(f"--scheduler {scheduler}: not a scheduler's address ({error}); give "
+                        "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786") from None
     with client, joblib.parallel_config(backend="dask", scatter=scatter or None):
         yield

@@ -91,8 +91,9 @@ def info(data_dir: Path) -> None:
                                                        exists=True),
               help="A folder holding the .deb files already (for a machine without access to "
               "Debian's archive); a package missing there is downloaded.")
-@click.option("--mirror", metavar="URL", help=f"A Debian mirror. [${MIRROR_VARIABLE}, else "
-              f"{DEBIAN_MIRROR}]")
+@click.option("--mirror", metavar="URL", help="A Debian mirror (http:// or https://); a package "
+              "it cannot give is fetched with `apt-get download` where apt-get is there. "
+              f"[${MIRROR_VARIABLE}, else {DEBIAN_MIRROR}]")
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
               help=f"Where to keep the decoded set. [${PHOTOS_VARIABLE}, else "
               "~/.local/share/mindseye/photos-v1.h5]")

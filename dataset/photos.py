@@ -233,7 +233,7 @@ def _download(mirror: str, package: DebianPackage, folder: Path) -> Path:
                 file.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, ValueError) as error:  # ValueError: not a URL
         path.unlink(missing_ok=True)
         if not _apt_download(package, folder):
             raise UserError(f"cannot download {url} ({error}); set ${MIRROR_VARIABLE} to a "

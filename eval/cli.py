@@ -49,7 +49,8 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for compare.md and compare.json.")
 def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
-    """Set runs of one experiment side by side: several --seed, several training recipes.
+    """Set two or more runs of one experiment side by side: several --seed, several training
+    recipes.
 
     Each RUN needs its report (`mindseye eval RUN DATA`, which writes RUN/report/). For every
     quantity of Table 1, the paper's attack's median steps and distortion, a minimal-norm
@@ -65,4 +66,5 @@ def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
     """
     from mindseye.eval.compare import write_comparison
 
+    make_writable_folder(out_dir, "--out")
     click.echo(f"comparison: {write_comparison(list(run_dirs), out_dir)}", err=True)

@@ -40,7 +40,7 @@ from mindseye.core.constants import (
     TRIPLE_STAGED,
 )
 from mindseye.core.errors import UserError
-from mindseye.core.files import write_json_atomic, write_text_atomic
+from mindseye.core.files import read_json, write_json_atomic, write_text_atomic
 from mindseye.eval.provenance import CLEAN_RECIPE, recipe_label
 from mindseye.eval.stats import (
     paired_robustness,
@@ -48,6 +48,7 @@ from mindseye.eval.stats import (
     setting_name,
     worst_case_records,
 )
+from mindseye.models.runs import read_config
 
 # Budgets (grey levels) at which each budgeted attack's robust accuracy is compared.
 COMPARED_EPSILONS = (4.0, 8.0)
@@ -65,7 +66,7 @@ def run_identity(run_dir: Path) -> dict:
         if not path.is_file():
             raise UserError(f"{path} not found: {run_dir} is not a trained run; train it with "
                             "`mindseye train all`")
-        configs[network] = json.loads(path.read_text())
+        configs[network] = read_config(run_dir / network, network)
     seeds = {config.get("seed", 0) for config in configs.values()}
     return {"preset": configs["direct"]["preset"],
             "data": configs["direct"].get("data_fingerprint"),
@@ -79,7 +80,7 @@ def read_metrics(run_dir: Path) -> dict:
     if not path.is_file():
         raise UserError(f"{path} not found; write the run's report first with `mindseye eval "
                         f"{run_dir} DATA`")
-    return json.loads(path.read_text())
+    return read_json(path, f"write it again with `mindseye eval {run_dir} DATA`")
 
 
 def finished_records(run_dir: Path, table: str) -> list[dict]:

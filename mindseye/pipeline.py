@@ -1,6 +1,5 @@
 """`mindseye pipeline`: render, train, attack and report, end to end; every stage resumes."""
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -11,8 +10,14 @@ import click
 
 from mindseye.attacks.ifgsm import ORIGINAL, PAPER_ATTACK, Variant
 from mindseye.attacks.registry import ALL, suite
-from mindseye.core.constants import BACKGROUND_SPECS, DEFAULT_BACKGROUNDS, PRESET_COSTS, PRESETS
-from mindseye.core.files import write_json_atomic
+from mindseye.core.constants import (
+    BACKGROUND_SPECS,
+    DEFAULT_BACKGROUNDS,
+    MAX_SEED,
+    PRESET_COSTS,
+    PRESETS,
+)
+from mindseye.core.files import make_writable_folder, read_json, write_json_atomic
 
 TIMINGS = "pipeline-timings.json"
 
@@ -28,11 +33,12 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
     start = time.perf_counter()
     # The stage's time from earlier runs, read once: each write stores earlier + elapsed, rounded
     # once, so many writes of a long stage cannot accumulate rounding errors.
-    earlier = json.loads(path.read_text()).get(stage, 0.0) if path.is_file() else 0.0
+    remedy = "delete it (it holds only the stages' wall times) and run the pipeline again"
+    earlier = read_json(path, remedy).get(stage, 0.0) if path.is_file() else 0.0
     stop = threading.Event()
 
     def add_elapsed() -> None:
-        timings = json.loads(path.read_text()) if path.is_file() else {}
+        timings = read_json(path, remedy) if path.is_file() else {}
         timings[stage] = round(earlier + time.perf_counter() - start, 3)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, timings)
@@ -55,9 +61,9 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
 @click.option("--preset", type=click.Choice(PRESETS), default="demo", show_default=True,
               help="Sizes of every stage: " + "; ".join(
                   f"{name}: {cost}" for name, cost in PRESET_COSTS.items()) + ".")
-@click.option("--out", "run_dir", type=click.Path(path_type=Path),
+@click.option("--out", "run_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Run folder for networks, attack records and report/. [runs/PRESET]")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path),
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Dataset folder, rendered if missing or unfinished. [data/PRESET]")
 @click.option("--attack", "attack_name", default=ALL, show_default=True,
               help="Which attack experiments to run (see `mindseye attack --help`).")
@@ -65,7 +71,9 @@ def timed_stage(run_dir: Path, stage: str, every: float = 60.0) -> Iterator[None
               help=f"What the render crops backgrounds from: {BACKGROUND_SPECS} (`builtin` "
               "reproduces the results made before the photos set).")
 @click.option("--workers", type=click.IntRange(min=1), help="Render processes. [all cores]")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Seed of the render (`mindseye render --seed`) and of the training "
+              "(`mindseye train --seed`).")
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--original", is_flag=True,
               help="Also run the paper's attack as the authors' code ran it (`mindseye attack "
@@ -119,8 +127,10 @@ def run_pipeline(
     from mindseye.render.driver import default_workers, render_dataset
     from mindseye.render.settings import render_settings
 
-    resolve_device(device)  # a bad --device or --attack fails before an hour of rendering
+    # A bad --device, --attack or --out fails before an hour of rendering.
+    resolve_device(device)
     specs = suite(attack_name)
+    make_writable_folder(run_dir, "--out")
 
     click.echo(f"[1/4] render {data_dir}", err=True)
     with timed_stage(run_dir, "render"):

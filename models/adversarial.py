@@ -71,19 +71,25 @@ def recipe(method: str | None, epsilon: float | None, steps: int | None,
         return None
     if method not in ADVERSARIAL_METHODS:
         raise UserError(f"--adversarial {method}: choose {' or '.join(ADVERSARIAL_METHODS)}")
-    if epsilon is None or not 1 <= epsilon <= 255 or epsilon != int(epsilon):
+    if epsilon is None:
+        raise UserError(f"--adversarial {method} needs --adv-epsilon, the budget in whole grey "
+                        "levels (1 to 255), e.g. --adv-epsilon 8")
+    if not 1 <= epsilon <= 255 or epsilon != int(epsilon):
         raise UserError(f"--adv-epsilon {epsilon}: give the budget in whole grey levels, 1 to 255")
+    if step_size is not None and not 0 < step_size <= 255:
+        raise UserError(f"--adv-step-size {step_size}: give a step in grey levels above 0 (and "
+                        "at most 255), or leave it out for the method's default")
     if method == FGSM:
         if steps not in (None, 1):
             raise UserError(f"--adv-steps: {FGSM} takes one step; use --adversarial {PGD} for "
                             "more")
-        return AdversarialTraining(FGSM, float(epsilon), 1,
-                                   float(step_size or FGSM_STEP * epsilon))
-    steps = steps or PGD_STEPS
+        return AdversarialTraining(FGSM, float(epsilon), 1, float(
+            FGSM_STEP * epsilon if step_size is None else step_size))
+    steps = PGD_STEPS if steps is None else steps
     if not 1 <= steps <= 1000:
         raise UserError(f"--adv-steps {steps}: give 1 to 1000")
-    return AdversarialTraining(PGD, float(epsilon), steps,
-                               float(step_size or PGD_STEP * epsilon / steps))
+    return AdversarialTraining(PGD, float(epsilon), steps, float(
+        PGD_STEP * epsilon / steps if step_size is None else step_size))
 
 
 def perturbed(loss: Callable[[nn.Module, dict], torch.Tensor], field: str,

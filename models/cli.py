@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from mindseye.core.constants import PRESET_COSTS, PRESETS, TRAINED_NETWORKS
+from mindseye.core.constants import MAX_SEED, PRESET_COSTS, PRESETS, TRAINED_NETWORKS
 from mindseye.core.errors import UserError
 from mindseye.core.files import make_writable_folder
 from mindseye.models.adversarial import ADVERSARIAL_METHODS
@@ -24,7 +24,8 @@ from mindseye.models.settings import MAX_BATCH_SIZE, MAX_STEPS
               f"{MAX_STEPS:,}, 20 times the paper's longest schedule.")
 @click.option("--batch-size", type=int, help="Batch size (overrides the preset); at most "
               f"{MAX_BATCH_SIZE}, past which a step needs more memory than a laptop has.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Seed of the training's random numbers (initial weights, batches).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--processes", type=click.IntRange(min=1),
               help="With `all` on CPU: networks trained side by side [one per core, up to 4].")

@@ -6,7 +6,6 @@ and a run resumed or loaded against other data, classes or code fails with one c
 """
 
 import hashlib
-import json
 import pickle
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from torch import nn
 
 from mindseye.core.constants import DIRECT_NETWORKS, NETWORK_CONFIG_FILE, STAGES, TRIPLE_STAGED
 from mindseye.core.errors import UserError
-from mindseye.core.files import atomic_path, file_sha256, write_json_atomic
+from mindseye.core.files import atomic_path, file_sha256, read_json, write_json_atomic
 from mindseye.models.comparator import Comparator
 from mindseye.models.direct import Direct, DirectParam
 from mindseye.models.estimator import ClipMode, Estimator
@@ -136,10 +135,7 @@ def read_config(folder: Path, network: str, classes: list[str] | None = None) ->
     path = Path(folder) / CONFIG
     if not path.is_file():
         raise UserError(f"{path} not found: train it first with `mindseye train {network}`")
-    try:
-        config = json.loads(path.read_text())
-    except ValueError:
-        raise UserError(f"{path} is not valid JSON; delete {folder} and train again") from None
+    config = read_json(path, f"delete {folder} and train again")
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise UserError(f"{path}: format version {config.get('format_version')} is newer than "
                         f"this mindseye reads ({FORMAT_VERSION}); update mindseye")

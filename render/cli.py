@@ -9,6 +9,7 @@ from mindseye.core.constants import (
     BACKGROUND_SPECS,
     DEFAULT_BACKGROUNDS,
     MANIFEST_FILE,
+    MAX_SEED,
     PRESET_COSTS,
     PRESETS,
 )
@@ -32,8 +33,8 @@ from mindseye.render.settings import MAX_PER_CLASS
 @click.option("--backgrounds", metavar="SPEC",
               help=f"{BACKGROUND_SPECS}. [the one DATA was rendered with, else "
               f"{DEFAULT_BACKGROUNDS}]")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed of every sample's rotation and "
-              "background; same seed, same dataset. [0]")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help="Seed of every sample's rotation and background; same seed, same dataset. [0]")
 @click.option("--shard-size", type=click.IntRange(min=1, max=MAX_PER_CLASS),
               help="Samples per shard file. [preset]")
 @click.option("--contrast-stretch/--no-contrast-stretch", default=None,

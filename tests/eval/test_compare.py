@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from mindseye.attacks.experiments import record_table, run_attack
+from mindseye.cli import main
 from mindseye.core.errors import UserError
 from mindseye.eval.compare import (
     compare_runs,
@@ -101,6 +103,30 @@ def test_the_command_writes_the_page_and_refuses_runs_of_other_experiments(seede
                               str(Path(seeded_runs["root"]) / "nowhere"), "--out", str(out)],
                              capture_output=True, text=True, env=child_env())
     assert missing.returncode == 2 and "not a trained run" in missing.stderr
+
+
+@pytest.mark.parametrize(("file", "remedy"), [
+    ("direct/config.json", "delete"),
+    ("estimator/config.json", "delete"),
+    ("report/metrics.json", "write it again with `mindseye eval"),
+])
+def test_a_corrupt_file_of_a_run_is_named_with_what_to_do(seeded_runs, tmp_path, file, remedy):
+    first, second = seeded_runs["runs"][:2]
+    broken = tmp_path / "broken"
+    shutil.copytree(second, broken)
+    (broken / file).write_text("{")
+    with pytest.raises(UserError, match=f"{file} is not valid JSON; {remedy}") as raised:
+        compare_runs([first, broken])
+    assert str(broken) in str(raised.value)
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(seeded_runs, tmp_path):
+    a_file = tmp_path / "compare.md"
+    a_file.write_text("")
+    result = CliRunner().invoke(main, ["compare", *map(str, seeded_runs["runs"][:2]),
+                                       "--out", str(a_file)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--out {a_file}: cannot create it" in result.output
 
 
 def test_runs_of_two_training_recipes_are_laid_side_by_side(seeded_runs, tmp_path):

@@ -1,10 +1,18 @@
-"""Atomic writes: the target is either the old file or the complete new one."""
+"""Atomic writes: the target is either the old file or the complete new one; a JSON file cut
+short is named with what to do."""
 
 from pathlib import Path
 
 import pytest
 
-from mindseye.core.files import atomic_path, file_sha256, write_json_atomic, write_text_atomic
+from mindseye.core.errors import UserError
+from mindseye.core.files import (
+    atomic_path,
+    file_sha256,
+    read_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_success_replaces_the_file_and_leaves_no_partial(tmp_path: Path) -> None:
@@ -41,3 +49,12 @@ def test_json_and_sha256(tmp_path: Path) -> None:
     assert file_sha256(tmp_path / "empty") == (
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
+
+
+def test_read_json_names_a_file_cut_short_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    write_json_atomic(path, {"network": "direct"})
+    assert read_json(path, "train again") == {"network": "direct"}
+    path.write_text('{"network": "dir')
+    with pytest.raises(UserError, match=f"^{path} is not valid JSON; train again$"):
+        read_json(path, "train again")

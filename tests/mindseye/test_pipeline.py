@@ -1,12 +1,15 @@
-"""`mindseye pipeline`: bad options fail before any work; stage timings add up over resumes."""
+"""`mindseye pipeline`: bad options fail before any work; stage timings add up over resumes and a
+corrupt timings file is named."""
 
 import json
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mindseye.cli import main
+from mindseye.core.errors import UserError
 from mindseye.pipeline import TIMINGS, timed_stage
 
 
@@ -35,3 +38,23 @@ def test_a_running_stage_adds_its_time_before_it_ends(tmp_path: Path) -> None:
         so_far = json.loads((tmp_path / TIMINGS).read_text())["attack ifgsm"]
     assert so_far >= 0.2
     assert json.loads((tmp_path / TIMINGS).read_text())["attack ifgsm"] >= 0.4
+
+
+def test_a_file_for_the_run_or_data_folder_fails_before_rendering(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for option in ("--out", "--data"):
+        other = "--data" if option == "--out" else "--out"
+        result = CliRunner().invoke(main, ["pipeline", option, str(a_file),
+                                           other, str(tmp_path / "elsewhere")])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and option in result.output
+        assert "a-file" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_a_corrupt_timings_file_is_named_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / TIMINGS).write_text("{")
+    with (pytest.raises(UserError, match=f"{TIMINGS} is not valid JSON; delete it"),
+          timed_stage(tmp_path, "render")):
+        pass

@@ -31,6 +31,28 @@ def test_foreign_data_folder(tmp_path: Path) -> None:
                    "manifest.json")
 
 
+@pytest.mark.parametrize(("option", "expected"), [
+    (["--adversarial", "pgd"], "--adversarial pgd needs --adv-epsilon"),
+    (["--adversarial", "pgd", "--adv-epsilon", "8", "--adv-steps", "0"], "--adv-steps 0"),
+    (["--adversarial", "pgd", "--adv-epsilon", "8", "--adv-step-size", "0"], "--adv-step-size 0"),
+    (["--adversarial", "fgsm", "--adv-epsilon", "8", "--adv-step-size", "-1"],
+     "--adv-step-size -1"),
+])
+def test_bad_options_fail_before_the_data_is_read(tmp_path: Path, option: list,
+                                                  expected: str) -> None:
+    _fails_cleanly(["direct", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"),
+                    *option], expected)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_seed_numpy_cannot_take_is_refused_by_click(tmp_path: Path, seed: str) -> None:
+    result = CliRunner().invoke(main, ["train", "direct", str(tmp_path / "nowhere"), "--out",
+                                       str(tmp_path / "run"), "--seed", seed])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"Invalid value for '--seed': {seed} is not in the range" in result.output
+
+
 @pytest.mark.blender
 def test_dataset_without_test_split(model_dataset: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
