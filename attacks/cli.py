@@ -34,6 +34,9 @@ from mindseye.models.runs import native_bfloat16, resolve_device
 
 def check_folders(run_dir: Path, data_dir: Path) -> None:
     """RUN must exist and DATA hold a manifest, or the user is told which command comes first."""
+    if run_dir.is_file():
+        raise UserError(f"{run_dir} is a file, not a run folder; give the folder `mindseye "
+                        "train all --out` made")
     if not run_dir.is_dir():
         raise UserError(f"run folder {run_dir} not found; train first with `mindseye train all`")
     if not (data_dir / MANIFEST_FILE).is_file():

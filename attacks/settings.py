@@ -125,8 +125,9 @@ def parse_networks(text: str) -> tuple[str, ...]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [name for name in names if name not in CLASSIFIERS]
     if unknown or not names:
-        raise UserError(f"--networks {text!r}: {unknown[0] if unknown else 'empty'}; choose "
-                        f"from {', '.join(CLASSIFIERS)}, separated by commas")
+        problem = f"unknown network {unknown[0]!r}" if unknown else "no network named"
+        raise UserError(f"--networks {text!r}: {problem}; choose from {', '.join(CLASSIFIERS)}, "
+                        "separated by commas")
     return tuple(name for name in CLASSIFIERS if name in names)
 
 
@@ -322,8 +323,12 @@ def trained_preset(run_dir: Path) -> str:
     preset = trained_value(run_dir, "preset", accept=lambda value: value in ATTACK_PRESETS)
     if preset is not None:
         return preset
-    raise UserError(f"{run_dir}: no trained network says which preset it used; train first "
-                    "with `mindseye train all`, or give --preset")
+    if not any((Path(run_dir) / network / NETWORK_CONFIG_FILE).is_file()
+               for network in TRAINED_NETWORKS):
+        raise UserError(f"{run_dir} is not a run folder (no {NETWORK_CONFIG_FILE} in any of "
+                        f"{', '.join(TRAINED_NETWORKS)}); train first with `mindseye train all "
+                        f"DATA --out {run_dir}`")
+    raise UserError(f"{run_dir}: no trained network says which preset it used; give --preset")
 
 
 def settings_for_run(run_dir: Path, preset: str | None, **given: object) -> AttackSettings:

@@ -138,7 +138,9 @@ def copy_command(data_dir: Path, out_dir: Path, splits: str) -> None:
         raise UserError("--splits: name at least one split, e.g. --splits test")
     source = read_manifest(data_dir)
     for name in wanted:
-        source.split(name)  # a UserError naming the splits DATA has
+        if name not in source.splits:
+            raise UserError(f"--splits {splits}: {data_dir} has no split {name!r}; choose from "
+                            f"{', '.join(source.splits)}")
     for name, split in source.splits.items():  # the digest it names is the whole dataset's
         if split.finished_samples != split.samples:
             raise UserError(f"{data_dir}: the {name} split is not finished rendering; finish it "

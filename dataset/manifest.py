@@ -88,6 +88,9 @@ def manifest_path(data_dir: Path) -> Path:
 def read_manifest(data_dir: Path) -> Manifest:
     data_dir = Path(data_dir)
     path = manifest_path(data_dir)
+    if data_dir.is_file():
+        raise UserError(f"{data_dir} is a file, not a dataset folder; give the folder "
+                        "`mindseye render` made")
     if not data_dir.is_dir():
         raise UserError(f"{data_dir}: no such dataset folder; make one with "
                         f"`mindseye render {data_dir}`")

@@ -10,9 +10,11 @@ from mindseye.core.constants import (
     DEFAULT_BACKGROUNDS,
     MANIFEST_FILE,
     MAX_SEED,
+    NONE_CLASS,
     PRESET_COSTS,
     PRESETS,
 )
+from mindseye.core.errors import UserError
 from mindseye.render.settings import MAX_PER_CLASS
 
 
@@ -75,6 +77,12 @@ def render(
     from mindseye.render.settings import render_settings
 
     class_names = tuple(name.strip() for name in classes.split(",")) if classes else None
+    if class_names is not None and not all(class_names):
+        raise UserError(f"--classes {classes!r}: an empty name between commas; give names "
+                        "separated by single commas, e.g. --classes monkey,penguin")
+    if class_names is not None and NONE_CLASS in class_names:
+        raise UserError(f"--classes {classes!r}: {NONE_CLASS!r} is the background class every "
+                        "dataset has as its last label; leave it out")
     if backgrounds is None and not overwrite:
         backgrounds = recorded_backgrounds(data_dir)
     settings = render_settings(

@@ -44,6 +44,20 @@ def test_budgets_are_whole_grey_levels_inside_the_range(tmp_path, shapes_dataset
                           "--epsilons")
 
 
+def test_an_unknown_network_is_named(tmp_path, shapes_dataset):
+    assert_one_line_error(invoke(tmp_path, shapes_dataset, "--networks", "direct,resnet"),
+                          "--networks", "unknown network 'resnet'")
+
+
+def test_a_folder_or_file_that_is_no_run_is_said_to_be_none(tmp_path, shapes_dataset):
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(invoke(tmp_path / "empty", shapes_dataset),
+                          "is not a run folder", "mindseye train all")
+    (tmp_path / "a-file").write_text("")
+    assert_one_line_error(invoke(tmp_path / "a-file", shapes_dataset),
+                          "a-file is a file, not a run folder")
+
+
 def test_jobs_and_a_scheduler_are_refused_together(tmp_path, shapes_dataset):
     assert_one_line_error(invoke(tmp_path, shapes_dataset, "--attack", "reviewer", "--jobs", 2,
                                  "--scheduler", "tcp://localhost:8786"), "--jobs")

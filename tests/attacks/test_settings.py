@@ -37,8 +37,12 @@ def test_a_fresh_run_takes_the_preset_it_was_trained_with(tmp_path):
     assert (chosen.max_steps, chosen.epsilons, chosen.per_class) == (7, (4.0,), 3)
 
 
-def test_a_run_without_networks_needs_a_preset(tmp_path):
-    with pytest.raises(UserError, match="--preset"):
+def test_a_folder_without_networks_is_no_run_and_one_without_a_preset_needs_one(tmp_path):
+    with pytest.raises(UserError, match="is not a run folder.*mindseye train all"):
+        settings_for_run(tmp_path, None)
+    (tmp_path / "direct").mkdir()
+    (tmp_path / "direct" / "config.json").write_text(json.dumps({"network": "direct"}))
+    with pytest.raises(UserError, match="no trained network says which preset.*give --preset"):
         settings_for_run(tmp_path, None)
 
 

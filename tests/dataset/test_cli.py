@@ -150,7 +150,7 @@ def test_copy_stands_for_the_dataset_it_copies(dataset_dir: Path, tmp_path: Path
     assert "train samples:" not in info
     assert_one_line_error(run("copy", dataset_dir, copy), "already holds a dataset")
     assert_one_line_error(run("copy", dataset_dir, tmp_path / "other", "--splits", "val"),
-                          "no split 'val'")
+                          "--splits val: ", "has no split 'val'; choose from")
     assert_one_line_error(run("copy", dataset_dir, tmp_path / "other", "--splits", ","),
                           "--splits")
     (tmp_path / "busy").mkdir()

@@ -34,6 +34,9 @@ def test_round_trip_and_add_shard(tmp_path: Path) -> None:
 def test_missing_and_malformed_manifest(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no such dataset folder.*mindseye render"):
         read_manifest(tmp_path / "nowhere")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UserError, match="a-file is a file, not a dataset folder"):
+        read_manifest(tmp_path / "a-file")
     with pytest.raises(UserError, match="manifest.json not found.*mindseye render"):
         read_manifest(tmp_path)
     (tmp_path / "manifest.json").write_text('{"classes": ["a"]')
