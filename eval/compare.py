@@ -163,8 +163,14 @@ def compare_runs(run_dirs: list[Path]) -> dict:
     if len({Path(run_dir).resolve() for run_dir in run_dirs}) < len(run_dirs):
         raise UserError("a run folder is given twice; give each run once")
     identities = [run_identity(run_dir) for run_dir in run_dirs]
+    unattacked = [str(run_dir) for run_dir, identity in zip(run_dirs, identities, strict=True)
+                  if identity["attacks"] is None]
     for name in ("preset", "data", "attacks"):
         differing = {json.dumps(identity[name], sort_keys=True) for identity in identities}
+        if name == "attacks" and unattacked and len(differing) > 1:  # some attacked, some not
+            raise UserError(f"{', '.join(unattacked)}: not attacked yet (no attacks/settings."
+                            "json); run `mindseye attack` on it as on the others, then "
+                            "`mindseye eval`")
         if len(differing) > 1:
             raise UserError(f"the runs differ in {name} ({', '.join(str(d) for d in run_dirs)}): "
                             "compare runs of one experiment that differ only in --seed or "

@@ -191,6 +191,23 @@ def _identity(config: dict) -> dict:
     return {key: value for key, value in config.items() if key not in _PROVENANCE}
 
 
+def _differences(recorded: dict, config: dict) -> list[str]:
+    """What the asked-for config changes of the recorded one: `render.per_class (40 there, 12
+    asked)` for a setting, the section's name alone where its values are long (models,
+    backgrounds)."""
+    found = []
+    for key in sorted(_identity(config)):
+        old, new = recorded.get(key), config[key]
+        if old == new:
+            continue
+        if key in ("render", "engine") and isinstance(old, dict):
+            found += [f"{key}.{name} ({old.get(name)!r} there, {new.get(name)!r} asked)"
+                      for name in sorted(old.keys() | new.keys()) if old.get(name) != new.get(name)]
+        else:
+            found.append(key)
+    return found
+
+
 def _changed_model(data_dir: Path, recorded: dict, config: dict) -> str | None:
     """One line naming the first class whose model differs from the one the dataset recorded."""
     old, new = recorded.get("assets_sha256", {}), config["assets_sha256"]
@@ -222,11 +239,10 @@ def _prepare_folder(data_dir: Path, config: dict, classes: list[str], overwrite:
             changed = _changed_model(data_dir, manifest.config, config)
             if changed:
                 raise UserError(changed)
-            differs = sorted(k for k in _identity(config)
-                             if manifest.config.get(k) != config[k])
             raise UserError(
                 f"{data_dir} holds a dataset made with other settings (differs in: "
-                f"{', '.join(differs)}); pass --overwrite to replace it or choose another folder"
+                f"{', '.join(_differences(manifest.config, config))}); pass --overwrite to "
+                "replace it or choose another folder"
             )
         for split in SPLITS:
             shutil.rmtree(data_dir / split, ignore_errors=True)

@@ -120,6 +120,14 @@ def test_a_corrupt_file_of_a_run_is_named_with_what_to_do(seeded_runs, tmp_path,
     assert str(broken) in str(raised.value)
 
 
+def test_a_run_not_yet_attacked_is_named(seeded_runs, tmp_path):
+    first, second = seeded_runs["runs"][:2]
+    unattacked = tmp_path / "unattacked"
+    shutil.copytree(second, unattacked, ignore=shutil.ignore_patterns("attacks"))
+    with pytest.raises(UserError, match=f"^{unattacked}: not attacked yet"):
+        compare_runs([first, unattacked])
+
+
 def test_an_out_that_is_a_file_is_refused_before_any_work(seeded_runs, tmp_path):
     a_file = tmp_path / "compare.md"
     a_file.write_text("")

@@ -101,6 +101,7 @@ def test_other_settings_are_refused_unless_overwrite(tmp_path: Path) -> None:
     refused = CliRunner().invoke(main, args)
     assert refused.exit_code == 2
     assert "--overwrite" in refused.output and "Traceback" not in refused.output
+    assert f"render.per_class ({SMALL['per_class']} there, 7 asked)" in refused.output
     accepted = CliRunner().invoke(main, [*args, "--shard-size", "5", "--overwrite"])
     assert accepted.exit_code == 0, accepted.output
     assert len(load_split(data, "train")["label"]) == 7 * len(read_manifest(data).classes)
