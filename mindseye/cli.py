@@ -44,9 +44,11 @@ def main() -> None:
 
     \b
     mindseye assets add NAME FILE             your own 3D model as a class (user assets folder)
-    mindseye assets list                      every class: built-in or yours, sha256, file
+    mindseye assets list|preview|build        the classes; their rotations; rebuild built-ins
     mindseye render DATA --preset demo        headless Blender -> HDF5 shards (train and test)
     mindseye dataset info|verify|preview DATA inspect a dataset
+    mindseye dataset compare|copy|recomposite two renders side by side; splits; new backgrounds
+    mindseye dataset fetch-photos             the photos background set (install.sh runs it)
     mindseye train all DATA --out RUN         the direct baselines and the triple-staged network
     mindseye attack RUN DATA                  adversarial effort per network and target
     mindseye eval RUN DATA --out DIR          Table 1, Figs 4-6: report.md, metrics.json, PNGs
