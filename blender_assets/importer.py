@@ -191,6 +191,9 @@ def add_model(
     directory = user_assets_dir(assets_dir)
     where = describe_user_assets_dir(assets_dir)
     model_file = Path(model_file)
+    if model_file.is_dir():
+        raise UserError(f"{model_file} is a folder; give the model file itself, one of "
+                        f"{', '.join(IMPORTERS)}")
     if model_file.suffix.lower() not in IMPORTERS:
         raise UserError(
             f"{model_file}: unsupported model format {model_file.suffix or '(none)'!r}; "

@@ -104,12 +104,12 @@ def check_class_name(name: str) -> None:
         raise UserError(f"class name {name!r} is reserved for the background-only class")
 
 
-def _repair_hint(directory: Path) -> str:
+def _repair_hint(directory: Path, what: str = "or remove that [[class]] entry") -> str:
     if directory.resolve() == PACKAGE_DIR:
         return ("reinstall mindseye (in a checkout: `mindseye assets build --out "
                 "blender_assets`)")
-    return ("fix or remove that [[class]] entry, or remove the file and add the classes again "
-            "with `mindseye assets add NAME FILE`")
+    return (f"fix {what}, or remove the file and add the classes again with `mindseye assets "
+            "add NAME FILE`")
 
 
 def _parse_entry(entry: object, directory: Path, built_in: bool) -> AssetClass:
@@ -166,7 +166,8 @@ def read_classes_file(directory: Path, built_in: bool = False) -> dict[str, Asse
     try:
         entries = tomllib.loads(text).get("class", [])
     except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path} is not valid TOML ({error}); {_repair_hint(directory)}") from None
+        raise UserError(f"{path} is not valid TOML ({error}); "
+                        f"{_repair_hint(directory, 'the line it names')}") from None
     if not isinstance(entries, list):
         raise UserError(f"{path}: `class` must be a list of [[class]] tables; "
                         f"{_repair_hint(directory)}")

@@ -245,7 +245,10 @@ class ArraySource(BackgroundSource):
             else:
                 self.images, self.indices = self._open_hdf5(path, split)
         except (OSError, ValueError) as error:
-            raise UserError(f"{path}: cannot read it as {kind} ({error})") from None
+            wanted = ("a numpy array of images (N, H, W) or (N, H, W, C) saved with numpy.save"
+                      if kind == "npy" else "an HDF5 file with datasets 'train' and 'test', or "
+                      "'images', each of images (N, H, W) or (N, H, W, C)")
+            raise UserError(f"{path}: cannot read it as {kind} ({error}); give {wanted}") from None
         if self.images.ndim not in (3, 4) or (
                 self.images.ndim == 4 and self.images.shape[3] not in (1, 3, 4)):
             raise UserError(f"{path}: images must be an array (N, H, W) or (N, H, W, C), not "

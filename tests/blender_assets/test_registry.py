@@ -186,7 +186,8 @@ def test_a_broken_classes_file_is_one_line_naming_the_file_and_the_fix(
         all_classes()
     message = caught.value.message
     assert message.startswith(str(user_folder / "classes.toml"))
-    assert "fix or remove" in message and "\n" not in message
+    fix = "fix the line it names" if mistake == "not toml" else "fix or remove that [[class]]"
+    assert fix in message and "\n" not in message
 
 
 def test_the_installed_classes_file_is_complete() -> None:

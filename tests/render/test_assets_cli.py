@@ -123,6 +123,7 @@ def bad_inputs(tmp_path: Path, tetrahedron: Path) -> dict[str, tuple[str, str]]:
     return {
         "missing file": ("ghost", str(tmp_path / "ghost.obj")),
         "unsupported extension": ("xyz", str(tmp_path / "model.xyz")),
+        "a folder": ("folder", str(tmp_path)),
         "no mesh": ("points", str(tmp_path / "points.obj")),
         "unreadable model": ("broken", str(tmp_path / "broken.glb")),
         "reserved name": ("none", str(tetrahedron)),
@@ -145,6 +146,8 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
         assert len(result.stderr.strip().splitlines()) == 1, (mistake, result.stderr)
         assert result.exception is None or isinstance(result.exception, SystemExit), mistake
         assert folder_state(assets_dir) == before, mistake
+    folder = run("add", "folder", str(tmp_path), "--assets-dir", str(assets_dir))
+    assert "is a folder; give the model file itself" in folder.stderr
 
 
 def test_an_add_that_outlasts_its_timeout_is_stopped_and_the_folder_put_back(
