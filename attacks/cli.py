@@ -21,14 +21,17 @@ from mindseye.attacks.settings import (
     GRADIENT_PRECISIONS,
     SIZE_BOUNDS,
     AttackSettings,
+    not_a_run,
     parse_epsilons,
     parse_networks,
     parse_thresholds,
     settings_for_run,
+    trained_networks,
 )
 from mindseye.core.constants import CLASSIFIERS, MANIFEST_FILE, PRESETS
 from mindseye.core.errors import UserError
 from mindseye.core.files import make_writable_folder
+from mindseye.core.parallel import check_scheduler_address
 from mindseye.models.runs import native_bfloat16, resolve_device
 
 
@@ -42,6 +45,8 @@ def check_folders(run_dir: Path, data_dir: Path) -> None:
     if not (data_dir / MANIFEST_FILE).is_file():
         raise UserError(f"{data_dir}/manifest.json not found; render the data first with "
                         "`mindseye render`")
+    if not trained_networks(run_dir):
+        raise not_a_run(run_dir)
 
 
 def _bound(name: str) -> str:
@@ -189,6 +194,7 @@ def attack(run_dir: Path, data_dir: Path, attack_name: str, preset: str | None,
            original: bool, scheduler: str | None, jobs: int) -> None:
     if attack_name != ALL:
         get_attack(attack_name)  # an unknown name fails before anything is loaded
+    check_scheduler_address(scheduler)
     if jobs > 1 and scheduler:
         raise UserError("--jobs and --scheduler: give one; with a Dask cluster its workers are "
                         "the jobs")

@@ -264,6 +264,13 @@ def check_weights(run_dir: Path, recorded: dict[str, str], weights: dict[str, st
                             f"{attacks_dir(run_dir)} away to attack the new networks afresh")
 
 
+def trained_networks(run_dir: Path) -> list[str]:
+    """The networks a run folder holds a config of (RUN/<network>/config.json), in training
+    order: none where the folder is no run."""
+    return [network for network in TRAINED_NETWORKS
+            if (Path(run_dir) / network / NETWORK_CONFIG_FILE).is_file()]
+
+
 def trained_value(run_dir: Path, key: str, accept=bool) -> object | None:
     """The first value of `key` that `accept` takes in the configs of the run's trained
     networks (RUN/<network>/config.json), in training order; None if none has one."""
@@ -323,12 +330,16 @@ def trained_preset(run_dir: Path) -> str:
     preset = trained_value(run_dir, "preset", accept=lambda value: value in ATTACK_PRESETS)
     if preset is not None:
         return preset
-    if not any((Path(run_dir) / network / NETWORK_CONFIG_FILE).is_file()
-               for network in TRAINED_NETWORKS):
-        raise UserError(f"{run_dir} is not a run folder (no {NETWORK_CONFIG_FILE} in any of "
-                        f"{', '.join(TRAINED_NETWORKS)}); train first with `mindseye train all "
-                        f"DATA --out {run_dir}`")
+    if not trained_networks(run_dir):
+        raise not_a_run(run_dir)
     raise UserError(f"{run_dir}: no trained network says which preset it used; give --preset")
+
+
+def not_a_run(run_dir: Path) -> UserError:
+    """What a folder without any trained network's config is told."""
+    return UserError(f"{run_dir} is not a run folder (no {NETWORK_CONFIG_FILE} in any of "
+                     f"{', '.join(TRAINED_NETWORKS)}); train first with `mindseye train all "
+                     f"DATA --out {run_dir}`")
 
 
 def settings_for_run(run_dir: Path, preset: str | None, **given: object) -> AttackSettings:

@@ -32,8 +32,8 @@ TRAINED_NETWORKS = (*DIRECT_NETWORKS, *STAGES)
 TRIPLE_STAGED = "triple-staged"
 CLASSIFIERS = (*DIRECT_NETWORKS, TRIPLE_STAGED)
 
-# The largest seed any command takes: numpy's and torch's global generators are seeded with
-# 32-bit integers.
+# The largest training seed (`mindseye train` and the pipeline): training seeds Python's and
+# numpy's global generators, which take 32-bit integers. A render's seed has no such bound.
 MAX_SEED = 2**32 - 1
 
 # The kinds of targeted pair: a positive made another positive class (the paper's Fig. 4), a

@@ -135,13 +135,18 @@ def write_json_atomic(path: Path, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def read_json(path: Path, remedy: str) -> object:
-    """The JSON document in `path`; a `UserError` naming the file and `remedy` (what to do) if
-    it is not valid JSON (a file cut short, or edited by hand)."""
+def read_json(path: Path, remedy: str) -> dict:
+    """The JSON object in `path`; a `UserError` naming the file and `remedy` (what to do) if it
+    cannot be read, is not valid JSON (a file cut short, or edited by hand) or holds no object."""
     try:
-        return json.loads(Path(path).read_text())
+        document = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise UserError(f"{path}: cannot read it ({error.strerror}); {remedy}") from None
     except (ValueError, UnicodeDecodeError):
         raise UserError(f"{path} is not valid JSON; {remedy}") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path} does not hold a JSON object; {remedy}")
+    return document
 
 
 def file_sha256(path: Path) -> str:

@@ -8,6 +8,22 @@ import joblib
 from mindseye.core.errors import UserError
 
 
+def check_scheduler_address(scheduler: str | None) -> None:
+    """A `--scheduler` that cannot be an address is refused before any work (None: no cluster);
+    whether a scheduler answers there is known only on connecting."""
+    if scheduler is None:
+        return
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol in ("tcp", "tls"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"--scheduler {scheduler}: not a scheduler's address ({error}); give "
+                        "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786") from None
+
+
 @contextlib.contextmanager
 def parallel_backend(scheduler: str | None, scatter: list | None = None) -> Iterator[None]:
     """joblib's default (local processes) without a scheduler; a Dask cluster when given its
@@ -18,12 +34,10 @@ def parallel_backend(scheduler: str | None, scatter: list | None = None) -> Iter
         return
     from dask.distributed import Client
 
+    check_scheduler_address(scheduler)
     try:
         client = Client(scheduler, timeout="10s")
     except OSError as error:
         raise UserError(f"cannot reach Dask scheduler --scheduler {scheduler}: {error}") from None
-    except (ValueError, TypeError) as error:  # dask's words for an address it cannot parse
-        raise UserError(f"--scheduler {scheduler}: not a scheduler's address ({error}); give "
-                        "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786") from None
     with client, joblib.parallel_config(backend="dask", scatter=scatter or None):
         yield

@@ -46,8 +46,8 @@ def eval_command(run_dir: Path, data_dir: Path, out_dir: Path | None, thresholds
 @click.command("compare")
 @click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True,
                 type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder for compare.md and compare.json.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              required=True, help="Folder for compare.md and compare.json.")
 def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
     """Set two or more runs of one experiment side by side: several --seed, several training
     recipes.
@@ -66,5 +66,4 @@ def compare_command(run_dirs: tuple[Path, ...], out_dir: Path) -> None:
     """
     from mindseye.eval.compare import write_comparison
 
-    make_writable_folder(out_dir, "--out")
     click.echo(f"comparison: {write_comparison(list(run_dirs), out_dir)}", err=True)

@@ -40,7 +40,12 @@ from mindseye.core.constants import (
     TRIPLE_STAGED,
 )
 from mindseye.core.errors import UserError
-from mindseye.core.files import read_json, write_json_atomic, write_text_atomic
+from mindseye.core.files import (
+    make_writable_folder,
+    read_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 from mindseye.eval.provenance import CLEAN_RECIPE, recipe_label
 from mindseye.eval.stats import (
     paired_robustness,
@@ -487,7 +492,7 @@ def _number(value: float | None) -> str:
 def write_comparison(run_dirs: list[Path], out_dir: Path) -> Path:
     """compare.md and compare.json in `out_dir`; returns the markdown's path."""
     comparison = compare_runs(run_dirs)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_writable_folder(out_dir, "--out")
     write_json_atomic(out_dir / "compare.json", comparison)
     write_text_atomic(out_dir / "compare.md", comparison_markdown(comparison))
     return out_dir / "compare.md"

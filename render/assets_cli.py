@@ -30,7 +30,6 @@ from mindseye.blender_assets.registry import (
     user_assets_dir,
     write_classes,
 )
-from mindseye.core.constants import MAX_SEED
 from mindseye.core.errors import UserError
 from mindseye.core.files import atomic_path, make_writable_folder
 
@@ -260,7 +259,7 @@ def write_preview(asset: AssetClass, path: Path, seed: int = 0, blender=None) ->
     help="Folder to write one PNG per class to.",
 )
 @assets_dir_option
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the rotations.")
 def preview(out_dir: Path, assets_dir: Path | None, seed: int) -> None:
     """Render a grid of rotations of every class with the dataset's renderer, one PNG each.

@@ -9,12 +9,12 @@ from mindseye.core.constants import (
     BACKGROUND_SPECS,
     DEFAULT_BACKGROUNDS,
     MANIFEST_FILE,
-    MAX_SEED,
     NONE_CLASS,
     PRESET_COSTS,
     PRESETS,
 )
 from mindseye.core.errors import UserError
+from mindseye.core.parallel import check_scheduler_address
 from mindseye.render.settings import MAX_PER_CLASS
 
 
@@ -35,7 +35,7 @@ from mindseye.render.settings import MAX_PER_CLASS
 @click.option("--backgrounds", metavar="SPEC",
               help=f"{BACKGROUND_SPECS}. [the one DATA was rendered with, else "
               f"{DEFAULT_BACKGROUNDS}]")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+@click.option("--seed", type=click.IntRange(min=0),
               help="Seed of every sample's rotation and background; same seed, same dataset. [0]")
 @click.option("--shard-size", type=click.IntRange(min=1, max=MAX_PER_CLASS),
               help="Samples per shard file. [preset]")
@@ -76,6 +76,7 @@ def render(
     from mindseye.render.driver import default_workers, render_dataset
     from mindseye.render.settings import render_settings
 
+    check_scheduler_address(scheduler)
     class_names = tuple(name.strip() for name in classes.split(",")) if classes else None
     if class_names is not None and not all(class_names):
         raise UserError(f"--classes {classes!r}: an empty name between commas; give names "

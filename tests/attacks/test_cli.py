@@ -53,6 +53,7 @@ def test_a_folder_or_file_that_is_no_run_is_said_to_be_none(tmp_path, shapes_dat
     (tmp_path / "empty").mkdir()
     assert_one_line_error(invoke(tmp_path / "empty", shapes_dataset),
                           "is not a run folder", "mindseye train all")
+    assert list((tmp_path / "empty").iterdir()) == []
     (tmp_path / "a-file").write_text("")
     assert_one_line_error(invoke(tmp_path / "a-file", shapes_dataset),
                           "a-file is a file, not a run folder")

@@ -128,13 +128,18 @@ def test_a_run_not_yet_attacked_is_named(seeded_runs, tmp_path):
         compare_runs([first, unattacked])
 
 
-def test_an_out_that_is_a_file_is_refused_before_any_work(seeded_runs, tmp_path):
+def test_an_out_that_cannot_be_a_folder_is_refused_and_a_refusal_leaves_no_out(seeded_runs,
+                                                                             tmp_path):
+    runs = [str(run) for run in seeded_runs["runs"][:2]]
     a_file = tmp_path / "compare.md"
     a_file.write_text("")
-    result = CliRunner().invoke(main, ["compare", *map(str, seeded_runs["runs"][:2]),
-                                       "--out", str(a_file)])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert f"--out {a_file}: cannot create it" in result.output
+    for out, words in ((a_file, "is a file"), (a_file / "out", "--out " + str(a_file / "out"))):
+        result = CliRunner().invoke(main, ["compare", *runs, "--out", str(out)])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert words in result.output
+    refused = CliRunner().invoke(main, ["compare", runs[0], "--out", str(tmp_path / "new")])
+    assert refused.exit_code == 2 and "at least two" in refused.output
+    assert not (tmp_path / "new").exists()
 
 
 def test_runs_of_two_training_recipes_are_laid_side_by_side(seeded_runs, tmp_path):

@@ -58,3 +58,6 @@ def test_read_json_names_a_file_cut_short_and_what_to_do(tmp_path: Path) -> None
     path.write_text('{"network": "dir')
     with pytest.raises(UserError, match=f"^{path} is not valid JSON; train again$"):
         read_json(path, "train again")
+    path.write_text("null")
+    with pytest.raises(UserError, match=f"^{path} does not hold a JSON object; train again$"):
+        read_json(path, "train again")

@@ -40,7 +40,7 @@ def test_a_running_stage_adds_its_time_before_it_ends(tmp_path: Path) -> None:
     assert json.loads((tmp_path / TIMINGS).read_text())["attack ifgsm"] >= 0.4
 
 
-def test_a_file_for_the_run_or_data_folder_fails_before_rendering(tmp_path: Path) -> None:
+def test_bad_folders_or_a_bad_seed_fail_before_rendering(tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     for option in ("--out", "--data"):
@@ -50,6 +50,13 @@ def test_a_file_for_the_run_or_data_folder_fails_before_rendering(tmp_path: Path
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and option in result.output
         assert "a-file" in result.output
+    # A run folder that cannot be made (under a file) is named before the render begins.
+    result = CliRunner().invoke(main, ["pipeline", "--out", str(a_file / "run"),
+                                       "--data", str(tmp_path / "data")])
+    assert result.exit_code == 2 and f"--out {a_file / 'run'}: cannot create it" in result.output
+    result = CliRunner().invoke(main, ["pipeline", "--seed", str(2**32), "--out",
+                                       str(tmp_path / "run"), "--data", str(tmp_path / "data")])
+    assert result.exit_code == 2 and "Invalid value for '--seed'" in result.output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
 
 

@@ -324,7 +324,6 @@ def test_a_missing_user_model_names_the_class(tmp_path: Path, tetra_assets: Path
         (["--classes", "unicorn"], "unicorn"),
         (["--classes", "monkey,,penguin"], "an empty name between commas"),
         (["--classes", "monkey,none"], "'none' is the background class"),
-        (["--seed", "-1"], "--seed"),
         (["--per-class", "0"], "--per-class"),
         (["--workers", "0"], "--workers"),
         (["--backgrounds", "folder:/nonexistent/backgrounds"], "/nonexistent/backgrounds"),
