@@ -330,8 +330,12 @@ def trained_preset(run_dir: Path) -> str:
     preset = trained_value(run_dir, "preset", accept=lambda value: value in ATTACK_PRESETS)
     if preset is not None:
         return preset
-    if not trained_networks(run_dir):
+    networks = trained_networks(run_dir)
+    if not networks:
         raise not_a_run(run_dir)
+    for network in networks:  # a config cut short is named, not taken for one without a preset
+        read_json(Path(run_dir) / network / NETWORK_CONFIG_FILE,
+                  f"restore it from a copy of the run, or train {network} again")
     raise UserError(f"{run_dir}: no trained network says which preset it used; give --preset")
 
 

@@ -44,6 +44,9 @@ def test_a_folder_without_networks_is_no_run_and_one_without_a_preset_needs_one(
     (tmp_path / "direct" / "config.json").write_text(json.dumps({"network": "direct"}))
     with pytest.raises(UserError, match="no trained network says which preset.*give --preset"):
         settings_for_run(tmp_path, None)
+    (tmp_path / "direct" / "config.json").write_text('{"network": "direct", "pres')
+    with pytest.raises(UserError, match="direct/config.json is not valid JSON; restore it"):
+        settings_for_run(tmp_path, None)
 
 
 def test_an_attacked_run_keeps_its_recorded_settings(tmp_path):
