@@ -187,6 +187,15 @@ def cascade_text(name: str, summary: dict) -> list[str]:
             setting = setting_name(network, None if threshold == "None" else float(threshold))
             lines.append(f"| {setting} | {100 * check['zero_gradient_share']:.1f}% | "
                          f"{check['repeat_max_difference']:.2g} |")
+    reach = summary.get("gradient_free_reach", [])
+    if reach:
+        lines += ["", "What each gradient-free member could do at all: its attacks, and how many "
+                  "made the image wrong at the threshold attacked, within the budget attacked "
+                  "(HopSkipJump: at any distance). One that never makes a None image a class "
+                  "cannot show masking on None images.", "",
+                  "| network | member | sources | attacked | made wrong |", "|---|---|---|---|---|"]
+        lines += [f"| {row['network']} | {row['member']} | {row['sources']} | "
+                  f"{row['attacked']} | {row['made_wrong']} |" for row in reach]
     masking = summary["masking"]
     images = group(masking, lambda cell: (cell["network"], cell["source"]))
     lines += ["", f"Images a gradient-free member broke where every gradient member had failed "

@@ -606,9 +606,13 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
                     none_label: int) -> dict:
     """A cascade's records read as the report shows them: its worst-case robust accuracy (a
     cell is robust only if no member broke it), which member broke each setting's cells first,
-    what each member cost (passes and wall time, summed over its units), and the cells that a
+    what each member cost (passes and wall time, summed over its units), the cells that a
     gradient-free member broke after every gradient member had failed there (a sign of
-    gradient masking; the report lists them image by image)."""
+    gradient masking; the report lists them image by image), and what each gradient-free
+    member could do at all (`gradient_free_reach`: per network, member and kind of source, its
+    attacks and how many of them made the image wrong at the threshold attacked, within the
+    budget attacked; a member that never makes a None image a class cannot show masking on
+    one)."""
     cells = cascade_cells(records, members, epsilons)
     # the cells a gradient-free member attacked (HopSkipJump's one run: every budget)
     attacked_free = {(record["network"], record["attacked_threshold"], epsilon, record["source"])
@@ -622,6 +626,15 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
     for cell in cells:
         if not cell["robust"]:
             first[(cell["network"], cell["threshold"], cell["epsilon"], cell["broken_by"])] += 1
+    reach: dict = defaultdict(lambda: [0, 0])
+    for record in records:
+        if record["member"] == CLEAN or gradient[record["member"]]:
+            continue
+        sources = "none" if record["source_class"] == none_label else "positive"
+        decision = record["decisions"][record["thresholds"].index(record["attacked_threshold"])]
+        counts = reach[(record["network"], record["member"], sources)]
+        counts[0] += 1
+        counts[1] += decision != record["source_class"]
     # every member has a row, one that never ran (nothing left to attack) a row of zeros
     costs = {member: _empty_cost() for member in (CLEAN, *members)}
     costs |= unit_costs(records, metas, lambda record: record["member"])
@@ -633,6 +646,10 @@ def cascade_summary(records: list[dict], metas: dict[str, dict], members: tuple[
                            for (network, threshold, epsilon, member), count in first.items()],
         "costs": costs,
         "masking": masking,
+        "gradient_free_reach": [{"network": network, "member": member, "sources": sources,
+                                 "attacked": attacked, "made_wrong": wrong}
+                                for (network, member, sources), (attacked, wrong)
+                                in sorted(reach.items())],
         # what the masking list looked through: cells every gradient member left robust that a
         # gradient-free member attacked, or broke from another cell (a flip at another
         # threshold, or within a smaller budget than it was attacked at)

@@ -1,4 +1,5 @@
-"""The report's text: a cascade's masking cases are listed image by image."""
+"""The report's text: a cascade's masking cases are listed image by image, and what each
+gradient-free member could do at all by kind of source."""
 
 from mindseye.attacks.cascade import CLEAN
 from mindseye.eval.markdown import cascade_text, running_text
@@ -26,7 +27,7 @@ def test_an_image_only_a_gradient_free_member_broke_is_one_row_with_every_cell_i
     assert len(summary["masking"]) == 4  # two thresholds x two budgets
     text = "\n".join(cascade_text("reviewer", summary))
     assert "(a sign of gradient masking): 1, in 4 cells." in text
-    rows = [line for line in text.splitlines() if line.startswith("| triple-staged | ")]
+    rows = [line for line in text.splitlines() if line.startswith("| triple-staged | 0 | ")]
     assert rows == ["| triple-staged | 0 | 3 | hsj | @0.2: 8, 16; @0.7: 8, 16 | 8 |"]
 
 
@@ -40,3 +41,23 @@ def test_a_targeted_attack_still_running_is_named_with_its_units() -> None:
     assert "fmn-linf on triple-staged (2 of 3 units)" in line
     assert "fmn-linf on triple-staged from None sources (1 of 2 units)" in line
     assert "left out of every table and verdict" in line
+
+
+def test_what_a_gradient_free_member_could_do_is_counted_by_kind_of_source():
+    # HopSkipJump made positive 5 wrong (at any distance) and found nothing for None image 0 or
+    # positive 6: a member that never makes a None image a class cannot show masking there.
+    positive = {"source_class": 1}
+    records = [record(CLEAN, 0, [3, 3], 0.0), record("hsj", 0, [3, 3], 0.0),
+               {**record(CLEAN, 5, [1, 1], 0.0), **positive},
+               {**record("hsj", 5, [3, 3], 9.0), **positive},
+               {**record(CLEAN, 6, [1, 1], 0.0), **positive},
+               {**record("hsj", 6, [1, 1], 0.0), **positive}]
+    summary = cascade_summary(records, {}, MEMBERS, GRADIENT, (4.0, 8.0), none_label=3)
+    assert summary["gradient_free_reach"] == [
+        {"network": "triple-staged", "member": "hsj", "sources": "none", "attacked": 1,
+         "made_wrong": 0},
+        {"network": "triple-staged", "member": "hsj", "sources": "positive", "attacked": 2,
+         "made_wrong": 1}]
+    text = "\n".join(cascade_text("reviewer", summary))
+    assert "| triple-staged | hsj | none | 1 | 0 |" in text
+    assert "| triple-staged | hsj | positive | 2 | 1 |" in text
